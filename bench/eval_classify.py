@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Evaluate topic (and, as a proxy, region) classification against public corpora.
+
+Usage: .venv/bin/python bench/eval_classify.py [--limit N] DATA...
+
+DATA are paths to ANT (`ant_multisource.jsonl.gz`) and/or ASND (`asnd_train_dev.jsonl`, dev
+split used). The format is recognised by file name. Missing paths are skipped (exit 0).
+Corpus data is only read, never copied. Label mappings: docs/classification.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from streams.core.places import classify_regions
+from streams.core.topics import classify_topics
+
+# ANT category -> coarse class; our topic -> the same coarse classes.
+ANT_GOLD = {
+    "middleEast": "news",
+    "internationalNews": "news",
+    "economy": "economy",
+    "sport": "sports",
+    "technology": "technology",
+    "culture": "culture",
+}
+ANT_PRED = {
+    "security": "news",
+    "politics": "news",
+    "justice": "news",
+    "economy": "economy",
+    "sports": "sports",
+    "technology": "technology",
+    "culture": "culture",
+    "health": "other",
+    "society": "other",
+    "environment": "other",
+}
+ASND_GOLD = {
+    "politics": "politics",
+    "crime-war-conflict": "security",
+    "business-and-economy": "economy",
+    "sports": "sports",
+    "science-and-technology": "technology",
+    "health": "health",
+    "environment": "environment",
+    "art-and-entertainment": "culture",
+    "human-rights-press-freedom": "justice",
+    "education": "society",
+    "spiritual": "society",
+    "others": None,
+}
+MENA = frozenset((
+    "IQ", "SY", "LB", "JO", "PS", "IL", "SA", "YE", "OM", "AE", "QA", "BH", "KW",
+    "EG", "LY", "TN", "DZ", "MA", "SD", "MR", "SO", "DJ", "KM", "IR", "TR",
+))  # fmt: skip
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def report(
+    name: str, gold: list[str | None], pred: list[str | None], multi: list[set[str]]
+) -> None:
+    labels = sorted({g for g in gold if g} | {p for p in pred if p and p in set(gold)})
+    print(f"\n== {name}: {len(gold)} items (top-1 prediction vs gold) ==")
+    print(f"{'label':<12} {'P':>6} {'R':>6} {'F1':>6} {'n_gold':>7} {'n_pred':>7}")
+    tp_all = fp_all = fn_all = 0
+    f1s = []
+    for lab in labels:
+        tp = sum(1 for g, p in zip(gold, pred, strict=True) if g == lab and p == lab)
+        fp = sum(1 for g, p in zip(gold, pred, strict=True) if g != lab and p == lab)
+        fn = sum(1 for g, p in zip(gold, pred, strict=True) if g == lab and p != lab)
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        f1s.append(f1)
+        tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
+        print(f"{lab:<12} {prec:6.3f} {rec:6.3f} {f1:6.3f} {tp + fn:7d} {tp + fp:7d}")
+    mp = tp_all / (tp_all + fp_all) if tp_all + fp_all else 0.0
+    mr = tp_all / (tp_all + fn_all) if tp_all + fn_all else 0.0
+    mf = 2 * mp * mr / (mp + mr) if mp + mr else 0.0
+    print(f"{'micro':<12} {mp:6.3f} {mr:6.3f} {mf:6.3f}")
+    print(f"{'macro-F1':<12} {sum(f1s) / len(f1s) if f1s else 0.0:20.3f}")
+    none = sum(1 for p in pred if p is None)
+    hit = sum(1 for g, m in zip(gold, multi, strict=True) if g in m)
+    print(
+        f"no topic: {none / len(pred):.1%}; gold among all predicted topics: {hit / len(gold):.1%}"
+    )
+
+
+def eval_ant(path: Path, limit: int | None) -> None:
+    gold: list[str | None] = []
+    pred: list[str | None] = []
+    multi: list[set[str]] = []
+    region_any: Counter[str] = Counter()
+    region_n: Counter[str] = Counter()
+    t0 = time.perf_counter()
+    for i, row in enumerate(read_jsonl(path)):
+        if limit is not None and i >= limit:
+            break
+        g = ANT_GOLD.get(row["category"])
+        if g is None:
+            continue
+        title, body = row.get("title") or "", row.get("text") or ""
+        labels = classify_topics(title, body)
+        gold.append(g)
+        pred.append(ANT_PRED[labels[0].code] if labels else None)
+        multi.append({ANT_PRED[lb.code] for lb in labels})
+        regions = classify_regions(title, body)
+        region_n[row["category"]] += 1
+        if any(r.code in MENA for r in regions):
+            region_any[row["category"]] += 1
+    dt = time.perf_counter() - t0
+    report(f"ANT {path.name}", gold, pred, multi)
+    print("regions (proxy, no gold per country): share with >=1 MENA region by ANT category")
+    for cat, n in sorted(region_n.items()):
+        print(f"  {cat:<18} {region_any[cat] / n:6.1%}  (n={n})")
+    print(f"time: {dt:.1f}s for {len(gold)} articles ({1000 * dt / max(1, len(gold)):.2f} ms each)")
+
+
+def eval_asnd(path: Path, limit: int | None) -> None:
+    gold: list[str | None] = []
+    pred: list[str | None] = []
+    multi: list[set[str]] = []
+    n = 0
+    for row in read_jsonl(path):
+        if row.get("split") != "dev":
+            continue
+        if limit is not None and n >= limit:
+            break
+        n += 1
+        g = ASND_GOLD.get(row["label"])
+        if g is None:
+            continue
+        labels = classify_topics(row["text"], "")
+        gold.append(g)
+        pred.append(labels[0].code if labels else None)
+        multi.append({lb.code for lb in labels})
+    report(f"ASND {path.name} (dev, text as title)", gold, pred, multi)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("data", nargs="+", type=Path)
+    ap.add_argument("--limit", type=int, default=None, help="at most N items per corpus")
+    args = ap.parse_args()
+    for path in args.data:
+        if not path.exists():
+            print(f"skip: {path} not found")
+            continue
+        if "asnd" in path.name.lower():
+            eval_asnd(path, args.limit)
+        else:
+            eval_ant(path, args.limit)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Deterministic ids: the same article or alert always gets the same id, so replays and
+re-publishing are harmless."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .arabic import normalize
+
+# Query parameters that only track the reader; they never change which article a URL names.
+_TRACKING_PREFIXES = ("utm_", "fbclid", "gclid", "mc_", "yclid", "_ga", "ref", "cmp")
+
+
+def canonical_url(url: str) -> str:
+    """Lower-case scheme and host, no fragment, no tracking parameters, sorted query, no
+    trailing slash: two spellings of one article's URL give one string."""
+    parts = urlsplit(url.strip())
+    query = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith(_TRACKING_PREFIXES)
+    )
+    host = (parts.hostname or "").lower()
+    if parts.port and not (
+        (parts.scheme == "http" and parts.port == 80)
+        or (parts.scheme == "https" and parts.port == 443)
+    ):
+        host = f"{host}:{parts.port}"
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((parts.scheme.lower(), host, path, urlencode(query), ""))
+
+
+def _digest(*parts: str, length: int = 32) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:length]
+
+
+def article_id(raw: Mapping[str, Any]) -> str:
+    """The producer's id, else one derived from the canonical URL, else from the content."""
+    given = raw.get("id")
+    if isinstance(given, str) and given:
+        return given
+    url = raw.get("url")
+    if isinstance(url, str) and url:
+        return "url-" + _digest(canonical_url(url), length=24)
+    # Normalised so that a re-encoded copy (diacritics, presentation forms) is the same article.
+    body = " ".join(normalize(str(raw.get("body", ""))).split())
+    return "sha-" + _digest(str(raw.get("source", "")), body, length=24)
+
+
+def alert_id(rule_id: str, rule_version: int, article: str) -> str:
+    """One alert per (rule, rule version, article)."""
+    return _digest(rule_id, str(rule_version), article)

@@ -1,0 +1,73 @@
+"""Message schemas (schemas/*.json) and the checks at the boundary: decode on the way in,
+validate on the way in and out."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from .errors import BadInput, DeadLetterReason, SchemaViolation
+
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
+SCHEMA_FILES = {
+    "raw-article": "raw-article.v1.json",
+    "enriched-article": "enriched-article.v1.json",
+    "alert": "alert.v1.json",
+    "deadletter": "deadletter.v1.json",
+}
+
+
+@cache
+def validator(kind: str) -> Draft202012Validator:
+    schema = orjson.loads((SCHEMA_DIR / SCHEMA_FILES[kind]).read_bytes())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def schema_errors(kind: str, message: Any) -> list[str]:
+    """All problems of a message against its schema, as 'path: message' lines."""
+    return [
+        f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
+        for e in validator(kind).iter_errors(message)
+    ]
+
+
+def check_outgoing(kind: str, message: dict[str, Any]) -> None:
+    """Raise SchemaViolation if a message Rasid is about to send is malformed."""
+    error = best_match(validator(kind).iter_errors(message))
+    if error is not None:
+        path = "/".join(str(p) for p in error.absolute_path) or "<root>"
+        raise SchemaViolation(f"{kind} {path}: {error.message}")
+
+
+def decode_raw(value: bytes | None, *, max_bytes: int) -> dict[str, Any]:
+    """Bytes from rasid.articles.raw → a valid raw-article dict, or BadInput with the reason."""
+    if value is None:
+        raise BadInput(DeadLetterReason.INVALID_JSON, "empty message (no value)")
+    if len(value) > max_bytes:
+        raise BadInput(DeadLetterReason.TOO_LARGE, f"{len(value)} bytes > limit {max_bytes}")
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(DeadLetterReason.INVALID_UTF8, str(exc)) from None
+    try:
+        message = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise BadInput(DeadLetterReason.INVALID_JSON, str(exc)) from None
+    if not isinstance(message, dict):
+        raise BadInput(
+            DeadLetterReason.SCHEMA_VIOLATION, f"expected an object, got {type(message).__name__}"
+        )
+    body = message.get("body")
+    if isinstance(body, str) and not body.strip():
+        raise BadInput(DeadLetterReason.EMPTY_BODY, "body is empty")
+    error = best_match(validator("raw-article").iter_errors(message))
+    if error is not None:
+        path = "/".join(str(p) for p in error.absolute_path) or "<root>"
+        raise BadInput(DeadLetterReason.SCHEMA_VIOLATION, f"{path}: {error.message}"[:500])
+    return message

@@ -1,0 +1,195 @@
+"""Integration tier: a real Apache Kafka broker (started by scripts/test through scripts/kafka)
+and a real `rasid worker` process. Each test session uses its own topics and consumer group, so
+it never sees a developer's data or an earlier run's."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+BOOTSTRAP = os.environ.get("RASID_TEST_BOOTSTRAP")
+
+pytestmark = pytest.mark.integration
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if BOOTSTRAP:
+        return
+    skip = pytest.mark.skip(reason="RASID_TEST_BOOTSTRAP not set: run through scripts/test")
+    for item in items:
+        if "integration" in str(item.fspath):
+            item.add_marker(skip)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Env:
+    """One isolated Rasid deployment on the test broker."""
+
+    bootstrap: str
+    prefix: str
+    web_port: int
+    data_dir: Path
+
+    @property
+    def topics(self) -> dict[str, str]:
+        return {k: f"{self.prefix}.{k}" for k in ("raw", "enriched", "alerts", "deadletter")}
+
+    def environ(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            RASID_KAFKA_BOOTSTRAP=self.bootstrap,
+            RASID_APP_ID=self.prefix,
+            RASID_TOPIC_RAW=self.topics["raw"],
+            RASID_TOPIC_ENRICHED=self.topics["enriched"],
+            RASID_TOPIC_ALERTS=self.topics["alerts"],
+            RASID_TOPIC_DEADLETTER=self.topics["deadletter"],
+            RASID_WEB_PORT=str(self.web_port),
+            RASID_DATA_DIR=str(self.data_dir),
+            RASID_TOPIC_PARTITIONS="3",
+            RASID_MAX_BODY_BYTES="200000",
+        )
+        return env
+
+    def rasid(self, *args: str, input: bytes | None = None, timeout: float = 60) -> bytes:
+        """Run the real CLI against this deployment; return stdout."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "streams.cli", *args],
+            env=self.environ(),
+            input=input,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-3000:]
+        return proc.stdout
+
+    async def produce(self, values: list[bytes], key: bytes | None = None) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        await producer.start()
+        try:
+            for value in values:
+                await producer.send_and_wait(self.topics["raw"], value, key=key)
+        finally:
+            await producer.stop()
+
+    async def read_all(
+        self, kind: str, *, expect: int, timeout: float = 60.0, settle: float = 3.0
+    ) -> list[dict[str, Any]]:
+        """Read a topic from the beginning until `expect` messages arrived and nothing more
+        came for `settle` seconds (so a duplicate would be seen), or until `timeout`."""
+        topic = self.topics[kind]
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        out: list[dict[str, Any]] = []
+        try:
+            deadline = time.monotonic() + timeout
+            parts: set[int] = set()
+            while not parts and time.monotonic() < deadline:
+                await consumer._client.force_metadata_update()
+                parts = consumer.partitions_for_topic(topic) or set()
+                if not parts:
+                    await asyncio.sleep(0.5)
+            tps = [TopicPartition(topic, p) for p in parts]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            quiet_since = time.monotonic()
+            while time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=500)
+                got = [orjson.loads(r.value) for recs in batch.values() for r in recs]
+                if got:
+                    out.extend(got)
+                    quiet_since = time.monotonic()
+                elif len(out) >= expect and time.monotonic() - quiet_since >= settle:
+                    break
+        finally:
+            await consumer.stop()
+        return out
+
+
+@pytest.fixture(scope="session")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
+    assert BOOTSTRAP
+    return Env(
+        bootstrap=BOOTSTRAP,
+        prefix=f"rasid-test-{uuid.uuid4().hex[:8]}",
+        web_port=free_port(),
+        data_dir=tmp_path_factory.mktemp("worker"),
+    )
+
+
+class Worker:
+    def __init__(self, env: Env, log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env=self.env.environ(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.env.web_port}/readyz"
+        while time.monotonic() < deadline:
+            assert self.proc is not None and self.proc.poll() is None, self.tail_log()
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.5)
+        raise AssertionError("worker not ready in time\n" + self.tail_log())
+
+    def tail_log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@pytest.fixture(scope="session")
+def worker(env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    env.rasid("topics")
+    w = Worker(env, tmp_path_factory.mktemp("logs") / "worker.log")
+    w.start()
+    yield w
+    w.stop()
