@@ -124,3 +124,31 @@ def test_librdkafka_client_reads_alerts(env: Env, worker: Worker) -> None:
     assert alert is not None, "librdkafka consumer read no alert"
     assert msg.key().decode() == alert["id"]
     assert schema_errors("alert", alert) == []
+
+
+async def test_topics_are_created_with_configured_partitions(env: Env, worker: Worker) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=env.bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(env.topics.values()))
+    finally:
+        await admin.close()
+    partitions = {d["topic"]: len(d["partitions"]) for d in described}
+    assert partitions == {name: 3 for name in env.topics.values()}
+
+
+def test_worker_serves_health_and_metrics(env: Env, worker: Worker) -> None:
+    import urllib.request
+
+    base = f"http://127.0.0.1:{env.web_port}"
+    with urllib.request.urlopen(f"{base}/healthz", timeout=5) as resp:
+        assert orjson.loads(resp.read()) == {"status": "ok"}
+    with urllib.request.urlopen(f"{base}/readyz", timeout=5) as resp:
+        assert orjson.loads(resp.read())["ready"] is True
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    assert 'rasid_stage_in_total{stage="parse"}' in text
+    assert "rasid_deadletters_total" in text
+    assert "faust_messages_received" in text
