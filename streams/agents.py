@@ -2,22 +2,28 @@
 
 Every failure is handled here explicitly: the message goes to the dead-letter topic with its
 reason, and the loop goes on (faust would ack a message whose agent raised, and lose it).
+Messages are taken in batches and acknowledged only once the broker has acknowledged all
+their output; sends that fail because the broker is away are retried (streams/delivery.py).
 Agent concurrency stays 1: faust can lose messages above that (faust issue #606); scale out
 with partitions and worker processes instead.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 from faust.types import EventT
 
-from . import metrics
+from . import metrics, observe
+from .delivery import Outgoing, Step, run_batch
 from .errors import BadInput, DeadLetterReason, Stage
 from .pipeline import dead_letter, utcnow
+from .subscribers import story_agent
 
 if TYPE_CHECKING:
     from .app import Rasid
@@ -25,15 +31,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("rasid.worker")
 
 
-async def _send(topic: Any, key: bytes, value: dict[str, Any]) -> None:
-    """Send and wait for the broker's ack: only then may faust commit the input offset."""
-    fut = await topic.send(key=key, value=orjson.dumps(value))
-    await fut
+def _out(topic: Any, key: bytes, value: dict[str, Any]) -> Outgoing:
+    return Outgoing(topic, key, orjson.dumps(value))
 
 
-async def _dead_letter(
+def _dead_letter(
     rasid: Rasid, event: EventT[Any], stage: Stage, reason: DeadLetterReason, detail: str
-) -> None:
+) -> Step:
     msg = event.message
     letter = dead_letter(
         reason=reason,
@@ -46,90 +50,103 @@ async def _dead_letter(
         value=msg.value,
         now=utcnow(),
     )
-    await _send(rasid.deadletter, msg.key or b"", letter)
-    metrics.DEADLETTERS.labels(reason=reason.value).inc()
-    metrics.STAGE_ERRORS.labels(stage=stage.value).inc()
-    log.warning(
-        "dead letter",
-        extra={
-            "reason": reason.value,
-            "detail": detail[:200],
-            "topic": msg.topic,
-            "partition": msg.partition,
-            "offset": msg.offset,
-        },
-    )
+
+    def done() -> None:
+        metrics.DEADLETTERS.labels(reason=reason.value).inc()
+        metrics.STAGE_ERRORS.labels(stage=stage.value).inc()
+        log.warning(
+            "dead letter",
+            extra={
+                "reason": reason.value,
+                "detail": detail[:200],
+                "topic": msg.topic,
+                "partition": msg.partition,
+                "offset": msg.offset,
+            },
+        )
+
+    return Step(reason.value, [_out(rasid.deadletter, msg.key or b"", letter)], done)
 
 
 def register(rasid: Rasid) -> None:
     app, pipe = rasid.app, rasid.pipeline
+    batch_max = pipe.settings.batch_max_messages
+    within = pipe.settings.batch_within_seconds
 
+    def parse_one(event: EventT[Any]) -> Step:
+        stage = Stage.PARSE
+        try:
+            now = utcnow()
+            with metrics.stage(Stage.PARSE):
+                raw, parsed = pipe.parse(event.message.value, now)
+            stage = Stage.ENRICH
+            with metrics.stage(Stage.ENRICH):
+                enriched = pipe.enrich(raw, parsed, now)
+                out = _out(rasid.enriched, enriched["id"].encode(), enriched)
+        except Exception as exc:  # a bug must not stop the stream or lose the message
+            return _fail(rasid, event, stage, exc)
+        return Step("enriched", [out], lambda: observe.article_enriched(enriched, event.message))
+
+    def match_one(event: EventT[Any], queued: set[str]) -> Step:
+        stage = Stage.MATCH
+        try:
+            now = utcnow()
+            with metrics.stage(Stage.MATCH):
+                enriched, hits = pipe.match(event.message.value)
+            alerts: list[dict[str, Any]] = []
+            if hits:
+                stage = Stage.ALERT
+                with metrics.stage(Stage.ALERT):
+                    alerts = [a for a in pipe.alerts(enriched, hits, now) if _new(rasid, a, queued)]
+            # to the story stage: one alert per rule and story (streams/subscribers/)
+            out = story_agent.outgoing(rasid, enriched, alerts)
+        except Exception as exc:
+            return _fail(rasid, event, stage, exc)
+        return Step(f"alerts:{len(alerts)}", out, lambda: story_agent.forwarded(rasid, alerts))
+
+    def refused(stage: Stage) -> Callable[[EventT[Any], BaseException], Step]:
+        def letter(event: EventT[Any], exc: BaseException) -> Step:
+            reason = DeadLetterReason.PROCESSING_ERROR
+            if isinstance(exc, (MessageSizeTooLargeError, RecordTooLargeError)):
+                reason = DeadLetterReason.TOO_LARGE
+            return _dead_letter(rasid, event, stage, reason, f"output refused by Kafka: {exc!r}")
+
+        return letter
+
+    # Each agent takes a batch, processes it, sends all its output, waits for every ack, and
+    # only then acknowledges the batch's events (streams/delivery.py): at-least-once, without
+    # a broker round trip per message.
     @app.agent(rasid.raw, name="rasid.parse", concurrency=1)
     async def parse_and_enrich(stream: Any) -> AsyncIterator[str]:
-        event: EventT[Any]
-        async for event in stream.events():
-            stage = Stage.PARSE
-            try:
-                now = utcnow()
-                with metrics.stage(Stage.PARSE):
-                    raw, parsed = pipe.parse(event.message.value, now)
-                stage = Stage.ENRICH
-                with metrics.stage(Stage.ENRICH):
-                    enriched = pipe.enrich(raw, parsed, now)
-                    await _send(rasid.enriched, enriched["id"].encode(), enriched)
-                outcome = "enriched"
-            except Exception as exc:  # a bug must not stop the stream or lose the message
-                outcome = await _fail(rasid, event, stage, exc)
-            yield outcome
+        async for events in stream.noack_take(batch_max, within=within):
+            steps = await run_batch(stream, events, parse_one, refused(Stage.ENRICH), "parse")
+            for outcome in steps:
+                yield outcome
 
     @app.agent(rasid.enriched, name="rasid.match", concurrency=1)
     async def match_and_alert(stream: Any) -> AsyncIterator[str]:
-        event: EventT[Any]
-        async for event in stream.events():
-            stage = Stage.MATCH
-            try:
-                now = utcnow()
-                with metrics.stage(Stage.MATCH):
-                    enriched, hits = pipe.match(event.message.value)
-                emitted = 0
-                if hits:
-                    stage = Stage.ALERT
-                    with metrics.stage(Stage.ALERT):
-                        for alert in pipe.alerts(enriched, hits, now):
-                            emitted += await _emit_once(rasid, alert)
-                outcome = f"alerts:{emitted}"
-            except Exception as exc:
-                outcome = await _fail(rasid, event, stage, exc)
-            yield outcome
+        await rasid.rules_ready.wait()  # no article is matched before the full rule set loads
+        async for events in stream.noack_take(batch_max, within=within):
+            queued: set[str] = set()  # alert ids this batch sends (the table learns them after)
+            handle = functools.partial(match_one, queued=queued)
+            for outcome in await run_batch(stream, events, handle, refused(Stage.ALERT), "match"):
+                yield outcome
 
 
-async def _emit_once(rasid: Rasid, alert: dict[str, Any]) -> int:
-    """Send an alert unless its id was emitted before; return how many were sent (0 or 1)."""
-    if rasid.emitted.get(alert["id"]) is not None:
+def _new(rasid: Rasid, alert: dict[str, Any], queued: set[str]) -> bool:
+    """False (and counted) if this alert id was emitted before or is already in the batch."""
+    if alert["id"] in queued or rasid.emitted.get(alert["id"]) is not None:
         metrics.ALERTS_SUPPRESSED.inc()
-        return 0
-    await _send(rasid.alerts, alert["id"].encode(), alert)
-    # Remembered only once the broker has the alert: a crash in between repeats the same id,
-    # which subscribers drop (at-least-once).
-    rasid.emitted[alert["id"]] = alert["alerted_at"]
-    metrics.ALERTS.labels(rule=alert["rule"], severity=alert["severity"]).inc()
-    log.info(
-        "alert",
-        extra={
-            "alert_id": alert["id"],
-            "rule": alert["rule"],
-            "article_id": alert["article"]["id"],
-        },
-    )
-    return 1
+        return False
+    queued.add(alert["id"])
+    return True
 
 
-async def _fail(rasid: Rasid, event: EventT[Any], stage: Stage, exc: Exception) -> str:
+def _fail(rasid: Rasid, event: EventT[Any], stage: Stage, exc: Exception) -> Step:
     """Dead-letter the message that failed; return the reason (the agent's outcome)."""
     if isinstance(exc, BadInput):
         reason, detail = exc.reason, exc.detail
     else:
         log.exception("processing error in %s", stage.value)
         reason, detail = DeadLetterReason.PROCESSING_ERROR, repr(exc)
-    await _dead_letter(rasid, event, stage, reason, detail)
-    return reason.value
+    return _dead_letter(rasid, event, stage, reason, detail)

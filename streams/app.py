@@ -3,6 +3,7 @@ agents.py, the web views in web.py."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -11,9 +12,10 @@ import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 
-from . import agents, metrics, web
+from . import agents, metrics, observe, rule_store, web
 from .pipeline import Pipeline
 from .settings import Settings
+from .subscribers import story_agent
 
 
 @dataclass
@@ -26,8 +28,11 @@ class Rasid:
     enriched: Any
     alerts: Any
     deadletter: Any
-    emitted: Any  # faust Table: alert id → alerted_at, backed by a changelog topic
+    emitted: Any  # faust Table: article-level hit id → alerted_at (forwarded to the story stage)
     state: dict[str, bool] = field(default_factory=dict)
+    # Set once the full rule set is loaded; the match agent waits for it (rule_store.py).
+    rules_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    stories: Any = None  # subscribers.story_agent.StoryStage: topic, tables, parameters
 
 
 def _topic(app: faust.App, name: str, settings: Settings) -> Any:
@@ -44,7 +49,9 @@ def _topic(app: faust.App, name: str, settings: Settings) -> Any:
     )
 
 
-def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Rasid:
+def create_app(
+    settings: Settings, pipeline: Pipeline | None = None, *, live_rules: bool = False
+) -> Rasid:
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -60,6 +67,7 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Rasid:
         # Articles are 1-20 KB: the 16 KB default batch would send most of them alone.
         producer_max_batch_size=1_048_576,
         producer_linger_ms=5,
+        producer_request_timeout=settings.producer_request_timeout_seconds,
         agent_supervisor="mode.OneForOneSupervisor",
     )
     pipe = pipeline or Pipeline.load(settings)
@@ -80,8 +88,14 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None) -> Rasid:
         ),
         state={"rules_loaded": len(pipe.rules) > 0},
     )
+    if live_rules:  # the worker: rules come from the rules topic, readiness waits for them
+        rule_store.attach(rasid, settings)
+    else:  # tests, offline use: the rules file given to the pipeline
+        rasid.rules_ready.set()
     agents.register(rasid)
+    story_agent.register(rasid)  # one alert per rule and story (docs/subscribers.md)
     web.register(rasid)
+    observe.register(rasid, settings)  # lag timer, source gauges, rule-set version
     # faust's own sensors (messages, commits, lag …) feed the same registry as rasid_*.
     app.monitor = PrometheusMonitor(metrics=_faust_metrics())
     return rasid

@@ -12,7 +12,10 @@ from typing import Any, TextIO
 
 import orjson
 
+from . import rules_cli
+from .ingest import cli as ingest_cli
 from .settings import Settings, get_settings
+from .subscribers import cli as subscribers_cli
 
 TOPIC_ALIASES = {
     "raw": "topic_raw",
@@ -60,12 +63,17 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     setup_logging(settings.log_level)
     asyncio.run(ensure_topics(settings))
-    rasid = create_app(settings)
-    from faust.worker import Worker
+    rasid = create_app(settings, live_rules=True)
+    from .shutdown import RasidWorker
 
     # Our JSON log handler stays in place: faust/mode would install their own text format.
-    worker = Worker(
-        rasid.app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False
+    # SIGTERM: finish the in-flight message, commit, exit 0 within the bound (shutdown.py).
+    worker = RasidWorker(
+        rasid.app,
+        loglevel=settings.log_level.lower(),
+        quiet=True,
+        override_logging=False,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
     )
     worker.execute_from_commandline()
     return 0
@@ -276,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_tail)
 
     sub.add_parser("topics", help="create the pipeline topics").set_defaults(func=cmd_topics)
+    ingest_cli.register(sub)  # rasid ingest, rasid replay
+    rules_cli.register(sub)  # rasid rules validate|push|delete|list|backtest
+    subscribers_cli.register(sub)  # rasid api, keys, subscriptions, webhooks
     return parser
 
 

@@ -36,7 +36,89 @@ ALERTS_SUPPRESSED = Counter(
     "rasid_alerts_suppressed_total",
     "Alerts not emitted again because their id was already emitted (replay, restart, re-publish).",
 )
+STORY_ASSIGNMENTS = Counter(
+    "rasid_story_assignments_total",
+    "Articles with alerts assigned to a story: opened a new story or joined a live one.",
+    ["outcome"],
+)
+STORY_ALERTS = Counter(
+    "rasid_story_alerts_total", "Story alerts emitted, by status (new, updated).", ["status"]
+)
+API_STREAMS = Gauge("rasid_api_streams", "Open Server-Sent Events streams (rasid api).")
+API_REQUESTS = Counter(
+    "rasid_api_requests_total", "API requests, by route and status class.", ["route", "status"]
+)
+WEBHOOK_DELIVERIES = Counter(
+    "rasid_webhook_deliveries_total",
+    "Webhook delivery attempts, by outcome (delivered, retry, deadletter, held, throttled).",
+    ["outcome"],
+)
+WEBHOOK_SECONDS = Histogram(
+    "rasid_webhook_seconds", "Duration of one webhook POST (successful or not)."
+)
 RULES_LOADED = Gauge("rasid_rules_loaded", "Enabled watch-list rules in the running matcher.")
+DELIVERY_RETRIES = Counter(
+    "rasid_delivery_retries_total",
+    "Sends to Kafka retried after a transient failure (broker away, leader moved, timeout).",
+)
+BATCH_SIZE = Histogram(
+    "rasid_agent_batch_messages",
+    "Input messages an agent took and delivered as one batch.",
+    ["stage"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)
+RULE_VERSION = Gauge(
+    "rasid_rule_version", "Version of each live rule (from the rules topic).", ["rule"]
+)
+RULES_GENERATION = Counter(
+    "rasid_rules_reloads_total", "Rule sets compiled from the rules topic and swapped in."
+)
+RULES_REJECTED = Gauge(
+    "rasid_rules_rejected", "Messages on the rules topic ignored because they are invalid."
+)
+
+# rasid ingest (docs/ingest.md): `source` comes from the sources file, the rest from fixed sets.
+INGEST_KINDS = ("feed", "listing", "page")
+INGEST_OUTCOMES = (
+    "ok", "not_modified", "client_error", "server_error", "timeout", "network_error",
+    "robots_disallowed", "too_large", "unparseable",
+)  # fmt: skip
+INGEST_FETCHES = Counter(
+    "rasid_ingest_fetches_total",
+    "HTTP fetches by the ingester, by source, kind and outcome.",
+    ["source", "kind", "outcome"],
+)
+INGEST_FETCH_SECONDS = Histogram(
+    "rasid_ingest_fetch_seconds",
+    "Time to fetch a feed, listing or page (request sent to body read).",
+    ["source", "kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+INGEST_ARTICLES = Counter(
+    "rasid_ingest_articles_total", "New articles published to the raw topic, by source.", ["source"]
+)
+INGEST_DUPLICATES = Counter(
+    "rasid_ingest_duplicates_total",
+    "Items not published because their URL or content was already published.",
+    ["source", "reason"],
+)
+INGEST_LAST_SUCCESS = Gauge(
+    "rasid_ingest_last_success_timestamp_seconds",
+    "Unix time of the last successful feed or listing poll, by source.",
+    ["source"],
+)
+
+
+def ingest_sources(names: list[str]) -> None:
+    """Create the ingest series of the configured sources up front (zeros, not gaps)."""
+    for name in names:
+        INGEST_ARTICLES.labels(source=name)
+        for reason in ("url", "content"):
+            INGEST_DUPLICATES.labels(source=name, reason=reason)
+        for kind in INGEST_KINDS:
+            for outcome in INGEST_OUTCOMES:
+                INGEST_FETCHES.labels(source=name, kind=kind, outcome=outcome)
+
 
 # Create every fixed label combination up front so dashboards see zeros, not gaps.
 for _stage in Stage:
@@ -55,3 +137,71 @@ def stage(which: Stage) -> Iterator[None]:
     yield
     STAGE_SECONDS.labels(stage=which.value).observe(time.perf_counter() - started)
     STAGE_OUT.labels(stage=which.value).inc()
+
+
+# ---------------------------------------------------------------- operations (docs/metrics.md)
+# Latency buckets resolve 5 ms … 10 min (the end-to-end SLO range); published → ingested also
+# needs hours and days (outlets date pages to the day; archives are replayed).
+LATENCY_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+)  # fmt: skip
+AGE_BUCKETS = (*LATENCY_BUCKETS, 1800.0, 3600.0, 3 * 3600.0, 12 * 3600.0, 86400.0, 7 * 86400.0)
+
+ARTICLES = Counter("rasid_articles_total", "Articles enriched, by source.", ["source"])
+ARTICLE_REGIONS = Counter(
+    "rasid_article_regions_total",
+    "Region labels given to enriched articles (ISO codes from the gazetteer, or 'none').",
+    ["region"],
+)
+ARTICLE_TOPICS = Counter(
+    "rasid_article_topics_total",
+    "Topic labels given to enriched articles (the fixed topic codes, or 'none').",
+    ["topic"],
+)
+PUBLISHED_TO_INGESTED = Histogram(
+    "rasid_published_to_ingested_seconds",
+    "From an article's published_at to the worker ingesting it.",
+    buckets=AGE_BUCKETS,
+)
+KAFKA_TO_INGESTED = Histogram(
+    "rasid_raw_wait_seconds",
+    "From the raw record's Kafka timestamp to the worker ingesting it (time queued in Kafka).",
+    buckets=LATENCY_BUCKETS,
+)
+INGESTED_TO_ALERTED = Histogram(
+    "rasid_ingested_to_alerted_seconds",
+    "From ingested_at to the broker acknowledging the alert (through rasid.articles.enriched).",
+    buckets=LATENCY_BUCKETS,
+)
+SOURCE_LAST_ARTICLE = Gauge(
+    "rasid_source_last_article_timestamp_seconds",
+    "Unix time of the last article seen from a source (configured sources start at worker start).",
+    ["source"],
+)
+SOURCE_EXPECTED_INTERVAL = Gauge(
+    "rasid_source_expected_interval_seconds",
+    "Longest expected gap between two articles of a configured source (RASID_SOURCE_INTERVALS).",
+    ["source"],
+)
+RULESET_INFO = Gauge(
+    "rasid_ruleset_info", "The loaded rule set's version (value 1 on the current one).", ["version"]
+)
+RULESET_LOADED_AT = Gauge(
+    "rasid_ruleset_loaded_timestamp_seconds", "Unix time the current rule set was loaded."
+)
+CONSUMER_LAG = Gauge(
+    "rasid_consumer_lag",
+    "Messages not yet committed by this worker: log end offset minus committed offset.",
+    ["topic", "partition"],
+)
+CONSUMER_LAG_UPDATED = Gauge(
+    "rasid_consumer_lag_updated_timestamp_seconds", "Unix time consumer lag was last measured."
+)
+
+
+def set_ruleset(count: int, version: str) -> None:
+    """Publish the rule set now in use (call on every load or reload)."""
+    RULES_LOADED.set(count)
+    RULESET_INFO.clear()
+    RULESET_INFO.labels(version=version).set(1)
+    RULESET_LOADED_AT.set_to_current_time()

@@ -20,6 +20,7 @@ from .core.parse import ParseError
 from .core.places import Gazetteer
 from .core.rules import RuleHit, RuleSet
 from .errors import BadInput, DeadLetterReason
+from .fastschema import surely_valid
 from .settings import Settings
 from .validation import check_outgoing, decode_raw, validator
 
@@ -50,7 +51,8 @@ class Pipeline:
     # Stage "enrich": parsed article → enriched-article message (validated on the way out).
     def enrich(self, raw: dict[str, Any], parsed: ParsedArticle, now: datetime) -> dict[str, Any]:
         enriched = enrich(raw, parsed, now=now, gazetteer=self.gazetteer)
-        check_outgoing("enriched-article", enriched)
+        if not surely_valid("enriched-article", enriched):
+            check_outgoing("enriched-article", enriched)
         return enriched
 
     # Stage "match": enriched bytes → validated message → rule hits.
@@ -59,17 +61,20 @@ class Pipeline:
             enriched = orjson.loads(value or b"")
         except orjson.JSONDecodeError as exc:
             raise BadInput(DeadLetterReason.INVALID_JSON, str(exc)) from None
-        if not validator("enriched-article").is_valid(enriched):
+        kind = "enriched-article"
+        if not (surely_valid(kind, enriched) or validator(kind).is_valid(enriched)):
             raise BadInput(DeadLetterReason.SCHEMA_VIOLATION, "not a valid enriched article")
         return enriched, match_article(enriched, self.rules)
 
-    # Stage "alert": one alert message per hit (validated on the way out).
+    # Stage "alert": one article-level alert per hit (validated on the way out); the story
+    # stage (streams/subscribers/story_agent.py) turns them into alert.v2 messages.
     def alerts(
         self, enriched: dict[str, Any], hits: list[RuleHit], now: datetime
     ) -> list[dict[str, Any]]:
         alerts = [build_alert(enriched, hit, now=now) for hit in hits]
         for alert in alerts:
-            check_outgoing("alert", alert)
+            if not surely_valid("alert-hit", alert):
+                check_outgoing("alert-hit", alert)
         return alerts
 
     def classify(self, value: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -79,6 +84,10 @@ class Pipeline:
         enriched = self.enrich(raw, parsed, now)
         _, hits = self.match(orjson.dumps(enriched))
         return enriched, self.alerts(enriched, hits, now)
+
+
+# 700 KiB of original bytes is ~956 KB of base64: a letter stays under Kafka's 1 MB default.
+DEADLETTER_MAX_VALUE_BYTES = 700 * 1024
 
 
 def dead_letter(
@@ -93,7 +102,15 @@ def dead_letter(
     value: bytes | None,
     now: datetime,
 ) -> dict[str, Any]:
-    """The dead-letter message: the original bytes, why they failed, and where they came from."""
+    """The dead-letter message: the original bytes, why they failed, and where they came from.
+
+    Values over DEADLETTER_MAX_VALUE_BYTES keep only their beginning (the detail says so):
+    base64 of a 1 MB message would exceed Kafka's default message size and never be delivered.
+    """
+    value = value or b""
+    if len(value) > DEADLETTER_MAX_VALUE_BYTES:
+        detail = f"value truncated to {DEADLETTER_MAX_VALUE_BYTES} of {len(value)} bytes; {detail}"
+        value = value[:DEADLETTER_MAX_VALUE_BYTES]
     message = {
         "schema_version": 1,
         "reason": reason.value,
@@ -103,7 +120,7 @@ def dead_letter(
         "partition": partition,
         "offset": offset,
         "key_b64": base64.b64encode(key).decode("ascii") if key is not None else None,
-        "value_b64": base64.b64encode(value or b"").decode("ascii"),
+        "value_b64": base64.b64encode(value).decode("ascii"),
         "failed_at": now.isoformat(),
     }
     check_outgoing("deadletter", message)

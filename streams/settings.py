@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     topic_enriched: str = "rasid.articles.enriched"
     topic_alerts: str = "rasid.alerts"
     topic_deadletter: str = "rasid.deadletter"
+    topic_rules: str = "rasid.rules"  # compacted, keyed by rule id (streams/rule_store.py)
     topic_partitions: int = Field(6, ge=1)
     topic_replication: int = Field(1, ge=1)
 
@@ -45,11 +46,67 @@ class Settings(BaseSettings):
     data_dir: Path = REPO_ROOT / ".cache" / "worker"
     log_level: str = "INFO"
     max_body_bytes: int = Field(1_000_000, ge=1)  # raw message size limit; larger → dead letter
+    # Agents take up to this many messages at once, waiting at most this long for more, and
+    # deliver the batch's output together before acknowledging it (docs/performance.md).
+    batch_max_messages: int = Field(20, ge=1)  # 20 × ~6 ms CPU bounds a batch's delay
+    batch_within_seconds: float = Field(0.005, gt=0)
+    # How long the producer keeps retrying a send by itself before failing it (faust's default,
+    # 20 min); the parse and match agents then retry it until the broker is back
+    # (streams/delivery.py). Tests shorten it to make sends really fail during an outage.
+    producer_request_timeout_seconds: float = Field(1200.0, gt=0)
+
+    # Operations (docs/metrics.md, docs/operations.md)
+    # JSON {"source": seconds}: the longest expected gap between two articles of each source;
+    # these sources always get their own metric label (RasidSourceSilent watches them).
+    source_intervals: dict[str, float] = Field(default_factory=dict)
+    metrics_max_sources: int = Field(50, ge=0)  # other sources seen beyond this: label "other"
+    lag_interval_seconds: float = Field(10.0, gt=0)  # how often consumer lag is measured
+    shutdown_timeout_seconds: float = Field(20.0, gt=0)  # SIGTERM → exit bound
 
     # Content
     rules_path: Path = REPO_ROOT / "deploy" / "rules" / "default.yaml"
     default_utc_offset: str = "+03:00"  # Iraqi outlets publish in Baghdad time
     source_utc_offsets: dict[str, str] = Field(default_factory=dict)  # JSON: {"bbc": "+00:00"}
+
+    # Ingest (rasid ingest / rasid replay; docs/ingest.md)
+    sources_path: Path = REPO_ROOT / "deploy" / "sources.yaml"
+    topic_ingest_state: str = "rasid.ingest.state"  # compacted: seen URLs, content hashes
+    ingest_state_retention_days: float = Field(90.0, ge=0)  # 0: remember forever
+    # Deployments should add a contact: "RasidBot/0.1 (+https://your.site/bot; ops@your.site)"
+    ingest_user_agent: str = "RasidBot/0.1 (Arabic news monitoring)"
+    ingest_connect_timeout: float = Field(10.0, gt=0)
+    ingest_timeout: float = Field(30.0, gt=0)  # whole request, body included
+    ingest_host_concurrency: int = Field(2, ge=1)  # requests in flight per host
+    ingest_host_interval: float = Field(1.0, ge=0)  # seconds between request starts per host
+    ingest_backoff_base: float = Field(30.0, gt=0)  # first retry delay after a failed fetch
+    ingest_backoff_max: float = Field(3600.0, gt=0)
+    ingest_max_page_bytes: int = Field(5_000_000, ge=1)  # larger responses are refused
+    ingest_robots_ttl: float = Field(3600.0, gt=0)
+    ingest_web_port: int = 6067  # /metrics, /healthz of the ingest process
+    replay_checkpoint_dir: Path = REPO_ROOT / ".cache" / "replay"
+
+    # Stories and subscribers (docs/subscribers.md)
+    story_window_hours: float = Field(48.0, gt=0)  # a story not seen for this long is closed
+    story_threshold: float = Field(0.5, gt=0, le=1)  # min. estimated Jaccard to join a story
+    story_shingle_size: int = Field(1, ge=1)  # words per shingle (bench/dedup_eval.py)
+    story_bands: int = Field(64, ge=1)  # LSH bands x rows = MinHash permutations
+    story_rows: int = Field(2, ge=1)
+    story_escalate_sources: int = Field(3, ge=0)  # distinct sources that raise severity; 0: off
+    # Derived from topic_alerts' prefix when unset: <prefix>.alerts.stories, <prefix>.apikeys, …
+    topic_story_candidates: str | None = None
+    topic_apikeys: str | None = None
+    topic_subscriptions: str | None = None
+    topic_deliveries_deadletter: str | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = 6068  # rasid api: /alerts, /alerts/stream, the live page
+    api_keys_required: bool = True
+    api_heartbeat_seconds: float = Field(15.0, gt=0)
+    api_buffer_alerts: int = Field(10_000, ge=1)  # recent alerts kept in memory for /alerts
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_max_attempts: int = Field(8, ge=1)  # then the delivery is dead-lettered
+    webhook_backoff_base_seconds: float = Field(1.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(300.0, gt=0)
+    webhook_port: int = 6069  # rasid webhooks: /metrics, /healthz
 
     @field_validator("default_utc_offset")
     @classmethod

@@ -17,8 +17,15 @@ SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 SCHEMA_FILES = {
     "raw-article": "raw-article.v1.json",
     "enriched-article": "enriched-article.v1.json",
-    "alert": "alert.v1.json",
+    "alert": "alert.v2.json",  # one alert per rule and story (rasid.alerts)
+    "alert-hit": "alert.v1.json",  # one rule on one article, before story grouping
+    "story-candidate": "story-candidate.v1.json",
+    "apikey": "apikey.v1.json",
+    "subscription": "subscription.v1.json",
+    "delivery-deadletter": "delivery-deadletter.v1.json",
     "deadletter": "deadletter.v1.json",
+    "rule-message": "rule-message.v1.json",
+    "rules-file": "rules.v1.json",
 }
 
 

@@ -23,6 +23,7 @@ def match_article(enriched: Mapping[str, Any], rules: RuleSet) -> list[RuleHit]:
         regions=_codes(enriched["regions"]),
         topics=_codes(enriched["topics"]),
         source=enriched["source"],
+        lang=enriched.get("lang"),
     )
 
 

@@ -104,7 +104,7 @@ async def test_processing_bug_is_dead_lettered_not_raised(rasid: Rasid) -> None:
     assert "boom" in letter["detail"]
 
 
-async def test_match_agent_alerts_once_per_article(rasid: Rasid) -> None:
+async def test_match_agent_forwards_each_article_once_to_the_story_stage(rasid: Rasid) -> None:
     enriched, _ = rasid.pipeline.classify(_raw(SAMPLE.read_text(encoding="utf-8")))
     capture = Capture()
     agent = rasid.app.agents["rasid.match"]
@@ -113,10 +113,82 @@ async def test_match_agent_alerts_once_per_article(rasid: Rasid) -> None:
             await ctx.put(orjson.dumps(enriched), key=enriched["id"].encode())
             await ctx.put(orjson.dumps(enriched), key=enriched["id"].encode())
             first, second = ctx.results[0], ctx.results[1]
+    assert capture.on("rasid.alerts") == []  # alerts come from the story stage only
+    (candidate,) = capture.on("rasid.alerts.stories")
+    assert schema_errors("story-candidate", candidate) == []
+    assert candidate["article_id"] == enriched["id"]
+    assert any(h["rule"] == "red-line" for h in candidate["hits"])
+    assert first == f"alerts:{len(candidate['hits'])}"
+    assert second == "alerts:0"  # the same article again: every hit already forwarded
+
+
+def _copy(candidate: dict[str, Any], article_id: str, source: str) -> dict[str, Any]:
+    """The same story from another outlet: same signature, another article and source."""
+    hits = [
+        {**h, "article": {**h["article"], "id": article_id, "source": source}}
+        for h in candidate["hits"]
+    ]
+    return {**candidate, "article_id": article_id, "source": source, "hits": hits}
+
+
+async def test_story_agent_opens_then_updates_one_alert_per_rule(rasid: Rasid) -> None:
+    enriched, _ = rasid.pipeline.classify(_raw(SAMPLE.read_text(encoding="utf-8")))
+    capture = Capture()
+    with capture.install(rasid):
+        async with rasid.app.agents["rasid.match"].test_context() as ctx:
+            await ctx.put(orjson.dumps(enriched), key=enriched["id"].encode())
+    (candidate,) = capture.on("rasid.alerts.stories")
+    rules = {h["rule"] for h in candidate["hits"]}
+    feed = [
+        candidate,
+        candidate,  # forwarded again after a crash: nothing new
+        _copy(candidate, "copy-2", "outlet2"),
+        _copy(candidate, "copy-3", "outlet3"),
+    ]
+    with capture.install(rasid):
+        async with rasid.app.agents["rasid.stories"].test_context() as ctx:
+            for message in feed:
+                await ctx.put(orjson.dumps(message), key=message["article_id"].encode())
+            results = [ctx.results[i] for i in range(len(feed))]
+    n = len(rules)
+    assert results == [f"alerts:{n}", "alerts:0", f"alerts:{n}", f"alerts:{n}"]
     alerts = capture.on("rasid.alerts")
-    red = [a for a in alerts if a["rule"] == "red-line"]
-    assert len(red) == 1
-    assert first == f"alerts:{len(alerts)}"
-    assert second == "alerts:0"  # the same article again: every alert id already emitted
     for alert in alerts:
         assert schema_errors("alert", alert) == []
+    red = [a for a in alerts if a["rule"] == "red-line"]
+    assert [(a["status"], a["revision"]) for a in red] == [
+        ("new", 1),
+        ("updated", 2),
+        ("updated", 3),
+    ]
+    assert len({a["id"] for a in red}) == 1  # one alert id for the story
+    assert red[-1]["sources"] == ["baghdadtoday", "outlet2", "outlet3"]
+    assert [a["id"] for a in red[-1]["articles"]] == [enriched["id"], "copy-2", "copy-3"]
+    assert (red[0]["severity"], red[-1]["severity"]) == ("high", "critical")  # 3 sources
+    assert len({(a["id"], a["revision"]) for a in alerts}) == len(alerts)
+
+
+async def test_story_agent_forgets_stories_older_than_the_window(rasid: Rasid) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    enriched, _ = rasid.pipeline.classify(_raw(SAMPLE.read_text(encoding="utf-8")))
+    capture = Capture()
+    with capture.install(rasid):
+        async with rasid.app.agents["rasid.match"].test_context() as ctx:
+            await ctx.put(orjson.dumps(enriched), key=enriched["id"].encode())
+    (candidate,) = capture.on("rasid.alerts.stories")
+    stage = rasid.stories
+    old_at = (datetime.now(UTC) - timedelta(hours=49)).isoformat()  # window: 48 h
+    old = {**_copy(candidate, "old-1", "outlet1"), "at": old_at}
+    fresh = _copy(candidate, "new-1", "outlet2")
+    fresh["signature"] = list(range(len(fresh["signature"])))  # another story
+    with capture.install(rasid):
+        async with rasid.app.agents["rasid.stories"].test_context() as ctx:
+            await ctx.put(orjson.dumps(old), key=b"old-1")
+            assert len(stage.stories) == 1 and len(stage.alerts) >= 1
+            stage.last_prune = 0.0  # as if the prune interval had passed
+            await ctx.put(orjson.dumps(fresh), key=b"new-1")
+    # Only the fresh story is left: the old one, its bands and its alerts are gone.
+    assert [s["articles"] for s in stage.stories.values()] == [["new-1"]]
+    assert all(a["alert"]["article"]["id"] == "new-1" for a in stage.alerts.values())
+    assert all(b["story"] == next(iter(stage.stories)) for b in stage.bands.values())

@@ -62,6 +62,7 @@ class Env:
             RASID_TOPIC_ENRICHED=self.topics["enriched"],
             RASID_TOPIC_ALERTS=self.topics["alerts"],
             RASID_TOPIC_DEADLETTER=self.topics["deadletter"],
+            RASID_TOPIC_RULES=f"{self.prefix}.rules",  # compacted rules topic (rule_store.py)
             RASID_WEB_PORT=str(self.web_port),
             RASID_DATA_DIR=str(self.data_dir),
             RASID_TOPIC_PARTITIONS="3",

@@ -57,7 +57,9 @@ async def test_republishing_does_not_alert_twice(env: Env, worker: Worker) -> No
     assert sum(e["id"] == first for e in enriched) >= 3  # all three copies were processed
     alerts = await env.read_all("alerts", expect=1)
     assert len(_red_line(alerts, first)) == 1
-    assert len({a["id"] for a in alerts}) == len(alerts)
+    # An alert id repeats only as a story update (next revision), never as the same message.
+    assert len({(a["id"], a["revision"]) for a in alerts}) == len(alerts)
+    assert all(a["status"] == "new" for a in _red_line(alerts, first))
 
 
 GARBAGE = [

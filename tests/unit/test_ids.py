@@ -13,6 +13,19 @@ from streams.core.ids import alert_id, article_id, canonical_url
         ("https://example.com/n?b=2&a=1", "https://example.com/n?a=1&b=2"),
         ("https://example.com/n#comments", "https://example.com/n"),
         ("https://example.com:443/n?fbclid=abc", "https://example.com/n"),
+        # AMP variants of one article
+        ("https://example.com/news/1/amp/", "https://example.com/news/1"),
+        ("https://example.com/amp/news/1", "https://example.com/news/1"),
+        ("https://example.com/news/1.amp", "https://example.com/news/1"),
+        ("https://example.com/news/1.amp.html", "https://example.com/news/1.html"),
+        ("https://amp.example.com/news/1", "https://example.com/news/1"),
+        ("https://example.com/news/1?amp=1", "https://example.com/news/1"),
+        ("https://example.com/news/1?outputType=amp&id=3", "https://example.com/news/1?id=3"),
+        (
+            "https://www-example-com.cdn.ampproject.org/c/s/www.example.com/news/1",
+            "https://www.example.com/news/1",
+        ),
+        ("https://www.google.com/amp/s/www.example.com/news/1", "https://www.example.com/news/1"),
     ],
 )
 def test_canonical_url_folds_spellings(a: str, b: str) -> None:
@@ -21,6 +34,19 @@ def test_canonical_url_folds_spellings(a: str, b: str) -> None:
 
 def test_canonical_url_keeps_meaningful_query() -> None:
     assert canonical_url("https://e.com/n?id=1") != canonical_url("https://e.com/n?id=2")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/campaign/1",  # "amp" inside a word is not an AMP marker
+        "https://example.com/news/amplifier",
+        "https://example.com/samp/1",
+        "https://example.com/news/1.ample",
+    ],
+)
+def test_canonical_url_leaves_non_amp_urls(url: str) -> None:
+    assert canonical_url(url) == url
 
 
 @pytest.mark.parametrize(

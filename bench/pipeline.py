@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""Pipeline benchmark on a real broker: throughput and ingest → alert latency of one worker.
+
+Usage:
+    .venv/bin/python bench/pipeline.py [--bootstrap HOST:PORT] [--limit N] [--rates 50,500,max]
+        [--seconds S] [DATA]
+
+DATA defaults to ../shared/data/ant/ant_multisource.jsonl.gz (skipped cleanly if absent).
+Real ANT articles are published to a fresh set of topics (own prefix, own consumer group) on
+the broker, and one `rasid worker` process (default rule pack) runs the pipeline. Printed:
+
+- throughput: N articles published at once; articles/s from the first send until every one
+  of them is out of the pipeline (enriched or dead-lettered) — one worker process, end to end;
+- baseline: a plain aiokafka consumer reading and JSON-decoding the same N messages from the
+  same broker; the ratio pipeline/baseline;
+- latency at fixed offered loads: articles sent at R/s for S seconds; for every article the
+  time from its send to its enriched message and to its first alert on the alerts topic
+  (p50/p95/p99), and the rate the pipeline kept up with.
+
+It prints figures; it asserts nothing. Corpus data is only read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ant" / "ant_multisource.jsonl.gz"
+KINDS = ("raw", "enriched", "alerts", "deadletter")
+
+
+def read_articles(path: Path, limit: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            d = json.loads(line)
+            out.append(
+                {
+                    "schema_version": 1,
+                    "id": d["id"],
+                    "source": d.get("source") or "ant",
+                    "url": d.get("url"),
+                    "title": d.get("title") or None,
+                    "body": d["text"],
+                    "content_type": "text/plain",
+                }
+            )
+            if len(out) >= limit:
+                break
+    return [{k: v for k, v in a.items() if v is not None} for a in out]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Deployment:
+    """Fresh topics and one worker process on the broker."""
+
+    def __init__(self, bootstrap: str, partitions: int, worker_root: Path) -> None:
+        self.worker_root = worker_root
+        self.bootstrap = bootstrap
+        self.prefix = f"rasid-bench-{uuid.uuid4().hex[:8]}"
+        self.topics = {k: f"{self.prefix}.{k}" for k in KINDS}
+        self.web_port = free_port()
+        self.tmp = tempfile.TemporaryDirectory(prefix="rasid-bench-")
+        self.env = dict(os.environ)
+        self.env.update(
+            RASID_KAFKA_BOOTSTRAP=bootstrap,
+            RASID_APP_ID=self.prefix,
+            RASID_TOPIC_RAW=self.topics["raw"],
+            RASID_TOPIC_ENRICHED=self.topics["enriched"],
+            RASID_TOPIC_ALERTS=self.topics["alerts"],
+            RASID_TOPIC_DEADLETTER=self.topics["deadletter"],
+            RASID_WEB_PORT=str(self.web_port),
+            RASID_DATA_DIR=self.tmp.name,
+            RASID_TOPIC_PARTITIONS=str(partitions),
+            RASID_LOG_LEVEL="WARNING",
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def cli(self, *args: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "streams.cli", *args], env=self.env, cwd=ROOT, check=True,
+            capture_output=True,
+        )  # fmt: skip
+
+    def start_worker(self) -> None:
+        log = open(Path(self.tmp.name) / "worker.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"],
+            env={**self.env, "PYTHONPATH": str(self.worker_root)},
+            cwd=self.worker_root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 120
+        url = f"http://127.0.0.1:{self.web_port}/readyz"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit("worker exited; see " + str(Path(self.tmp.name) / "worker.log"))
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.5)
+        raise SystemExit("worker not ready in 120 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.tmp.cleanup()
+
+
+def messages(articles: list[dict[str, Any]], tag: str, n: int) -> Iterator[tuple[str, bytes]]:
+    """n raw messages cycling through the articles, each with a unique id (so every alert id
+    is new and nothing is suppressed as a repeat)."""
+    for i in range(n):
+        a = dict(articles[i % len(articles)])
+        a["id"] = f"{tag}-{i}-{a['id']}"
+        yield a["id"], orjson.dumps(a)
+
+
+async def make_producer(bootstrap: str) -> AIOKafkaProducer:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=1_048_576,
+        max_request_size=8_388_608,
+    )
+    await producer.start()
+    return producer
+
+
+class Watcher:
+    """Reads the enriched, alerts and dead-letter topics from the end, recording arrival times
+    by article id."""
+
+    def __init__(self, dep: Deployment) -> None:
+        self.dep = dep
+        self.enriched: dict[str, float] = {}
+        self.alerted: dict[str, float] = {}
+        self.dead = 0
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        c = AIOKafkaConsumer(
+            bootstrap_servers=self.dep.bootstrap,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=20,
+            max_partition_fetch_bytes=8_388_608,
+        )
+        await c.start()
+        tps: list[TopicPartition] = []
+        for kind in ("enriched", "alerts", "deadletter"):
+            topic = self.dep.topics[kind]
+            await c._client.force_metadata_update()
+            tps += [TopicPartition(topic, p) for p in c.partitions_for_topic(topic) or ()]
+        c.assign(tps)
+        await c.seek_to_end(*tps)
+        for tp in tps:
+            await c.position(tp)
+        self._consumer = c
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        t = self.dep.topics
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=100, max_records=5000)
+            now = time.perf_counter()
+            for tp, records in batch.items():
+                for r in records:
+                    if tp.topic == t["deadletter"]:
+                        self.dead += 1
+                        continue
+                    doc = orjson.loads(r.value)
+                    if tp.topic == t["enriched"]:
+                        self.enriched.setdefault(doc["id"], now)
+                    else:
+                        self.alerted.setdefault(doc["article"]["id"], now)
+
+    def done(self) -> int:
+        return len(self.enriched) + self.dead
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+
+async def settle(counter: Any, quiet: float = 3.0, timeout: float = 60.0) -> None:
+    """Wait until `counter()` stopped changing for `quiet` seconds: the match and story stages
+    run behind the parse stage, so alerts keep coming after the last enriched article."""
+    deadline = time.monotonic() + timeout
+    last, since = counter(), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet:
+        await asyncio.sleep(0.1)
+        if counter() != last:
+            last, since = counter(), time.monotonic()
+
+
+async def wait_until(cond: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))]
+
+
+async def baseline(dep: Deployment, n: int) -> float:
+    """Articles/s of a plain consumer reading and JSON-decoding n raw messages."""
+    c = AIOKafkaConsumer(
+        bootstrap_servers=dep.bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8_388_608,
+    )
+    await c.start()
+    try:
+        topic = dep.topics["raw"]
+        await c._client.force_metadata_update()
+        tps = [TopicPartition(topic, p) for p in c.partitions_for_topic(topic) or ()]
+        c.assign(tps)
+        await c.seek_to_beginning(*tps)
+        seen = 0
+        started = time.perf_counter()
+        while seen < n:
+            batch = await c.getmany(timeout_ms=1000, max_records=5000)
+            for records in batch.values():
+                for r in records:
+                    orjson.loads(r.value)
+                    seen += 1
+        return seen / (time.perf_counter() - started)
+    finally:
+        await c.stop()
+
+
+async def throughput(dep: Deployment, articles: list[dict[str, Any]], n: int) -> tuple[float, int]:
+    watcher = Watcher(dep)
+    await watcher.start()
+    producer = await make_producer(dep.bootstrap)
+    try:
+        started = time.perf_counter()
+        futs = [
+            await producer.send(dep.topics["raw"], value, key=key.encode())
+            for key, value in messages(articles, "tp", n)
+        ]
+        await asyncio.gather(*futs)
+        ok = await wait_until(lambda: watcher.done() >= n, timeout=max(120.0, n / 5))
+        elapsed = time.perf_counter() - started
+        if not ok:
+            print(f"  (only {watcher.done()} of {n} came out before the timeout)")
+        return watcher.done() / elapsed, len(watcher.alerted)
+    finally:
+        await producer.stop()
+        await watcher.stop()
+
+
+async def latency(
+    dep: Deployment,
+    articles: list[dict[str, Any]],
+    rate: float | None,
+    seconds: float,
+    limit: int,
+) -> dict[str, Any]:
+    """Send at `rate` articles/s for `seconds` (rate None: `limit` articles at once)."""
+    watcher = Watcher(dep)
+    await watcher.start()
+    producer = await make_producer(dep.bootstrap)
+    sent: dict[str, float] = {}
+    tag = f"r{int(rate) if rate else 'max'}-{uuid.uuid4().hex[:4]}"
+    n = int(rate * seconds) if rate else limit
+    try:
+        started = time.perf_counter()
+        for i, (key, value) in enumerate(messages(articles, tag, n)):
+            if rate:
+                due = started + i / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            sent[key] = time.perf_counter()
+            await producer.send(dep.topics["raw"], value, key=key.encode())
+        await producer.flush()
+        send_secs = time.perf_counter() - started
+        await wait_until(lambda: watcher.done() >= len(sent), timeout=max(120.0, len(sent) / 5))
+        await settle(lambda: len(watcher.alerted))
+        out_secs = max(watcher.enriched.values(), default=started) - started
+        to_enriched = [
+            (watcher.enriched[k] - t) * 1000 for k, t in sent.items() if k in watcher.enriched
+        ]
+        to_alert = [
+            (watcher.alerted[k] - t) * 1000 for k, t in sent.items() if k in watcher.alerted
+        ]
+        return {
+            "offered": len(sent) / send_secs,
+            "kept_up": len(watcher.enriched) / max(out_secs, 1e-9),
+            "sent": len(sent),
+            "alerts": len(to_alert),
+            "enriched_ms": [pct(to_enriched, q) for q in (50, 95, 99)],
+            "alert_ms": [pct(to_alert, q) for q in (50, 95, 99)],
+        }
+    finally:
+        await producer.stop()
+        await watcher.stop()
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    articles = read_articles(args.data, args.limit)
+    sizes = sorted(len(orjson.dumps(a)) for a in articles)
+    print(
+        f"corpus: {len(articles)} ANT articles, message size p50 {pct(sizes, 50) / 1000:.1f} KB, "
+        f"p95 {pct(sizes, 95) / 1000:.1f} KB; broker {args.bootstrap}; {os.cpu_count()} CPUs"
+    )
+    dep = Deployment(args.bootstrap, args.partitions, args.worker_root)
+    try:
+        dep.cli("topics")
+        dep.start_worker()
+        # Warm-up: caches, gazetteer, connections.
+        await throughput(dep, articles, min(200, args.limit))
+        n = args.limit
+        rate, alerts = await throughput(dep, articles, n)
+        print(
+            f"throughput, one worker, end to end: {rate:8.1f} articles/s ({n} articles, {alerts} alerted)",
+            flush=True,
+        )
+        base = await baseline(dep, n)
+        print(f"baseline, aiokafka read + JSON decode: {base:8.1f} articles/s")
+        print(f"ratio pipeline/baseline: {rate / base:.4f}")
+        print(
+            "latency ingest → enriched / → alert (ms)      p50     p95     p99   offered  kept up  alerts"
+        )
+        for spec in args.rates.split(","):
+            r = None if spec == "max" else float(spec)
+            res = await latency(dep, articles, r, args.seconds, args.limit)
+            e, a = res["enriched_ms"], res["alert_ms"]
+            print(
+                f"  {spec:>4} art/s  enriched {e[0]:7.0f} {e[1]:7.0f} {e[2]:7.0f}"
+                f"  {res['offered']:7.1f}  {res['kept_up']:7.1f}\n"
+                f"              alert    {a[0]:7.0f} {a[1]:7.0f} {a[2]:7.0f}"
+                f"  {'':7}  {'':7}  {res['alerts']:6d}"
+            )
+    finally:
+        dep.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
+    parser.add_argument(
+        "--bootstrap", default=os.environ.get("RASID_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    )
+    parser.add_argument("--limit", type=int, default=2000, help="articles for the throughput run")
+    parser.add_argument("--rates", default="50,500,max", help="offered loads, articles/s")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each latency run")
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument(
+        "--worker-root",
+        type=Path,
+        default=ROOT,
+        help="run the worker from this source tree (e.g. an export of an older commit)",
+    )
+    args = parser.parse_args()
+    if not args.data.exists():
+        print(f"skipped: {args.data} not found (the ANT corpus lives in ../shared/data)")
+        return 0
+    sys.path.insert(0, str(ROOT))
+    asyncio.run(main_async(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The sources file (deploy/sources.yaml, schema schemas/sources.v1.json) → Source objects."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "sources.v1.json"
+
+DEFAULTS: dict[str, Any] = {
+    "interval_seconds": 300.0,
+    "language": "ar",
+    "timezone": "+03:00",
+    "region": None,
+    "weight": 0.5,
+    "fetch_pages": True,
+    "enabled": True,
+}
+
+_OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+
+
+class SourcesError(ValueError):
+    """The sources file is missing, not YAML, or does not match its schema."""
+
+
+def parse_timezone(value: str) -> tzinfo:
+    """'Asia/Baghdad' or '+03:00' / 'UTC+3' → tzinfo."""
+    m = _OFFSET.match(value.strip())
+    if m:
+        sign = -1 if m.group(1) == "-" else 1
+        return timezone(sign * timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0)))
+    if value.strip().upper() in {"UTC", "Z", "GMT"}:
+        return UTC
+    try:
+        return ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SourcesError(f"unknown timezone {value!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    url: str
+    link_pattern: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    name: str
+    feeds: tuple[str, ...] = ()
+    listings: tuple[Listing, ...] = ()
+    interval_seconds: float = 300.0
+    language: str = "ar"
+    tz: tzinfo = field(default=timezone(timedelta(hours=3)))
+    region: str | None = None
+    weight: float = 0.5
+    fetch_pages: bool = True
+    title: str | None = None
+
+
+def _validator() -> Draft202012Validator:
+    schema = orjson.loads(SCHEMA_PATH.read_bytes())
+    return Draft202012Validator(schema)
+
+
+def parse_sources(data: Any) -> list[Source]:
+    """A decoded sources document → the enabled sources (SourcesError if it is invalid)."""
+    error = best_match(_validator().iter_errors(data))
+    if error is not None:
+        path = "/".join(str(p) for p in error.absolute_path) or "<root>"
+        raise SourcesError(f"sources {path}: {error.message}")
+    defaults = {**DEFAULTS, **(data.get("defaults") or {})}
+    out: list[Source] = []
+    names: set[str] = set()
+    for item in data["sources"]:
+        conf = {**defaults, **item}
+        if conf["name"] in names:
+            raise SourcesError(f"duplicate source name {conf['name']!r}")
+        names.add(conf["name"])
+        if not conf["enabled"]:
+            continue
+        listings = []
+        for listing in conf.get("listings") or []:
+            pattern = listing.get("link_pattern")
+            try:
+                compiled = re.compile(pattern) if pattern else None
+            except re.error as exc:
+                raise SourcesError(f"source {conf['name']}: bad link_pattern: {exc}") from exc
+            listings.append(Listing(listing["url"], compiled))
+        out.append(
+            Source(
+                name=conf["name"],
+                feeds=tuple(conf.get("feeds") or ()),
+                listings=tuple(listings),
+                interval_seconds=float(conf["interval_seconds"]),
+                language=conf["language"],
+                tz=parse_timezone(conf["timezone"]),
+                region=conf["region"],
+                weight=float(conf["weight"]),
+                fetch_pages=bool(conf["fetch_pages"]),
+                title=conf.get("title"),
+            )
+        )
+    return out
+
+
+def load_sources(path: Path) -> list[Source]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SourcesError(f"cannot read {path}: {exc}") from exc
+    return parse_sources(data)

