@@ -35,7 +35,7 @@ from ..core.stories import (
     params_tag,
     story_alert,
 )
-from ..delivery import Outgoing
+from ..delivery import Outgoing, deliver
 from ..errors import BadInput, DeadLetterReason, Stage
 from ..pipeline import dead_letter, utcnow
 from ..settings import Settings
@@ -67,12 +67,6 @@ def params_from(settings: Settings) -> StoryParams:
         rows=settings.story_rows,
         threshold=settings.story_threshold,
     )
-
-
-async def _send(topic: Any, key: bytes, value: dict[str, Any]) -> None:
-    """Send and wait for the broker's ack: only then may faust commit the input offset."""
-    fut = await topic.send(key=key, value=orjson.dumps(value))
-    await fut
 
 
 def outgoing(rasid: Rasid, enriched: dict[str, Any], hits: list[dict[str, Any]]) -> list[Outgoing]:
@@ -144,11 +138,13 @@ async def process(rasid: Rasid, stage: StoryStage, value: bytes | None) -> int:
             metrics.ALERTS_SUPPRESSED.inc()
             continue
         check_outgoing("alert", alert)
-        sending.append(
-            (aid, alert, await rasid.alerts.send(key=aid.encode(), value=orjson.dumps(alert)))
-        )
-    for aid, alert, ack in sending:
-        await ack
+        sending.append((aid, alert, Outgoing(rasid.alerts, aid.encode(), orjson.dumps(alert))))
+    # Transient broker failures are retried until they succeed (delivery.deliver); only a
+    # message the broker refuses for good (e.g. too large) fails, and the candidate with it.
+    refused = await deliver([out for _, _, out in sending])
+    if refused:
+        raise RuntimeError(f"alert refused by Kafka: {refused[0].error!r}")
+    for aid, alert, _ in sending:
         stage.alerts[aid] = {"alert": alert, "at": at}
         observe.alert_sent(alert)
         metrics.ALERTS.labels(rule=alert["rule"], severity=alert["severity"]).inc()
@@ -185,7 +181,7 @@ async def _dead_letter(rasid: Rasid, event: EventT[Any], exc: Exception) -> str:
         value=msg.value,
         now=utcnow(),
     )
-    await _send(rasid.deadletter, msg.key or b"", letter)
+    await deliver([Outgoing(rasid.deadletter, msg.key or b"", orjson.dumps(letter))])
     metrics.DEADLETTERS.labels(reason=reason.value).inc()
     metrics.STAGE_ERRORS.labels(stage=Stage.ALERT.value).inc()
     return reason.value
