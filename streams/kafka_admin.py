@@ -11,10 +11,12 @@ from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from .settings import Settings
 
 
-async def ensure_topics(settings: Settings, *, attempts: int = 30) -> list[str]:
-    """Create the pipeline topics that do not exist yet; return the names created.
+async def create_missing(
+    settings: Settings, topics: list[NewTopic], *, attempts: int = 30
+) -> list[str]:
+    """Create those of `topics` that do not exist yet; return the names created.
 
-    Retries the connection for a while so a worker started together with its broker waits
+    Retries the connection for a while so a process started together with its broker waits
     for it instead of failing.
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
@@ -28,15 +30,20 @@ async def ensure_topics(settings: Settings, *, attempts: int = 30) -> list[str]:
             await asyncio.sleep(1.0)
     try:
         existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(name, settings.topic_partitions, settings.topic_replication)
-            for name in settings.topics
-            if name not in existing
-        ]
+        missing = [t for t in topics if t.name not in existing]
         if missing:
-            # Another worker may create a topic between our list and create.
+            # Another process may create a topic between our list and create.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+async def ensure_topics(settings: Settings, *, attempts: int = 30) -> list[str]:
+    """Create the pipeline topics that do not exist yet; return the names created."""
+    wanted = [
+        NewTopic(name, settings.topic_partitions, settings.topic_replication)
+        for name in settings.topics
+    ]
+    return await create_missing(settings, wanted, attempts=attempts)

@@ -9,7 +9,6 @@ the rule partitions between workers — each would see only some rules.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -17,12 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.admin import NewTopic
+from aiokafka.errors import KafkaError
 
 from . import metrics
 from .core.rule_messages import RuleState, plan_push
 from .core.rules import RuleFile, RuleSet, load_rule_file
+from .kafka_admin import create_missing
 from .pipeline import utcnow
 from .settings import Settings
 
@@ -44,29 +44,10 @@ RULES_TOPIC_CONFIG = {
 async def ensure_rules_topic(settings: Settings, *, attempts: int = 30) -> bool:
     """Create the compacted rules topic (one partition: a handful of small messages) if it
     does not exist; return whether it was created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    for attempt in range(attempts):
-        try:
-            await admin.start()
-            break
-        except KafkaConnectionError:
-            if attempt == attempts - 1:
-                raise
-            await asyncio.sleep(1.0)
-    try:
-        if settings.topic_rules in set(await admin.list_topics()):
-            return False
-        topic = NewTopic(
-            settings.topic_rules,
-            1,
-            settings.topic_replication,
-            topic_configs=RULES_TOPIC_CONFIG,
-        )
-        with contextlib.suppress(TopicAlreadyExistsError):
-            await admin.create_topics([topic])
-        return True
-    finally:
-        await admin.close()
+    topic = NewTopic(
+        settings.topic_rules, 1, settings.topic_replication, topic_configs=RULES_TOPIC_CONFIG
+    )
+    return bool(await create_missing(settings, [topic], attempts=attempts))
 
 
 class RuleReader:

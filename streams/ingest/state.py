@@ -9,10 +9,10 @@ import logging
 import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin import NewTopic
 
 from streams.errors import SchemaViolation
+from streams.kafka_admin import create_missing
 from streams.settings import Settings
 
 from .dedup import DedupState, record_errors
@@ -22,28 +22,19 @@ log = logging.getLogger(__name__)
 
 async def ensure_state_topic(settings: Settings) -> bool:
     """Create the compacted state topic if missing; True if this call created it."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        if settings.topic_ingest_state in set(await admin.list_topics()):
-            return False
-        config = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}
-        if settings.ingest_state_retention_days > 0:
-            # compact,delete: the latest record per key, and nothing older than the retention
-            # (a URL not seen for months will not come back through a feed).
-            config["cleanup.policy"] = "compact,delete"
-            config["retention.ms"] = str(int(settings.ingest_state_retention_days * 86_400_000))
-        topic = NewTopic(
-            settings.topic_ingest_state,
-            settings.topic_partitions,
-            settings.topic_replication,
-            topic_configs=config,
-        )
-        with contextlib.suppress(TopicAlreadyExistsError):
-            await admin.create_topics([topic])
-        return True
-    finally:
-        await admin.close()
+    config = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}
+    if settings.ingest_state_retention_days > 0:
+        # compact,delete: the latest record per key, and nothing older than the retention
+        # (a URL not seen for months will not come back through a feed).
+        config["cleanup.policy"] = "compact,delete"
+        config["retention.ms"] = str(int(settings.ingest_state_retention_days * 86_400_000))
+    topic = NewTopic(
+        settings.topic_ingest_state,
+        settings.topic_partitions,
+        settings.topic_replication,
+        topic_configs=config,
+    )
+    return bool(await create_missing(settings, [topic]))
 
 
 class KafkaState:

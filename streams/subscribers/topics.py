@@ -8,12 +8,9 @@ renames its topics (or a test run with its own prefix) gets its own subscriber t
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+from aiokafka.admin import NewTopic
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
-
+from ..kafka_admin import create_missing
 from ..settings import Settings
 
 COMPACTED = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}
@@ -43,15 +40,6 @@ def deliveries_deadletter(settings: Settings) -> str:
 async def ensure(settings: Settings, *, attempts: int = 30) -> list[str]:
     """Create the subscriber topics that are missing (the compacted ones with one partition:
     they hold a handful of small records that every reader loads whole)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    for attempt in range(attempts):
-        try:
-            await admin.start()
-            break
-        except KafkaConnectionError:
-            if attempt == attempts - 1:
-                raise
-            await asyncio.sleep(1.0)
     wanted = [
         NewTopic(apikeys(settings), 1, settings.topic_replication, topic_configs=COMPACTED),
         NewTopic(subscriptions(settings), 1, settings.topic_replication, topic_configs=COMPACTED),
@@ -59,12 +47,4 @@ async def ensure(settings: Settings, *, attempts: int = 30) -> list[str]:
             deliveries_deadletter(settings), settings.topic_partitions, settings.topic_replication
         ),
     ]
-    try:
-        existing = set(await admin.list_topics())
-        missing = [t for t in wanted if t.name not in existing]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
-        return [t.name for t in missing]
-    finally:
-        await admin.close()
+    return await create_missing(settings, wanted, attempts=attempts)
