@@ -593,23 +593,32 @@ def _html_title(tree: Any) -> str | None:
     return None
 
 
-def _trafilatura(body: str) -> tuple[str | None, str | None, date | None, list[str]]:
-    """(title, text, date, categories) from trafilatura, or Nones when it finds nothing."""
+def trafilatura_document(
+    html: str, *, url: str | None = None, date_params: dict[str, Any] | None = None
+) -> Any | None:
+    """trafilatura's bare extraction with Rasid's options (precision over recall, no comments,
+    tables, images or links), or None when it finds nothing or fails."""
     try:
         import trafilatura
 
-        doc = trafilatura.bare_extraction(
-            body,
+        return trafilatura.bare_extraction(
+            html,
+            url=url,
             favor_precision=True,
             with_metadata=True,
             include_comments=False,
             include_tables=False,
             include_images=False,
             include_links=False,
-            date_extraction_params={"extensive_search": False, "original_date": True},
+            date_extraction_params=date_params,
         )
     except Exception:  # a third-party extractor on hostile markup: anything can happen
-        return None, None, None, []
+        return None
+
+
+def _trafilatura(body: str) -> tuple[str | None, str | None, date | None, list[str]]:
+    """(title, text, date, categories) from trafilatura, or Nones when it finds nothing."""
+    doc = trafilatura_document(body, date_params={"extensive_search": False, "original_date": True})
     if doc is None:
         return None, None, None, []
     title = getattr(doc, "title", None)

@@ -8,10 +8,10 @@ import codecs
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from streams.core.arabic import normalize
+from streams.core.parse import trafilatura_document
 
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE
@@ -158,21 +158,7 @@ def extract(html: str, *, url: str, default_lang: str) -> Extracted:
     """trafilatura on a decoded page. Never raises: broken markup gives text None."""
     text: str | None = None
     title: str | None = None
-    try:
-        import trafilatura
-
-        doc: Any = trafilatura.bare_extraction(
-            html,
-            url=url,
-            favor_precision=True,
-            with_metadata=True,
-            include_comments=False,
-            include_tables=False,
-            include_images=False,
-            include_links=False,
-        )
-    except Exception:  # a third-party extractor on hostile markup: anything can happen
-        doc = None
+    doc = trafilatura_document(html, url=url)
     if doc is not None:
         raw_text = getattr(doc, "text", None)
         raw_title = getattr(doc, "title", None)

@@ -95,35 +95,56 @@ class Env:
     async def read_all(
         self, kind: str, *, expect: int, timeout: float = 60.0, settle: float = 3.0
     ) -> list[dict[str, Any]]:
-        """Read a topic from the beginning until `expect` messages arrived and nothing more
-        came for `settle` seconds (so a duplicate would be seen), or until `timeout`."""
-        topic = self.topics[kind]
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        out: list[dict[str, Any]] = []
-        try:
-            deadline = time.monotonic() + timeout
-            parts: set[int] = set()
-            while not parts and time.monotonic() < deadline:
-                await consumer._client.force_metadata_update()
-                parts = consumer.partitions_for_topic(topic) or set()
-                if not parts:
-                    await asyncio.sleep(0.5)
-            tps = [TopicPartition(topic, p) for p in parts]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            quiet_since = time.monotonic()
-            while time.monotonic() < deadline:
-                batch = await consumer.getmany(timeout_ms=500)
-                got = [orjson.loads(r.value) for recs in batch.values() for r in recs]
-                if got:
-                    out.extend(got)
-                    quiet_since = time.monotonic()
-                elif len(out) >= expect and time.monotonic() - quiet_since >= settle:
-                    break
-        finally:
-            await consumer.stop()
-        return out
+        """Read one of this deployment's topics (see read_topic)."""
+        return await read_topic(
+            self.bootstrap, self.topics[kind], expect=expect, timeout=timeout, settle=settle
+        )
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    expect: int,
+    timeout: float = 60.0,
+    settle: float = 3.0,
+    with_key: bool = False,
+) -> list[dict[str, Any]]:
+    """Read a topic from the beginning until `expect` messages arrived and nothing more came
+    for `settle` seconds (so a duplicate would be seen), or until `timeout`. With `with_key`,
+    each message also carries its Kafka key as "key"."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    out: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + timeout
+        parts: set[int] = set()
+        while not parts and time.monotonic() < deadline:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+            if not parts:
+                await asyncio.sleep(0.5)
+        tps = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            got = [
+                {"key": r.key.decode() if r.key else None, **orjson.loads(r.value)}
+                if with_key
+                else orjson.loads(r.value)
+                for recs in batch.values()
+                for r in recs
+            ]
+            if got:
+                out.extend(got)
+                quiet_since = time.monotonic()
+            elif len(out) >= expect and time.monotonic() - quiet_since >= settle:
+                break
+    finally:
+        await consumer.stop()
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ replay publishes every line of an archive once across an interruption."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import time
@@ -16,12 +15,12 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from tests.ingest_fixture_server import FixtureServer, sources_yaml
 from tests.integration.conftest import Env, free_port
+from tests.integration.conftest import read_topic as _read_topic
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "ingest" / "replay-sample.jsonl.gz"
 
@@ -58,38 +57,10 @@ def rasid(environment: dict[str, str], *args: str, timeout: float = 120) -> dict
 async def read_topic(
     bootstrap: str, topic: str, *, expect: int, timeout: float = 60.0, settle: float = 3.0
 ) -> list[dict[str, Any]]:
-    """All messages of a topic: until `expect` arrived and nothing more came for `settle`
-    seconds (so a duplicate would be seen)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    out: list[dict[str, Any]] = []
-    try:
-        deadline = time.monotonic() + timeout
-        parts: set[int] = set()
-        while not parts and time.monotonic() < deadline:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topic) or set()
-            if not parts:
-                await asyncio.sleep(0.5)
-        tps = [TopicPartition(topic, p) for p in parts]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        quiet_since = time.monotonic()
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            got = [
-                {"key": r.key.decode() if r.key else None, **orjson.loads(r.value)}
-                for recs in batch.values()
-                for r in recs
-            ]
-            if got:
-                out.extend(got)
-                quiet_since = time.monotonic()
-            elif len(out) >= expect and time.monotonic() - quiet_since >= settle:
-                break
-    finally:
-        await consumer.stop()
-    return out
+    """All messages of a topic, each with its Kafka key as "key"."""
+    return await _read_topic(
+        bootstrap, topic, expect=expect, timeout=timeout, settle=settle, with_key=True
+    )
 
 
 @pytest.fixture(scope="module")
