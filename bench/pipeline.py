@@ -27,6 +27,7 @@ import asyncio
 import gzip
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -129,6 +130,13 @@ class Deployment:
                 pass
             time.sleep(0.5)
         raise SystemExit("worker not ready in 120 s")
+
+    def profile(self, out: Path) -> subprocess.Popen[bytes]:
+        """Sample the worker with py-spy (collapsed stacks, one line per stack) until stopped."""
+        assert self.proc is not None
+        spy = Path(sys.executable).with_name("py-spy")
+        cmd = [str(spy), "record", "--pid", str(self.proc.pid), "--rate", "200"]
+        return subprocess.Popen([*cmd, "--format", "raw", "--output", str(out)])
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -357,7 +365,12 @@ async def main_async(args: argparse.Namespace) -> None:
         # Warm-up: caches, gazetteer, connections.
         await throughput(dep, articles, min(200, args.limit))
         n = args.limit
+        spy = dep.profile(args.profile) if args.profile else None
         rate, alerts = await throughput(dep, articles, n)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on interrupt
+            spy.wait(timeout=60)
+            print(f"profile of the worker during the throughput run: {args.profile}")
         print(
             f"throughput, one worker, end to end: {rate:8.1f} articles/s ({n} articles, {alerts} alerted)",
             flush=True,
@@ -399,6 +412,11 @@ def main() -> int:
         type=Path,
         default=ROOT,
         help="run the worker from this source tree (e.g. an export of an older commit)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record the worker with py-spy during the throughput run (collapsed stacks)",
     )
     args = parser.parse_args()
     if not args.data.exists():

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import overload
 
 # Characters dropped entirely: harakat and Quranic marks, tatweel, zero-width and bidi controls.
 _DROP = frozenset(
@@ -66,29 +69,63 @@ _FOLD["٫"] = "."  # Arabic decimal separator
 _FOLD["٬"] = ","  # Arabic thousands separator
 
 
+_TA_MARBUTA = frozenset({"ة", "ۃ"})
+
+
 @lru_cache(maxsize=8192)
-def _fold_char(ch: str) -> str:
-    """Normalise one original character to zero or more normalised characters."""
+def _fold_char(ch: str, keep_ta_marbuta: bool = False) -> str:
+    """Normalise one original character to zero or more normalised characters.
+
+    `keep_ta_marbuta` keeps «ة» (and «ۃ») as «ة» instead of folding it to «ه»: the rule matcher
+    needs to know which «ه» was a «ة» (see `words_keeping_ta_marbuta`).
+    """
     out = []
     for c in unicodedata.normalize("NFKC", ch):
         if c in _DROP:
             continue
-        c = _FOLD.get(c, c)
+        c = "ة" if keep_ta_marbuta and c in _TA_MARBUTA else _FOLD.get(c, c)
         out.append(c.casefold() if c.isascii() else c)
     return "".join(out)
 
 
-@dataclass(frozen=True, slots=True)
 class Normalized:
-    """Normalised text plus, for each of its characters, the index in the original text.
+    """Normalised text plus the map from each of its characters to the original text.
 
-    `offsets` has one more entry than `text`: the original length, so that an exclusive end
-    offset maps back too.
+    The map is kept as runs (most characters fold to exactly one, so a run is long) and looked
+    up with a binary search: building one integer per character cost more than the rest of
+    tokenising, and most articles only ever map a few spans back.
     """
 
-    original: str
-    text: str
-    offsets: tuple[int, ...]
+    __slots__ = ("_origins", "_starts", "kept_ta_marbuta", "original", "text")
+
+    def __init__(
+        self, original: str, text: str, starts: list[int], origins: list[int], kept_ta: str
+    ) -> None:
+        self.original = original
+        self.text = text
+        self.kept_ta_marbuta = kept_ta  # `text` with «ة» left as it is
+        # Normalised index starts[k] onwards maps to origins[k] onwards, one to one; a later
+        # run with the same start overrides an earlier one (a dropped character).
+        self._starts = starts
+        self._origins = origins
+
+    @property
+    def is_identity(self) -> bool:
+        """Whether every character folded to exactly one (indexes are the same in both)."""
+        return len(self._starts) == 1
+
+    def offset(self, index: int) -> int:
+        """Index in the original text of normalised character `index` (len(text) → len(original))."""
+        starts = self._starts
+        if len(starts) == 1:
+            return index
+        k = bisect_right(starts, index) - 1
+        return self._origins[k] + index - starts[k]
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        """`offset(i)` for every normalised index, plus the original length at the end."""
+        return tuple(self.offset(i) for i in range(len(self.text) + 1))
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) span of the normalised text to a span of the original text.
@@ -96,15 +133,31 @@ class Normalized:
         The span runs over dropped characters (harakat, tatweel) that trail its last letter,
         so highlighting «خطاً» covers the tanween too.
         """
+        if len(self._starts) == 1:  # is_identity, inlined: this runs for every match
+            return start, max(start, end)
         if start >= end:
-            pos = self.offsets[start]
+            pos = self.offset(start)
             return pos, pos
-        orig_start = self.offsets[start]
-        orig_end = self.offsets[end - 1] + 1
-        limit = self.offsets[end]
+        orig_end = self.offset(end - 1) + 1
+        limit = self.offset(end)
         while orig_end < limit and not _fold_char(self.original[orig_end]):
             orig_end += 1
-        return orig_start, orig_end
+        return self.offset(start), orig_end
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Normalized):
+            return NotImplemented
+        return (self.original, self.text, self.offsets) == (
+            other.original,
+            other.text,
+            other.offsets,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.original, self.text))
+
+    def __repr__(self) -> str:
+        return f"Normalized({self.original!r}, {self.text!r})"
 
 
 class _Table(dict[int, str]):
@@ -115,42 +168,78 @@ class _Table(dict[int, str]):
 
     _CAP = 65536
 
-    def __init__(self, lengths: bool) -> None:
+    def __init__(self, lengths: bool, keep_ta_marbuta: bool = False) -> None:
         super().__init__()
         self._lengths = lengths
+        self._keep_ta = keep_ta_marbuta
 
     def __missing__(self, code: int) -> str:
-        folded = _fold_char(chr(code))
+        folded = _fold_char(chr(code), self._keep_ta)
         value = chr(len(folded)) if self._lengths else folded
         if len(self) < self._CAP:
             self[code] = value
         return value
 
 
-_FOLD_TABLE = _Table(lengths=False)
+_TA_TABLE = _Table(lengths=False, keep_ta_marbuta=True)
 _LENGTH_TABLE = _Table(lengths=True)
-_NOT_ONE = re.compile("[^\x01]")  # a character that folds to zero or several characters
+# Characters that certainly fold to exactly one character (ASCII, Arabic letters and digits,
+# common punctuation); only the others are looked up (a test checks this set).
+ONE_TO_ONE = "\t\n\r -~\u0621-\u063a\u0641-\u064a\u0660-\u0669\u060c\u061b\u061f\u00ab\u00bb"
+_MAYBE_NOT_ONE = re.compile(f"[^{ONE_TO_ONE}]")
+# Runs of characters that normalisation (keeping «ة») changes. Most of an Arabic text is left as
+# it is, so only these runs are translated: ~2x faster than translating the whole text.
+_UNCHANGED = [
+    chr(c)
+    for c in (*range(0x80), *range(0x600, 0x700), 0xAB, 0xBB)
+    if _fold_char(chr(c), keep_ta_marbuta=True) == chr(c)
+]
+_CHANGED_RUN = re.compile("[^" + "".join(map(re.escape, _UNCHANGED)) + "]+")
+
+
+def _fold_run(m: re.Match[str]) -> str:
+    return m.group().translate(_TA_TABLE)
 
 
 def normalize(text: str) -> str:
     """Normalise text for matching (no offsets)."""
-    return text.translate(_FOLD_TABLE)
+    return _CHANGED_RUN.sub(_fold_run, text).replace("ة", "ه")
 
 
 def normalize_with_offsets(text: str) -> Normalized:
-    """Normalise text and keep, for every output character, its original index."""
-    # Most characters fold to exactly one: offsets are runs of consecutive indexes, broken
-    # only where a character is dropped (harakat, tatweel) or expands (ligatures).
-    lengths = text.translate(_LENGTH_TABLE)
-    offsets: list[int] = []
-    run_start = 0
-    for m in _NOT_ONE.finditer(lengths):
-        i = m.start()
-        offsets.extend(range(run_start, i))
-        offsets.extend([i] * ord(m.group()))
-        run_start = i + 1
-    offsets.extend(range(run_start, len(text) + 1))
-    return Normalized(text, text.translate(_FOLD_TABLE), tuple(offsets))
+    """Normalise text and keep the map from every output character to its original index."""
+    # The map is made of runs of characters that fold to exactly one, broken only where a
+    # character is dropped (harakat, tatweel) or expands (ligatures): only those are visited.
+    starts, origins = [0], [0]
+    shift = 0  # normalised index - original index, so far
+    pieces: list[str] = []
+    last = 0
+    for m in _CHANGED_RUN.finditer(text):
+        i, j = m.span()
+        run = m.group()
+        if _MAYBE_NOT_ONE.search(run):
+            for k, ch in enumerate(run):
+                size = ord(_LENGTH_TABLE[ord(ch)])
+                if size == 1:
+                    continue
+                at = i + k
+                for q in range(size):  # an expansion: each of its characters maps to `at`
+                    starts.append(at + shift + q)
+                    origins.append(at)
+                starts.append(at + shift + size)
+                origins.append(at + 1)
+                shift += size - 1
+        pieces.append(text[last:i])
+        pieces.append(run.translate(_TA_TABLE))
+        last = j
+    pieces.append(text[last:])
+    kept = "".join(pieces)
+    return Normalized(text, kept.replace("ة", "ه"), starts, origins, kept)
+
+
+def words_keeping_ta_marbuta(norm: Normalized) -> list[str]:
+    """The words of `norm` (same split as `Tokens`) with «ة» not folded to «ه»."""
+    return _WORD.findall(norm.kept_ta_marbuta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +254,58 @@ class Token:
 _WORD = re.compile(r"\w+")
 
 
-def tokenize(text: str) -> list[Token]:
+class Tokens(Sequence[Token]):
+    """The normalised words of one text; spans in the original are computed when asked for.
+
+    Matchers scan `words` (plain strings, split in C); only the few tokens they hit become
+    `Token`s with original offsets.
+    """
+
+    __slots__ = ("_spans", "norm", "words")
+
+    def __init__(self, norm: Normalized) -> None:
+        self.norm = norm
+        self.words: list[str] = _WORD.findall(norm.text)
+        self._spans: list[tuple[int, int]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @overload
+    def __getitem__(self, index: int) -> Token: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Token]: ...
+
+    def __getitem__(self, index: int | slice) -> Token | list[Token]:
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(len(self.words)))]
+        return Token(self.words[index], *self.span(index, index + 1))
+
+    def original_spans(self) -> list[tuple[int, int]]:
+        """[start, end) in the original text of every token."""
+        if self._spans is None:
+            self._spans = list(map(re.Match.span, _WORD.finditer(self.norm.text)))
+        if self.norm.is_identity:
+            return self._spans
+        return [self.norm.original_span(start, end) for start, end in self._spans]
+
+    def span(self, first: int, end: int) -> tuple[int, int]:
+        """[start, end) in the original text of tokens first … end - 1 (first < end)."""
+        if self._spans is None:
+            self._spans = list(map(re.Match.span, _WORD.finditer(self.norm.text)))
+        # a \w+ match is never empty
+        return self.norm.original_span(self._spans[first][0], self._spans[end - 1][1])
+
+    def __repr__(self) -> str:
+        return f"Tokens({self.words!r})"
+
+
+def tokenize(text: str) -> Tokens:
     """Split text into normalised word tokens, each with its span in the original text."""
-    return list(_tokenize_cached(text))
+    if len(text) > _CACHE_MAX_CHARS:
+        return Tokens(normalize_with_offsets(text))
+    return _tokenize_recent(text)
 
 
 # Region and topic classification tokenise the same title and body one after the other: a
@@ -176,27 +314,10 @@ _CACHE_MAX_CHARS = 200_000
 
 
 @lru_cache(maxsize=8)
-def _tokenize_recent(text: str) -> tuple[Token, ...]:
-    return tuple(tokenize_normalized(normalize_with_offsets(text)))
+def _tokenize_recent(text: str) -> Tokens:
+    return Tokens(normalize_with_offsets(text))
 
 
-def _tokenize_cached(text: str) -> tuple[Token, ...]:
-    if len(text) > _CACHE_MAX_CHARS:
-        return tuple(tokenize_normalized(normalize_with_offsets(text)))
-    return _tokenize_recent(text)
-
-
-def tokenize_normalized(norm: Normalized) -> list[Token]:
+def tokenize_normalized(norm: Normalized) -> Tokens:
     """Tokens of already-normalised text (avoids normalising twice on the hot path)."""
-    # `Normalized.original_span` inlined: this loop runs for every word of every article.
-    tokens: list[Token] = []
-    append = tokens.append
-    offsets, original = norm.offsets, norm.original
-    for m in _WORD.finditer(norm.text):
-        start, end = m.span()  # a \w+ match is never empty
-        orig_end = offsets[end - 1] + 1
-        limit = offsets[end]
-        while orig_end < limit and not _fold_char(original[orig_end]):
-            orig_end += 1
-        append(Token(m.group(), offsets[start], orig_end))
-    return tokens
+    return Tokens(norm)

@@ -165,6 +165,9 @@ _META_SEARCH_LINES = 15
 class _Line:
     text: str
     block: int  # lines of one block are not separated by a blank line
+    norm: str  # normalize(text), computed once: every check below looks at it
+    words: list[str]  # _words(norm)
+    joined: str  # the words joined by single spaces, for comparing lines with the headline
 
 
 def _words(norm: str) -> list[str]:
@@ -183,21 +186,23 @@ def _split_lines(text: str) -> list[_Line]:
             blank_run = True
             continue
         blank_run = False
-        lines.append(_Line(stripped, block))
+        norm = normalize(stripped)
+        words = _words(norm)
+        lines.append(_Line(stripped, block, norm, words, " ".join(words)))
     return lines
 
 
-def _is_block_heading(text: str) -> bool:
-    norm = normalize(text).strip(" :：-–—|•·»«")
+def _is_block_heading(line: _Line) -> bool:
+    norm = line.norm.strip(" :：-–—|•·»«")
     return len(norm) <= 40 and norm in _BLOCK_HEADINGS
 
 
-def _is_chrome_line(text: str) -> bool:
-    norm = normalize(text)
+def _is_chrome_line(line: _Line) -> bool:
+    text, norm = line.text, line.norm
     compact = norm.replace(" ", "")
     if _FONT_CONTROLS.fullmatch(compact):
         return True
-    words = _words(norm)
+    words = line.words
     if not words:
         return True  # only punctuation or symbols
     if all(w in _CHROME_WORDS for w in words):
@@ -278,9 +283,16 @@ def _inline_dateline(paragraph: str) -> str | None:
     return place
 
 
+def _joined(text: str) -> str:
+    return " ".join(_words(normalize(text)))
+
+
 def _same_text(a: str, b: str) -> bool:
-    na = " ".join(_words(normalize(a)))
-    nb = " ".join(_words(normalize(b)))
+    return _same_joined(_joined(a), _joined(b))
+
+
+def _same_joined(na: str, nb: str) -> bool:
+    """Whether two texts (as `_joined` words) are the same line, or one nearly all of the other."""
     if not na or not nb:
         return False
     if na == nb:
@@ -387,7 +399,7 @@ def _parse_lines(
     for i, line in enumerate(lines):
         if i in drop or i in protect:
             continue
-        if _is_block_heading(line.text):
+        if _is_block_heading(line):
             drop.add(i)
             j = i + 1
             while (
@@ -398,7 +410,7 @@ def _parse_lines(
             ):
                 drop.add(j)
                 j += 1
-        elif _is_chrome_line(line.text):
+        elif _is_chrome_line(line):
             drop.add(i)
 
     kept = [i for i in range(n) if i not in drop]
@@ -412,8 +424,9 @@ def _parse_lines(
         candidates = [i for i in after[:1] if _is_titleish(lines[i].text)]
     title_idx: int | None = None
     if title is not None:
+        given = _joined(title)
         title_idx = next(
-            (i for i in kept[:_META_SEARCH_LINES] if _same_text(lines[i].text, title)), None
+            (i for i in kept[:_META_SEARCH_LINES] if _same_joined(lines[i].joined, given)), None
         )
         if title_idx is None and before and candidates and candidates[0] in before:
             title_idx = candidates[0]  # the page's own wording of the given headline
@@ -434,11 +447,11 @@ def _parse_lines(
             break
 
     header = [lines[i].text for i in between if i != dateline_idx]
-    lead = [i for i in between if i != dateline_idx and len(_words(normalize(lines[i].text))) >= 6]
+    lead = [i for i in between if i != dateline_idx and len(lines[i].words) >= 6]
     body_idx = [i for i in [*lead, *rest] if i != dateline_idx]
     if title is not None or title_idx is not None:
-        headline = title if title is not None else lines[start].text
-        body_idx = [i for i in body_idx if not _same_text(lines[i].text, headline)]
+        headline = _joined(title) if title is not None else lines[start].joined
+        body_idx = [i for i in body_idx if not _same_joined(lines[i].joined, headline)]
     paragraphs = [lines[i].text for i in body_idx]
 
     if title is not None:

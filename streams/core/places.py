@@ -23,10 +23,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from itertools import compress, repeat
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from streams.core.arabic import Token, normalize, tokenize
+from streams.core.arabic import Token, Tokens, normalize, tokenize
 from streams.core.model import Evidence, Label
 
 T = TypeVar("T")
@@ -59,6 +60,13 @@ def word_variants(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+# Per phrase index: words remembered with what they can start (most start nothing); cleared
+# when full, so memory stays bounded (~10 MB) whatever the input.
+MEMO_MAX = 100_000
+_UNSEEN: Any = object()
+_WordEntry = tuple[tuple[str, ...], T | None]  # (variants that start a phrase, prefix hit)
+
+
 @dataclass(frozen=True, slots=True)
 class Match(Generic[T]):
     """Tokens [start, end) of a token list matched a phrase carrying `payload`."""
@@ -80,6 +88,7 @@ class PhraseIndex(Generic[T]):
         self._exact: dict[tuple[str, ...], T] = {}
         self._prefix: dict[str, T] = {}
         self._first: set[str] = set()
+        self._memo: dict[str, _WordEntry[T] | None] = {}  # word -> _entry(word)
         self.max_len = 1
         for phrase, payload in phrases:
             words = normalize(phrase).split()
@@ -106,31 +115,47 @@ class PhraseIndex(Generic[T]):
                     return hit
         return None
 
+    def _entry(self, word: str) -> _WordEntry[T] | None:
+        """What a word can start: phrase first words among its variants, and a prefix hit."""
+        firsts = tuple(v for v in word_variants(word) if v in self._first)
+        prefix = self._prefix_lookup(word) if self._prefix else None
+        entry = (firsts, prefix) if firsts or prefix is not None else None
+        if len(self._memo) >= MEMO_MAX:
+            self._memo.clear()  # bounded whatever vocabulary hostile input brings
+        self._memo[word] = entry
+        return entry
+
     def find(self, tokens: Sequence[Token]) -> Iterator[Match[T]]:
         """Non-overlapping matches, scanning left to right and preferring the longest phrase."""
-        words = [t.text for t in tokens]
-        i, n = 0, len(words)
-        while i < n:
-            found: Match[T] | None = None
-            for variant in word_variants(words[i]):
-                if variant not in self._first:
+        words = tokens.words if isinstance(tokens, Tokens) else [t.text for t in tokens]
+        n = len(words)
+        # Most words start nothing: their memo entry is None, and `compress` (in C) skips them,
+        # so Python only visits the few words that start a phrase or were never seen before.
+        entries: list[Any] = list(map(self._memo.get, words, repeat(_UNSEEN, n)))
+        i = 0  # first word not inside a match already found
+        for j in compress(range(n), entries):
+            if j < i:
+                continue
+            entry = entries[j]
+            if entry is _UNSEEN:
+                entry = self._entry(words[j])
+                if entry is None:
                     continue
-                for size in range(min(self.max_len, n - i), 0, -1):
+            firsts, prefix_hit = entry
+            found: Match[T] | None = None
+            for variant in firsts:
+                for size in range(min(self.max_len, n - j), 0, -1):
                     if found is not None and size <= found.end - found.start:
                         break
-                    hit = self._exact.get((variant, *words[i + 1 : i + size]))
+                    hit = self._exact.get((variant, *words[j + 1 : j + size]))
                     if hit is not None:
-                        found = Match(i, i + size, hit)
+                        found = Match(j, j + size, hit)
                         break
-            if found is None and self._prefix:
-                hit = self._prefix_lookup(words[i])
-                if hit is not None:
-                    found = Match(i, i + 1, hit)
+            if found is None and prefix_hit is not None:
+                found = Match(j, j + 1, prefix_hit)
             if found is not None:
                 yield found
                 i = found.end
-            else:
-                i += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,10 +216,10 @@ def default_gazetteer() -> Gazetteer:
     return Gazetteer.load()
 
 
-def _window_words(tokens: Sequence[Token], start: int, end: int, size: int) -> set[str]:
+def _window_words(words: Sequence[str], start: int, end: int, size: int) -> set[str]:
     out: set[str] = set()
-    for t in (*tokens[max(0, start - size) : start], *tokens[end : end + size]):
-        out.update(word_variants(t.text))
+    for w in (*words[max(0, start - size) : start], *words[end : end + size]):
+        out.update(word_variants(w))
     return out
 
 
@@ -202,16 +227,16 @@ def _cue_present(cues: tuple[tuple[str, ...], ...], window: set[str]) -> bool:
     return any(all(w in window for w in cue) for cue in cues)
 
 
-def _is_source_location(gaz: Gazetteer, tokens: Sequence[Token], start: int, end: int) -> bool:
+def _is_source_location(gaz: Gazetteer, words: Sequence[str], start: int, end: int) -> bool:
     """«مصدر مطلع من داخل روسيا», «مصادر في موسكو», «من موسكو قال …»."""
     if start == 0:
         return False
-    before = {v for t in tokens[max(0, start - 5) : start] for v in word_variants(t.text)}
-    prev2 = {t.text for t in tokens[max(0, start - 2) : start]}
+    before = {v for w in words[max(0, start - 5) : start] for v in word_variants(w)}
+    prev2 = set(words[max(0, start - 2) : start])
     if prev2 & _SOURCE_PREPS and before & gaz.source_cues:
         return True
-    if tokens[start - 1].text == "من":
-        after = {v for t in tokens[end : end + 2] for v in word_variants(t.text)}
+    if words[start - 1] == "من":
+        after = {v for w in words[end : end + 2] for v in word_variants(w)}
         if after & gaz.speech_verbs:
             return True
     return False
@@ -244,19 +269,20 @@ def classify_regions(
         if not text:
             continue
         tokens = tokenize(text)
+        words = tokens.words
         for m in gaz.index.find(tokens):
             entry = m.payload
             if entry.name in gaz.stoplist:
                 continue
-            start, end = tokens[m.start].start, tokens[m.end - 1].end
+            start, end = tokens.span(m.start, m.end)
             weight = FIELD_WEIGHT[field]
             if field == "body" and start < LEAD_CHARS:
                 weight = LEAD_WEIGHT
-            if _is_source_location(gaz, tokens, m.start, m.end):
+            if _is_source_location(gaz, words, m.start, m.end):
                 weight *= SOURCE_DISCOUNT
             supported: tuple[str, ...] = ()
             if entry.cues:
-                window = _window_words(tokens, m.start, m.end, CUE_WINDOW)
+                window = _window_words(words, m.start, m.end, CUE_WINDOW)
                 supported = tuple(c for c, cs in entry.cues if _cue_present(cs, window))
             ev = Evidence(text[start:end], field, start, end)
             hits.append(_Hit(entry, field, weight, ev, supported))

@@ -46,12 +46,18 @@ import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import compress, repeat
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from streams.core.arabic import Token, normalize, normalize_with_offsets, tokenize_normalized
+from streams.core.arabic import (
+    Tokens,
+    normalize_with_offsets,
+    tokenize_normalized,
+    words_keeping_ta_marbuta,
+)
 
 __all__ = [
     "SEVERITIES",
@@ -171,7 +177,6 @@ _POSSESSIVES = ("هما", "كما", "هم", "هن", "ها", "كم", "كن", "ن�
 _FEMININE_ENDINGS = ("تان", "تين", "ات")
 # Dual and masculine sound plural endings: احمران → احمر, مسلحون → مسلح.
 _PLAIN_ENDINGS = ("ان", "ين", "ون")
-_TA_MARBUTA = frozenset({"ة", "ۃ"})
 
 
 def _number_variants(word: str, out: set[str]) -> None:
@@ -228,22 +233,24 @@ def stems(word: str, ta_marbuta: bool = False) -> frozenset[str]:
     return frozenset(out)
 
 
+def _word_stems(word: str) -> frozenset[str]:
+    """`stems` of a word from `words_keeping_ta_marbuta` (a final «ة» says: not a pronoun)."""
+    if "ة" not in word:
+        return stems(word)
+    return stems(word.replace("ة", "ه"), word.endswith("ة"))
+
+
+# Words remembered with the trie keys they start (per rule set); cleared when full.
+_MEMO_MAX = 100_000
+_UNSEEN: Any = object()
+
+
 def phrase_keys(word: str) -> frozenset[str]:
     """Keys a NORMALISED phrase word accepts: itself and, if written with «ال», the bare form."""
     keys = {word}
     if word.startswith("ال") and len(word) - 2 >= _MIN_STEM:
         keys.add(word[2:])
     return frozenset(keys)
-
-
-def _ends_with_ta_marbuta(text: str, token: Token) -> bool:
-    """Whether the token's last letter in the original text is «ة» (skipping harakat)."""
-    if not token.text.endswith("ه"):
-        return False  # «ة» always normalises to «ه»
-    pos = token.end - 1
-    while pos > token.start and not normalize(text[pos]):
-        pos -= 1
-    return unicodedata.normalize("NFKC", text[pos])[-1:] in _TA_MARBUTA
 
 
 # Characters between two tokens that stop a phrase from running on (sentence/clause breaks).
@@ -921,7 +928,7 @@ class _Scan:
 
     __slots__ = ("_sentences", "occurrences", "text", "tokens")
 
-    def __init__(self, text: str, tokens: list[Token], occurrences: dict[int, list[Span]]) -> None:
+    def __init__(self, text: str, tokens: Tokens, occurrences: dict[int, list[Span]]) -> None:
         self.text = text
         self.tokens = tokens
         self.occurrences = occurrences
@@ -930,10 +937,11 @@ class _Scan:
     def sentence(self, token: int) -> int:
         """Index of the sentence a token is in (computed on first use)."""
         if self._sentences is None:
-            ids = [0] * len(self.tokens)
+            spans = self.tokens.original_spans()
+            ids = [0] * len(spans)
             current = 0
-            for k in range(1, len(self.tokens)):
-                gap = self.text[self.tokens[k - 1].end : self.tokens[k].start]
+            for k in range(1, len(spans)):
+                gap = self.text[spans[k - 1][1] : spans[k][0]]
                 if any(ch in _SENTENCE_ENDS for ch in gap):
                     current += 1
                 ids[k] = current
@@ -949,12 +957,13 @@ def _gap(a: Span, b: Span) -> int:
 class RuleSet:
     """A validated, compiled watch-list. Immutable and safe to share between tasks."""
 
-    __slots__ = ("_root", "_rules", "_rules_by_term", "_specs", "_term_ids", "_terms")
+    __slots__ = ("_root", "_rules", "_rules_by_term", "_specs", "_starts", "_term_ids", "_terms")
 
     def __init__(self, specs: Sequence[RuleSpec]) -> None:
         self._specs = tuple(specs)
         self._terms: list[_Term] = []
         self._root = _Node()
+        self._starts: dict[str, tuple[str, ...]] = {}  # word -> trie keys it starts
         self._rules: list[_CompiledRule] = []
         self._rules_by_term: dict[int, list[int]] = {}
 
@@ -1111,16 +1120,26 @@ class RuleSet:
         return hits
 
     def _scan(self, text: str) -> _Scan:
-        tokens = tokenize_normalized(normalize_with_offsets(text))
-        cands = [stems(t.text, _ends_with_ta_marbuta(text, t)) for t in tokens]
+        norm = normalize_with_offsets(text)
+        tokens = tokenize_normalized(norm)
+        # The same words with «ة» kept: stems() must not strip a «ه» that was a «ة» (خطة ≠ خط+ه).
+        words = words_keeping_ta_marbuta(norm)
         occurrences: dict[int, list[Span]] = {}
         root = self._root.children
-        root_keys = root.keys()
-        n = len(tokens)
-        for i, token_stems in enumerate(cands):
-            starts = token_stems & root_keys  # one C-level intersection per token
-            if not starts:
-                continue
+        memo = self._starts
+        n = len(words)
+        # Most words start no term: their memo entry is empty and `compress` (in C) skips them,
+        # so Python only visits words that start a term or were never seen before.
+        entries: list[Any] = list(map(memo.get, words, repeat(_UNSEEN, n)))
+        for i in compress(range(n), entries):
+            starts = entries[i]
+            if starts is _UNSEEN:
+                starts = tuple(_word_stems(words[i]) & root.keys())
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()  # bounded whatever vocabulary hostile input brings
+                memo[words[i]] = starts
+                if not starts:
+                    continue
             nodes = [root[s] for s in starts]
             k = i
             # The trie is a tree and a token's stems are distinct keys, so a node is never
@@ -1133,7 +1152,7 @@ class RuleSet:
                     occurrences.setdefault(tid, []).append((i, k))
                 if k >= n:
                     break
-                following = cands[k]
+                following = _word_stems(words[k])
                 nodes = [
                     child
                     for node in nodes
@@ -1141,7 +1160,7 @@ class RuleSet:
                     for s in following
                     if (child := node.children.get(s)) is not None
                 ]
-                if nodes and _is_break(text, tokens[k - 1].end, tokens[k].start):
+                if nodes and _is_break(text, tokens.span(k - 1, k)[1], tokens.span(k, k + 1)[0]):
                     break
         return _Scan(text, tokens, occurrences)
 
@@ -1251,8 +1270,7 @@ class RuleSet:
                 if len(matches) >= MAX_MATCHES:
                     return matches
                 last_end = span[1]
-                start = scan.tokens[span[0]].start
-                end = scan.tokens[span[1] - 1].end
+                start, end = scan.tokens.span(*span)
                 matches.append(
                     Match(
                         term=best[(name, span)][2],

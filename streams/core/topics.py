@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from streams.core.arabic import normalize, tokenize
+from streams.core.arabic import Tokens, normalize, tokenize
 from streams.core.model import Evidence, Label
 from streams.core.places import PhraseIndex, word_variants
 
@@ -93,7 +93,9 @@ def classify_topics(title: str, body: str, *, section: str | None = None) -> lis
     """Topics of an article, strongest first, each with the lexicon terms found as evidence."""
     lex = _lexicons()
     raw = dict.fromkeys(TOPICS, 0.0)
-    evidence: dict[str, list[Evidence]] = {t: [] for t in TOPICS}
+    # Where each topic's terms were found, as (field, tokens, first token, end token): turned
+    # into evidence only for the topics returned.
+    found: dict[str, list[tuple[str, Tokens, int, int]]] = {t: [] for t in TOPICS}
     for field, text in (("title", title), ("body", body)):
         if not text:
             continue
@@ -105,11 +107,9 @@ def classify_topics(title: str, body: str, *, section: str | None = None) -> lis
             repeats[term] = repeats.get(term, 0) + 1
             if repeats[term] > MAX_REPEAT:
                 continue
-            start, end = tokens[m.start].start, tokens[m.end - 1].end
-            ev = Evidence(text[start:end], field, start, end)
             for topic, weight in payload:
                 sums[topic] += weight
-                evidence[topic].append(ev)
+                found[topic].append((field, tokens, m.start, m.end))
         if field == "title":
             factor = TITLE_WEIGHT
         else:
@@ -124,7 +124,15 @@ def classify_topics(title: str, body: str, *, section: str | None = None) -> lis
     if top < MIN_RAW:
         return []
     return [
-        Label(topic, round(value / (value + 6.0), 3), tuple(evidence[topic][:MAX_EVIDENCE]))
+        Label(topic, round(value / (value + 6.0), 3), _evidence(found[topic][:MAX_EVIDENCE]))
         for topic, value in sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))
         if value >= MIN_RAW and value >= MIN_RELATIVE * top
     ]
+
+
+def _evidence(found: list[tuple[str, Tokens, int, int]]) -> tuple[Evidence, ...]:
+    out = []
+    for field, tokens, first, end in found:
+        start, stop = tokens.span(first, end)
+        out.append(Evidence(tokens.norm.original[start:stop], field, start, stop))
+    return tuple(out)

@@ -39,7 +39,7 @@ from ..delivery import Outgoing, deliver
 from ..errors import BadInput, DeadLetterReason, Stage
 from ..pipeline import dead_letter, utcnow
 from ..settings import Settings
-from ..validation import check_outgoing, validator
+from ..validation import check_outgoing, is_valid
 from . import topics
 
 if TYPE_CHECKING:
@@ -93,10 +93,10 @@ def _decode(value: bytes | None) -> dict[str, Any]:
         message = orjson.loads(value or b"")
     except orjson.JSONDecodeError as exc:
         raise BadInput(DeadLetterReason.INVALID_JSON, str(exc)) from None
-    if not validator("story-candidate").is_valid(message):
+    if not is_valid("story-candidate", message):
         raise BadInput(DeadLetterReason.SCHEMA_VIOLATION, "not a valid story candidate")
     for hit in message["hits"]:
-        if not validator("alert-hit").is_valid(hit):
+        if not is_valid("alert-hit", hit):
             raise BadInput(DeadLetterReason.SCHEMA_VIOLATION, "a hit is not a valid alert.v1")
     return dict(message)
 

@@ -159,3 +159,12 @@ def test_tokenize_fixture_spans_round_trip(fixture_text: str) -> None:
         assert t.start >= previous_end
         assert normalize(fixture_text[t.start : t.end]) == t.text
         previous_end = t.end
+
+
+def test_one_to_one_characters_fold_to_exactly_one() -> None:
+    # normalize_with_offsets skips these without looking them up: each must fold to one char.
+    from streams.core import arabic
+
+    chars = [chr(c) for c in range(0x110000) if arabic._MAYBE_NOT_ONE.match(chr(c)) is None]
+    assert 100 < len(chars) < 400
+    assert all(len(arabic._fold_char(ch)) == 1 for ch in chars)

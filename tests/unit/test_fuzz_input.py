@@ -166,8 +166,9 @@ def test_memory_stays_bounded_over_many_hostile_messages() -> None:
     assert grown < 5_000_000, f"{grown} bytes retained after 40 hostile messages"
 
 
-def _slow_normalize(text: str) -> arabic.Normalized:
-    """The reference: fold character by character."""
+def _slow_normalize(text: str) -> tuple[str, tuple[int, ...]]:
+    """The reference: fold character by character; (normalised text, original index of each
+    normalised character plus the original length)."""
     chars: list[str] = []
     offsets: list[int] = []
     for i, ch in enumerate(text):
@@ -175,11 +176,38 @@ def _slow_normalize(text: str) -> arabic.Normalized:
         chars.append(folded)
         offsets.extend([i] * len(folded))
     offsets.append(len(text))
-    return arabic.Normalized(text, "".join(chars), tuple(offsets))
+    return "".join(chars), tuple(offsets)
 
 
 @settings(max_examples=300, deadline=None)
 @given(TEXT)
 def test_fast_normalisation_equals_char_by_char_folding(text: str) -> None:
-    assert arabic.normalize_with_offsets(text) == _slow_normalize(text)
-    assert arabic.normalize(text) == _slow_normalize(text).text
+    fast = arabic.normalize_with_offsets(text)
+    assert (fast.text, fast.offsets) == _slow_normalize(text)
+    assert arabic.normalize(text) == fast.text
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT)
+def test_ta_marbuta_words_split_like_tokens(text: str) -> None:
+    kept = arabic.words_keeping_ta_marbuta(arabic.normalize_with_offsets(text))
+    assert [w.replace("ة", "ه") for w in kept] == arabic.tokenize(text).words
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT)
+def test_token_spans_agree_with_char_by_char_offsets(text: str) -> None:
+    # The run-based offset map (and its shortcut when nothing was dropped or expanded) gives the
+    # same spans as the per-character reference map.
+    _, offsets = _slow_normalize(text)
+    tokens = arabic.tokenize(text)
+    spans = tokens.original_spans()
+    assert len(spans) == len(tokens.words)
+    norm_spans = [m.span() for m in arabic._WORD.finditer(tokens.norm.text)]
+    for i, (start, end) in enumerate(spans):
+        assert (tokens[i].start, tokens[i].end) == (start, end)
+        assert start == offsets[norm_spans[i][0]]
+        last = offsets[norm_spans[i][1] - 1]  # the original char of the token's last char
+        assert end > last and arabic.normalize(text[last + 1 : end]) == ""  # + dropped marks
+    if spans:
+        assert tokens.span(0, len(spans)) == (spans[0][0], spans[-1][1])
