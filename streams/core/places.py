@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from streams.core.arabic import Token, Tokens, normalize, tokenize
+from streams.core.memo import WordMemo
 from streams.core.model import Evidence, Label
 
 T = TypeVar("T")
@@ -40,6 +41,8 @@ PROCLITICS: tuple[str, ...] = (
     "و", "ف", "ب", "ل", "ك",
 )  # fmt: skip
 _MIN_STEM = 3
+_PROCLITIC_SET = frozenset(PROCLITICS)
+_PROCLITIC_LENGTHS = tuple(sorted({len(p) for p in PROCLITICS}, reverse=True))
 
 
 @lru_cache(maxsize=65536)
@@ -50,9 +53,13 @@ def word_variants(word: str) -> tuple[str, ...]:
     «فرقة» → «رقه» (never «الرقه»), so a name with the article is not matched after a bare «ف».
     """
     out = [word]
-    for p in PROCLITICS:
-        if word.startswith(p) and len(word) - len(p) >= _MIN_STEM:
-            stem = word[len(p) :]
+    n = len(word)
+    # The proclitics a word starts with are prefixes of each other: longest first is the
+    # order of PROCLITICS. One set lookup per length instead of one `startswith` per proclitic.
+    for k in _PROCLITIC_LENGTHS:
+        p = word[:k]
+        if n - k >= _MIN_STEM and p in _PROCLITIC_SET:
+            stem = word[k:]
             if p.endswith("ال") or p.endswith("لل"):
                 stem = "ال" + stem
             if stem not in out:
@@ -60,9 +67,6 @@ def word_variants(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-# Per phrase index: words remembered with what they can start (most start nothing); cleared
-# when full, so memory stays bounded (~10 MB) whatever the input.
-MEMO_MAX = 100_000
 _UNSEEN: Any = object()
 _WordEntry = tuple[tuple[str, ...], T | None]  # (variants that start a phrase, prefix hit)
 
@@ -88,7 +92,7 @@ class PhraseIndex(Generic[T]):
         self._exact: dict[tuple[str, ...], T] = {}
         self._prefix: dict[str, T] = {}
         self._first: set[str] = set()
-        self._memo: dict[str, _WordEntry[T] | None] = {}  # word -> _entry(word)
+        self._memo: WordMemo[_WordEntry[T] | None] = WordMemo()  # word -> _entry(word)
         self.max_len = 1
         for phrase, payload in phrases:
             words = normalize(phrase).split()
@@ -120,10 +124,7 @@ class PhraseIndex(Generic[T]):
         firsts = tuple(v for v in word_variants(word) if v in self._first)
         prefix = self._prefix_lookup(word) if self._prefix else None
         entry = (firsts, prefix) if firsts or prefix is not None else None
-        if len(self._memo) >= MEMO_MAX:
-            self._memo.clear()  # bounded whatever vocabulary hostile input brings
-        self._memo[word] = entry
-        return entry
+        return self._memo.remember(word, entry)
 
     def find(self, tokens: Sequence[Token]) -> Iterator[Match[T]]:
         """Non-overlapping matches, scanning left to right and preferring the longest phrase."""

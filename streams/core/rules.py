@@ -58,6 +58,7 @@ from streams.core.arabic import (
     tokenize_normalized,
     words_keeping_ta_marbuta,
 )
+from streams.core.memo import WordMemo
 
 __all__ = [
     "SEVERITIES",
@@ -179,33 +180,44 @@ _FEMININE_ENDINGS = ("تان", "تين", "ات")
 _PLAIN_ENDINGS = ("ان", "ين", "ون")
 
 
+# The same as sets, looked up by slicing the word's ends (one lookup per length, not one
+# `startswith` per affix: stems() runs for every word not seen before).
+_PROCLITIC_SET = frozenset(_PROCLITICS)
+_PROCLITIC_LENGTHS = tuple(sorted({len(p) for p in _PROCLITICS}))
+_POSSESSIVE_SET = frozenset(_POSSESSIVES)
+_POSSESSIVE_LENGTHS = tuple(sorted({len(p) for p in _POSSESSIVES}))
+_PLAIN_SET = frozenset(_PLAIN_ENDINGS)
+_FEMININE_3 = frozenset(e for e in _FEMININE_ENDINGS if len(e) == 3)
+
+
 def _number_variants(word: str, out: set[str]) -> None:
     """Add singular candidates for a dual or sound-plural word (and tanween alef)."""
     n = len(word)
-    if word.endswith("ا") and n - 1 >= _MIN_STEM:  # tanween alef: خطا(ً) → خط
+    if n - 1 >= _MIN_STEM and word[-1] == "ا":  # tanween alef: خطا(ً) → خط
         out.add(word[:-1])
-    for ending in _FEMININE_ENDINGS:
-        if word.endswith(ending) and n - len(ending) >= _MIN_STEM:
-            stem = word[: -len(ending)]
-            out.add(stem + "ه")
-            if ending == "ات":
-                out.add(stem)
-    for ending in _PLAIN_ENDINGS:
-        if word.endswith(ending) and n - len(ending) >= _MIN_STEM:
-            out.add(word[: -len(ending)])
+    if n - 2 >= _MIN_STEM:
+        end = word[-2:]
+        if end == "ات":  # عبوات → عبوه, and the bare stem
+            out.add(word[:-2] + "ه")
+            out.add(word[:-2])
+        elif end in _PLAIN_SET:  # احمران → احمر, مسلحون → مسلح (and «…تان» → «…ت»)
+            out.add(word[:-2])
+    if n - 3 >= _MIN_STEM and word[-3:] in _FEMININE_3:  # عبوتان → عبوه
+        out.add(word[:-3] + "ه")
 
 
 def _suffix_variants(word: str, ta_marbuta: bool, out: set[str]) -> None:
     bases = {word}
     n = len(word)
-    for pronoun in _POSSESSIVES:
-        if pronoun == "ه" and ta_marbuta:
+    for k in _POSSESSIVE_LENGTHS:
+        if n - k < _MIN_STEM or word[-k:] not in _POSSESSIVE_SET:
+            continue
+        if k == 1 and ta_marbuta and word[-1] == "ه":
             continue  # «خطة» is not «خط» + «ه»
-        if word.endswith(pronoun) and n - len(pronoun) >= _MIN_STEM:
-            stem = word[: -len(pronoun)]
-            bases.add(stem)
-            if stem.endswith("ت") and len(stem) - 1 >= _MIN_STEM:
-                bases.add(stem[:-1] + "ه")  # خطتهم → خطت → خطه
+        stem = word[:-k]
+        bases.add(stem)
+        if stem[-1] == "ت" and len(stem) - 1 >= _MIN_STEM:
+            bases.add(stem[:-1] + "ه")  # خطتهم → خطت → خطه
     out.update(bases)
     for base in bases:
         _number_variants(base, out)
@@ -224,9 +236,10 @@ def stems(word: str, ta_marbuta: bool = False) -> frozenset[str]:
     and the rest of the phrase matches too.
     """
     bases = {word}
-    for prefix in _PROCLITICS:
-        if word.startswith(prefix) and len(word) - len(prefix) >= _MIN_STEM:
-            bases.add(word[len(prefix) :])
+    n = len(word)
+    for k in _PROCLITIC_LENGTHS:
+        if n - k >= _MIN_STEM and word[:k] in _PROCLITIC_SET:
+            bases.add(word[k:])
     out: set[str] = set()
     for base in bases:
         _suffix_variants(base, ta_marbuta, out)
@@ -240,8 +253,6 @@ def _word_stems(word: str) -> frozenset[str]:
     return stems(word.replace("ة", "ه"), word.endswith("ة"))
 
 
-# Words remembered with the trie keys they start (per rule set); cleared when full.
-_MEMO_MAX = 100_000
 _UNSEEN: Any = object()
 
 
@@ -963,7 +974,7 @@ class RuleSet:
         self._specs = tuple(specs)
         self._terms: list[_Term] = []
         self._root = _Node()
-        self._starts: dict[str, tuple[str, ...]] = {}  # word -> trie keys it starts
+        self._starts: WordMemo[tuple[str, ...]] = WordMemo()  # word -> trie keys it starts
         self._rules: list[_CompiledRule] = []
         self._rules_by_term: dict[int, list[int]] = {}
 
@@ -1134,10 +1145,7 @@ class RuleSet:
         for i in compress(range(n), entries):
             starts = entries[i]
             if starts is _UNSEEN:
-                starts = tuple(_word_stems(words[i]) & root.keys())
-                if len(memo) >= _MEMO_MAX:
-                    memo.clear()  # bounded whatever vocabulary hostile input brings
-                memo[words[i]] = starts
+                starts = memo.remember(words[i], tuple(_word_stems(words[i]) & root.keys()))
                 if not starts:
                     continue
             nodes = [root[s] for s in starts]
