@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Pipeline benchmark on a real broker: throughput and ingest → alert latency of one worker.
+"""Pipeline benchmark on a real broker: throughput and ingest → alert latency of one worker
+(or of several worker processes in one consumer group, `--workers`).
 
 Usage:
     .venv/bin/python bench/pipeline.py [--bootstrap HOST:PORT] [--limit N] [--rates 50,500,max]
@@ -78,14 +79,13 @@ def free_port() -> int:
 
 
 class Deployment:
-    """Fresh topics and one worker process on the broker."""
+    """Fresh topics and worker processes (one consumer group) on the broker."""
 
     def __init__(self, bootstrap: str, partitions: int, worker_root: Path) -> None:
         self.worker_root = worker_root
         self.bootstrap = bootstrap
         self.prefix = f"rasid-bench-{uuid.uuid4().hex[:8]}"
         self.topics = {k: f"{self.prefix}.{k}" for k in KINDS}
-        self.web_port = free_port()
         self.tmp = tempfile.TemporaryDirectory(prefix="rasid-bench-")
         self.env = dict(os.environ)
         self.env.update(
@@ -95,12 +95,12 @@ class Deployment:
             RASID_TOPIC_ENRICHED=self.topics["enriched"],
             RASID_TOPIC_ALERTS=self.topics["alerts"],
             RASID_TOPIC_DEADLETTER=self.topics["deadletter"],
-            RASID_WEB_PORT=str(self.web_port),
+            RASID_WEB_PORT=str(free_port()),
             RASID_DATA_DIR=self.tmp.name,
             RASID_TOPIC_PARTITIONS=str(partitions),
             RASID_LOG_LEVEL="WARNING",
         )
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.procs: list[subprocess.Popen[bytes]] = []
 
     def cli(self, *args: str) -> None:
         subprocess.run(
@@ -108,43 +108,49 @@ class Deployment:
             capture_output=True,
         )  # fmt: skip
 
-    def start_worker(self) -> None:
-        log = open(Path(self.tmp.name) / "worker.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"],
-            env={**self.env, "PYTHONPATH": str(self.worker_root)},
-            cwd=self.worker_root,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    def start_workers(self, count: int) -> None:
+        """`count` worker processes, each with its own web port and data dir; all ready."""
+        urls = []
+        for i in range(count):
+            port, data = free_port(), Path(self.tmp.name) / f"worker-{i}"
+            data.mkdir()
+            log = open(data / "worker.log", "ab")  # noqa: SIM115
+            env = {**self.env, "PYTHONPATH": str(self.worker_root)}
+            env.update(RASID_WEB_PORT=str(port), RASID_DATA_DIR=str(data))
+            cmd = [sys.executable, "-m", "streams.cli", "worker"]
+            proc = subprocess.Popen(cmd, env=env, cwd=self.worker_root, stdout=log, stderr=log)
+            self.procs.append(proc)
+            urls.append(f"http://127.0.0.1:{port}/readyz")
         deadline = time.monotonic() + 120
-        url = f"http://127.0.0.1:{self.web_port}/readyz"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit("worker exited; see " + str(Path(self.tmp.name) / "worker.log"))
+        while urls and time.monotonic() < deadline:
+            if any(p.poll() is not None for p in self.procs):
+                raise SystemExit(f"a worker exited; see {self.tmp.name}/worker-*/worker.log")
             try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
+                with urllib.request.urlopen(urls[0], timeout=2) as resp:
                     if resp.status == 200:
-                        return
+                        urls.pop(0)
+                        continue
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.5)
-        raise SystemExit("worker not ready in 120 s")
+        if urls:
+            raise SystemExit("workers not ready in 120 s")
 
     def profile(self, out: Path) -> subprocess.Popen[bytes]:
-        """Sample the worker with py-spy (collapsed stacks, one line per stack) until stopped."""
-        assert self.proc is not None
+        """Sample the first worker with py-spy (collapsed stacks, one per line) until stopped."""
         spy = Path(sys.executable).with_name("py-spy")
-        cmd = [str(spy), "record", "--pid", str(self.proc.pid), "--rate", "200"]
+        cmd = [str(spy), "record", "--pid", str(self.procs[0].pid), "--rate", "200"]
         return subprocess.Popen([*cmd, "--format", "raw", "--output", str(out)])
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
             try:
-                self.proc.wait(timeout=30)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                proc.kill()
         self.tmp.cleanup()
 
 
@@ -361,7 +367,7 @@ async def main_async(args: argparse.Namespace) -> None:
     dep = Deployment(args.bootstrap, args.partitions, args.worker_root)
     try:
         dep.cli("topics")
-        dep.start_worker()
+        dep.start_workers(args.workers)
         # Warm-up: caches, gazetteer, connections.
         await throughput(dep, articles, min(200, args.limit))
         n = args.limit
@@ -372,7 +378,8 @@ async def main_async(args: argparse.Namespace) -> None:
             spy.wait(timeout=60)
             print(f"profile of the worker during the throughput run: {args.profile}")
         print(
-            f"throughput, one worker, end to end: {rate:8.1f} articles/s ({n} articles, {alerts} alerted)",
+            f"throughput, {args.workers} worker process(es), end to end: {rate:8.1f} articles/s "
+            f"({n} articles, {alerts} alerted)",
             flush=True,
         )
         base = await baseline(dep, n)
@@ -407,6 +414,7 @@ def main() -> int:
     parser.add_argument("--rates", default="50,500,max", help="offered loads, articles/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each latency run")
     parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes, one group")
     parser.add_argument(
         "--worker-root",
         type=Path,
