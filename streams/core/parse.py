@@ -178,7 +178,10 @@ def _split_lines(text: str) -> list[_Line]:
     lines: list[_Line] = []
     block = 0
     blank_run = False
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # One normalisation for the whole text (no character folds to a line break, so its lines
+    # are the original's); a line's edges fold to spaces or nothing, hence the strip().
+    for raw, norm_raw in zip(text.split("\n"), normalize(text).split("\n"), strict=True):
         stripped = raw.strip().strip(_TRIM).strip()
         if not stripped:
             if lines and not blank_run:
@@ -186,7 +189,7 @@ def _split_lines(text: str) -> list[_Line]:
             blank_run = True
             continue
         blank_run = False
-        norm = normalize(stripped)
+        norm = norm_raw.strip()
         words = _words(norm)
         lines.append(_Line(stripped, block, norm, words, " ".join(words)))
     return lines
