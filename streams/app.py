@@ -12,7 +12,7 @@ import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 
-from . import agents, metrics, observe, rule_store, web
+from . import agents, faust_fixes, metrics, observe, rule_store, web
 from .pipeline import Pipeline
 from .settings import Settings
 from .subscribers import story_agent
@@ -52,6 +52,7 @@ def _topic(app: faust.App, name: str, settings: Settings) -> Any:
 def create_app(
     settings: Settings, pipeline: Pipeline | None = None, *, live_rules: bool = False
 ) -> Rasid:
+    faust_fixes.install()  # no commit past an unprocessed message (streams/faust_fixes.py)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",

@@ -9,9 +9,9 @@ flush the producer, stop, exit 0.
 Why drain first: when faust suspends flow control, a stream that takes a message from its
 buffer after that moment *skips* it — and acknowledges it (faust acks skipped messages "so the
 lag does not grow", faust/streams.py), so the final commit could move past a message no agent
-processed. With fetching stopped and the buffers empty there is nothing left to skip. (A loss
-that remains at the *restart* of the next worker is described in docs/operations.md, "Known
-issue".)
+processed. With fetching stopped and the buffers empty there is nothing left to skip. (Such
+acks are ignored now too, and the next worker's start no longer drops messages:
+streams/faust_fixes.py.)
 
 faust gives no bound either: a stuck send would keep the pod Terminating until Kubernetes
 kills it. A watchdog started with the signal exits with code 70 (EX_SOFTWARE) if the clean stop

@@ -212,28 +212,17 @@ def normalize_with_offsets(text: str) -> Normalized:
     # character is dropped (harakat, tatweel) or expands (ligatures): only those are visited.
     starts, origins = [0], [0]
     shift = 0  # normalised index - original index, so far
-    pieces: list[str] = []
-    last = 0
-    for m in _CHANGED_RUN.finditer(text):
-        i, j = m.span()
-        run = m.group()
-        if _MAYBE_NOT_ONE.search(run):
-            for k, ch in enumerate(run):
-                size = ord(_LENGTH_TABLE[ord(ch)])
-                if size == 1:
-                    continue
-                at = i + k
-                for q in range(size):  # an expansion: each of its characters maps to `at`
-                    starts.append(at + shift + q)
-                    origins.append(at)
-                starts.append(at + shift + size)
-                origins.append(at + 1)
-                shift += size - 1
-        pieces.append(text[last:i])
-        pieces.append(run.translate(_TA_TABLE))
-        last = j
-    pieces.append(text[last:])
-    kept = "".join(pieces)
+    for m in _MAYBE_NOT_ONE.finditer(text):
+        i, size = m.start(), ord(_LENGTH_TABLE[ord(m.group())])
+        if size == 1:
+            continue
+        for q in range(size):  # an expansion: each of its characters maps to i
+            starts.append(i + shift + q)
+            origins.append(i)
+        starts.append(i + shift + size)
+        origins.append(i + 1)
+        shift += size - 1
+    kept = _CHANGED_RUN.sub(_fold_run, text)
     return Normalized(text, kept.replace("ة", "ه"), starts, origins, kept)
 
 

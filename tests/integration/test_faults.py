@@ -198,13 +198,6 @@ async def test_kill_9_mid_stream_loses_no_alert(tmp_env: Env, tmp_path: Path) ->
         assert len(enriched.seen) == N
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="observed: 1 of 2,000 raw messages (the first one on a partition that moved to the "
-    "surviving worker) was acknowledged by faust during the rebalance without reaching the "
-    "agent, so it was never processed; upstream faust-streaming #527 / robinhood #604 "
-    "(skipped messages are acked during rebalances). See docs/guarantees.md.",
-)
 async def test_two_workers_share_partitions_and_one_takes_over(env: Env, tmp_path: Path) -> None:
     first = new_env(env.bootstrap, tmp_path)
     second = new_env(env.bootstrap, tmp_path, prefix=first.prefix)  # same group and topics

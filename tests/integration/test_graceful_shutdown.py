@@ -137,12 +137,6 @@ def test_no_article_is_lost_across_the_restart(outcome: Outcome) -> None:
     assert {a["id"] for a in outcome.enriched} == outcome.article_ids
 
 
-@pytest.mark.xfail(
-    reason="seen in 4 of 13 runs before the start-up changes of 14:30: the restarted worker "
-    "never matched the first message after a committed offset of rasid.articles.enriched "
-    "(docs/operations.md, 'Known issue'); clean since",
-    strict=False,
-)
 def test_every_alert_is_raised_across_the_restart(outcome: Outcome) -> None:
     missing = outcome.expected_pairs - _pairs(outcome.alerts)
     assert not missing, (
