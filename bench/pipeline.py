@@ -11,7 +11,8 @@ Real ANT articles are published to a fresh set of topics (own prefix, own consum
 the broker, and one `rasid worker` process (default rule pack) runs the pipeline. Printed:
 
 - throughput: N articles published at once; articles/s from the first send until every one
-  of them is out of the pipeline (enriched or dead-lettered) — one worker process, end to end;
+  of them is out of the pipeline (enriched and through the match stage, per the workers'
+  /metrics, or dead-lettered), end to end;
 - baseline: a plain aiokafka consumer reading and JSON-decoding the same N messages from the
   same broker; the ratio pipeline/baseline;
 - latency at fixed offered loads: articles sent at R/s for S seconds; for every article the
@@ -101,6 +102,7 @@ class Deployment:
             RASID_LOG_LEVEL="WARNING",
         )
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.web_ports: list[int] = []
 
     def cli(self, *args: str) -> None:
         subprocess.run(
@@ -121,6 +123,7 @@ class Deployment:
             proc = subprocess.Popen(cmd, env=env, cwd=self.worker_root, stdout=log, stderr=log)
             self.procs.append(proc)
             urls.append(f"http://127.0.0.1:{port}/readyz")
+            self.web_ports.append(port)
         deadline = time.monotonic() + 120
         while urls and time.monotonic() < deadline:
             if any(p.poll() is not None for p in self.procs):
@@ -135,6 +138,16 @@ class Deployment:
             time.sleep(0.5)
         if urls:
             raise SystemExit("workers not ready in 120 s")
+
+    def matched(self) -> int:
+        """Enriched articles the match stage has finished, summed over the workers' /metrics."""
+        total = 0.0
+        for port in self.web_ports:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+                for line in resp.read().decode().splitlines():
+                    if line.startswith(MATCH_DONE):
+                        total += float(line.rsplit(" ", 1)[1])
+        return int(total)
 
     def profile(self, out: Path) -> subprocess.Popen[bytes]:
         """Sample the first worker with py-spy (collapsed stacks, one per line) until stopped."""
@@ -152,6 +165,10 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 proc.kill()
         self.tmp.cleanup()
+
+
+# A message leaves the match stage matched (then delivered) or as a dead letter.
+MATCH_DONE = ('rasid_stage_out_total{stage="match"}', 'rasid_stage_errors_total{stage="match"}')
 
 
 def messages(articles: list[dict[str, Any]], tag: str, n: int) -> Iterator[tuple[str, bytes]]:
@@ -292,6 +309,7 @@ async def throughput(dep: Deployment, articles: list[dict[str, Any]], n: int) ->
     watcher = Watcher(dep)
     await watcher.start()
     producer = await make_producer(dep.bootstrap)
+    matched_before = await asyncio.to_thread(dep.matched)
     try:
         started = time.perf_counter()
         futs = [
@@ -300,9 +318,16 @@ async def throughput(dep: Deployment, articles: list[dict[str, Any]], n: int) ->
         ]
         await asyncio.gather(*futs)
         ok = await wait_until(lambda: watcher.done() >= n, timeout=max(120.0, n / 5))
-        elapsed = time.perf_counter() - started
         if not ok:
             print(f"  (only {watcher.done()} of {n} came out before the timeout)")
+        # End to end: every enriched article also through the match stage, which runs behind.
+        deadline = time.monotonic() + max(120.0, n / 5)
+        while time.monotonic() < deadline:
+            if await asyncio.to_thread(dep.matched) - matched_before >= len(watcher.enriched):
+                break
+            await asyncio.sleep(0.2)  # a scrape costs the worker a little CPU
+        elapsed = time.perf_counter() - started
+        await settle(lambda: len(watcher.alerted))  # the story stage, before the next phase
         return watcher.done() / elapsed, len(watcher.alerted)
     finally:
         await producer.stop()

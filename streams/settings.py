@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, ge=1)  # raw message size limit; larger → dead letter
     # Agents take up to this many messages at once, waiting at most this long for more, and
     # deliver the batch's output together before acknowledging it (docs/performance.md).
-    batch_max_messages: int = Field(20, ge=1)  # 20 × ~6 ms CPU bounds a batch's delay
+    batch_max_messages: int = Field(20, ge=1)  # 20 × ~5 ms per article bounds a batch's delay
     batch_within_seconds: float = Field(0.005, gt=0)
     # How long the producer keeps retrying a send by itself before failing it (faust's default,
     # 20 min); the parse and match agents then retry it until the broker is back
