@@ -26,7 +26,7 @@ from tests.integration.ops_support import new_env, sample, scrape, wait_for
 
 pytestmark = pytest.mark.integration
 
-ARTICLES = 150
+ARTICLES = 600  # enough that the worker is still busy when the signal comes (~2 s of work)
 SHUTDOWN_TIMEOUT = 20.0
 
 
@@ -85,7 +85,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
         def enriched() -> float:
             return sample(scrape(env), "rasid_stage_out_total", stage="enrich")
 
-        wait_for(lambda: enriched() >= 3, 120, "the first worker to be busy")
+        wait_for(lambda: enriched() >= 3, 120, "the first worker to be busy", interval=0.05)
         done_before = enriched()
         assert first.proc is not None
         started = time.monotonic()
