@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import overload
@@ -183,18 +183,20 @@ class _Table(dict[int, str]):
 
 _TA_TABLE = _Table(lengths=False, keep_ta_marbuta=True)
 _LENGTH_TABLE = _Table(lengths=True)
-# Characters that certainly fold to exactly one character (ASCII, Arabic letters and digits,
-# common punctuation); only the others are looked up (a test checks this set).
-ONE_TO_ONE = "\t\n\r -~\u0621-\u063a\u0641-\u064a\u0660-\u0669\u060c\u061b\u061f\u00ab\u00bb"
-_MAYBE_NOT_ONE = re.compile(f"[^{ONE_TO_ONE}]")
+
+
+def _class_of(keep: Callable[[str], bool]) -> str:
+    """A regex character class of the common characters (ASCII, the Arabic block, «») for
+    which `keep` holds; the fast paths below skip them and look up only the rest."""
+    chars = [chr(c) for c in (*range(0x80), *range(0x600, 0x700), 0xAB, 0xBB)]
+    return "".join(re.escape(ch) for ch in chars if keep(ch))
+
+
+# Characters that may fold to zero or several characters: only these break the offset map.
+_MAYBE_NOT_ONE = re.compile(f"[^{_class_of(lambda ch: len(_fold_char(ch)) == 1)}]")
 # Runs of characters that normalisation (keeping «ة») changes. Most of an Arabic text is left as
 # it is, so only these runs are translated: ~2x faster than translating the whole text.
-_UNCHANGED = [
-    chr(c)
-    for c in (*range(0x80), *range(0x600, 0x700), 0xAB, 0xBB)
-    if _fold_char(chr(c), keep_ta_marbuta=True) == chr(c)
-]
-_CHANGED_RUN = re.compile("[^" + "".join(map(re.escape, _UNCHANGED)) + "]+")
+_CHANGED_RUN = re.compile(f"[^{_class_of(lambda ch: _fold_char(ch, True) == ch)}]+")
 
 
 def _fold_run(m: re.Match[str]) -> str:
@@ -271,20 +273,22 @@ class Tokens(Sequence[Token]):
             return [self[k] for k in range(*index.indices(len(self.words)))]
         return Token(self.words[index], *self.span(index, index + 1))
 
-    def original_spans(self) -> list[tuple[int, int]]:
-        """[start, end) in the original text of every token."""
+    def _normalised_spans(self) -> list[tuple[int, int]]:
         if self._spans is None:
             self._spans = list(map(re.Match.span, _WORD.finditer(self.norm.text)))
+        return self._spans
+
+    def original_spans(self) -> list[tuple[int, int]]:
+        """[start, end) in the original text of every token."""
+        spans = self._normalised_spans()
         if self.norm.is_identity:
-            return self._spans
-        return [self.norm.original_span(start, end) for start, end in self._spans]
+            return spans
+        return [self.norm.original_span(start, end) for start, end in spans]
 
     def span(self, first: int, end: int) -> tuple[int, int]:
         """[start, end) in the original text of tokens first … end - 1 (first < end)."""
-        if self._spans is None:
-            self._spans = list(map(re.Match.span, _WORD.finditer(self.norm.text)))
-        # a \w+ match is never empty
-        return self.norm.original_span(self._spans[first][0], self._spans[end - 1][1])
+        spans = self._normalised_spans()  # a \w+ match is never empty
+        return self.norm.original_span(spans[first][0], spans[end - 1][1])
 
     def __repr__(self) -> str:
         return f"Tokens({self.words!r})"
@@ -305,8 +309,3 @@ _CACHE_MAX_CHARS = 200_000
 @lru_cache(maxsize=8)
 def _tokenize_recent(text: str) -> Tokens:
     return Tokens(normalize_with_offsets(text))
-
-
-def tokenize_normalized(norm: Normalized) -> Tokens:
-    """Tokens of already-normalised text (avoids normalising twice on the hot path)."""
-    return Tokens(norm)

@@ -55,7 +55,6 @@ import yaml
 from streams.core.arabic import (
     Tokens,
     normalize_with_offsets,
-    tokenize_normalized,
     words_keeping_ta_marbuta,
 )
 from streams.core.memo import WordMemo
@@ -541,7 +540,7 @@ class _Validator:
             )
         if any(unicodedata.category(ch) == "Cc" for ch in item):
             raise self.fail(path, f"control character in phrase {item!r}")
-        words = tuple(t.text for t in tokenize_normalized(normalize_with_offsets(item)))
+        words = tuple(Tokens(normalize_with_offsets(item)).words)
         if not words:
             raise self.fail(path, f"empty phrase {item!r}")
         if len(words) > MAX_PHRASE_WORDS:
@@ -1132,7 +1131,7 @@ class RuleSet:
 
     def _scan(self, text: str) -> _Scan:
         norm = normalize_with_offsets(text)
-        tokens = tokenize_normalized(norm)
+        tokens = Tokens(norm)
         # The same words with «ة» kept: stems() must not strip a «ه» that was a «ة» (خطة ≠ خط+ه).
         words = words_keeping_ta_marbuta(norm)
         occurrences: dict[int, list[Span]] = {}
