@@ -37,17 +37,20 @@ SCHEMA_FILES = {
 }
 
 
+def _schema(kind: str) -> Any:
+    return orjson.loads((SCHEMA_DIR / SCHEMA_FILES[kind]).read_bytes())
+
+
 @cache
 def validator(kind: str) -> Draft202012Validator:
-    schema = orjson.loads((SCHEMA_DIR / SCHEMA_FILES[kind]).read_bytes())
+    schema = _schema(kind)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 @cache
 def _fast(kind: str) -> jsonschema_rs.Draft202012Validator:
-    schema = orjson.loads((SCHEMA_DIR / SCHEMA_FILES[kind]).read_bytes())
-    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+    return jsonschema_rs.Draft202012Validator(_schema(kind), validate_formats=True)
 
 
 def surely_valid(kind: str, message: Any) -> bool:

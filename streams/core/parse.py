@@ -290,10 +290,6 @@ def _joined(text: str) -> str:
     return " ".join(_words(normalize(text)))
 
 
-def _same_text(a: str, b: str) -> bool:
-    return _same_joined(_joined(a), _joined(b))
-
-
 def _same_joined(na: str, nb: str) -> bool:
     """Whether two texts (as `_joined` words) are the same line, or one nearly all of the other."""
     if not na or not nb:
@@ -426,8 +422,8 @@ def _parse_lines(
         # Only the very first line: skipping a long opening paragraph would lose it.
         candidates = [i for i in after[:1] if _is_titleish(lines[i].text)]
     title_idx: int | None = None
-    if title is not None:
-        given = _joined(title)
+    given = _joined(title) if title is not None else None
+    if given is not None:
         title_idx = next(
             (i for i in kept[:_META_SEARCH_LINES] if _same_joined(lines[i].joined, given)), None
         )
@@ -453,7 +449,7 @@ def _parse_lines(
     lead = [i for i in between if i != dateline_idx and len(lines[i].words) >= 6]
     body_idx = [i for i in [*lead, *rest] if i != dateline_idx]
     if title is not None or title_idx is not None:
-        headline = _joined(title) if title is not None else lines[start].joined
+        headline = given if given is not None else lines[start].joined
         body_idx = [i for i in body_idx if not _same_joined(lines[i].joined, headline)]
     paragraphs = [lines[i].text for i in body_idx]
 
@@ -658,8 +654,9 @@ def _trafilatura(body: str) -> tuple[str | None, str | None, date | None, list[s
 def _from_headline(text: str, title: str) -> str:
     """`text` from the line that is the headline on (all of it if the headline is missing)."""
     offset = 0
+    headline = _joined(title)
     for line in text.splitlines(keepends=True):
-        if _same_text(line.strip(), title):
+        if _same_joined(_joined(line), headline):
             return text[offset:]
         offset += len(line)
     return text
