@@ -23,12 +23,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from itertools import compress, repeat
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from streams.core.arabic import Token, Tokens, normalize, tokenize
-from streams.core.memo import WordMemo
+from streams.core.memo import UNSEEN, WordMemo
 from streams.core.model import Evidence, Label
 
 T = TypeVar("T")
@@ -67,7 +66,6 @@ def word_variants(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-_UNSEEN: Any = object()
 _WordEntry = tuple[tuple[str, ...], T | None]  # (variants that start a phrase, prefix hit)
 
 
@@ -130,15 +128,11 @@ class PhraseIndex(Generic[T]):
         """Non-overlapping matches, scanning left to right and preferring the longest phrase."""
         words = tokens.words if isinstance(tokens, Tokens) else [t.text for t in tokens]
         n = len(words)
-        # Most words start nothing: their memo entry is None, and `compress` (in C) skips them,
-        # so Python only visits the few words that start a phrase or were never seen before.
-        entries: list[Any] = list(map(self._memo.get, words, repeat(_UNSEEN, n)))
         i = 0  # first word not inside a match already found
-        for j in compress(range(n), entries):
+        for j, entry in self._memo.candidates(words):  # most words start nothing: skipped
             if j < i:
                 continue
-            entry = entries[j]
-            if entry is _UNSEEN:
+            if entry is UNSEEN:
                 entry = self._entry(words[j])
                 if entry is None:
                     continue

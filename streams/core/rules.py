@@ -46,7 +46,6 @@ import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import compress, repeat
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +56,7 @@ from streams.core.arabic import (
     normalize_with_offsets,
     words_keeping_ta_marbuta,
 )
-from streams.core.memo import WordMemo
+from streams.core.memo import UNSEEN, WordMemo
 
 __all__ = [
     "SEVERITIES",
@@ -250,9 +249,6 @@ def _word_stems(word: str) -> frozenset[str]:
     if "ة" not in word:
         return stems(word)
     return stems(word.replace("ة", "ه"), word.endswith("ة"))
-
-
-_UNSEEN: Any = object()
 
 
 def phrase_keys(word: str) -> frozenset[str]:
@@ -1138,12 +1134,8 @@ class RuleSet:
         root = self._root.children
         memo = self._starts
         n = len(words)
-        # Most words start no term: their memo entry is empty and `compress` (in C) skips them,
-        # so Python only visits words that start a term or were never seen before.
-        entries: list[Any] = list(map(memo.get, words, repeat(_UNSEEN, n)))
-        for i in compress(range(n), entries):
-            starts = entries[i]
-            if starts is _UNSEEN:
+        for i, starts in memo.candidates(words):  # most words start no term: skipped
+            if starts is UNSEEN:
                 starts = memo.remember(words[i], tuple(_word_stems(words[i]) & root.keys()))
                 if not starts:
                     continue
