@@ -20,9 +20,9 @@ from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 from faust.types import EventT
 
 from . import metrics, observe
-from .delivery import Outgoing, Step, run_batch
-from .errors import BadInput, DeadLetterReason, Stage
-from .pipeline import dead_letter, utcnow
+from .delivery import Outgoing, Step, dead_letter_step, failure_step, run_batch
+from .errors import DeadLetterReason, Stage
+from .pipeline import utcnow
 from .subscribers import story_agent
 
 if TYPE_CHECKING:
@@ -33,39 +33,6 @@ log = logging.getLogger("rasid.worker")
 
 def _out(topic: Any, key: bytes, value: dict[str, Any]) -> Outgoing:
     return Outgoing(topic, key, orjson.dumps(value))
-
-
-def _dead_letter(
-    rasid: Rasid, event: EventT[Any], stage: Stage, reason: DeadLetterReason, detail: str
-) -> Step:
-    msg = event.message
-    letter = dead_letter(
-        reason=reason,
-        detail=detail,
-        stage=stage.value,
-        topic=msg.topic,
-        partition=msg.partition,
-        offset=msg.offset,
-        key=msg.key,
-        value=msg.value,
-        now=utcnow(),
-    )
-
-    def done() -> None:
-        metrics.DEADLETTERS.labels(reason=reason.value).inc()
-        metrics.STAGE_ERRORS.labels(stage=stage.value).inc()
-        log.warning(
-            "dead letter",
-            extra={
-                "reason": reason.value,
-                "detail": detail[:200],
-                "topic": msg.topic,
-                "partition": msg.partition,
-                "offset": msg.offset,
-            },
-        )
-
-    return Step(reason.value, [_out(rasid.deadletter, msg.key or b"", letter)], done)
 
 
 def register(rasid: Rasid) -> None:
@@ -84,7 +51,7 @@ def register(rasid: Rasid) -> None:
                 enriched = pipe.enrich(raw, parsed, now)
                 out = _out(rasid.enriched, enriched["id"].encode(), enriched)
         except Exception as exc:  # a bug must not stop the stream or lose the message
-            return _fail(rasid, event, stage, exc)
+            return failure_step(rasid.deadletter, event, stage, exc)
         return Step("enriched", [out], lambda: observe.article_enriched(enriched, event.message))
 
     def match_one(event: EventT[Any], queued: set[str]) -> Step:
@@ -101,7 +68,7 @@ def register(rasid: Rasid) -> None:
             # to the story stage: one alert per rule and story (streams/subscribers/)
             out = story_agent.outgoing(rasid, enriched, alerts)
         except Exception as exc:
-            return _fail(rasid, event, stage, exc)
+            return failure_step(rasid.deadletter, event, stage, exc)
         return Step(f"alerts:{len(alerts)}", out, lambda: story_agent.forwarded(rasid, alerts))
 
     def refused(stage: Stage) -> Callable[[EventT[Any], BaseException], Step]:
@@ -109,7 +76,8 @@ def register(rasid: Rasid) -> None:
             reason = DeadLetterReason.PROCESSING_ERROR
             if isinstance(exc, (MessageSizeTooLargeError, RecordTooLargeError)):
                 reason = DeadLetterReason.TOO_LARGE
-            return _dead_letter(rasid, event, stage, reason, f"output refused by Kafka: {exc!r}")
+            detail = f"output refused by Kafka: {exc!r}"
+            return dead_letter_step(rasid.deadletter, event, stage, reason, detail)
 
         return letter
 
@@ -140,13 +108,3 @@ def _new(rasid: Rasid, alert: dict[str, Any], queued: set[str]) -> bool:
         return False
     queued.add(alert["id"])
     return True
-
-
-def _fail(rasid: Rasid, event: EventT[Any], stage: Stage, exc: Exception) -> Step:
-    """Dead-letter the message that failed; return the reason (the agent's outcome)."""
-    if isinstance(exc, BadInput):
-        reason, detail = exc.reason, exc.detail
-    else:
-        log.exception("processing error in %s", stage.value)
-        reason, detail = DeadLetterReason.PROCESSING_ERROR, repr(exc)
-    return _dead_letter(rasid, event, stage, reason, detail)

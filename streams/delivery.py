@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiokafka.errors import (
     CorruptRecordException,
     MessageSizeTooLargeError,
@@ -32,6 +33,8 @@ from aiokafka.errors import (
 from faust.streams import _current_event
 
 from . import metrics
+from .errors import BadInput, DeadLetterReason, Stage
+from .pipeline import dead_letter, utcnow
 
 log = logging.getLogger("rasid.worker")
 
@@ -112,6 +115,51 @@ class Step:
     outcome: str
     out: list[Outgoing] = field(default_factory=list)
     done: Callable[[], None] | None = None
+
+
+def dead_letter_step(
+    topic: Any, event: Any, stage: Stage, reason: DeadLetterReason, detail: str
+) -> Step:
+    """The input event as a dead letter on `topic` (a faust Topic), counted once delivered."""
+    msg = event.message
+    letter = dead_letter(
+        reason=reason,
+        detail=detail,
+        stage=stage.value,
+        topic=msg.topic,
+        partition=msg.partition,
+        offset=msg.offset,
+        key=msg.key,
+        value=msg.value,
+        now=utcnow(),
+    )
+
+    def done() -> None:
+        metrics.DEADLETTERS.labels(reason=reason.value).inc()
+        metrics.STAGE_ERRORS.labels(stage=stage.value).inc()
+        log.warning(
+            "dead letter",
+            extra={
+                "reason": reason.value,
+                "detail": detail[:200],
+                "topic": msg.topic,
+                "partition": msg.partition,
+                "offset": msg.offset,
+            },
+        )
+
+    return Step(reason.value, [Outgoing(topic, msg.key or b"", orjson.dumps(letter))], done)
+
+
+def failure_step(topic: Any, event: Any, stage: Stage, exc: Exception) -> Step:
+    """Dead-letter the event whose processing failed: bad input with its own reason, anything
+    else (a bug) as processing_error, logged with its traceback."""
+    if isinstance(exc, BadInput):
+        reason, detail = exc.reason, exc.detail
+    else:
+        log.exception("processing error in %s", stage.value)
+        reason, detail = DeadLetterReason.PROCESSING_ERROR, repr(exc)
+    return dead_letter_step(topic, event, stage, reason, detail)
 
 
 async def run_batch(

@@ -35,9 +35,9 @@ from ..core.stories import (
     params_tag,
     story_alert,
 )
-from ..delivery import Outgoing, deliver
+from ..delivery import Outgoing, deliver, failure_step
 from ..errors import BadInput, DeadLetterReason, Stage
-from ..pipeline import dead_letter, utcnow
+from ..pipeline import utcnow
 from ..settings import Settings
 from ..validation import check_outgoing, is_valid
 from . import topics
@@ -164,27 +164,11 @@ async def process(rasid: Rasid, stage: StoryStage, value: bytes | None) -> int:
 
 
 async def _dead_letter(rasid: Rasid, event: EventT[Any], exc: Exception) -> str:
-    if isinstance(exc, BadInput):
-        reason, detail = exc.reason, exc.detail
-    else:
-        log.exception("processing error in the story stage")
-        reason, detail = DeadLetterReason.PROCESSING_ERROR, repr(exc)
-    msg = event.message
-    letter = dead_letter(
-        reason=reason,
-        detail=detail,
-        stage=Stage.ALERT.value,
-        topic=msg.topic,
-        partition=msg.partition,
-        offset=msg.offset,
-        key=msg.key,
-        value=msg.value,
-        now=utcnow(),
-    )
-    await deliver([Outgoing(rasid.deadletter, msg.key or b"", orjson.dumps(letter))])
-    metrics.DEADLETTERS.labels(reason=reason.value).inc()
-    metrics.STAGE_ERRORS.labels(stage=Stage.ALERT.value).inc()
-    return reason.value
+    step = failure_step(rasid.deadletter, event, Stage.ALERT, exc)
+    await deliver(step.out)
+    if step.done is not None:
+        step.done()
+    return step.outcome
 
 
 PRUNE_EVERY = 600.0  # seconds

@@ -192,3 +192,18 @@ async def test_story_agent_forgets_stories_older_than_the_window(rasid: Rasid) -
     assert [s["articles"] for s in stage.stories.values()] == [["new-1"]]
     assert all(a["alert"]["article"]["id"] == "new-1" for a in stage.alerts.values())
     assert all(b["story"] == next(iter(stage.stories)) for b in stage.bands.values())
+
+
+async def test_story_stage_dead_letters_a_bad_candidate_and_goes_on(rasid: Rasid) -> None:
+    capture = Capture()
+    agent = rasid.app.agents["rasid.stories"]
+    with capture.install(rasid):
+        async with agent.test_context() as ctx:
+            await ctx.put(b'{"schema_version": 1}')  # not a story candidate
+            await ctx.put(b"{not json")
+            assert list(ctx.results.values()) == ["schema_violation", "invalid_json"]
+    letters = capture.on("rasid.deadletter")
+    assert [letter["reason"] for letter in letters] == ["schema_violation", "invalid_json"]
+    assert all(letter["stage"] == "alert" for letter in letters)
+    assert all(schema_errors("deadletter", letter) == [] for letter in letters)
+    assert capture.on("rasid.alerts") == []
