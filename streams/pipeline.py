@@ -21,7 +21,7 @@ from .core.places import Gazetteer
 from .core.rules import RuleHit, RuleSet
 from .errors import BadInput, DeadLetterReason
 from .settings import Settings
-from .validation import check_outgoing, decode_raw, is_valid
+from .validation import check_outgoing, decode_raw, decode_valid
 
 
 def utcnow() -> datetime:
@@ -55,12 +55,7 @@ class Pipeline:
 
     # Stage "match": enriched bytes → validated message → rule hits.
     def match(self, value: bytes | None) -> tuple[dict[str, Any], list[RuleHit]]:
-        try:
-            enriched = orjson.loads(value or b"")
-        except orjson.JSONDecodeError as exc:
-            raise BadInput(DeadLetterReason.INVALID_JSON, str(exc)) from None
-        if not is_valid("enriched-article", enriched):
-            raise BadInput(DeadLetterReason.SCHEMA_VIOLATION, "not a valid enriched article")
+        enriched: dict[str, Any] = decode_valid("enriched-article", value, "enriched article")
         return enriched, match_article(enriched, self.rules)
 
     # Stage "alert": one article-level alert per hit (validated on the way out); the story

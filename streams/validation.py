@@ -62,6 +62,18 @@ def is_valid(kind: str, message: Any) -> bool:
     return surely_valid(kind, message) or validator(kind).is_valid(message)
 
 
+def decode_valid(kind: str, value: bytes | None, what: str) -> Any:
+    """Bytes Rasid wrote itself (enriched articles, story candidates) → the message, or
+    BadInput: invalid_json, or schema_violation saying it is not a valid `what`."""
+    try:
+        message = orjson.loads(value or b"")
+    except orjson.JSONDecodeError as exc:
+        raise BadInput(DeadLetterReason.INVALID_JSON, str(exc)) from None
+    if not is_valid(kind, message):
+        raise BadInput(DeadLetterReason.SCHEMA_VIOLATION, f"not a valid {what}")
+    return message
+
+
 def schema_errors(kind: str, message: Any) -> list[str]:
     """All problems of a message against its schema, as 'path: message' lines."""
     return [

@@ -39,7 +39,7 @@ from ..delivery import Outgoing, deliver, failure_step
 from ..errors import BadInput, DeadLetterReason, Stage
 from ..pipeline import utcnow
 from ..settings import Settings
-from ..validation import check_outgoing, is_valid
+from ..validation import check_outgoing, decode_valid, is_valid
 from . import topics
 
 if TYPE_CHECKING:
@@ -89,12 +89,7 @@ def forwarded(rasid: Rasid, hits: list[dict[str, Any]]) -> None:
 
 
 def _decode(value: bytes | None) -> dict[str, Any]:
-    try:
-        message = orjson.loads(value or b"")
-    except orjson.JSONDecodeError as exc:
-        raise BadInput(DeadLetterReason.INVALID_JSON, str(exc)) from None
-    if not is_valid("story-candidate", message):
-        raise BadInput(DeadLetterReason.SCHEMA_VIOLATION, "not a valid story candidate")
+    message = decode_valid("story-candidate", value, "story candidate")
     for hit in message["hits"]:
         if not is_valid("alert-hit", hit):
             raise BadInput(DeadLetterReason.SCHEMA_VIOLATION, "a hit is not a valid alert.v1")
