@@ -101,6 +101,33 @@ class Env:
         )
 
 
+async def assign_from_beginning(
+    consumer: AIOKafkaConsumer, topic: str, deadline: float = float("inf")
+) -> None:
+    """Assign every partition of `topic` (waiting until the broker knows it, or `deadline`),
+    positioned at the beginning."""
+    parts: set[int] = set()
+    while not parts and time.monotonic() < deadline:
+        await consumer._client.force_metadata_update()
+        parts = consumer.partitions_for_topic(topic) or set()
+        if not parts:
+            await asyncio.sleep(0.5)
+    tps = [TopicPartition(topic, p) for p in parts]
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> None:
+    """SIGTERM a child process if it still runs; SIGKILL it after `timeout` seconds."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 async def read_topic(
     bootstrap: str,
     topic: str,
@@ -118,15 +145,7 @@ async def read_topic(
     out: list[dict[str, Any]] = []
     try:
         deadline = time.monotonic() + timeout
-        parts: set[int] = set()
-        while not parts and time.monotonic() < deadline:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topic) or set()
-            if not parts:
-                await asyncio.sleep(0.5)
-        tps = [TopicPartition(topic, p) for p in parts]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        await assign_from_beginning(consumer, topic, deadline)
         quiet_since = time.monotonic()
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
@@ -195,13 +214,7 @@ class Worker:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     @property
     def alive(self) -> bool:

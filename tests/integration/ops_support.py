@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from tests.integration.conftest import BOOTSTRAP, Env, free_port
+from tests.integration.conftest import BOOTSTRAP, Env, free_port, stop_process
 
 
 @dataclass
@@ -141,10 +141,4 @@ class Prometheus:
         return next(iter(result.values()), None)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from .conftest import Env, free_port
+from .conftest import Env, free_port, stop_process
 
 # The matcher fires red-line on both; the classifier gives Egypt (EG) to the first and
 # Iraq (IQ) to the second, never the other's.
@@ -71,13 +71,7 @@ class Api:
         raise AssertionError("api not ready\n" + self.log_path.read_text(errors="replace")[-3000:])
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=20)
 
 
 def create_key(env: Env, name: str, *scope: str) -> str:

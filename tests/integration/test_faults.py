@@ -25,11 +25,11 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.core import ids
 
-from .conftest import Env, Worker, free_port
+from .conftest import Env, Worker, assign_from_beginning, free_port
 from .corpus import articles, encode, expected_alert_ids
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,15 +104,7 @@ class TopicReader:
             )
             try:
                 await consumer.start()
-                parts: set[int] = set()
-                while not parts:
-                    await consumer._client.force_metadata_update()
-                    parts = consumer.partitions_for_topic(topic) or set()
-                    if not parts:
-                        await asyncio.sleep(0.5)
-                tps = [TopicPartition(topic, p) for p in parts]
-                consumer.assign(tps)
-                await consumer.seek_to_beginning(*tps)
+                await assign_from_beginning(consumer, topic)
                 self.seen.clear()
                 while True:
                     batch = await consumer.getmany(timeout_ms=500)

@@ -22,7 +22,7 @@ from aiohttp import web
 from streams.subscribers.core import verify
 from streams.validation import schema_errors
 
-from .conftest import Env, Worker, free_port
+from .conftest import Env, Worker, free_port, stop_process
 from .subscribers import IRAQ, article
 
 MAX_ATTEMPTS = 3
@@ -75,13 +75,7 @@ class Dispatcher:
         return self.log_path.read_text(errors="replace")[-3000:]
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=20)
 
 
 @dataclass
