@@ -1,7 +1,8 @@
 """Stories: near-duplicate articles across outlets, and the alert lifecycle over a story.
 
-Pure code, no faust. The worker keeps the two indexes (LSH bands → story, story → state) in
-changelog-backed tables and passes them in as plain mutable mappings; the benchmark passes dicts.
+Pure code, no faust. The worker keeps story → state in a changelog-backed table and the LSH
+band → story index in memory (rebuilt from the stories with `band_index`), and passes both in
+as plain mutable mappings; the benchmark passes dicts.
 
 Signature: MinHash over word shingles of the normalised title + body. Candidates come from LSH
 banding (an article sharing any band with a story member is a candidate), and a candidate is
@@ -180,6 +181,31 @@ def assign_story(
     for key in keys:
         bands[key] = {"story": sid, "at": at}
     return Assignment(sid, is_new, score)
+
+
+def band_index(
+    stories: Mapping[str, Any], params: StoryParams, horizon: float
+) -> dict[str, dict[str, Any]]:
+    """The band → story index (the `bands` of `assign_story`) rebuilt from the live stories'
+    kept signatures, each band stamped with its story's last_seen.
+
+    The worker keeps the index in memory and rebuilds it when the stories table may have moved
+    (restart, rebalance): writing 64 band entries per article to a changelog would cost more
+    than everything else the story stage does. Bands of members whose signature was not kept
+    are not restored; a newcomer is only ever compared with kept signatures anyway. Where two
+    stories share a band, the one seen last wins, as it does when the bands are written live.
+    """
+    index: dict[str, dict[str, Any]] = {}
+    for sid, story in stories.items():
+        if not story or story["last_seen"] < horizon:
+            continue
+        at = story["last_seen"]
+        for sig in story["sigs"]:
+            for key in band_keys(sig, params.bands, params.rows):
+                entry = index.get(key)
+                if entry is None or entry["at"] < at:
+                    index[key] = {"story": sid, "at": at}
+    return index
 
 
 def expired_keys(table: Mapping[str, Any], field: str, horizon: float) -> list[str]:

@@ -3,20 +3,22 @@
 Design (docs/subscribers.md, "Story grouping"): the match agent runs on every partition of the
 enriched topic (keyed by article id) and sends each article that fired rules, with its MinHash
 signature, to `<alerts>.stories`, a topic with ONE partition. The `rasid.stories` agent consumes
-it and owns three changelog-backed tables with one partition: LSH band → story, story → state,
-alert id → current alert. A story spans articles with unrelated keys, so a lookup by signature
+it and owns two changelog-backed tables with one partition (story → state, alert id → current
+alert) and an in-memory LSH index (band → story), rebuilt from the stories after every
+partition assignment. A story spans articles with unrelated keys, so a lookup by signature
 needs all bands in one place; one partition gives that without a two-phase protocol across
 partitions. Its limit: story assignment runs in one process at a time (faust moves the
-partition on failure). That stage only sees articles that fired a rule and costs well under a
-millisecond per article (signatures are computed by the parallel match agents), far above the
-rate of Arabic news with alerts.
+partition on failure). That stage only sees articles that fired a rule (signatures are
+computed by the parallel match agents). The band index is not a table because every article
+touches 64 bands: as changelog messages they cost ~20 ms per alerting article and flooded
+faust's producer buffer.
 """
 
 from __future__ import annotations
 
 import logging
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,7 @@ from ..core.ids import alert_id
 from ..core.stories import (
     StoryParams,
     assign_story,
+    band_index,
     candidate_message,
     expired_keys,
     minhash,
@@ -51,12 +54,24 @@ log = logging.getLogger("rasid.stories")
 @dataclass
 class StoryStage:
     topic: Any
-    bands: Any  # faust Table: band key → {"story", "at"}
     stories: Any  # faust Table: story id → {"sigs", "articles", "sources", "first_seen", …}
     alerts: Any  # faust Table: alert id → {"alert": current alert.v2, "at": seconds}
     params: StoryParams
     escalate_at: int
     last_prune: float = 0.0
+    # band key → {"story", "at"}: in memory, rebuilt from `stories` (core.stories.band_index)
+    # whenever partitions were assigned, since the stories table may have moved in between.
+    bands: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bands_stale: bool = True
+
+
+def refresh_bands(stage: StoryStage, now: float) -> None:
+    """Rebuild the band index from the stories table if it may be out of date."""
+    if not stage.bands_stale:
+        return
+    stage.bands = band_index(stage.stories, stage.params, now - stage.params.window_seconds)
+    stage.bands_stale = False
+    log.info("story band index rebuilt", extra={"stories": len(stage.stories)})
 
 
 def params_from(settings: Settings) -> StoryParams:
@@ -170,16 +185,16 @@ PRUNE_EVERY = 600.0  # seconds
 
 
 def prune(stage: StoryStage, now: float) -> int:
-    """Forget bands, stories and alerts older than the window; their tombstones keep the
-    changelogs small. Run from the agent (faust only lets a stream's event modify a table),
+    """Forget bands, stories and alerts older than the window; the tables' tombstones keep
+    their changelogs small. Run from the agent (faust only lets a stream's event modify a table),
     at most every PRUNE_EVERY seconds. Returns how many keys were deleted."""
     if now - stage.last_prune < PRUNE_EVERY:
         return 0
     stage.last_prune = now
     horizon = now - stage.params.window_seconds
     deleted = 0
-    for table, field in ((stage.bands, "at"), (stage.stories, "last_seen"), (stage.alerts, "at")):
-        for key in expired_keys(table, field, horizon):
+    for table, stamp in ((stage.bands, "at"), (stage.stories, "last_seen"), (stage.alerts, "at")):
+        for key in expired_keys(table, stamp, horizon):
             del table[key]
             deleted += 1
     return deleted
@@ -201,13 +216,17 @@ def register(rasid: Rasid) -> StoryStage:
             replicas=settings.topic_replication,
             internal=True,
         ),
-        bands=app.Table("story-bands", **table_args),
         stories=app.Table("stories", **table_args),
         alerts=app.Table("story-alerts", **table_args),
         params=params_from(settings),
         escalate_at=settings.story_escalate_sources,
     )
     rasid.stories = stage
+
+    def bands_stale(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        stage.bands_stale = True  # rebuilt by the agent, after the tables' recovery
+
+    app.on_partitions_assigned.connect(bands_stale)
 
     @app.agent(stage.topic, name="rasid.stories", concurrency=1)
     async def assign(stream: Any) -> Any:
@@ -221,6 +240,7 @@ def register(rasid: Rasid) -> StoryStage:
                 # table writes find their changelog partition through the current event
                 token = _current_event.set(weakref.ref(event))
                 try:
+                    refresh_bands(stage, utcnow().timestamp())
                     prune(stage, utcnow().timestamp())
                     outcome = f"alerts:{await process(rasid, stage, event.message.value)}"
                 except Exception as exc:  # bad input or a bug: dead-letter it, keep going

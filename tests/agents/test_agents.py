@@ -168,6 +168,32 @@ async def test_story_agent_opens_then_updates_one_alert_per_rule(rasid: Rasid) -
     assert len({(a["id"], a["revision"]) for a in alerts}) == len(alerts)
 
 
+async def test_story_agent_rebuilds_its_band_index_after_partitions_are_assigned(
+    rasid: Rasid,
+) -> None:
+    """The band index lives in memory: a worker that restarts or takes the story partition over
+    rebuilds it from the stories table, so a later copy still joins the story."""
+    enriched, _ = rasid.pipeline.classify(_raw(SAMPLE.read_text(encoding="utf-8")))
+    capture = Capture()
+    with capture.install(rasid):
+        async with rasid.app.agents["rasid.match"].test_context() as ctx:
+            await ctx.put(orjson.dumps(enriched), key=enriched["id"].encode())
+    (candidate,) = capture.on("rasid.alerts.stories")
+    stage = rasid.stories
+    copy = _copy(candidate, "copy-2", "outlet2")
+    with capture.install(rasid):
+        async with rasid.app.agents["rasid.stories"].test_context() as ctx:
+            await ctx.put(orjson.dumps(candidate), key=candidate["article_id"].encode())
+            assert stage.bands and not stage.bands_stale
+            stage.bands.clear()  # what a new owner of the partition starts with
+            await rasid.app.on_partitions_assigned.send(set())
+            assert stage.bands_stale
+            await ctx.put(orjson.dumps(copy), key=b"copy-2")
+    red = [a for a in capture.on("rasid.alerts") if a["rule"] == "red-line"]
+    assert [(a["status"], a["revision"]) for a in red] == [("new", 1), ("updated", 2)]
+    assert len(stage.stories) == 1
+
+
 async def test_story_agent_forgets_stories_older_than_the_window(rasid: Rasid) -> None:
     from datetime import UTC, datetime, timedelta
 

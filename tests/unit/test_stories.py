@@ -10,6 +10,7 @@ from streams.core.ids import alert_id
 from streams.core.stories import (
     StoryParams,
     assign_story,
+    band_index,
     band_keys,
     candidate_message,
     escalate,
@@ -241,3 +242,40 @@ def test_candidate_message_is_valid() -> None:
     message = candidate_message(enriched, [_hit("a1", "s1")], P)
     assert schema_errors("story-candidate", message) == []
     assert len(message["signature"]) == P.num_perm
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [("a", "s1", STORY, 0), ("b", "s2", REWRITE, 60)],
+        [("a", "s1", STORY, 0), ("b", "s2", OTHER, 60), ("c", "s3", REWRITE, 120)],
+        [("a", "s1", STORY, 0), ("b", "s2", STORY, P.window_seconds + 1)],
+        [("a", "s1", STORY, 0), ("a", "s1", STORY, 5)],
+    ],
+)
+def test_a_rebuilt_band_index_assigns_like_the_live_one(
+    steps: list[tuple[str, str, str, float]],
+) -> None:
+    """A worker that restarts (or takes the story partition over) rebuilds its band index from
+    the stories table before every step here; it must assign exactly as one that never did."""
+    live: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+    rebuilt: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+    for aid, source, text, at in steps:
+        rebuilt[0].clear()
+        rebuilt[0].update(band_index(rebuilt[1], P, at - P.window_seconds))
+        want, got = _assign(live, aid, source, text, at), _assign(rebuilt, aid, source, text, at)
+        assert (got.story_id, got.is_new) == (want.story_id, want.is_new)
+    assert rebuilt[1] == live[1]
+
+
+def test_band_index_keeps_live_stories_and_the_latest_owner_of_a_band() -> None:
+    sig = list(signature("", STORY, P))
+    stories = {
+        "old": {"sigs": [sig], "last_seen": 10.0},
+        "new": {"sigs": [sig], "last_seen": 20.0},
+        "closed": {"sigs": [list(signature("", OTHER, P))], "last_seen": 1.0},
+    }
+    index = band_index(stories, P, horizon=5.0)
+    assert set(index) == set(band_keys(sig, P.bands, P.rows))  # "closed" is past the horizon
+    assert all(entry == {"story": "new", "at": 20.0} for entry in index.values())
+    assert band_index({}, P, 0.0) == {}
