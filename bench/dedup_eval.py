@@ -25,7 +25,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.core.stories import StoryParams, assign_story, signature
+from streams.core.stories import BandKey, StoryParams, assign_story, signature
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE.parents[1] / "shared" / "data" / "ant" / "ant_multisource.jsonl.gz"
@@ -55,7 +55,7 @@ def _label_groups(ids: list[str], pairs: list[list[str]]) -> dict[str, list[str]
 def evaluate(
     articles: list[dict[str, Any]], truth: dict[str, list[str]], params: StoryParams
 ) -> dict[str, float]:
-    bands: dict[str, Any] = {}
+    bands: dict[BandKey, Any] = {}
     stories: dict[str, Any] = {}
     predicted: dict[str, list[str]] = {}
     started = time.perf_counter()

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import struct
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .arabic import normalize
 from .ids import alert_id
 
+K = TypeVar("K")
 _WORD = re.compile(r"\w+")
 _MAX_HASH = (1 << 32) - 1
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -106,13 +106,14 @@ def similarity(a: Sequence[int], b: Sequence[int]) -> float:
     return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
 
 
-def band_keys(sig: Sequence[int], bands: int, rows: int) -> list[str]:
-    """One key per band: articles sharing a key are candidates for the same story."""
-    keys = []
-    for i in range(bands):
-        chunk = struct.pack(f"<{rows}I", *sig[i * rows : (i + 1) * rows])
-        keys.append(f"{i}:{hashlib.blake2b(chunk, digest_size=8).hexdigest()}")
-    return keys
+BandKey = tuple[int, ...]
+
+
+def band_keys(sig: Sequence[int], bands: int, rows: int) -> list[BandKey]:
+    """One key per band, (band number, its `rows` values): articles sharing a key are
+    candidates for the same story. The index lives in memory only, so the values themselves
+    are the key (no digest), built in C."""
+    return list(zip(range(bands), *(sig[r::rows] for r in range(rows)), strict=True))
 
 
 def story_id_for(article_id: str) -> str:
@@ -133,7 +134,7 @@ def assign_story(
     sig: Sequence[int],
     at: float,
     *,
-    bands: MutableMapping[str, Any],
+    bands: MutableMapping[BandKey, Any],
     stories: MutableMapping[str, Any],
     params: StoryParams,
 ) -> Assignment:
@@ -178,14 +179,15 @@ def assign_story(
         story["sources"] = [*story["sources"], source]
     story["last_seen"] = max(story["last_seen"], at)
     stories[sid] = story  # re-assigned, not mutated: a changelog table sees the change
+    entry = {"story": sid, "at": at}  # shared by the article's bands: replaced, never mutated
     for key in keys:
-        bands[key] = {"story": sid, "at": at}
+        bands[key] = entry
     return Assignment(sid, is_new, score)
 
 
 def band_index(
     stories: Mapping[str, Any], params: StoryParams, horizon: float
-) -> dict[str, dict[str, Any]]:
+) -> dict[BandKey, dict[str, Any]]:
     """The band → story index (the `bands` of `assign_story`) rebuilt from the live stories'
     kept signatures, each band stamped with its story's last_seen.
 
@@ -195,20 +197,20 @@ def band_index(
     are not restored; a newcomer is only ever compared with kept signatures anyway. Where two
     stories share a band, the one seen last wins, as it does when the bands are written live.
     """
-    index: dict[str, dict[str, Any]] = {}
+    index: dict[BandKey, dict[str, Any]] = {}
     for sid, story in stories.items():
         if not story or story["last_seen"] < horizon:
             continue
-        at = story["last_seen"]
+        mine = {"story": sid, "at": story["last_seen"]}
         for sig in story["sigs"]:
             for key in band_keys(sig, params.bands, params.rows):
                 entry = index.get(key)
-                if entry is None or entry["at"] < at:
-                    index[key] = {"story": sid, "at": at}
+                if entry is None or entry["at"] < mine["at"]:
+                    index[key] = mine
     return index
 
 
-def expired_keys(table: Mapping[str, Any], field: str, horizon: float) -> list[str]:
+def expired_keys(table: Mapping[K, Any], field: str, horizon: float) -> list[K]:
     """Keys whose entry's `field` timestamp is older than the horizon (to delete)."""
     return [k for k, v in table.items() if v and v.get(field, 0) < horizon]
 

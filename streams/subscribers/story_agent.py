@@ -17,6 +17,7 @@ faust's producer buffer.
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,7 @@ from faust.types import EventT
 from .. import metrics, observe
 from ..core.ids import alert_id
 from ..core.stories import (
+    BandKey,
     StoryParams,
     assign_story,
     band_index,
@@ -61,7 +63,7 @@ class StoryStage:
     last_prune: float = 0.0
     # band key → {"story", "at"}: in memory, rebuilt from `stories` (core.stories.band_index)
     # whenever partitions were assigned, since the stories table may have moved in between.
-    bands: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bands: dict[BandKey, dict[str, Any]] = field(default_factory=dict)
     bands_stale: bool = True
 
 
@@ -69,9 +71,17 @@ def refresh_bands(stage: StoryStage, now: float) -> None:
     """Rebuild the band index from the stories table if it may be out of date."""
     if not stage.bands_stale:
         return
+    started = time.perf_counter()
     stage.bands = band_index(stage.stories, stage.params, now - stage.params.window_seconds)
     stage.bands_stale = False
-    log.info("story band index rebuilt", extra={"stories": len(stage.stories)})
+    log.info(
+        "story band index rebuilt",
+        extra={
+            "stories": len(stage.stories),
+            "bands": len(stage.bands),
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
 
 
 def params_from(settings: Settings) -> StoryParams:
