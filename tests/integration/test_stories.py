@@ -1,14 +1,17 @@
 """Story grouping on the real broker: three outlets publish the same story → one alert id, opened
 then updated twice (sources grow, severity escalates at three sources); a re-publish of one of
-the copies changes nothing."""
+the copies changes nothing; a restarted worker still knows the story."""
 
 from __future__ import annotations
+
+import uuid
+from pathlib import Path
 
 import orjson
 
 from streams.validation import schema_errors
 
-from .conftest import Env, Worker
+from .conftest import Env, Worker, free_port
 
 BODY = (
     "بغداد - قال قيادي في تحالف الفتح اليوم إن مدينة سامراء خط أحمر وإن الفصائل لن تسمح "
@@ -65,3 +68,33 @@ async def test_three_outlets_one_story_alert(env: Env, worker: Worker) -> None:
     again = await env.read_all("alerts", expect=len(alerts), timeout=60, settle=8)
     assert len([a for a in again if a["id"] == story[0]["id"]]) == 3
     assert worker.alive
+
+
+async def test_a_restarted_worker_still_joins_the_story(env: Env, tmp_path: Path) -> None:
+    """The story stage's band index lives in memory: after a restart it is rebuilt from the
+    stories table (restored from its changelog), so the next outlet's copy updates the alert
+    instead of opening a second story."""
+    own = Env(
+        bootstrap=env.bootstrap,
+        prefix=f"rasid-restart-{uuid.uuid4().hex[:8]}",
+        web_port=free_port(),
+        data_dir=tmp_path / "worker",
+    )
+    own.data_dir.mkdir()
+    own.rasid("topics")
+    worker = Worker(own, tmp_path / "worker.log")
+    worker.start()
+    try:
+        await own.produce([_raw(*COPIES[0])])
+        first = await own.read_all("alerts", expect=1, timeout=90)
+        worker.stop()
+        worker.start()
+        await own.produce([_raw(*COPIES[1])])
+        alerts = await own.read_all("alerts", expect=2 * len(first), timeout=90)
+    finally:
+        worker.stop()
+    story = sorted((a for a in alerts if a["rule"] == "red-line"), key=lambda a: a["revision"])
+    assert [(a["status"], a["revision"]) for a in story] == [("new", 1), ("updated", 2)]
+    assert len({a["id"] for a in story}) == 1
+    assert story[-1]["sources"] == ["outlet-one", "outlet-two"]
+    assert "story band index rebuilt" in worker.log_path.read_text(errors="replace")
