@@ -234,7 +234,9 @@ def register(rasid: Rasid) -> StoryStage:
     rasid.stories = stage
 
     def bands_stale(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        stage.bands_stale = True  # rebuilt by the agent, after the tables' recovery
+        # Rebuilt by the agent, after the tables' recovery; dropped now so a worker that lost
+        # the story partition does not keep the index in memory.
+        stage.bands, stage.bands_stale = {}, True
 
     app.on_partitions_assigned.connect(bands_stale)
 
