@@ -10,8 +10,8 @@ needs all bands in one place; one partition gives that without a two-phase proto
 partitions. Its limit: story assignment runs in one process at a time (faust moves the
 partition on failure). That stage only sees articles that fired a rule (signatures are
 computed by the parallel match agents). The band index is not a table because every article
-touches 64 bands: as changelog messages they cost ~20 ms per alerting article and flooded
-faust's producer buffer.
+touches 64 bands: as changelog messages they cost ~14 ms per alerting article and flooded
+faust's producer buffer (docs/subscribers.md).
 """
 
 from __future__ import annotations
@@ -252,8 +252,9 @@ def register(rasid: Rasid) -> StoryStage:
                 # table writes find their changelog partition through the current event
                 token = _current_event.set(weakref.ref(event))
                 try:
-                    refresh_bands(stage, utcnow().timestamp())
-                    prune(stage, utcnow().timestamp())
+                    now = utcnow().timestamp()
+                    refresh_bands(stage, now)
+                    prune(stage, now)
                     outcome = f"alerts:{await process(rasid, stage, event.message.value)}"
                 except Exception as exc:  # bad input or a bug: dead-letter it, keep going
                     outcome = await _dead_letter(rasid, event, exc)
