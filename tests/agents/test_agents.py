@@ -122,6 +122,17 @@ async def test_match_agent_forwards_each_article_once_to_the_story_stage(rasid: 
     assert second == "alerts:0"  # the same article again: every hit already forwarded
 
 
+async def _sample_candidate(rasid: Rasid) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The sample article through the match agent: its enriched form and its story candidate."""
+    enriched, _ = rasid.pipeline.classify(_raw(SAMPLE.read_text(encoding="utf-8")))
+    capture = Capture()
+    with capture.install(rasid):
+        async with rasid.app.agents["rasid.match"].test_context() as ctx:
+            await ctx.put(orjson.dumps(enriched), key=enriched["id"].encode())
+    (candidate,) = capture.on("rasid.alerts.stories")
+    return enriched, candidate
+
+
 def _copy(candidate: dict[str, Any], article_id: str, source: str) -> dict[str, Any]:
     """The same story from another outlet: same signature, another article and source."""
     hits = [
@@ -132,12 +143,8 @@ def _copy(candidate: dict[str, Any], article_id: str, source: str) -> dict[str, 
 
 
 async def test_story_agent_opens_then_updates_one_alert_per_rule(rasid: Rasid) -> None:
-    enriched, _ = rasid.pipeline.classify(_raw(SAMPLE.read_text(encoding="utf-8")))
+    enriched, candidate = await _sample_candidate(rasid)
     capture = Capture()
-    with capture.install(rasid):
-        async with rasid.app.agents["rasid.match"].test_context() as ctx:
-            await ctx.put(orjson.dumps(enriched), key=enriched["id"].encode())
-    (candidate,) = capture.on("rasid.alerts.stories")
     rules = {h["rule"] for h in candidate["hits"]}
     feed = [
         candidate,
@@ -173,12 +180,8 @@ async def test_story_agent_rebuilds_its_band_index_after_partitions_are_assigned
 ) -> None:
     """The band index lives in memory: a worker that restarts or takes the story partition over
     rebuilds it from the stories table, so a later copy still joins the story."""
-    enriched, _ = rasid.pipeline.classify(_raw(SAMPLE.read_text(encoding="utf-8")))
+    _, candidate = await _sample_candidate(rasid)
     capture = Capture()
-    with capture.install(rasid):
-        async with rasid.app.agents["rasid.match"].test_context() as ctx:
-            await ctx.put(orjson.dumps(enriched), key=enriched["id"].encode())
-    (candidate,) = capture.on("rasid.alerts.stories")
     stage = rasid.stories
     copy = _copy(candidate, "copy-2", "outlet2")
     with capture.install(rasid):
@@ -196,12 +199,8 @@ async def test_story_agent_rebuilds_its_band_index_after_partitions_are_assigned
 async def test_story_agent_forgets_stories_older_than_the_window(rasid: Rasid) -> None:
     from datetime import UTC, datetime, timedelta
 
-    enriched, _ = rasid.pipeline.classify(_raw(SAMPLE.read_text(encoding="utf-8")))
+    _, candidate = await _sample_candidate(rasid)
     capture = Capture()
-    with capture.install(rasid):
-        async with rasid.app.agents["rasid.match"].test_context() as ctx:
-            await ctx.put(orjson.dumps(enriched), key=enriched["id"].encode())
-    (candidate,) = capture.on("rasid.alerts.stories")
     stage = rasid.stories
     old_at = (datetime.now(UTC) - timedelta(hours=49)).isoformat()  # window: 48 h
     old = {**_copy(candidate, "old-1", "outlet1"), "at": old_at}
