@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from aiokafka.admin import NewTopic  # noqa: E402
-from pipeline import DEFAULT_DATA, free_port, make_producer, messages, read_articles  # noqa: E402
+from pipeline import (  # noqa: E402
+    corpus_missing,
+    corpus_parser,
+    free_port,
+    make_producer,
+    messages,
+    read_articles,
+)
 
 from streams.kafka_admin import create_missing  # noqa: E402
 from streams.settings import Settings  # noqa: E402
@@ -174,13 +180,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
-    parser.add_argument(
-        "--bootstrap", default=os.environ.get("RASID_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-    )
+    parser = corpus_parser(__doc__)
     parser.add_argument("--limit", type=int, default=5000)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--batch", type=int, default=20, help="like RASID_BATCH_MAX_MESSAGES")
@@ -194,8 +194,7 @@ def main() -> int:
     if args.serve:
         serve(args)
         return 0
-    if not args.data.exists():
-        print(f"skipped: {args.data} not found (the ANT corpus lives in ../shared/data)")
+    if corpus_missing(args.data):
         return 0
     asyncio.run(run(args))
     return 0

@@ -427,14 +427,28 @@ async def main_async(args: argparse.Namespace) -> None:
         dep.stop()
 
 
-def main() -> int:
+def corpus_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The arguments every broker benchmark takes: the corpus file and the broker."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
     parser.add_argument(
         "--bootstrap", default=os.environ.get("RASID_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     )
+    return parser
+
+
+def corpus_missing(path: Path) -> bool:
+    """True, and says so, when the corpus is absent: the benchmark then skips cleanly."""
+    if path.exists():
+        return False
+    print(f"skipped: {path} not found (the ANT corpus lives in ../shared/data)")
+    return True
+
+
+def main() -> int:
+    parser = corpus_parser(__doc__)
     parser.add_argument("--limit", type=int, default=2000, help="articles for the throughput run")
     parser.add_argument("--rates", default="50,500,max", help="offered loads, articles/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each latency run")
@@ -452,8 +466,7 @@ def main() -> int:
         help="record the worker with py-spy during the throughput run (collapsed stacks)",
     )
     args = parser.parse_args()
-    if not args.data.exists():
-        print(f"skipped: {args.data} not found (the ANT corpus lives in ../shared/data)")
+    if corpus_missing(args.data):
         return 0
     sys.path.insert(0, str(ROOT))
     asyncio.run(main_async(args))
