@@ -19,14 +19,14 @@ import orjson
 from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 from faust.types import EventT
 
-from . import metrics, observe
-from .delivery import Outgoing, Step, dead_letter_step, failure_step, run_batch
-from .errors import DeadLetterReason, Stage
-from .pipeline import utcnow
-from .subscribers import story_agent
+from streams import metrics, observe
+from streams.delivery import Outgoing, Step, dead_letter_step, failure_step, run_batch
+from streams.errors import DeadLetterReason, Stage
+from streams.pipeline import utcnow
+from streams.subscribers import story_agent
 
 if TYPE_CHECKING:
-    from .app import Rasid
+    from streams.app import Rasid
 
 log = logging.getLogger("rasid.worker")
 

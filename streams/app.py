@@ -12,10 +12,10 @@ import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 
-from . import agents, faust_fixes, metrics, observe, rule_store, web
-from .pipeline import Pipeline
-from .settings import Settings
-from .subscribers import story_agent
+from streams import agents, faust_fixes, metrics, observe, rule_store, web
+from streams.pipeline import Pipeline
+from streams.settings import Settings
+from streams.subscribers import story_agent
 
 
 @dataclass

@@ -12,10 +12,10 @@ from typing import Any, TextIO
 
 import orjson
 
-from . import rules_cli
-from .ingest import cli as ingest_cli
-from .settings import Settings, get_settings
-from .subscribers import cli as subscribers_cli
+from streams import rules_cli
+from streams.ingest import cli as ingest_cli
+from streams.settings import Settings, get_settings
+from streams.subscribers import cli as subscribers_cli
 
 TOPIC_ALIASES = {
     "raw": "topic_raw",
@@ -33,7 +33,7 @@ def _source_from_path(path: Path) -> str:
 def raw_message(
     body: str, *, source: str, url: str | None, content_type: str | None, title: str | None = None
 ) -> dict[str, Any]:
-    from .pipeline import utcnow
+    from streams.pipeline import utcnow
 
     message: dict[str, Any] = {
         "schema_version": 1,
@@ -57,14 +57,14 @@ def _content_type_for(path: Path, given: str | None) -> str:
 
 # ---------------------------------------------------------------- worker
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from .app import create_app
-    from .kafka_admin import ensure_topics
-    from .logs import setup_logging
+    from streams.app import create_app
+    from streams.kafka_admin import ensure_topics
+    from streams.logs import setup_logging
 
     setup_logging(settings.log_level)
     asyncio.run(ensure_topics(settings))
     rasid = create_app(settings, live_rules=True)
-    from .shutdown import RasidWorker
+    from streams.shutdown import RasidWorker
 
     # Our JSON log handler stays in place: faust/mode would install their own text format.
     # SIGTERM: finish the in-flight message, commit, exit 0 within the bound (shutdown.py).
@@ -83,8 +83,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 async def _publish(messages: list[dict[str, Any]], settings: Settings) -> list[str]:
     from aiokafka import AIOKafkaProducer
 
-    from .core.ids import article_id
-    from .kafka_admin import ensure_topics
+    from streams.core.ids import article_id
+    from streams.kafka_admin import ensure_topics
 
     await ensure_topics(settings)
     producer = AIOKafkaProducer(
@@ -145,8 +145,8 @@ def _classify_inputs(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
 
 
 def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
-    from .errors import BadInput
-    from .pipeline import Pipeline
+    from streams.errors import BadInput
+    from streams.pipeline import Pipeline
 
     pipe = Pipeline.load(settings)
     failures = 0
@@ -239,7 +239,7 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
-    from .kafka_admin import ensure_topics
+    from streams.kafka_admin import ensure_topics
 
     created = asyncio.run(ensure_topics(settings))
     print(orjson.dumps({"created": created, "topics": list(settings.topics)}).decode())

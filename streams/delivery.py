@@ -32,9 +32,9 @@ from aiokafka.errors import (
 )
 from faust.streams import _current_event
 
-from . import metrics
-from .errors import BadInput, DeadLetterReason, Stage
-from .pipeline import dead_letter, utcnow
+from streams import metrics
+from streams.errors import BadInput, DeadLetterReason, Stage
+from streams.pipeline import dead_letter, utcnow
 
 log = logging.getLogger("rasid.worker")
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from .errors import DeadLetterReason, Stage
+from streams.errors import DeadLetterReason, Stage
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 

@@ -23,12 +23,12 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import metrics
-from .core.topics import TOPICS
+from streams import metrics
+from streams.core.topics import TOPICS
 
 if TYPE_CHECKING:
-    from .app import Rasid
-    from .settings import Settings
+    from streams.app import Rasid
+    from streams.settings import Settings
 
 log = logging.getLogger("rasid.worker")
 

@@ -13,15 +13,15 @@ from typing import Any
 
 import orjson
 
-from .core.alerts import build_alert, match_article
-from .core.enrich import enrich, parse_raw
-from .core.model import ParsedArticle
-from .core.parse import ParseError
-from .core.places import Gazetteer
-from .core.rules import RuleHit, RuleSet
-from .errors import BadInput, DeadLetterReason
-from .settings import Settings
-from .validation import check_outgoing, decode_raw, decode_valid
+from streams.core.alerts import build_alert, match_article
+from streams.core.enrich import enrich, parse_raw
+from streams.core.model import ParsedArticle
+from streams.core.parse import ParseError
+from streams.core.places import Gazetteer
+from streams.core.rules import RuleHit, RuleSet
+from streams.errors import BadInput, DeadLetterReason
+from streams.settings import Settings
+from streams.validation import check_outgoing, decode_raw, decode_valid
 
 
 def utcnow() -> datetime:

@@ -19,15 +19,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import NewTopic
 from aiokafka.errors import KafkaError
 
-from . import metrics
-from .core.rule_messages import RuleState, plan_push
-from .core.rules import RuleFile, RuleSet, load_rule_file
-from .kafka_admin import create_missing
-from .pipeline import utcnow
-from .settings import Settings
+from streams import metrics
+from streams.core.rule_messages import RuleState, plan_push
+from streams.core.rules import RuleFile, RuleSet, load_rule_file
+from streams.kafka_admin import create_missing
+from streams.pipeline import utcnow
+from streams.settings import Settings
 
 if TYPE_CHECKING:
-    from .app import Rasid
+    from streams.app import Rasid
 
 log = logging.getLogger("rasid.rules")
 

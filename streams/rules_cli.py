@@ -18,14 +18,14 @@ from typing import Any, TextIO
 
 import orjson
 
-from .core.rules import Problem, RuleFile, check_rule_tests, load_rule_file
-from .settings import Settings
+from streams.core.rules import Problem, RuleFile, check_rule_tests, load_rule_file
+from streams.settings import Settings
 
 
 # ---------------------------------------------------------------- validate
 def _schema_problems(doc: RuleFile, data: Any) -> list[Problem]:
     """JSON Schema (schemas/rules.v1.json) problems the rule validator did not already report."""
-    from .validation import validator
+    from streams.validation import validator
 
     reported = {p.rule for p in doc.problems}
     out: list[Problem] = []
@@ -98,7 +98,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 # ---------------------------------------------------------------- push / delete / list
 def cmd_push(args: argparse.Namespace, settings: Settings) -> int:
-    from .rule_store import push_files
+    from streams.rule_store import push_files
 
     docs, problems = check_files(args.files, run_tests=not args.no_tests)
     if problems:
@@ -122,7 +122,7 @@ def _user() -> str | None:
 
 
 def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
-    from .rule_store import publish, read_rules
+    from streams.rule_store import publish, read_rules
 
     state = asyncio.run(read_rules(settings))
     missing = [i for i in args.ids if i not in state.messages]
@@ -137,7 +137,7 @@ def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from .rule_store import read_rules
+    from streams.rule_store import read_rules
 
     state = asyncio.run(read_rules(settings))
     if args.json:
@@ -278,12 +278,12 @@ def load_labels(path: str) -> dict[str, set[str]]:
 
 
 def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
-    from .core.alerts import match_article
-    from .core.backtest import Backtest, format_report
-    from .core.places import Gazetteer
-    from .core.rules import RuleSet
-    from .errors import BadInput
-    from .pipeline import Pipeline, utcnow
+    from streams.core.alerts import match_article
+    from streams.core.backtest import Backtest, format_report
+    from streams.core.places import Gazetteer
+    from streams.core.rules import RuleSet
+    from streams.errors import BadInput
+    from streams.pipeline import Pipeline, utcnow
 
     docs, problems = check_files([args.file], run_tests=False)
     if problems:

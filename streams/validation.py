@@ -19,7 +19,7 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from .errors import BadInput, DeadLetterReason, SchemaViolation
+from streams.errors import BadInput, DeadLetterReason, SchemaViolation
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 SCHEMA_FILES = {

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 if TYPE_CHECKING:
-    from .app import Rasid
+    from streams.app import Rasid
 
 
 def register(rasid: Rasid) -> None:

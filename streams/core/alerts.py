@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from .ids import alert_id
-from .rules import RuleHit, RuleSet
+from streams.core.ids import alert_id
+from streams.core.rules import RuleHit, RuleSet
 
 SCHEMA_VERSION = 1
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .rules import RuleHit, RuleSpec
+from streams.core.rules import RuleHit, RuleSpec
 
 SAMPLES = 5
 

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from .ids import article_id
-from .model import Label, ParsedArticle
-from .parse import parse_article
-from .places import Gazetteer, classify_regions
-from .topics import classify_topics
+from streams.core.ids import article_id
+from streams.core.model import Label, ParsedArticle
+from streams.core.parse import parse_article
+from streams.core.places import Gazetteer, classify_regions
+from streams.core.topics import classify_topics
 
 SCHEMA_VERSION = 1
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .arabic import normalize
+from streams.core.arabic import normalize
 
 # Query parameters that only track the reader; they never change which article a URL names.
 _TRACKING_PREFIXES = ("utm_", "fbclid", "gclid", "mc_", "yclid", "_ga", "ref", "cmp")

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from .rules import Problem, RuleError, RuleFile, RuleSet, RuleSpec, parse_rule
+from streams.core.rules import Problem, RuleError, RuleFile, RuleSet, RuleSpec, parse_rule
 
 SCHEMA_VERSION = 1
 
@@ -113,7 +113,7 @@ class RuleState:
 
     def apply(self, key: bytes | None, value: bytes | None) -> bool:
         """Fold one record; return whether the live rule set changed."""
-        from ..validation import schema_errors
+        from streams.validation import schema_errors
 
         self.records += 1
         rule_id = (key or b"").decode("utf-8", errors="replace")

@@ -18,8 +18,8 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .arabic import normalize
-from .ids import alert_id
+from streams.core.arabic import normalize
+from streams.core.ids import alert_id
 
 K = TypeVar("K")
 _WORD = re.compile(r"\w+")

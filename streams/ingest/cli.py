@@ -68,13 +68,12 @@ async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from aiokafka import AIOKafkaProducer
 
     from streams import metrics
+    from streams.ingest.http import Fetcher, FetcherConfig
+    from streams.ingest.policy import Backoff
+    from streams.ingest.service import Ingester
+    from streams.ingest.sources import SourcesError, load_sources
+    from streams.ingest.state import KafkaState
     from streams.kafka_admin import ensure_topics
-
-    from .http import Fetcher, FetcherConfig
-    from .policy import Backoff
-    from .service import Ingester
-    from .sources import SourcesError, load_sources
-    from .state import KafkaState
 
     sources = load_sources(Path(args.sources) if args.sources else settings.sources_path)
     if args.source:
@@ -139,9 +138,8 @@ async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.ingest.sources import SourcesError
     from streams.logs import setup_logging
-
-    from .sources import SourcesError
 
     setup_logging(settings.log_level)
     try:
@@ -156,9 +154,8 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from aiokafka import AIOKafkaProducer
 
     from streams.core.ids import article_id
+    from streams.ingest.replay import Checkpoint, Progress, count_lines, decode_line, iter_lines
     from streams.kafka_admin import ensure_topics
-
-    from .replay import Checkpoint, Progress, count_lines, decode_line, iter_lines
 
     archive = Path(args.jsonl)
     sources = list(args.source or [])

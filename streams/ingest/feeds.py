@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from .sources import Listing
+from streams.ingest.sources import Listing
 
 
 class FeedError(ValueError):

@@ -11,8 +11,8 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from .dedup import Validators
-from .policy import HostSchedule, RobotsRules, agent_token, host_of
+from streams.ingest.dedup import Validators
+from streams.ingest.policy import HostSchedule, RobotsRules, agent_token, host_of
 
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})

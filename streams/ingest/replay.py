@@ -20,9 +20,8 @@ from typing import IO, Any
 
 import orjson
 
+from streams.ingest.feeds import parse_time
 from streams.validation import schema_errors
-
-from .feeds import parse_time
 
 
 def open_lines(path: Path) -> IO[bytes]:

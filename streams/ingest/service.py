@@ -18,9 +18,7 @@ from typing import Any, Protocol
 
 from streams import metrics
 from streams.core.ids import canonical_url
-from streams.validation import check_outgoing
-
-from .dedup import (
+from streams.ingest.dedup import (
     DedupState,
     Validators,
     published_records,
@@ -28,11 +26,12 @@ from .dedup import (
     url_key,
     validators_record,
 )
-from .extract import content_hash, decode_page, extract, slim_html
-from .feeds import FeedError, FeedItem, parse_feed, parse_listing
-from .http import Fetcher, FetchResult
-from .policy import Backoff
-from .sources import Listing, Source
+from streams.ingest.extract import content_hash, decode_page, extract, slim_html
+from streams.ingest.feeds import FeedError, FeedItem, parse_feed, parse_listing
+from streams.ingest.http import Fetcher, FetchResult
+from streams.ingest.policy import Backoff
+from streams.ingest.sources import Listing, Source
+from streams.validation import check_outgoing
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import NewTopic
 
 from streams.errors import SchemaViolation
+from streams.ingest.dedup import DedupState, record_errors
 from streams.kafka_admin import create_missing
 from streams.settings import Settings
-
-from .dedup import DedupState, record_errors
 
 log = logging.getLogger(__name__)
 

@@ -24,12 +24,20 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from .. import metrics
-from ..settings import Settings
-from . import topics
-from .core import AlertFilter, ApiKey, bearer, check_token, decode_position, encode_position, sse
-from .feed import AlertFeed, Entry, KeyStore, supervise
-from .openapi import openapi
+from streams import metrics
+from streams.settings import Settings
+from streams.subscribers import topics
+from streams.subscribers.core import (
+    AlertFilter,
+    ApiKey,
+    bearer,
+    check_token,
+    decode_position,
+    encode_position,
+    sse,
+)
+from streams.subscribers.feed import AlertFeed, Entry, KeyStore, supervise
+from streams.subscribers.openapi import openapi
 
 log = logging.getLogger("rasid.api")
 
@@ -249,7 +257,7 @@ def build_app(settings: Settings) -> web.Application:
 
 
 async def serve(settings: Settings) -> None:
-    from ..kafka_admin import ensure_topics
+    from streams.kafka_admin import ensure_topics
 
     await ensure_topics(settings)
     await topics.ensure(settings)

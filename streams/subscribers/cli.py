@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from ..settings import Settings
+from streams.settings import Settings
 
 # ---------------------------------------------------------------- compacted topics
 
@@ -19,7 +19,7 @@ async def read_compacted(settings: Settings, topic: str) -> dict[str, dict[str, 
     """A compacted topic read whole: key → last value (tombstones remove the key)."""
     from aiokafka import AIOKafkaConsumer
 
-    from .feed import _partitions
+    from streams.subscribers.feed import _partitions
 
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
@@ -52,7 +52,7 @@ async def write_record(
 ) -> None:
     from aiokafka import AIOKafkaProducer
 
-    from . import topics
+    from streams.subscribers import topics
 
     await topics.ensure(settings)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
@@ -65,7 +65,7 @@ async def write_record(
 
 
 def _now() -> str:
-    from ..pipeline import utcnow
+    from streams.pipeline import utcnow
 
     return utcnow().isoformat()
 
@@ -76,8 +76,8 @@ def _print(value: Any) -> None:
 
 # ---------------------------------------------------------------- api
 def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
-    from ..logs import setup_logging
-    from .api import serve
+    from streams.logs import setup_logging
+    from streams.subscribers.api import serve
 
     setup_logging(settings.log_level)
     asyncio.run(serve(settings))
@@ -96,9 +96,9 @@ def _plain(values: list[str] | None) -> list[str]:
 
 
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
-    from ..validation import check_outgoing
-    from . import topics
-    from .core import ApiKey, hash_token, new_token
+    from streams.subscribers import topics
+    from streams.subscribers.core import ApiKey, hash_token, new_token
+    from streams.validation import check_outgoing
 
     topic = topics.apikeys(settings)
     if args.keys_command == "create":
@@ -133,9 +133,9 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 # ---------------------------------------------------------------- subscriptions
 def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
-    from ..validation import check_outgoing
-    from . import topics
-    from .core import QuietHours
+    from streams.subscribers import topics
+    from streams.subscribers.core import QuietHours
+    from streams.validation import check_outgoing
 
     topic = topics.subscriptions(settings)
     if args.sub_command == "add":
@@ -180,8 +180,8 @@ def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
 
 # ---------------------------------------------------------------- webhooks
 def cmd_webhooks(args: argparse.Namespace, settings: Settings) -> int:
-    from ..logs import setup_logging
-    from .webhooks import serve
+    from streams.logs import setup_logging
+    from streams.subscribers.webhooks import serve
 
     setup_logging(settings.log_level)
     asyncio.run(serve(settings))

@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from .. import metrics
-from .core import ApiKey
+from streams import metrics
+from streams.subscribers.core import ApiKey
 
 log = logging.getLogger("rasid.api")
 

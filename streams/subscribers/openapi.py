@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from ..validation import SCHEMA_DIR
+from streams.validation import SCHEMA_DIR
 
 _FILTERS: list[dict[str, Any]] = [
     {

@@ -27,9 +27,9 @@ import orjson
 from faust.streams import _current_event
 from faust.types import EventT
 
-from .. import metrics, observe
-from ..core.ids import alert_id
-from ..core.stories import (
+from streams import metrics, observe
+from streams.core.ids import alert_id
+from streams.core.stories import (
     BandKey,
     StoryParams,
     assign_story,
@@ -40,15 +40,15 @@ from ..core.stories import (
     params_tag,
     story_alert,
 )
-from ..delivery import Outgoing, deliver, failure_step
-from ..errors import BadInput, DeadLetterReason, Stage
-from ..pipeline import utcnow
-from ..settings import Settings
-from ..validation import check_outgoing, decode_valid, is_valid
-from . import topics
+from streams.delivery import Outgoing, deliver, failure_step
+from streams.errors import BadInput, DeadLetterReason, Stage
+from streams.pipeline import utcnow
+from streams.settings import Settings
+from streams.subscribers import topics
+from streams.validation import check_outgoing, decode_valid, is_valid
 
 if TYPE_CHECKING:
-    from ..app import Rasid
+    from streams.app import Rasid
 
 log = logging.getLogger("rasid.stories")
 

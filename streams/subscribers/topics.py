@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from aiokafka.admin import NewTopic
 
-from ..kafka_admin import create_missing
-from ..settings import Settings
+from streams.kafka_admin import create_missing
+from streams.settings import Settings
 
 COMPACTED = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}
 

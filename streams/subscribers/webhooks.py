@@ -39,11 +39,10 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from .. import metrics
-from ..settings import Settings, _parse_utc_offset
-from ..validation import check_outgoing
-from . import topics
-from .core import (
+from streams import metrics
+from streams.settings import Settings, _parse_utc_offset
+from streams.subscribers import topics
+from streams.subscribers.core import (
     AlertFilter,
     QuietHours,
     Throttle,
@@ -53,7 +52,8 @@ from .core import (
     retryable,
     sign,
 )
-from .feed import supervise, tail
+from streams.subscribers.feed import supervise, tail
+from streams.validation import check_outgoing
 
 log = logging.getLogger("rasid.webhooks")
 _seq = itertools.count()
@@ -408,7 +408,7 @@ def _web(dispatcher: Dispatcher) -> web.Application:
 
 
 async def serve(settings: Settings) -> None:
-    from ..kafka_admin import ensure_topics
+    from streams.kafka_admin import ensure_topics
 
     await ensure_topics(settings)
     await topics.ensure(settings)

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from .conftest import Env, free_port, stop_process
+from tests.integration.conftest import Env, free_port, stop_process
 
 # The matcher fires red-line on both; the classifier gives Egypt (EG) to the first and
 # Iraq (IQ) to the second, never the other's.

@@ -14,9 +14,8 @@ import orjson
 import pytest
 
 from streams.validation import schema_errors
-
-from .conftest import Env, Worker
-from .subscribers import EGYPT, IRAQ, Api, article, create_key, stream
+from tests.integration.conftest import Env, Worker
+from tests.integration.subscribers import EGYPT, IRAQ, Api, article, create_key, stream
 
 ROOT = Path(__file__).resolve().parents[2]
 

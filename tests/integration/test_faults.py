@@ -28,9 +28,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.core import ids
-
-from .conftest import Env, Worker, assign_from_beginning, free_port
-from .corpus import articles, encode, expected_alert_ids
+from tests.integration.conftest import Env, Worker, assign_from_beginning, free_port
+from tests.integration.corpus import articles, encode, expected_alert_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)

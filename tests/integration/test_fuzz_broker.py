@@ -16,10 +16,9 @@ from hypothesis import strategies as st
 
 from streams.errors import BadInput
 from streams.pipeline import DEADLETTER_MAX_VALUE_BYTES
+from tests.integration.conftest import Env, Worker
+from tests.integration.test_faults import TopicReader, new_env, produce_fast
 from tests.unit.test_fuzz_input import JSON, PIPE, TEXT, _html_bomb, _nested, _raw
-
-from .conftest import Env, Worker
-from .test_faults import TopicReader, new_env, produce_fast
 
 HOSTILE = st.one_of(
     st.binary(max_size=3000),

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import Env, Worker
-from .subscribers import EGYPT, IRAQ, Api, article, create_key
+from tests.integration.conftest import Env, Worker
+from tests.integration.subscribers import EGYPT, IRAQ, Api, article, create_key
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"

@@ -11,8 +11,7 @@ import pytest
 
 from streams.validation import schema_errors
 from tests.conftest import SAMPLE
-
-from .conftest import Env, Worker
+from tests.integration.conftest import Env, Worker
 
 BAGHDAD = timezone(timedelta(hours=3))
 TITLE = "الفصائل تعلق على أحداث سوريا: منطقة السيدة زينب خط احمر ولن نتوانى بالدفاع عنها"

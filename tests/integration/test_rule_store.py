@@ -12,8 +12,7 @@ from streams.core.rule_messages import RuleState
 from streams.core.rules import RuleSet, default_rules_path
 from streams.rule_store import LiveRules, publish, read_rules
 from streams.settings import Settings
-
-from .conftest import BOOTSTRAP
+from tests.integration.conftest import BOOTSTRAP
 
 
 def _settings() -> Settings:

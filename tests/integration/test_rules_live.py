@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from .conftest import Env, Worker
+from tests.integration.conftest import Env, Worker
 
 PHRASE = "قنديل البحر البنفسجي"  # purple jellyfish: no default rule matches it
 BODY = "رصد صيادون قنديل البحرِ البنفسجيَّ قرب شواطئ الفاو جنوب البصرة، وحذرت السلطات السباحين."

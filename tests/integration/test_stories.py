@@ -10,8 +10,7 @@ from pathlib import Path
 import orjson
 
 from streams.validation import schema_errors
-
-from .conftest import Env, Worker, free_port
+from tests.integration.conftest import Env, Worker, free_port
 
 BODY = (
     "بغداد - قال قيادي في تحالف الفتح اليوم إن مدينة سامراء خط أحمر وإن الفصائل لن تسمح "

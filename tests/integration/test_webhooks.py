@@ -21,9 +21,8 @@ from aiohttp import web
 
 from streams.subscribers.core import verify
 from streams.validation import schema_errors
-
-from .conftest import Env, Worker, free_port, stop_process
-from .subscribers import IRAQ, article
+from tests.integration.conftest import Env, Worker, free_port, stop_process
+from tests.integration.subscribers import IRAQ, article
 
 MAX_ATTEMPTS = 3
 
