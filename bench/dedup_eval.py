@@ -1,4 +1,4 @@
-"""Precision and recall of story grouping (streams.core.stories) on a hand-labelled ANT sample.
+"""Precision and recall of story grouping (streams.stories.cluster) on a hand-labelled ANT sample.
 
     .venv/bin/python bench/dedup_eval.py [../shared/data/ant/ant_multisource.jsonl.gz]
         [--labels bench/data/dedup_labels.json] [--threshold T] [--shingle N] [--bands B --rows R]
@@ -25,7 +25,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.core.stories import BandKey, StoryParams, assign_story, signature
+from streams.stories.cluster import BandKey, StoryParams, assign_story, signature
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE.parents[1] / "shared" / "data" / "ant" / "ant_multisource.jsonl.gz"

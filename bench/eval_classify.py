@@ -22,8 +22,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streams.core.places import classify_regions
-from streams.core.topics import classify_topics
+from streams.classify.places import classify_regions
+from streams.classify.topics import classify_topics
 
 # ANT category -> coarse class; our topic -> the same coarse classes.
 ANT_GOLD = {

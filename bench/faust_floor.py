@@ -4,9 +4,9 @@
 Usage:
     .venv/bin/python bench/faust_floor.py [--bootstrap HOST:PORT] [--limit N] [DATA]
 
-Runs the worker's wiring with no Rasid core: a faust app, configured like `streams/app.py`
+Runs the worker's wiring with no Rasid core: a faust app, configured like `streams/worker/app.py`
 (producer batches, acks=all, faust's Prometheus monitor unless `--no-monitor`), with two agents
-built like `streams/agents.py` (`noack_take` batches, `delivery.run_batch`: every output acked
+built like `streams/worker/agents.py` (`noack_take` batches, `delivery.run_batch`: every output acked
 by the broker before the batch is acknowledged):
 
     raw → hop 1 (forwards each message unchanged) → mid → hop 2 (sends nothing)
@@ -44,7 +44,7 @@ from pipeline import (  # noqa: E402
     read_articles,
 )
 
-from streams.kafka_admin import create_missing  # noqa: E402
+from streams.kafka.admin import create_missing  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
 
@@ -55,9 +55,9 @@ def serve(args: argparse.Namespace) -> None:
     from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
     from prometheus_client import REGISTRY
 
-    from streams import faust_fixes
-    from streams.delivery import Outgoing, Step, run_batch
     from streams.logs import setup_logging
+    from streams.worker import faust_fixes
+    from streams.worker.batches import Outgoing, Step, run_batch
 
     faust_fixes.install()
     app = faust.App(

@@ -30,8 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streams.core.arabic import tokenize
-from streams.core.rules import RuleSet, parse_document
+from streams.rules.matcher import RuleSet, parse_document
+from streams.text.arabic import tokenize
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "ant" / "ant_multisource.jsonl.gz"

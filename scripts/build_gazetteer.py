@@ -27,7 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from streams.core.arabic import normalize  # noqa: E402
+from streams.text.arabic import normalize  # noqa: E402
 
 DATA = ROOT / "streams" / "data"
 CURATED = DATA / "places_curated.yaml"

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     topic_enriched: str = "rasid.articles.enriched"
     topic_alerts: str = "rasid.alerts"
     topic_deadletter: str = "rasid.deadletter"
-    topic_rules: str = "rasid.rules"  # compacted, keyed by rule id (streams/rule_store.py)
+    topic_rules: str = "rasid.rules"  # compacted, keyed by rule id (streams/worker/live_rules.py)
     topic_partitions: int = Field(6, ge=1)
     topic_replication: int = Field(1, ge=1)
 
@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     batch_within_seconds: float = Field(0.005, gt=0)
     # How long the producer keeps retrying a send by itself before failing it (faust's default,
     # 20 min); the parse and match agents then retry it until the broker is back
-    # (streams/delivery.py). Tests shorten it to make sends really fail during an outage.
+    # (streams/worker/batches.py). Tests shorten it to make sends really fail during an outage.
     producer_request_timeout_seconds: float = Field(1200.0, gt=0)
 
     # Operations (docs/metrics.md, docs/operations.md)

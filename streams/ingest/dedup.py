@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from jsonschema import Draft202012Validator
 
-from streams.core.ids import canonical_url
+from streams.ids import canonical_url
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "ingest-state.v1.json"
 

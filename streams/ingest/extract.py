@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from streams.core.arabic import normalize
-from streams.core.parse import trafilatura_document
+from streams.extract.parse import trafilatura_document
+from streams.text.arabic import normalize
 
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE

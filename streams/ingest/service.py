@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from streams import metrics
-from streams.core.ids import canonical_url
+from streams.ids import canonical_url
 from streams.ingest.dedup import (
     DedupState,
     Validators,

@@ -13,7 +13,7 @@ from aiokafka.admin import NewTopic
 
 from streams.errors import SchemaViolation
 from streams.ingest.dedup import DedupState, record_errors
-from streams.kafka_admin import create_missing
+from streams.kafka.admin import create_missing
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from unittest.mock import patch
 import orjson
 import pytest
 
-from streams.app import Rasid, create_app
 from streams.settings import Settings
 from streams.validation import schema_errors
+from streams.worker.app import Rasid, create_app
 from tests.conftest import SAMPLE
 
 

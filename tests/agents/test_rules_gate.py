@@ -9,9 +9,9 @@ from unittest.mock import patch
 
 import orjson
 
-from streams.app import create_app
-from streams.core.rules import RuleSet
+from streams.rules.matcher import RuleSet
 from streams.settings import Settings
+from streams.worker.app import create_app
 from tests.agents.test_agents import Capture, _raw
 from tests.conftest import SAMPLE
 

@@ -10,8 +10,8 @@ from functools import lru_cache
 import orjson
 
 from streams.errors import BadInput
-from streams.pipeline import Pipeline
 from streams.settings import Settings
+from streams.worker.pipeline import Pipeline
 from tests.conftest import SAMPLE
 
 PLACES = [

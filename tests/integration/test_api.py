@@ -68,8 +68,8 @@ async def test_missing_or_wrong_key_is_401(api: Api, full_key: str) -> None:
 
 
 async def test_keys_are_stored_hashed(env: Env, api: Api, full_key: str) -> None:
+    from streams.cli.subscribers import read_compacted
     from streams.settings import Settings
-    from streams.subscribers.cli import read_compacted
 
     settings = Settings(kafka_bootstrap=env.bootstrap, topic_alerts=env.topics["alerts"])
     records = await read_compacted(settings, f"{env.prefix}.apikeys")

@@ -27,7 +27,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.core import ids
+from streams import ids
 from tests.integration.conftest import Env, Worker, assign_from_beginning, free_port
 from tests.integration.corpus import articles, encode, expected_alert_ids
 
@@ -326,7 +326,7 @@ async def test_long_broker_outage_sends_are_retried_not_lost(
     own_broker: Broker, tmp_path: Path
 ) -> None:
     """An outage longer than the producer's own retries: sends fail for real, and the parse
-    and match agents must retry them (streams/delivery.py) instead of dropping them or
+    and match agents must retry them (streams/worker/batches.py) instead of dropping them or
     dead-lettering good articles."""
     fault_env = ShortTimeoutEnv(**vars(new_env(own_broker.bootstrap, tmp_path)))
     expected, alerts, stats = await _broker_outage(

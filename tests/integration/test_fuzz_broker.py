@@ -15,7 +15,7 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from streams.errors import BadInput
-from streams.pipeline import DEADLETTER_MAX_VALUE_BYTES
+from streams.worker.pipeline import DEADLETTER_MAX_VALUE_BYTES
 from tests.integration.conftest import Env, Worker
 from tests.integration.test_faults import TopicReader, new_env, produce_fast
 from tests.unit.test_fuzz_input import JSON, PIPE, TEXT, _html_bomb, _nested, _raw
@@ -67,7 +67,7 @@ def offline_outcome(value: bytes) -> str:
 
 
 def _now() -> Any:
-    from streams.pipeline import utcnow
+    from streams.worker.pipeline import utcnow
 
     return utcnow()
 

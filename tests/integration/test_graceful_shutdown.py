@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.cli import raw_message
-from streams.pipeline import Pipeline
+from streams.cli.main import raw_message
 from streams.settings import Settings
+from streams.worker.pipeline import Pipeline
 from tests.conftest import SAMPLE
 from tests.integration.conftest import Worker
 from tests.integration.ops_support import new_env, sample, scrape, wait_for

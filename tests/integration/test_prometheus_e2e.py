@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.cli import raw_message
-from streams.observe import region_codes
-from streams.pipeline import Pipeline
+from streams.cli.main import raw_message
 from streams.settings import Settings
+from streams.worker.observe import region_codes
+from streams.worker.pipeline import Pipeline
 from tests.conftest import FIXTURES
 from tests.integration.conftest import Worker
 from tests.integration.ops_support import OpsEnv, Prometheus, new_env, wait_for

@@ -8,10 +8,10 @@ from typing import Any
 
 import orjson
 
-from streams.core.rule_messages import RuleState
-from streams.core.rules import RuleSet, default_rules_path
-from streams.rule_store import LiveRules, publish, read_rules
+from streams.rules.matcher import RuleSet, default_rules_path
+from streams.rules.messages import RuleState
 from streams.settings import Settings
+from streams.worker.live_rules import LiveRules, publish, read_rules
 from tests.integration.conftest import BOOTSTRAP
 
 

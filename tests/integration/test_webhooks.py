@@ -19,7 +19,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from streams.subscribers.core import verify
+from streams.api.access import verify
 from streams.validation import schema_errors
 from tests.integration.conftest import Env, Worker, free_port, stop_process
 from tests.integration.subscribers import IRAQ, article

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 
-from streams.app import Rasid, create_app
 from streams.settings import Settings
+from streams.worker.app import Rasid, create_app
 from tests.ops.conftest import (
     ROOT,
     alert_rules,
@@ -26,7 +26,7 @@ async def rasid(tmp_path: Path) -> AsyncIterator[Rasid]:
 
 
 async def _scrape(rasid: Rasid) -> str:
-    """What GET /metrics answers (streams/web.py serves exactly this registry); the
+    """What GET /metrics answers (streams/worker/web.py serves exactly this registry); the
     integration test tests/integration/test_prometheus_e2e.py checks the real endpoint."""
     assert rasid.app.monitor is not None  # faust's sensors are registered too
     return generate_latest(REGISTRY).decode()

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.pipeline import Pipeline
 from streams.settings import Settings
 from streams.validation import surely_valid, validator
+from streams.worker.pipeline import Pipeline
 from tests.conftest import SAMPLE
 from tests.unit.test_fuzz_input import JSON
 

@@ -16,11 +16,11 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.core import arabic
 from streams.errors import BadInput, DeadLetterReason
-from streams.pipeline import Pipeline
 from streams.settings import Settings
+from streams.text import arabic
 from streams.validation import schema_errors
+from streams.worker.pipeline import Pipeline
 
 PIPE = Pipeline.load(Settings(max_body_bytes=200_000))
 NOW = datetime(2024, 12, 1, 12, tzinfo=UTC)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.core.ids import alert_id, article_id, canonical_url
+from streams.ids import alert_id, article_id, canonical_url
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""`rasid api`: alerts over HTTP and SSE, API keys, the live page."""

@@ -1,0 +1,217 @@
+"""The OpenAPI 3.1 document of `rasid api`. Served at /openapi.json and committed as
+schemas/openapi.v1.json (a unit test keeps the two equal: `python -m
+streams.api.openapi > schemas/openapi.v1.json` regenerates the file)."""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+from typing import Any
+
+import orjson
+
+from streams.validation import SCHEMA_DIR
+
+_FILTERS: list[dict[str, Any]] = [
+    {
+        "name": "region",
+        "in": "query",
+        "description": "ISO 3166 code(s), comma-separated or repeated: alerts with any of them.",
+        "schema": {"type": "string"},
+        "example": "IQ,SY",
+    },
+    {
+        "name": "topic",
+        "in": "query",
+        "description": "Topic code(s), comma-separated or repeated: alerts with any of them.",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "severity",
+        "in": "query",
+        "description": "Minimum severity.",
+        "schema": {"enum": ["info", "low", "medium", "high", "critical"]},
+    },
+    {
+        "name": "rule",
+        "in": "query",
+        "description": "Rule id(s), comma-separated or repeated.",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "since",
+        "in": "query",
+        "description": "Only alerts updated at or after this time (RFC 3339).",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+]
+_UNAUTHORIZED = {
+    "description": "No API key, or an unknown or revoked one.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+_BAD_REQUEST = {
+    "description": "A bad filter, limit, cursor or event id.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
+def _alert_schema() -> dict[str, Any]:
+    schema = dict(orjson.loads((SCHEMA_DIR / "alert.v2.json").read_bytes()))
+    schema.pop("$schema", None)
+    schema.pop("$id", None)
+    # Local $refs point into the schema's own $defs: re-root them under components.
+    schema.pop("$defs", None)
+    text = orjson.dumps(schema).decode().replace("#/$defs/", "#/components/schemas/Alert_")
+    return dict(orjson.loads(text))
+
+
+def _defs() -> dict[str, Any]:
+    schema = orjson.loads((SCHEMA_DIR / "alert.v2.json").read_bytes())
+    text = orjson.dumps(schema.get("$defs", {})).decode()
+    text = text.replace("#/$defs/", "#/components/schemas/Alert_")
+    return {f"Alert_{k}": v for k, v in orjson.loads(text).items()}
+
+
+@cache
+def openapi() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Rasid alerts API",
+            "version": "1.0.0",
+            "description": (
+                "Alerts of the Rasid Arabic news monitor, one per watch-list rule and story. "
+                "Every endpoint except / and the health checks needs an API key (`rasid keys "
+                "create NAME`), sent as `Authorization: Bearer <token>` or, for browsers' "
+                "EventSource, as the `access_token` query parameter. A key scoped to regions "
+                "or topics only ever sees alerts with one of them."
+            ),
+        },
+        "servers": [{"url": "http://127.0.0.1:6068"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/alerts": {
+                "get": {
+                    "summary": "Recent alerts, newest first (the last revision of each).",
+                    "parameters": [
+                        *_FILTERS,
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                            "description": "Page size (default 50).",
+                        },
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "next_cursor of the previous page.",
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A page of alerts.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/AlertPage"}
+                                }
+                            },
+                        },
+                        "400": _BAD_REQUEST,
+                        "401": _UNAUTHORIZED,
+                    },
+                }
+            },
+            "/alerts/stream": {
+                "get": {
+                    "summary": "Live alerts as Server-Sent Events.",
+                    "description": (
+                        "Each alert message (new, and every story update) is an event named "
+                        "`alert` whose data is the alert JSON and whose id is a stream position. "
+                        "Reconnecting with `Last-Event-ID` (or `last_event_id`) resumes right "
+                        "after that event: nothing missed, nothing repeated. Without it, the "
+                        "stream starts with the next alert. A comment line is sent as a "
+                        "heartbeat when the stream is idle."
+                    ),
+                    "parameters": [
+                        *_FILTERS,
+                        {
+                            "name": "Last-Event-ID",
+                            "in": "header",
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "last_event_id",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "As Last-Event-ID; e.g. the `position` of GET /alerts.",
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "An endless text/event-stream.",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        "400": _BAD_REQUEST,
+                        "401": _UNAUTHORIZED,
+                    },
+                }
+            },
+            "/": {
+                "get": {
+                    "summary": "The live page (HTML; asks for a key in the browser).",
+                    "security": [],
+                    "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document.",
+                    "security": [],
+                    "responses": {"200": {"description": "OpenAPI 3.1"}},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "200 once alerts and keys are loaded, else 503.",
+                    "security": [],
+                    "responses": {"200": {"description": "ready"}, "503": {"description": "not"}},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Alert": _alert_schema(),
+                **_defs(),
+                "AlertPage": {
+                    "type": "object",
+                    "required": ["alerts", "next_cursor", "position"],
+                    "properties": {
+                        "alerts": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Alert"},
+                        },
+                        "next_cursor": {"type": ["string", "null"]},
+                        "position": {
+                            "type": "string",
+                            "description": "Stream position at the time of this page.",
+                        },
+                    },
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}},
+                },
+            },
+        },
+    }
+
+
+def render() -> bytes:
+    return orjson.dumps(openapi(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.buffer.write(render())

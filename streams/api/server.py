@@ -1,0 +1,276 @@
+"""`rasid api`: the HTTP API for alert subscribers (aiohttp), a process of its own.
+
+    GET /                 the live page (no key needed to load it; it asks for one)
+    GET /alerts           recent alerts (last revision of each), filters, cursor pagination
+    GET /alerts/stream    Server-Sent Events, same filters, Last-Event-ID resume, heartbeats
+    GET /openapi.json     the OpenAPI document (committed as schemas/openapi.v1.json)
+    GET /healthz /readyz /metrics
+
+It reads `rasid.alerts` itself (no consumer group: every API process sees every alert, so they
+scale out behind a load balancer) and the compacted keys topic. Stream event ids are Kafka
+positions (streams/api/access.py encode_position), valid on any API process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from streams import metrics
+from streams.api.access import (
+    AlertFilter,
+    ApiKey,
+    bearer,
+    check_token,
+    decode_position,
+    encode_position,
+    sse,
+)
+from streams.api.feed import AlertFeed, Entry, KeyStore, supervise
+from streams.api.openapi import openapi
+from streams.kafka import names as topics
+from streams.settings import Settings
+
+log = logging.getLogger("rasid.api")
+
+PAGE = Path(__file__).with_name("static") / "index.html"
+MAX_LIMIT = 500
+ANONYMOUS = ApiKey(id="anonymous", name="anonymous", token_hash="")
+
+FEED: web.AppKey[AlertFeed] = web.AppKey("feed", AlertFeed)
+KEYS: web.AppKey[KeyStore] = web.AppKey("keys", KeyStore)
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
+    )
+
+
+def _error(status: int, message: str) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="rasid"'} if status == 401 else None
+    return _json({"error": message}, status=status, headers=headers)
+
+
+def _count(route: str, status: int) -> None:
+    metrics.API_REQUESTS.labels(route=route, status=f"{status // 100}xx").inc()
+
+
+def authenticate(request: web.Request) -> ApiKey | None:
+    """The key of a request: `Authorization: Bearer …`, or `access_token=…` in the query (the
+    browser's EventSource cannot set headers)."""
+    if not request.app[SETTINGS].api_keys_required:
+        return ANONYMOUS
+    token = bearer(request.headers.get("Authorization")) or request.query.get("access_token")
+    if not token:
+        return None
+    return check_token(token, request.app[KEYS].keys)
+
+
+def _filter(request: web.Request) -> AlertFilter:
+    query = request.query
+    return AlertFilter.from_params(
+        {
+            "region": query.getall("region", []),
+            "topic": query.getall("topic", []),
+            "rule": query.getall("rule", []),
+            "severity": query.get("severity"),
+            "since": query.get("since"),
+        }
+    )
+
+
+def _cursor(value: str) -> tuple[int, int, int]:
+    parts = value.split("-")
+    if len(parts) != 3:
+        raise ValueError("bad cursor")
+    t, p, o = (int(x) for x in parts)
+    return (t, p, o)
+
+
+async def alerts_view(request: web.Request) -> web.Response:
+    key = authenticate(request)
+    if key is None:
+        _count("alerts", 401)
+        return _error(401, "a valid API key is required (Authorization: Bearer …)")
+    try:
+        wanted = _filter(request)
+        limit = int(request.query.get("limit", "50"))
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be 1..{MAX_LIMIT}")
+        before = _cursor(request.query["cursor"]) if request.query.get("cursor") else None
+    except ValueError as exc:
+        _count("alerts", 400)
+        return _error(400, str(exc))
+    feed = request.app[FEED]
+    page: list[Entry] = []
+    more = False
+    for entry in feed.latest():
+        if before is not None and entry.cursor >= before:
+            continue
+        if not (key.allows(entry.alert) and wanted.matches(entry.alert)):
+            continue
+        if len(page) == limit:
+            more = True
+            break
+        page.append(entry)
+    _count("alerts", 200)
+    return _json(
+        {
+            "alerts": [e.alert for e in page],
+            "next_cursor": "-".join(map(str, page[-1].cursor)) if more and page else None,
+            # Open the stream from here (last_event_id) to miss nothing after this page.
+            "position": encode_position(feed.position),
+        }
+    )
+
+
+async def stream_view(request: web.Request) -> web.StreamResponse:
+    key = authenticate(request)
+    if key is None:
+        _count("stream", 401)
+        return _error(401, "a valid API key is required (Authorization: Bearer …)")
+    try:
+        wanted = _filter(request)
+        last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+        resume = decode_position(last) if last else None
+    except ValueError as exc:
+        _count("stream", 400)
+        return _error(400, str(exc))
+    feed, settings = request.app[FEED], request.app[SETTINGS]
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",  # proxies: do not buffer the stream
+        }
+    )
+    await response.prepare(request)
+    _count("stream", 200)
+    queue = feed.subscribe()  # before the backlog snapshot, so nothing falls in between
+    position = dict(resume) if resume is not None else dict(feed.position)
+
+    async def send(entry: Entry) -> None:
+        if entry.offset < position.get(entry.partition, 0):
+            return  # already sent (backlog and live queue overlap)
+        position[entry.partition] = entry.offset + 1
+        if key.allows(entry.alert) and wanted.matches(entry.alert):
+            event = entry.alert.get("status", "new")
+            await response.write(sse(entry.data, event="alert", id=encode_position(position)))
+            log.debug("sent %s as %s", entry.alert["id"], event)
+
+    try:
+        await response.write(b"retry: 3000\n\n")
+        if resume is not None:
+            for entry in await feed.since(resume):
+                await send(entry)
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), settings.api_heartbeat_seconds)
+            except TimeoutError:
+                await response.write(b": heartbeat\n\n")
+                continue
+            if item is None:  # shutting down, or too slow
+                break
+            await send(item)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass  # the client went away
+    finally:
+        feed.unsubscribe(queue)
+    return response
+
+
+async def page_view(request: web.Request) -> web.Response:
+    return web.Response(
+        body=PAGE.read_bytes(),
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+async def openapi_view(request: web.Request) -> web.Response:
+    return _json(openapi())
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return _json({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    checks = {
+        "alerts_loaded": request.app[FEED].ready.is_set(),
+        "keys_loaded": request.app[KEYS].ready.is_set(),
+    }
+    ok = all(checks.values())
+    return _json({"ready": ok, **checks}, status=200 if ok else 503)
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    return web.Response(
+        body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
+
+
+def build_app(settings: Settings) -> web.Application:
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[FEED] = AlertFeed(
+        settings.kafka_bootstrap, settings.topic_alerts, settings.api_buffer_alerts
+    )
+    app[KEYS] = KeyStore(settings.kafka_bootstrap, topics.apikeys(settings))
+    app.router.add_get("/", page_view)
+    app.router.add_get("/alerts", alerts_view)
+    app.router.add_get("/alerts/stream", stream_view)
+    app.router.add_get("/openapi.json", openapi_view)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_view)
+
+    async def readers(app: web.Application) -> Any:
+        tasks = [
+            asyncio.create_task(supervise("alerts", app[FEED].run)),
+            asyncio.create_task(supervise("keys", app[KEYS].run)),
+        ]
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def close_streams(app: web.Application) -> None:
+        app[FEED].close_streams()
+
+    app.cleanup_ctx.append(readers)
+    app.on_shutdown.append(close_streams)
+    return app
+
+
+async def serve(settings: Settings) -> None:
+    from streams.kafka.admin import ensure_topics
+
+    await ensure_topics(settings)
+    await topics.ensure(settings)
+    runner = web.AppRunner(build_app(settings), shutdown_timeout=5.0)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.api_host, settings.api_port)
+    await site.start()
+    log.info("api listening", extra={"host": settings.api_host, "port": settings.api_port})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,1 @@
+"""Regions (gazetteer) and topics (lexicons) with evidence; the enriched-article message."""

@@ -1,0 +1,83 @@
+"""Raw article → parsed article → enriched article (classified by region and topic)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from typing import Any
+
+from streams.classify.places import Gazetteer, classify_regions
+from streams.classify.topics import classify_topics
+from streams.extract.parse import parse_article
+from streams.ids import article_id
+from streams.model import Label, ParsedArticle
+
+SCHEMA_VERSION = 1
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def label_dict(label: Label) -> dict[str, Any]:
+    return {
+        "code": label.code,
+        "score": round(label.score, 4),
+        "evidence": [
+            {"text": e.text, "field": e.field, "start": e.start, "end": e.end}
+            for e in label.evidence
+        ],
+    }
+
+
+def parse_raw(raw: Mapping[str, Any], *, tz: tzinfo, now: datetime) -> ParsedArticle:
+    """Recover the article from a raw message. Raises parse.ParseError if nothing is left."""
+    return parse_article(
+        raw["body"],
+        content_type=raw.get("content_type") or "text/plain",
+        title=raw.get("title") or None,
+        fetched_at=_parse_time(raw.get("fetched_at")) or now,
+        tz=tz,
+    )
+
+
+def enrich(
+    raw: Mapping[str, Any],
+    parsed: ParsedArticle,
+    *,
+    now: datetime,
+    gazetteer: Gazetteer | None = None,
+) -> dict[str, Any]:
+    """Classify a parsed article and build the enriched-article message."""
+    # A producer's explicit timestamp beats what the parser read off the page.
+    published_at = _parse_time(raw.get("published_at")) or parsed.published_at
+    regions = classify_regions(
+        parsed.title, parsed.body, dateline=parsed.dateline, gazetteer=gazetteer
+    )
+    topics = classify_topics(parsed.title, parsed.body, section=parsed.section)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "id": article_id(raw),
+        "source": raw["source"],
+        "url": raw.get("url"),
+        "title": parsed.title,
+        "section": parsed.section,
+        "dateline": parsed.dateline,
+        "lang": raw.get("lang") or "ar",
+        "body": parsed.body,
+        "content_type": raw.get("content_type") or "text/plain",
+        "published_at": _iso(published_at),
+        "fetched_at": _iso(_parse_time(raw.get("fetched_at"))),
+        "ingested_at": now.isoformat(),
+        "regions": [label_dict(r) for r in regions],
+        "topics": [label_dict(t) for t in topics],
+    }

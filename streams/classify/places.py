@@ -1,0 +1,313 @@
+"""Region classification: which countries an article is about (ISO 3166-1 alpha-2 codes).
+
+Matching runs on normalised word tokens (see `streams.text.arabic`), longest phrase first, with
+Arabic proclitics stripped from the first word of a phrase («والعراق», «بدمشق», «للعراق»).
+The gazetteer (`streams/data/gazetteer.json`, built by `scripts/build_gazetteer.py` from GeoNames
+plus `streams/data/places_curated.yaml`) is compiled once into a dict-based phrase index and
+reused for every article.
+
+Scoring: every mention adds `field weight × name weight` to its country, where the title weighs
+3, the dateline 2, the lead of the body (first 300 characters) 1.5 and the rest of the body 1;
+countries, curated places, actors, demonyms and GeoNames-only names weigh 1.0/0.9/0.8/0.7/0.5.
+A place that only says where a source speaks from («مصدر مطلع من داخل روسيا», «من موسكو قال»)
+counts 0.3 of that. Ambiguous names («عمان», «صور», «طرابلس», GeoNames names shared by several
+countries) count only when the article has another, unambiguous mention of the same country or
+a cue word next to them («سلطنة عمان», «العاصمة الأردنية عمان»). A country is returned when its raw
+weight is >= 0.7 and >= 25 % of the strongest country's; the score is raw / (raw + 3).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from streams.model import Evidence, Label
+from streams.text.arabic import Token, Tokens, normalize, tokenize
+from streams.text.memo import UNSEEN, WordMemo
+
+T = TypeVar("T")
+
+# Longest first: «وبالعراق» must lose «وبال», not just «و».
+PROCLITICS: tuple[str, ...] = (
+    "وبال", "وكال", "وفال", "ولل", "فبال", "فلل",
+    "وال", "فال", "بال", "كال", "لل", "ال",
+    "وب", "ول", "وك", "فب", "فل", "فك",
+    "و", "ف", "ب", "ل", "ك",
+)  # fmt: skip
+_MIN_STEM = 3
+_PROCLITIC_SET = frozenset(PROCLITICS)
+_PROCLITIC_LENGTHS = tuple(sorted({len(p) for p in PROCLITICS}, reverse=True))
+
+
+@lru_cache(maxsize=65536)
+def word_variants(word: str) -> tuple[str, ...]:
+    """The word itself, then the word with each matching proclitic removed (stem >= 3 letters).
+
+    A proclitic that carries the article keeps it: «بالعراق»/«للعراق» → «العراق», while
+    «فرقة» → «رقه» (never «الرقه»), so a name with the article is not matched after a bare «ف».
+    """
+    out = [word]
+    n = len(word)
+    # The proclitics a word starts with are prefixes of each other: longest first is the
+    # order of PROCLITICS. One set lookup per length instead of one `startswith` per proclitic.
+    for k in _PROCLITIC_LENGTHS:
+        p = word[:k]
+        if n - k >= _MIN_STEM and p in _PROCLITIC_SET:
+            stem = word[k:]
+            if p.endswith("ال") or p.endswith("لل"):
+                stem = "ال" + stem
+            if stem not in out:
+                out.append(stem)
+    return tuple(out)
+
+
+_WordEntry = tuple[tuple[str, ...], T | None]  # (variants that start a phrase, prefix hit)
+
+
+@dataclass(frozen=True, slots=True)
+class Match(Generic[T]):
+    """Tokens [start, end) of a token list matched a phrase carrying `payload`."""
+
+    start: int
+    end: int
+    payload: T
+
+
+class PhraseIndex(Generic[T]):
+    """Exact phrase lookup over normalised tokens, compiled once.
+
+    Phrases are normalised strings of one or more words. Only the first word of a phrase is
+    matched with proclitics stripped (see `word_variants`). A one-word phrase ending in «*»
+    matches any word starting with it, with or without proclitics and article, e.g. «اقتصاد*».
+    """
+
+    def __init__(self, phrases: Iterable[tuple[str, T]]) -> None:
+        self._exact: dict[tuple[str, ...], T] = {}
+        self._prefix: dict[str, T] = {}
+        self._first: set[str] = set()
+        self._memo: WordMemo[_WordEntry[T] | None] = WordMemo()  # word -> _entry(word)
+        self.max_len = 1
+        for phrase, payload in phrases:
+            words = normalize(phrase).split()
+            if not words:
+                continue
+            if len(words) == 1 and words[0].endswith("*"):
+                self._prefix.setdefault(words[0][:-1], payload)
+                continue
+            key = tuple(words)
+            self._exact.setdefault(key, payload)
+            self._first.add(key[0])
+            self.max_len = max(self.max_len, len(words))
+
+    def __len__(self) -> int:
+        return len(self._exact) + len(self._prefix)
+
+    def _prefix_lookup(self, word: str) -> T | None:
+        variants = word_variants(word)
+        bare = [v[2:] for v in variants if v.startswith("ال") and len(v) - 2 >= _MIN_STEM]
+        for variant in (*variants, *bare):
+            for k in range(len(variant), _MIN_STEM - 1, -1):
+                hit = self._prefix.get(variant[:k])
+                if hit is not None:
+                    return hit
+        return None
+
+    def _entry(self, word: str) -> _WordEntry[T] | None:
+        """What a word can start: phrase first words among its variants, and a prefix hit."""
+        firsts = tuple(v for v in word_variants(word) if v in self._first)
+        prefix = self._prefix_lookup(word) if self._prefix else None
+        entry = (firsts, prefix) if firsts or prefix is not None else None
+        return self._memo.remember(word, entry)
+
+    def find(self, tokens: Sequence[Token]) -> Iterator[Match[T]]:
+        """Non-overlapping matches, scanning left to right and preferring the longest phrase."""
+        words = tokens.words if isinstance(tokens, Tokens) else [t.text for t in tokens]
+        n = len(words)
+        i = 0  # first word not inside a match already found
+        for j, entry in self._memo.candidates(words):  # most words start nothing: skipped
+            if j < i:
+                continue
+            if entry is UNSEEN:
+                entry = self._entry(words[j])
+                if entry is None:
+                    continue
+            firsts, prefix_hit = entry
+            found: Match[T] | None = None
+            for variant in firsts:
+                for size in range(min(self.max_len, n - j), 0, -1):
+                    if found is not None and size <= found.end - found.start:
+                        break
+                    hit = self._exact.get((variant, *words[j + 1 : j + size]))
+                    if hit is not None:
+                        found = Match(j, j + size, hit)
+                        break
+            if found is None and prefix_hit is not None:
+                found = Match(j, j + 1, prefix_hit)
+            if found is not None:
+                yield found
+                i = found.end
+
+
+@dataclass(frozen=True, slots=True)
+class GazetteerEntry:
+    name: str
+    codes: tuple[tuple[str, float], ...]  # (ISO code, weight)
+    kind: str
+    needs_support: bool
+    cues: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()  # code -> cue phrases
+
+
+_DEFAULT_PATH = "gazetteer.json"
+
+FIELD_WEIGHT = {"title": 3.0, "dateline": 2.0, "body": 1.0}
+LEAD_CHARS, LEAD_WEIGHT = 300, 1.5
+SOURCE_DISCOUNT = 0.3
+CUE_WINDOW = 3
+MIN_RAW, MIN_RELATIVE = 0.7, 0.25
+MAX_EVIDENCE = 20
+_SOURCE_PREPS = frozenset({"من", "داخل", "في"})
+
+
+class Gazetteer:
+    """Compiled place-name index. Load once with `Gazetteer.load()` and reuse."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        entries: list[tuple[str, GazetteerEntry]] = []
+        for e in doc["entries"]:
+            cues = tuple(
+                (code, tuple(tuple(c.split()) for c in cs))
+                for code, cs in e.get("cues", {}).items()
+            )
+            entry = GazetteerEntry(
+                name=e["name"],
+                codes=tuple((c, float(w)) for c, w in e["codes"].items()),
+                kind=e["kind"],
+                needs_support=bool(e["needs_support"]),
+                cues=cues,
+            )
+            entries.append((e["name"], entry))
+        self.index: PhraseIndex[GazetteerEntry] = PhraseIndex(entries)
+        self.stoplist = frozenset(doc.get("stoplist", []))
+        self.source_cues = frozenset(doc.get("source_cues", []))
+        self.speech_verbs = frozenset(doc.get("speech_verbs", []))
+        self.attribution: str = doc.get("attribution", "")
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Gazetteer:
+        if path is None:
+            text = resources.files("streams.data").joinpath(_DEFAULT_PATH).read_text("utf-8")
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+        return cls(json.loads(text))
+
+
+@lru_cache(maxsize=1)
+def default_gazetteer() -> Gazetteer:
+    return Gazetteer.load()
+
+
+def _window_words(words: Sequence[str], start: int, end: int, size: int) -> set[str]:
+    out: set[str] = set()
+    for w in (*words[max(0, start - size) : start], *words[end : end + size]):
+        out.update(word_variants(w))
+    return out
+
+
+def _cue_present(cues: tuple[tuple[str, ...], ...], window: set[str]) -> bool:
+    return any(all(w in window for w in cue) for cue in cues)
+
+
+def _is_source_location(gaz: Gazetteer, words: Sequence[str], start: int, end: int) -> bool:
+    """«مصدر مطلع من داخل روسيا», «مصادر في موسكو», «من موسكو قال …»."""
+    if start == 0:
+        return False
+    before = {v for w in words[max(0, start - 5) : start] for v in word_variants(w)}
+    prev2 = set(words[max(0, start - 2) : start])
+    if prev2 & _SOURCE_PREPS and before & gaz.source_cues:
+        return True
+    if words[start - 1] == "من":
+        after = {v for w in words[end : end + 2] for v in word_variants(w)}
+        if after & gaz.speech_verbs:
+            return True
+    return False
+
+
+@dataclass(slots=True)
+class _Hit:
+    entry: GazetteerEntry
+    field: str
+    weight: float
+    evidence: Evidence
+    supported_codes: tuple[str, ...]  # for ambiguous names: codes backed by a nearby cue
+
+
+def classify_regions(
+    title: str,
+    body: str,
+    *,
+    dateline: str | None = None,
+    gazetteer: Gazetteer | None = None,
+) -> list[Label]:
+    """Countries the article is about, strongest first (see the module docstring).
+
+    Evidence offsets point into the original `title`, `body` or `dateline` text
+    (`Evidence.field` is "title", "body" or "dateline").
+    """
+    gaz = gazetteer or default_gazetteer()
+    hits: list[_Hit] = []
+    for field, text in (("title", title), ("dateline", dateline or ""), ("body", body)):
+        if not text:
+            continue
+        tokens = tokenize(text)
+        words = tokens.words
+        for m in gaz.index.find(tokens):
+            entry = m.payload
+            if entry.name in gaz.stoplist:
+                continue
+            start, end = tokens.span(m.start, m.end)
+            weight = FIELD_WEIGHT[field]
+            if field == "body" and start < LEAD_CHARS:
+                weight = LEAD_WEIGHT
+            if _is_source_location(gaz, words, m.start, m.end):
+                weight *= SOURCE_DISCOUNT
+            supported: tuple[str, ...] = ()
+            if entry.cues:
+                window = _window_words(words, m.start, m.end, CUE_WINDOW)
+                supported = tuple(c for c, cs in entry.cues if _cue_present(cs, window))
+            ev = Evidence(text[start:end], field, start, end)
+            hits.append(_Hit(entry, field, weight, ev, supported))
+
+    # Countries with at least one unambiguous mention support ambiguous names.
+    firm = {c for h in hits if not h.entry.needs_support for c, _ in h.entry.codes}
+    raw: dict[str, float] = {}
+    evidence: dict[str, list[Evidence]] = {}
+    for h in hits:
+        for code, name_weight in h.entry.codes:
+            if h.entry.needs_support and code not in firm and code not in h.supported_codes:
+                continue
+            raw[code] = raw.get(code, 0.0) + h.weight * name_weight
+            evidence.setdefault(code, []).append(h.evidence)
+    if not raw:
+        return []
+    top = max(raw.values())
+    labels = [
+        Label(code, round(value / (value + 3.0), 3), _dedupe(evidence[code]))
+        for code, value in sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))
+        if value >= MIN_RAW and value >= MIN_RELATIVE * top
+    ]
+    return labels
+
+
+def _dedupe(items: list[Evidence]) -> tuple[Evidence, ...]:
+    seen: set[tuple[str, int]] = set()
+    out: list[Evidence] = []
+    for e in items:
+        if (e.field, e.start) not in seen:
+            seen.add((e.field, e.start))
+            out.append(e)
+    return tuple(out[:MAX_EVIDENCE])

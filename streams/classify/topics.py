@@ -1,0 +1,138 @@
+"""Topic classification with weighted lexicons (`streams/data/topic_lexicons.yaml`).
+
+Fixed topic codes: security, politics, economy, justice, health, society, sports, technology,
+culture, environment. Lexicon terms are matched on normalised tokens with proclitics stripped
+(the same phrase index as `streams.classify.places`); a term ending in «*» is a word prefix.
+
+Scoring per topic: title matches count TITLE_WEIGHT times their lexicon weight; body matches
+count their weight, at most MAX_REPEAT times per term, and the body total is scaled by
+sqrt(BODY_NORM_TOKENS / body length) for bodies longer than BODY_NORM_TOKENS tokens, so long
+articles do not collect topics by sheer length. A section name («أمن», «اقتصاد», «رياضة», …) adds
+SECTION_WEIGHT to its topic. A topic is returned when its raw score is >= MIN_RAW and >=
+MIN_RELATIVE × the best topic's; the reported score is raw / (raw + 6).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from streams.classify.places import PhraseIndex, word_variants
+from streams.model import Evidence, Label
+from streams.text.arabic import Tokens, normalize, tokenize
+
+TOPICS: tuple[str, ...] = (
+    "security",
+    "politics",
+    "economy",
+    "justice",
+    "health",
+    "society",
+    "sports",
+    "technology",
+    "culture",
+    "environment",
+)
+
+TITLE_WEIGHT = 2.5
+SECTION_WEIGHT = 4.0
+BODY_NORM_TOKENS = 150
+MAX_REPEAT = 3
+MIN_RAW = 3.0
+MIN_RELATIVE = 0.4
+MAX_EVIDENCE = 20
+
+_Payload = tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Lexicons:
+    index: PhraseIndex[tuple[str, _Payload]]  # (normalised term, ((topic, weight), ...))
+    sections: dict[str, str]  # normalised section word -> topic
+
+
+def _build(doc: dict[str, Any]) -> _Lexicons:
+    merged: dict[str, dict[str, float]] = {}
+    for topic, terms in doc["topics"].items():
+        if topic not in TOPICS:
+            raise ValueError(f"unknown topic {topic!r} in lexicon")
+        for term, weight in terms.items():
+            key = " ".join(normalize(str(term)).split())
+            merged.setdefault(key, {})[topic] = float(weight)
+    phrases = [(k, (k, tuple(sorted(v.items())))) for k, v in merged.items()]
+    sections: dict[str, str] = {}
+    for topic, words in doc.get("sections", {}).items():
+        for w in words:
+            sections[" ".join(normalize(str(w)).split())] = topic
+    return _Lexicons(PhraseIndex(phrases), sections)
+
+
+@lru_cache(maxsize=1)
+def _lexicons() -> _Lexicons:
+    text = resources.files("streams.data").joinpath("topic_lexicons.yaml").read_text("utf-8")
+    return _build(yaml.safe_load(text))
+
+
+def _section_topic(section: str, lex: _Lexicons) -> str | None:
+    norm = " ".join(normalize(section).split())
+    if norm in lex.sections:
+        return lex.sections[norm]
+    for token in norm.split():
+        for variant in word_variants(token):
+            if variant in lex.sections:
+                return lex.sections[variant]
+    return None
+
+
+def classify_topics(title: str, body: str, *, section: str | None = None) -> list[Label]:
+    """Topics of an article, strongest first, each with the lexicon terms found as evidence."""
+    lex = _lexicons()
+    raw = dict.fromkeys(TOPICS, 0.0)
+    # Where each topic's terms were found, as (field, tokens, first token, end token): turned
+    # into evidence only for the topics returned.
+    found: dict[str, list[tuple[str, Tokens, int, int]]] = {t: [] for t in TOPICS}
+    for field, text in (("title", title), ("body", body)):
+        if not text:
+            continue
+        tokens = tokenize(text)
+        sums = dict.fromkeys(TOPICS, 0.0)
+        repeats: dict[str, int] = {}
+        for m in lex.index.find(tokens):
+            term, payload = m.payload
+            repeats[term] = repeats.get(term, 0) + 1
+            if repeats[term] > MAX_REPEAT:
+                continue
+            for topic, weight in payload:
+                sums[topic] += weight
+                found[topic].append((field, tokens, m.start, m.end))
+        if field == "title":
+            factor = TITLE_WEIGHT
+        else:
+            factor = min(1.0, math.sqrt(BODY_NORM_TOKENS / max(1, len(tokens))))
+        for topic, value in sums.items():
+            raw[topic] += value * factor
+    if section:
+        hinted = _section_topic(section, lex)
+        if hinted is not None:
+            raw[hinted] += SECTION_WEIGHT
+    top = max(raw.values())
+    if top < MIN_RAW:
+        return []
+    return [
+        Label(topic, round(value / (value + 6.0), 3), _evidence(found[topic][:MAX_EVIDENCE]))
+        for topic, value in sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))
+        if value >= MIN_RAW and value >= MIN_RELATIVE * top
+    ]
+
+
+def _evidence(found: list[tuple[str, Tokens, int, int]]) -> tuple[Evidence, ...]:
+    out = []
+    for field, tokens, first, end in found:
+        start, stop = tokens.span(first, end)
+        out.append(Evidence(tokens.norm.original[start:stop], field, start, stop))
+    return tuple(out)

@@ -1,0 +1,280 @@
+"""`rasid ingest` and `rasid replay` (registered on the main parser by streams/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streams.settings import Settings
+
+log = logging.getLogger("streams.ingest")
+
+
+class KafkaSink:
+    """Raw articles to the raw topic, keyed by article id (as `rasid publish` does)."""
+
+    def __init__(self, producer: Any, topic: str) -> None:
+        self.producer = producer
+        self.topic = topic
+
+    async def publish(self, message: dict[str, Any]) -> str:
+        from streams.ids import article_id
+
+        aid = article_id(message)
+        await self.producer.send_and_wait(self.topic, orjson.dumps(message), key=aid.encode())
+        return aid
+
+
+async def _web(settings: Settings, ready: dict[str, bool]) -> Any:
+    """/metrics, /healthz and /readyz of the ingest process."""
+    from aiohttp import web
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+    async def metrics_view(request: web.Request) -> web.Response:
+        body = generate_latest(REGISTRY)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        ok = all(ready.values())
+        return web.json_response({"ready": ok, **ready}, status=200 if ok else 503)
+
+    app = web.Application()
+    app.add_routes(
+        [
+            web.get("/metrics", metrics_view),
+            web.get("/healthz", healthz),
+            web.get("/readyz", readyz),
+        ]
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.web_host, settings.ingest_web_port).start()
+    return runner
+
+
+async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from aiokafka import AIOKafkaProducer
+
+    from streams import metrics
+    from streams.ingest.http import Fetcher, FetcherConfig
+    from streams.ingest.policy import Backoff
+    from streams.ingest.service import Ingester
+    from streams.ingest.sources import SourcesError, load_sources
+    from streams.ingest.state import KafkaState
+    from streams.kafka.admin import ensure_topics
+
+    sources = load_sources(Path(args.sources) if args.sources else settings.sources_path)
+    if args.source:
+        unknown = set(args.source) - {s.name for s in sources}
+        if unknown:
+            raise SourcesError(f"no enabled source named {', '.join(sorted(unknown))}")
+        sources = [s for s in sources if s.name in set(args.source)]
+    metrics.ingest_sources([s.name for s in sources])
+    ready = {"state_loaded": False}
+    runner = None if args.once or args.no_web else await _web(settings, ready)
+    await ensure_topics(settings)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        max_request_size=8_388_608,
+        linger_ms=5,
+    )
+    await producer.start()
+    store = KafkaState(settings, producer)
+    try:
+        await store.start()
+        ready["state_loaded"] = True
+        config = FetcherConfig(
+            user_agent=settings.ingest_user_agent,
+            connect_timeout=settings.ingest_connect_timeout,
+            timeout=settings.ingest_timeout,
+            host_concurrency=settings.ingest_host_concurrency,
+            host_interval=settings.ingest_host_interval,
+            max_bytes=settings.ingest_max_page_bytes,
+            robots_ttl=settings.ingest_robots_ttl,
+        )
+        async with Fetcher(config) as fetcher:
+            ingester = Ingester(
+                sources=sources,
+                fetcher=fetcher,
+                store=store,
+                sink=KafkaSink(producer, settings.topic_raw),
+                # Room for the JSON envelope under the worker's raw message limit.
+                max_html_bytes=max(10_000, settings.max_body_bytes - 50_000),
+                backoff=Backoff(settings.ingest_backoff_base, settings.ingest_backoff_max),
+            )
+            log.info(
+                "ingest started",
+                extra={"sources": [s.name for s in sources], "state_records": store.records_loaded},
+            )
+            if args.once:
+                report = await ingester.run_once()
+                print(orjson.dumps({"sources": len(sources), **vars(report)}).decode())
+                return 0
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await ingester.run(stop)
+            log.info("ingest stopped")
+            return 0
+    finally:
+        await store.stop()
+        await producer.stop()
+        if runner is not None:
+            await runner.cleanup()
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.ingest.sources import SourcesError
+    from streams.logs import setup_logging
+
+    setup_logging(settings.log_level)
+    try:
+        return asyncio.run(_ingest(args, settings))
+    except SourcesError as exc:
+        print(f"rasid ingest: {exc}", file=sys.stderr)
+        return 2
+
+
+# ---------------------------------------------------------------- replay
+async def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from aiokafka import AIOKafkaProducer
+
+    from streams.ids import article_id
+    from streams.ingest.replay import Checkpoint, Progress, count_lines, decode_line, iter_lines
+    from streams.kafka.admin import ensure_topics
+
+    archive = Path(args.jsonl)
+    sources = list(args.source or [])
+    path = (
+        Path(args.checkpoint)
+        if args.checkpoint
+        else Checkpoint.default_path(
+            settings.replay_checkpoint_dir, archive, settings.topic_raw, sources
+        )
+    )
+    checkpoint = Checkpoint.load(path, archive)
+    if args.from_start:
+        checkpoint = Checkpoint(path, str(archive.resolve()))
+    resumed_from = checkpoint.line
+    tz = settings.tz_for_source("")
+    wanted = set(sources)
+    total = None if args.no_count else count_lines(archive)
+    progress = Progress(total, start=checkpoint.line, stream=sys.stderr)
+    await ensure_topics(settings)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        max_request_size=8_388_608,
+        linger_ms=20,
+    )
+    await producer.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    pending: list[Any] = []
+    published = skipped = 0
+    last_line = checkpoint.line
+
+    async def flush() -> None:
+        # Only lines the broker acknowledged go into the checkpoint.
+        for future in pending:
+            await future
+        pending.clear()
+        checkpoint.line = last_line
+        checkpoint.save()
+
+    started = time.monotonic()
+    last_save = started
+    try:
+        for n, line in iter_lines(archive):
+            if n <= checkpoint.line:
+                continue
+            if stop.is_set() or (args.max is not None and published >= args.max):
+                break
+            message = decode_line(line, tz=tz, sources=wanted)
+            if isinstance(message, str):
+                skipped += 1
+                log.warning("line skipped", extra={"line": n, "reason": message})
+            elif message is not None:
+                if args.rate:
+                    ahead = started + published / args.rate - time.monotonic()
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
+                aid = article_id(message)
+                pending.append(
+                    await producer.send(settings.topic_raw, orjson.dumps(message), key=aid.encode())
+                )
+                published += 1
+                checkpoint.published += 1
+            last_line = n
+            progress.update(n)
+            if len(pending) >= 500 or time.monotonic() - last_save > 2.0:
+                await flush()
+                last_save = time.monotonic()
+        else:
+            checkpoint.done = True
+        await flush()
+    finally:
+        progress.close()
+        await producer.stop()
+    print(
+        orjson.dumps(
+            {
+                "published": published,
+                "skipped": skipped,
+                "resumed_from_line": resumed_from,
+                "last_line": checkpoint.line,
+                "done": checkpoint.done,
+                "checkpoint": str(path),
+                "topic": settings.topic_raw,
+            }
+        ).decode()
+    )
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.logs import setup_logging
+
+    setup_logging(settings.log_level)
+    if not Path(args.jsonl).is_file():
+        print(f"rasid replay: no such file {args.jsonl}", file=sys.stderr)
+        return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(_replay(args, settings))
+    return 130
+
+
+def register(sub: Any) -> None:
+    """Add `ingest` and `replay` to the `rasid` sub-command parser."""
+    p = sub.add_parser("ingest", help="poll the configured feeds and pages into the raw topic")
+    p.add_argument("--sources", metavar="PATH", help="sources file (default RASID_SOURCES_PATH)")
+    p.add_argument("--source", action="append", metavar="NAME", help="only this source (repeat)")
+    p.add_argument("--once", action="store_true", help="poll every source once, then exit")
+    p.add_argument("--no-web", action="store_true", help="no /metrics web server")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("replay", help="publish an archive (JSON lines, .gz ok) to the raw topic")
+    p.add_argument("--jsonl", required=True, metavar="FILE", help="ANT records or raw articles")
+    p.add_argument("--rate", type=float, default=0.0, help="messages per second (0: no limit)")
+    p.add_argument("--source", action="append", metavar="S", help="only lines of source S")
+    p.add_argument("--checkpoint", metavar="PATH", help="checkpoint file (default: derived)")
+    p.add_argument("--from-start", action="store_true", help="ignore the checkpoint")
+    p.add_argument("--max", type=int, default=None, help="stop after N published messages")
+    p.add_argument("--no-count", action="store_true", help="skip counting lines for the bar")
+    p.set_defaults(func=cmd_replay)

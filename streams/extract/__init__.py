@@ -1,0 +1,1 @@
+"""Raw page text or HTML → a ParsedArticle (title, section, dateline, dates, body)."""

@@ -1,0 +1,1 @@
+"""Kafka topic names and creation (aiokafka admin), shared by every process."""

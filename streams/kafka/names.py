@@ -1,0 +1,50 @@
+"""Names of the subscriber topics, and their creation.
+
+Unless set explicitly, each name is derived from the alerts topic's prefix, so a deployment that
+renames its topics (or a test run with its own prefix) gets its own subscriber topics too:
+`rasid.alerts` → `rasid.alerts.stories`, `rasid.apikeys`, `rasid.subscriptions`,
+`rasid.deliveries.deadletter`.
+"""
+
+from __future__ import annotations
+
+from aiokafka.admin import NewTopic
+
+from streams.kafka.admin import create_missing
+from streams.settings import Settings
+
+COMPACTED = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}
+
+
+def prefix(settings: Settings) -> str:
+    alerts = settings.topic_alerts
+    return alerts[: -len(".alerts")] if alerts.endswith(".alerts") else alerts
+
+
+def story_candidates(settings: Settings) -> str:
+    return settings.topic_story_candidates or f"{settings.topic_alerts}.stories"
+
+
+def apikeys(settings: Settings) -> str:
+    return settings.topic_apikeys or f"{prefix(settings)}.apikeys"
+
+
+def subscriptions(settings: Settings) -> str:
+    return settings.topic_subscriptions or f"{prefix(settings)}.subscriptions"
+
+
+def deliveries_deadletter(settings: Settings) -> str:
+    return settings.topic_deliveries_deadletter or f"{prefix(settings)}.deliveries.deadletter"
+
+
+async def ensure(settings: Settings, *, attempts: int = 30) -> list[str]:
+    """Create the subscriber topics that are missing (the compacted ones with one partition:
+    they hold a handful of small records that every reader loads whole)."""
+    wanted = [
+        NewTopic(apikeys(settings), 1, settings.topic_replication, topic_configs=COMPACTED),
+        NewTopic(subscriptions(settings), 1, settings.topic_replication, topic_configs=COMPACTED),
+        NewTopic(
+            deliveries_deadletter(settings), settings.topic_partitions, settings.topic_replication
+        ),
+    ]
+    return await create_missing(settings, wanted, attempts=attempts)

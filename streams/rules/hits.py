@@ -1,0 +1,76 @@
+"""Enriched article + rule hits → alert messages with deterministic ids."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from streams.ids import alert_id
+from streams.rules.matcher import RuleHit, RuleSet
+
+SCHEMA_VERSION = 1
+
+
+def _codes(labels: list[dict[str, Any]]) -> list[str]:
+    return [str(label["code"]) for label in labels]
+
+
+def match_article(enriched: Mapping[str, Any], rules: RuleSet) -> list[RuleHit]:
+    """Run the watch-list over an enriched article's title and body."""
+    return rules.match(
+        {"title": enriched["title"], "body": enriched["body"]},
+        regions=_codes(enriched["regions"]),
+        topics=_codes(enriched["topics"]),
+        source=enriched["source"],
+        lang=enriched.get("lang"),
+    )
+
+
+def _explain(labels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "code": label["code"],
+            "score": label["score"],
+            "found": sorted({e["text"] for e in label["evidence"]}),
+        }
+        for label in labels
+    ]
+
+
+def build_alert(enriched: Mapping[str, Any], hit: RuleHit, *, now: datetime) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "id": alert_id(hit.rule_id, hit.rule_version, enriched["id"]),
+        "rule": hit.rule_id,
+        "rule_version": hit.rule_version,
+        "rule_title": hit.title,
+        "severity": hit.severity,
+        "article": {
+            "id": enriched["id"],
+            "source": enriched["source"],
+            "url": enriched.get("url"),
+            "title": enriched["title"],
+            "published_at": enriched.get("published_at"),
+        },
+        "regions": _codes(enriched["regions"]),
+        "topics": _codes(enriched["topics"]),
+        "explanation": {
+            "regions": _explain(enriched["regions"]),
+            "topics": _explain(enriched["topics"]),
+        },
+        "matches": [
+            {
+                "term": m.term,
+                "text": m.text,
+                "field": m.field,
+                "start": m.start,
+                "end": m.end,
+                "snippet": m.snippet,
+            }
+            for m in hit.matches
+        ],
+        "published_at": enriched.get("published_at"),
+        "ingested_at": enriched["ingested_at"],
+        "alerted_at": now.isoformat(),
+    }

@@ -1,0 +1,1 @@
+"""Story grouping of articles from several outlets, and the story-level alert lifecycle."""

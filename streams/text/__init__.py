@@ -1,0 +1,1 @@
+"""Arabic text: normalisation with offsets back to the original, tokens, dates, word memos."""

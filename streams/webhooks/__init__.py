@@ -1,0 +1,1 @@
+"""`rasid webhooks`: signed, retried alert deliveries to subscriptions."""

@@ -1,0 +1,434 @@
+"""`rasid webhooks`: deliver alerts to the webhook subscriptions (docs/subscribers.md).
+
+One consumer group (`<app id>-webhooks`) reads `rasid.alerts`; scale out with partitions and
+processes. Every subscription has its own ordered queue and one POST in flight, so a slow or
+dead receiver delays only itself. Per delivery:
+
+- POST JSON with `X-Rasid-Signature: sha256=<HMAC-SHA256(body, secret)>` and
+  `X-Rasid-Delivery: <id>` (the same on every retry: the receiver's idempotency key);
+- a 2xx is success; a timeout, a 5xx or a 429 is retried after an exponential backoff with
+  full jitter, and after `RASID_WEBHOOK_MAX_ATTEMPTS` such failures the delivery goes to
+  `rasid.deliveries.deadletter` with the payload and the last error; any other 4xx goes there
+  at once (the receiver refused it for good);
+- a receiver that cannot be reached at all (connection refused, DNS, network down) is DOWN:
+  its queue waits and retries (backoff capped at RASID_WEBHOOK_BACKOFF_MAX_SECONDS) without
+  spending attempts, so a receiver that is down for an hour gets everything, in order, once,
+  when it comes back.
+
+Offsets of `rasid.alerts` are committed only up to the oldest alert with a delivery still
+pending, so a restart re-sends only what was not finished (at-least-once: receivers drop
+repeats by X-Rasid-Delivery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from streams import metrics
+from streams.api.access import (
+    AlertFilter,
+    QuietHours,
+    Throttle,
+    backoff,
+    delivery_id,
+    hold_until,
+    retryable,
+    sign,
+)
+from streams.api.feed import supervise, tail
+from streams.kafka import names as topics
+from streams.settings import Settings, _parse_utc_offset
+from streams.validation import check_outgoing
+
+log = logging.getLogger("rasid.webhooks")
+_seq = itertools.count()
+
+
+@dataclass(order=True)
+class Delivery:
+    not_before: float
+    seq: int
+    id: str = field(compare=False)
+    payload: dict[str, Any] = field(compare=False)
+    offsets: list[tuple[int, int]] = field(compare=False)  # alert records it completes
+    attempts: int = field(default=0, compare=False)
+
+
+class Offsets:
+    """Commit positions: per partition, the oldest offset with a delivery still pending."""
+
+    def __init__(self) -> None:
+        self.pending: dict[int, dict[int, int]] = {}  # partition → offset → open deliveries
+        self.consumed: dict[int, int] = {}  # partition → next offset
+
+    def consumed_record(self, partition: int, offset: int, deliveries: int) -> None:
+        self.consumed[partition] = offset + 1
+        if deliveries:
+            self.pending.setdefault(partition, {})[offset] = deliveries
+
+    def done(self, partition: int, offset: int) -> None:
+        open_ = self.pending.get(partition, {})
+        if offset in open_:
+            open_[offset] -= 1
+            if open_[offset] <= 0:
+                del open_[offset]
+
+    def commit_points(self) -> dict[int, int]:
+        out = {}
+        for partition, nxt in self.consumed.items():
+            open_ = self.pending.get(partition)
+            out[partition] = min(open_) if open_ else nxt
+        return out
+
+
+class SubscriptionQueue:
+    """One subscription: its filters, throttle, quiet hours, digest buffer, and the ordered
+    queue of its deliveries with one POST in flight."""
+
+    def __init__(self, record: dict[str, Any], dispatcher: Dispatcher) -> None:
+        self.record = record
+        self.id: str = record["id"]
+        self.d = dispatcher
+        self.filter = AlertFilter.from_params(record["filters"])
+        quiet = record.get("quiet_hours")
+        self.quiet = (
+            QuietHours.parse(quiet["window"], _parse_utc_offset(quiet["utc_offset"]))
+            if quiet
+            else None
+        )
+        self.throttle = Throttle(float(record.get("throttle_seconds", 0)))
+        self.digest_minutes = int(record.get("digest_minutes", 0))
+        self.digest: list[tuple[dict[str, Any], tuple[int, int]]] = []
+        self.heap: list[Delivery] = []
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.digest_task: asyncio.Task[None] | None = None
+        self.down = False
+        self.paused_until = 0.0
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.run())
+        if self.digest_minutes:
+            self.digest_task = asyncio.create_task(self.flush_digests())
+
+    async def stop(self) -> None:
+        for task in (self.task, self.digest_task):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        # Dropped with the subscription: their alert records no longer wait for them.
+        for delivery in self.heap:
+            self.d.finished(delivery)
+        for _, where in self.digest:
+            self.d.offsets.done(*where)
+
+    def offer(self, alert: dict[str, Any], where: tuple[int, int]) -> bool:
+        """Queue the alert if this subscription wants it; True if it did."""
+        if not self.filter.matches(alert):
+            return False
+        if not self.throttle.allow(alert, time.time()):
+            metrics.WEBHOOK_DELIVERIES.labels(outcome="throttled").inc()
+            return False
+        if self.digest_minutes:
+            self.digest.append((alert, where))
+            return True
+        now = datetime.now(UTC)
+        until = hold_until(alert, self.quiet, now)
+        if until is not None:
+            metrics.WEBHOOK_DELIVERIES.labels(outcome="held").inc()
+        payload = {
+            "type": "alert",
+            "subscription_id": self.id,
+            "delivery_id": delivery_id(self.id, alert["id"], int(alert.get("revision", 1))),
+            "alert": alert,
+        }
+        self.push(payload, [where], until.timestamp() if until else 0.0)
+        return True
+
+    def push(self, payload: dict[str, Any], offsets: list[tuple[int, int]], at: float) -> None:
+        heapq.heappush(
+            self.heap, Delivery(at, next(_seq), payload["delivery_id"], payload, offsets)
+        )
+        self.wake.set()
+
+    async def flush_digests(self) -> None:
+        while True:
+            await asyncio.sleep(self.digest_minutes * 60.0)
+            if not self.digest:
+                continue
+            batch, self.digest = self.digest, []
+            alerts = [a for a, _ in batch]
+            first, last = alerts[0], alerts[-1]
+            did = delivery_id(self.id, f"digest:{first['id']}:{last['id']}", len(alerts))
+            payload = {
+                "type": "digest",
+                "subscription_id": self.id,
+                "delivery_id": did,
+                "minutes": self.digest_minutes,
+                "alerts": alerts,
+            }
+            self.push(payload, [w for _, w in batch], 0.0)
+
+    async def run(self) -> None:
+        while True:
+            if not self.heap:
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            head = self.heap[0]
+            wait = max(head.not_before, self.paused_until) - time.time()
+            if wait > 0:
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), wait)
+                continue
+            status, error = await self.d.post(self.record, head.payload)
+            s = self.d.settings
+            if status is not None and 200 <= status < 300:
+                heapq.heappop(self.heap)
+                self.down = False
+                metrics.WEBHOOK_DELIVERIES.labels(outcome="delivered").inc()
+                self.d.finished(head)
+                continue
+            unreachable = status is None and error.startswith("unreachable")
+            if unreachable:  # DOWN: the whole queue waits, in order, spending no attempts
+                self.down = True
+                self.paused_until = time.time() + s.webhook_backoff_max_seconds
+                metrics.WEBHOOK_DELIVERIES.labels(outcome="down").inc()
+                continue
+            head.attempts += 1
+            if retryable(status) and head.attempts < s.webhook_max_attempts:
+                head.not_before = time.time() + backoff(
+                    head.attempts,
+                    base=s.webhook_backoff_base_seconds,
+                    cap=s.webhook_backoff_max_seconds,
+                )
+                heapq.heapify(self.heap)
+                metrics.WEBHOOK_DELIVERIES.labels(outcome="retry").inc()
+                continue
+            heapq.heappop(self.heap)
+            await self.d.dead_letter(self.record, head, status, error)
+            self.d.finished(head)
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.subscriptions: dict[str, SubscriptionQueue] = {}
+        self.offsets = Offsets()
+        self.session: aiohttp.ClientSession | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.subs_ready = asyncio.Event()
+        self.alerts_ready = asyncio.Event()
+
+    # ---- subscriptions (compacted topic, read whole and followed)
+    def on_subscription(self, record: Any) -> None:
+        sub_id = (record.key or b"").decode()
+        old = self.subscriptions.pop(sub_id, None)
+        if old is not None:
+            asyncio.get_running_loop().create_task(old.stop())
+        if record.value is None:
+            return
+        queue = SubscriptionQueue(orjson.loads(record.value), self)
+        self.subscriptions[sub_id] = queue
+        queue.start()
+
+    # ---- alerts
+    def on_alert(self, partition: int, offset: int, value: bytes | None) -> None:
+        try:
+            alert = orjson.loads(value or b"")
+        except orjson.JSONDecodeError:
+            alert = None
+        taken = 0
+        if isinstance(alert, dict) and "id" in alert:
+            for queue in list(self.subscriptions.values()):
+                taken += queue.offer(alert, (partition, offset))
+        self.offsets.consumed_record(partition, offset, taken)
+
+    def finished(self, delivery: Delivery) -> None:
+        for partition, offset in delivery.offsets:
+            self.offsets.done(partition, offset)
+
+    async def post(self, record: dict[str, Any], payload: dict[str, Any]) -> tuple[int | None, str]:
+        assert self.session is not None
+        body = orjson.dumps(payload)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Rasid-Webhooks/1",
+            "X-Rasid-Signature": sign(record["secret"], body),
+            "X-Rasid-Delivery": payload["delivery_id"],
+        }
+        started = time.perf_counter()
+        try:
+            async with self.session.post(record["url"], data=body, headers=headers) as resp:
+                await resp.read()
+                return resp.status, f"HTTP {resp.status}"
+        except TimeoutError:
+            return None, "timeout"
+        except aiohttp.ClientConnectorError as exc:
+            return None, f"unreachable: {exc}"
+        except aiohttp.ClientError as exc:  # reset mid-request, bad response, …
+            return None, f"error: {exc!r}"
+        finally:
+            metrics.WEBHOOK_SECONDS.observe(time.perf_counter() - started)
+
+    async def dead_letter(
+        self, record: dict[str, Any], delivery: Delivery, status: int | None, error: str
+    ) -> None:
+        assert self.producer is not None
+        letter = {
+            "schema_version": 1,
+            "delivery_id": delivery.id,
+            "subscription_id": record["id"],
+            "url": record["url"],
+            "attempts": max(1, delivery.attempts),
+            "last_status": status,
+            "last_error": error[:500],
+            "payload": delivery.payload,
+            "failed_at": datetime.now(UTC).isoformat(),
+        }
+        check_outgoing("delivery-deadletter", letter)
+        await self.producer.send_and_wait(
+            topics.deliveries_deadletter(self.settings),
+            orjson.dumps(letter),
+            key=record["id"].encode(),
+        )
+        metrics.WEBHOOK_DELIVERIES.labels(outcome="deadletter").inc()
+        log.warning(
+            "delivery dead-lettered",
+            extra={"subscription_id": record["id"], "delivery_id": delivery.id, "error": error},
+        )
+
+    async def consume_alerts(self) -> None:
+        s = self.settings
+        consumer = AIOKafkaConsumer(
+            s.topic_alerts,
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=f"{s.app_id}-webhooks",
+            enable_auto_commit=False,
+            auto_offset_reset="latest",  # a new deployment does not replay history
+        )
+        await consumer.start()
+        try:
+            while not consumer.assignment():
+                await consumer.getmany(timeout_ms=200)  # joins the group
+            for tp in consumer.assignment():  # the position is fixed now (latest / committed)
+                await consumer.position(tp)
+            self.alerts_ready.set()
+            last_commit = time.monotonic()
+            while True:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for r in records:
+                        self.on_alert(r.partition, r.offset, r.value)
+                if time.monotonic() - last_commit >= 1.0:
+                    points = self.offsets.commit_points()
+                    if points:
+                        await consumer.commit(
+                            {TopicPartition(s.topic_alerts, p): o for p, o in points.items()}
+                        )
+                    last_commit = time.monotonic()
+        finally:
+            self.alerts_ready.clear()
+            await consumer.stop()
+
+    async def run(self) -> None:
+        s = self.settings
+        self.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=s.webhook_timeout_seconds)
+        )
+        self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all")
+        await self.producer.start()
+        tasks = [
+            asyncio.create_task(
+                supervise(
+                    "subscriptions",
+                    lambda: tail(
+                        s.kafka_bootstrap,
+                        topics.subscriptions(s),
+                        self.on_subscription,
+                        ready=self.subs_ready,
+                    ),
+                )
+            ),
+        ]
+        try:
+            await self.subs_ready.wait()  # know the subscriptions before taking alerts
+            tasks.append(asyncio.create_task(supervise("alerts", self.consume_alerts)))
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for queue in list(self.subscriptions.values()):
+                await queue.stop()
+            await self.producer.stop()
+            await self.session.close()
+
+
+def _web(dispatcher: Dispatcher) -> web.Application:
+    app = web.Application()
+
+    async def readyz(request: web.Request) -> web.Response:
+        ok = dispatcher.subs_ready.is_set() and dispatcher.alerts_ready.is_set()
+        body = {
+            "ready": ok,
+            "subscriptions": sorted(dispatcher.subscriptions),
+            "down": sorted(k for k, q in dispatcher.subscriptions.items() if q.down),
+        }
+        return web.json_response(body, status=200 if ok else 503)
+
+    async def metrics_view(request: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_view)
+    return app
+
+
+async def serve(settings: Settings) -> None:
+    from streams.kafka.admin import ensure_topics
+
+    await ensure_topics(settings)
+    await topics.ensure(settings)
+    dispatcher = Dispatcher(settings)
+    runner = web.AppRunner(_web(dispatcher))
+    await runner.setup()
+    await web.TCPSite(runner, settings.web_host, settings.webhook_port).start()
+    main = asyncio.create_task(dispatcher.run())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        done, _ = await asyncio.wait(
+            [main, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
+        if main in done:
+            main.result()  # a crash: raise it
+    finally:
+        main.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await main
+        await runner.cleanup()

@@ -1,0 +1,1 @@
+"""`rasid worker`: the faust app, its agents (stages), Kafka batches, live rules, metrics views, shutdown."""

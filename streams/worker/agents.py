@@ -1,0 +1,111 @@
+"""The agents: short loops that take a message, call the pipeline (pure code), send, count.
+
+Every failure is handled here explicitly: the message goes to the dead-letter topic with its
+reason, and the loop goes on (faust would ack a message whose agent raised, and lose it).
+Messages are taken in batches and acknowledged only once the broker has acknowledged all
+their output; sends that fail because the broker is away are retried (streams/worker/batches.py).
+Agent concurrency stays 1: faust can lose messages above that (faust issue #606); scale out
+with partitions and worker processes instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
+from faust.types import EventT
+
+from streams import metrics
+from streams.errors import DeadLetterReason, Stage
+from streams.worker import observe
+from streams.worker import story_stage as story_agent
+from streams.worker.batches import Outgoing, Step, dead_letter_step, failure_step, run_batch
+from streams.worker.pipeline import utcnow
+
+if TYPE_CHECKING:
+    from streams.worker.app import Rasid
+
+log = logging.getLogger("rasid.worker")
+
+
+def _out(topic: Any, key: bytes, value: dict[str, Any]) -> Outgoing:
+    return Outgoing(topic, key, orjson.dumps(value))
+
+
+def register(rasid: Rasid) -> None:
+    app, pipe = rasid.app, rasid.pipeline
+    batch_max = pipe.settings.batch_max_messages
+    within = pipe.settings.batch_within_seconds
+
+    def parse_one(event: EventT[Any]) -> Step:
+        stage = Stage.PARSE
+        try:
+            now = utcnow()
+            with metrics.stage(Stage.PARSE):
+                raw, parsed = pipe.parse(event.message.value, now)
+            stage = Stage.ENRICH
+            with metrics.stage(Stage.ENRICH):
+                enriched = pipe.enrich(raw, parsed, now)
+                out = _out(rasid.enriched, enriched["id"].encode(), enriched)
+        except Exception as exc:  # a bug must not stop the stream or lose the message
+            return failure_step(rasid.deadletter, event, stage, exc)
+        return Step("enriched", [out], lambda: observe.article_enriched(enriched, event.message))
+
+    def match_one(event: EventT[Any], queued: set[str]) -> Step:
+        stage = Stage.MATCH
+        try:
+            now = utcnow()
+            with metrics.stage(Stage.MATCH):
+                enriched, hits = pipe.match(event.message.value)
+            alerts: list[dict[str, Any]] = []
+            if hits:
+                stage = Stage.ALERT
+                with metrics.stage(Stage.ALERT):
+                    alerts = [a for a in pipe.alerts(enriched, hits, now) if _new(rasid, a, queued)]
+            # to the story stage: one alert per rule and story (streams/worker/story_stage.py)
+            out = story_agent.outgoing(rasid, enriched, alerts)
+        except Exception as exc:
+            return failure_step(rasid.deadletter, event, stage, exc)
+        return Step(f"alerts:{len(alerts)}", out, lambda: story_agent.forwarded(rasid, alerts))
+
+    def refused(stage: Stage) -> Callable[[EventT[Any], BaseException], Step]:
+        def letter(event: EventT[Any], exc: BaseException) -> Step:
+            reason = DeadLetterReason.PROCESSING_ERROR
+            if isinstance(exc, (MessageSizeTooLargeError, RecordTooLargeError)):
+                reason = DeadLetterReason.TOO_LARGE
+            detail = f"output refused by Kafka: {exc!r}"
+            return dead_letter_step(rasid.deadletter, event, stage, reason, detail)
+
+        return letter
+
+    # Each agent takes a batch, processes it, sends all its output, waits for every ack, and
+    # only then acknowledges the batch's events (streams/worker/batches.py): at-least-once, without
+    # a broker round trip per message.
+    @app.agent(rasid.raw, name="rasid.parse", concurrency=1)
+    async def parse_and_enrich(stream: Any) -> AsyncIterator[str]:
+        async for events in stream.noack_take(batch_max, within=within):
+            steps = await run_batch(stream, events, parse_one, refused(Stage.ENRICH), "parse")
+            for outcome in steps:
+                yield outcome
+
+    @app.agent(rasid.enriched, name="rasid.match", concurrency=1)
+    async def match_and_alert(stream: Any) -> AsyncIterator[str]:
+        await rasid.rules_ready.wait()  # no article is matched before the full rule set loads
+        async for events in stream.noack_take(batch_max, within=within):
+            queued: set[str] = set()  # alert ids this batch sends (the table learns them after)
+            handle = functools.partial(match_one, queued=queued)
+            for outcome in await run_batch(stream, events, handle, refused(Stage.ALERT), "match"):
+                yield outcome
+
+
+def _new(rasid: Rasid, alert: dict[str, Any], queued: set[str]) -> bool:
+    """False (and counted) if this alert id was emitted before or is already in the batch."""
+    if alert["id"] in queued or rasid.emitted.get(alert["id"]) is not None:
+        metrics.ALERTS_SUPPRESSED.inc()
+        return False
+    queued.add(alert["id"])
+    return True

@@ -1,0 +1,211 @@
+"""Delivering a batch's output to Kafka: every send issued at once, every ack awaited together.
+
+The agents take input events in batches (`stream.noack_take`) and acknowledge them only after
+`deliver` returned, i.e. after the broker acknowledged every message the batch produced. Faust
+commits only acknowledged offsets, so a worker that dies at any point re-reads whatever it had
+not delivered yet (at-least-once; see docs/guarantees.md).
+
+Failures are split in two:
+
+- transient ones (broker down or restarting, leader moved, timeouts) are retried with backoff
+  until they succeed: the worker stalls while the broker is away and resumes when it is back,
+  instead of dead-lettering good articles or acknowledging events it never delivered;
+- permanent ones that belong to one message (too large for the broker, a value the client
+  refuses) are returned to the caller, which dead-letters that message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiokafka.errors import (
+    CorruptRecordException,
+    MessageSizeTooLargeError,
+    ProducerClosed,
+    RecordTooLargeError,
+)
+from faust.streams import _current_event
+
+from streams import metrics
+from streams.errors import BadInput, DeadLetterReason, Stage
+from streams.worker.pipeline import dead_letter, utcnow
+
+log = logging.getLogger("rasid.worker")
+
+# Errors that retrying the same message cannot fix.
+PERMANENT: tuple[type[BaseException], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    CorruptRecordException,
+    TypeError,
+    ValueError,
+)
+BACKOFF_FIRST, BACKOFF_MAX = 0.2, 5.0
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """One message to send; `error` is set when it failed for good."""
+
+    topic: Any  # a faust Topic
+    key: bytes
+    value: bytes
+    error: BaseException | None = None
+
+
+async def _issue(msg: Outgoing) -> asyncio.Future[Any]:
+    """Hand the message to the producer; the returned future resolves on the broker's ack."""
+    fut: asyncio.Future[Any] = await msg.topic.send(key=msg.key, value=msg.value)
+    return fut
+
+
+async def deliver(messages: Sequence[Outgoing]) -> list[Outgoing]:
+    """Send every message and wait for all acks; return the messages that failed for good.
+
+    Retries transient failures until they succeed (it never gives up on those: the caller's
+    input offsets stay uncommitted meanwhile). Cancellation propagates.
+    """
+    pending = list(messages)
+    failed: list[Outgoing] = []
+    delay = BACKOFF_FIRST
+    while pending:
+        retry: list[Outgoing] = []
+        issued: list[tuple[Outgoing, asyncio.Future[Any]]] = []
+        for msg in pending:
+            try:
+                issued.append((msg, await _issue(msg)))
+            except ProducerClosed:
+                raise  # shutting down: the events stay unacknowledged, so they are re-read
+            except PERMANENT as exc:
+                msg.error = exc
+                failed.append(msg)
+            except Exception as exc:
+                _note_retry(exc)
+                retry.append(msg)
+        results = await asyncio.gather(*(f for _, f in issued), return_exceptions=True)
+        for (msg, _), result in zip(issued, results, strict=True):
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+            if isinstance(result, ProducerClosed):
+                raise result
+            if isinstance(result, PERMANENT):
+                msg.error = result
+                failed.append(msg)
+            elif isinstance(result, BaseException):
+                _note_retry(result)
+                retry.append(msg)
+        pending = retry
+        if pending:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX)
+    return failed
+
+
+@dataclass(slots=True)
+class Step:
+    """What one input message turned into: its outcome, the messages to send, and what to do
+    once they are all acknowledged (metrics, the dedup table, logs)."""
+
+    outcome: str
+    out: list[Outgoing] = field(default_factory=list)
+    done: Callable[[], None] | None = None
+
+
+def dead_letter_step(
+    topic: Any, event: Any, stage: Stage, reason: DeadLetterReason, detail: str
+) -> Step:
+    """The input event as a dead letter on `topic` (a faust Topic), counted once delivered."""
+    msg = event.message
+    letter = dead_letter(
+        reason=reason,
+        detail=detail,
+        stage=stage.value,
+        topic=msg.topic,
+        partition=msg.partition,
+        offset=msg.offset,
+        key=msg.key,
+        value=msg.value,
+        now=utcnow(),
+    )
+
+    def done() -> None:
+        metrics.DEADLETTERS.labels(reason=reason.value).inc()
+        metrics.STAGE_ERRORS.labels(stage=stage.value).inc()
+        log.warning(
+            "dead letter",
+            extra={
+                "reason": reason.value,
+                "detail": detail[:200],
+                "topic": msg.topic,
+                "partition": msg.partition,
+                "offset": msg.offset,
+            },
+        )
+
+    return Step(reason.value, [Outgoing(topic, msg.key or b"", orjson.dumps(letter))], done)
+
+
+def failure_step(topic: Any, event: Any, stage: Stage, exc: Exception) -> Step:
+    """Dead-letter the event whose processing failed: bad input with its own reason, anything
+    else (a bug) as processing_error, logged with its traceback."""
+    if isinstance(exc, BadInput):
+        reason, detail = exc.reason, exc.detail
+    else:
+        log.exception("processing error in %s", stage.value)
+        reason, detail = DeadLetterReason.PROCESSING_ERROR, repr(exc)
+    return dead_letter_step(topic, event, stage, reason, detail)
+
+
+async def run_batch(
+    stream: Any,
+    events: Sequence[Any],
+    handle: Callable[[Any], Step],
+    refused: Callable[[Any, BaseException], Step],
+    stage: str,
+) -> list[str]:
+    """Process a batch of events, deliver everything it produced, then acknowledge the events.
+
+    `handle` must not raise (it dead-letters its own failures). `refused` turns an event whose
+    output the broker refused for good (e.g. too large) into a dead letter. Nothing is
+    acknowledged before every send of the batch is acknowledged by the broker, so a crash at
+    any point leaves the batch's offsets uncommitted.
+    """
+    metrics.BATCH_SIZE.labels(stage=stage).observe(len(events))
+    steps: list[Step] = []
+    for event in events:
+        steps.append(handle(event))
+        await asyncio.sleep(0)  # CPU-bound loop: let heartbeats and fetches run in between
+    failed = await deliver([o for s in steps for o in s.out])
+    if failed:
+        errors = {id(o): o.error for o in failed}
+        letters: list[Outgoing] = []
+        for i, step in enumerate(steps):
+            error = next((errors[id(o)] for o in step.out if id(o) in errors), None)
+            if error is not None:
+                steps[i] = refused(events[i], error)
+                letters.extend(steps[i].out)
+        for lost in await deliver(letters):
+            log.error("dead letter refused by the broker", extra={"error": repr(lost.error)})
+    for event, step in zip(events, steps, strict=True):
+        if step.done is not None:
+            # Table writes (the emitted-alert ids) go to the changelog partition of the event
+            # they came from: faust finds it through the current event.
+            token = _current_event.set(weakref.ref(event))
+            try:
+                step.done()
+            finally:
+                _current_event.reset(token)
+    for event in events:
+        await stream.ack(event)
+    return [s.outcome for s in steps]
+
+
+def _note_retry(exc: BaseException) -> None:
+    metrics.DELIVERY_RETRIES.inc()
+    log.warning("send failed, retrying", extra={"error": repr(exc)[:300]})

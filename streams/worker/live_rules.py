@@ -1,0 +1,265 @@
+"""The live rule store: every worker reads ALL of the compacted rules topic (no consumer
+group, every partition assigned), compiles the rules into one RuleSet and swaps it into the
+pipeline atomically whenever a rule changes. Also the topic I/O that `rasid rules` uses.
+
+Why not a faust agent: an agent joins the worker's consumer group, and the group would split
+the rule partitions between workers — each would see only some rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import NewTopic
+from aiokafka.errors import KafkaError
+
+from streams import metrics
+from streams.kafka.admin import create_missing
+from streams.rules.matcher import RuleFile, RuleSet, load_rule_file
+from streams.rules.messages import RuleState, plan_push
+from streams.settings import Settings
+from streams.worker.pipeline import utcnow
+
+if TYPE_CHECKING:
+    from streams.worker.app import Rasid
+
+log = logging.getLogger("rasid.rules")
+
+POLL_MS = 250  # how long one fetch waits: changes apply well within the 5 s budget
+RULES_TOPIC_CONFIG = {
+    "cleanup.policy": "compact",
+    # compact soon after a change, so the topic stays small and a restart reads little
+    "min.cleanable.dirty.ratio": "0.1",
+    "segment.ms": "3600000",
+    "delete.retention.ms": "86400000",  # tombstones stay a day: slow readers see deletes
+}
+
+
+async def ensure_rules_topic(settings: Settings, *, attempts: int = 30) -> bool:
+    """Create the compacted rules topic (one partition: a handful of small messages) if it
+    does not exist; return whether it was created."""
+    topic = NewTopic(
+        settings.topic_rules, 1, settings.topic_replication, topic_configs=RULES_TOPIC_CONFIG
+    )
+    return bool(await create_missing(settings, [topic], attempts=attempts))
+
+
+class RuleReader:
+    """Reads the rules topic into a RuleState: to the end first, then follows it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state = RuleState()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.partitions: list[TopicPartition] = []
+        self.end_offsets: dict[TopicPartition, int] = {}
+
+    async def start(self) -> None:
+        await ensure_rules_topic(self.settings)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        self.consumer = consumer
+        topic = self.settings.topic_rules
+        parts: set[int] = set()
+        for _ in range(60):
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+            if parts:
+                break
+            await asyncio.sleep(0.5)
+        if not parts:
+            raise RuntimeError(f"rules topic {topic} has no partitions")
+        self.partitions = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(self.partitions)
+        await consumer.seek_to_beginning(*self.partitions)
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+            self.consumer = None
+
+    async def read_to_end(self) -> bool:
+        """Read every record up to the end offsets as of now; return whether rules changed."""
+        assert self.consumer is not None
+        ends = await self.consumer.end_offsets(self.partitions)
+        self.end_offsets = dict(ends)
+        changed = False
+        while True:
+            pending = [tp for tp in self.partitions if await self.consumer.position(tp) < ends[tp]]
+            if not pending:
+                return changed
+            changed |= await self.poll(timeout_ms=1000)
+
+    async def poll(self, timeout_ms: int = POLL_MS) -> bool:
+        """One fetch; return whether the live rules changed."""
+        assert self.consumer is not None
+        batch = await self.consumer.getmany(*self.partitions, timeout_ms=timeout_ms)
+        changed = False
+        for records in batch.values():
+            for record in records:
+                changed |= self.state.apply(record.key, record.value)
+        return changed
+
+    def is_empty(self) -> bool:
+        """Nothing was ever written: every end offset is 0. (A topic whose rules were all
+        deleted is not empty, and must not get the default pack back.)"""
+        return self.state.records == 0 and not any(self.end_offsets.values())
+
+
+async def read_rules(settings: Settings) -> RuleState:
+    """The current rules, read once (for the CLI)."""
+    reader = RuleReader(settings)
+    await reader.start()
+    try:
+        await reader.read_to_end()
+    finally:
+        await reader.stop()
+    return reader.state
+
+
+async def publish(
+    settings: Settings, records: list[tuple[str, bytes | None]], *, producer: Any = None
+) -> None:
+    """Write (rule id, value or None for a tombstone) records and wait for the acks."""
+    own = producer is None
+    if own:
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        await producer.start()
+    try:
+        for key, value in records:
+            await producer.send_and_wait(settings.topic_rules, value, key=key.encode())
+    finally:
+        if own:
+            await producer.stop()
+
+
+async def push_files(
+    settings: Settings, files: list[RuleFile], *, updated_by: str | None = None
+) -> list[Any]:
+    """Publish the changed rules of valid files; return the plan (what was done per rule)."""
+    import orjson
+
+    state = await read_rules(settings)
+    plan = plan_push(files, state.messages, now=utcnow(), updated_by=updated_by)
+    records = [(c.id, orjson.dumps(c.message)) for c in plan if c.message is not None]
+    if records:
+        await publish(settings, list(records))
+    return plan
+
+
+class LiveRules:
+    """The worker side: load before matching, then follow; swap the pipeline's RuleSet."""
+
+    def __init__(self, settings: Settings, on_change: Callable[[RuleSet, RuleState], None]) -> None:
+        self.settings = settings
+        self.on_change = on_change
+        self.reader: RuleReader | None = None
+
+    async def load(self) -> None:
+        reader = RuleReader(self.settings)
+        await reader.start()
+        self.reader = reader
+        await reader.read_to_end()
+        if reader.is_empty():
+            await self.push_default_pack()
+            await reader.read_to_end()
+        self._swap(reader.state)
+
+    async def push_default_pack(self) -> None:
+        """First start: the topic was never written, so seed it with the default pack."""
+        path = Path(self.settings.rules_path)
+        doc = load_rule_file(path)
+        if doc.problems:
+            log.error(
+                "default rule pack invalid, not pushed",
+                extra={"path": str(path), "problems": [str(p) for p in doc.problems[:10]]},
+            )
+            return
+        plan = await push_files(self.settings, [doc], updated_by="rasid-worker (first start)")
+        log.info("default rule pack pushed", extra={"path": str(path), "rules": len(plan)})
+
+    async def follow(self) -> None:
+        """Apply every later change (new, changed, deleted rules) as it arrives."""
+        assert self.reader is not None
+        while True:
+            try:
+                if await self.reader.poll():
+                    # drain what else is there, then compile once
+                    while await self.reader.poll(timeout_ms=0):
+                        pass
+                    self._swap(self.reader.state)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the worker keeps matching with the rules it has
+                log.exception("reading the rules topic failed; retrying")
+                await asyncio.sleep(1.0)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.load()
+                break
+            except (KafkaError, OSError, RuntimeError):
+                log.exception("loading rules failed; retrying")
+                if self.reader is not None:
+                    await self.reader.stop()
+                    self.reader = None
+                await asyncio.sleep(2.0)
+        try:
+            await self.follow()
+        finally:
+            if self.reader is not None:
+                await self.reader.stop()
+
+    def _swap(self, state: RuleState) -> None:
+        started = time.perf_counter()
+        ruleset = state.ruleset()
+        self.on_change(ruleset, state)
+        metrics.set_ruleset(len(ruleset), state.fingerprint())  # rasid_ruleset_info{version}
+        metrics.RULES_GENERATION.inc()
+        metrics.RULES_REJECTED.set(len(state.rejected))
+        metrics.RULE_VERSION.clear()
+        for rule_id, message in state.messages.items():
+            metrics.RULE_VERSION.labels(rule=rule_id).set(message["version"])
+        log.info(
+            "rules loaded",
+            extra={
+                "rules": len(ruleset),
+                "fingerprint": state.fingerprint(),
+                "versions": {k: m["version"] for k, m in sorted(state.messages.items())},
+                "rejected": sorted(state.rejected),
+                "compile_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+
+
+def attach(rasid: Rasid, settings: Settings) -> LiveRules:
+    """Wire the live rules into a worker: readiness stays false and the match agent waits
+    until the whole topic has been read once."""
+    rasid.state["rules_loaded"] = False
+    rasid.rules_ready.clear()
+
+    def on_change(ruleset: RuleSet, state: RuleState) -> None:
+        rasid.pipeline.rules = ruleset  # one attribute store: the agent sees old or new set
+        rasid.state["rules_loaded"] = True
+        rasid.rules_ready.set()
+
+    live = LiveRules(settings, on_change)
+
+    async def rules_follower() -> None:
+        await live.run()
+
+    rasid.app.task(rules_follower)  # started with the worker, cancelled when it stops
+
+    return live

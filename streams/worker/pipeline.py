@@ -1,0 +1,118 @@
+"""One message through the stages, with no Kafka in sight: bytes in, messages out, or BadInput.
+
+The agents call these and do the I/O; `rasid classify` calls them offline. Both therefore
+produce exactly the same enriched articles and alerts.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from streams.classify.enrich import enrich, parse_raw
+from streams.classify.places import Gazetteer
+from streams.errors import BadInput, DeadLetterReason
+from streams.extract.parse import ParseError
+from streams.model import ParsedArticle
+from streams.rules.hits import build_alert, match_article
+from streams.rules.matcher import RuleHit, RuleSet
+from streams.settings import Settings
+from streams.validation import check_outgoing, decode_raw, decode_valid
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    rules: RuleSet
+    gazetteer: Gazetteer
+
+    @classmethod
+    def load(cls, settings: Settings) -> Pipeline:
+        return cls(settings, RuleSet.from_yaml(settings.rules_path), Gazetteer.load())
+
+    # Stage "parse": bytes → valid raw message → parsed article.
+    def parse(self, value: bytes | None, now: datetime) -> tuple[dict[str, Any], ParsedArticle]:
+        raw = decode_raw(value, max_bytes=self.settings.max_body_bytes)
+        try:
+            parsed = parse_raw(raw, tz=self.settings.tz_for_source(raw["source"]), now=now)
+        except ParseError as exc:
+            raise BadInput(DeadLetterReason.UNPARSEABLE, str(exc)) from None
+        return raw, parsed
+
+    # Stage "enrich": parsed article → enriched-article message (validated on the way out).
+    def enrich(self, raw: dict[str, Any], parsed: ParsedArticle, now: datetime) -> dict[str, Any]:
+        enriched = enrich(raw, parsed, now=now, gazetteer=self.gazetteer)
+        check_outgoing("enriched-article", enriched)
+        return enriched
+
+    # Stage "match": enriched bytes → validated message → rule hits.
+    def match(self, value: bytes | None) -> tuple[dict[str, Any], list[RuleHit]]:
+        enriched: dict[str, Any] = decode_valid("enriched-article", value, "enriched article")
+        return enriched, match_article(enriched, self.rules)
+
+    # Stage "alert": one article-level alert per hit (validated on the way out); the story
+    # stage (streams/worker/story_stage.py) turns them into alert.v2 messages.
+    def alerts(
+        self, enriched: dict[str, Any], hits: list[RuleHit], now: datetime
+    ) -> list[dict[str, Any]]:
+        alerts = [build_alert(enriched, hit, now=now) for hit in hits]
+        for alert in alerts:
+            check_outgoing("alert-hit", alert)
+        return alerts
+
+    def classify(self, value: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """All stages at once, offline: raw bytes → (enriched article, alerts)."""
+        now = utcnow()
+        raw, parsed = self.parse(value, now)
+        enriched = self.enrich(raw, parsed, now)
+        _, hits = self.match(orjson.dumps(enriched))
+        return enriched, self.alerts(enriched, hits, now)
+
+
+# 700 KiB of original bytes is ~956 KB of base64: a letter stays under Kafka's 1 MB default.
+DEADLETTER_MAX_VALUE_BYTES = 700 * 1024
+
+
+def dead_letter(
+    *,
+    reason: DeadLetterReason,
+    detail: str,
+    stage: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The dead-letter message: the original bytes, why they failed, and where they came from.
+
+    Values over DEADLETTER_MAX_VALUE_BYTES keep only their beginning (the detail says so):
+    base64 of a 1 MB message would exceed Kafka's default message size and never be delivered.
+    """
+    value = value or b""
+    if len(value) > DEADLETTER_MAX_VALUE_BYTES:
+        detail = f"value truncated to {DEADLETTER_MAX_VALUE_BYTES} of {len(value)} bytes; {detail}"
+        value = value[:DEADLETTER_MAX_VALUE_BYTES]
+    message = {
+        "schema_version": 1,
+        "reason": reason.value,
+        "detail": detail[:2000],
+        "stage": stage,
+        "source_topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "key_b64": base64.b64encode(key).decode("ascii") if key is not None else None,
+        "value_b64": base64.b64encode(value).decode("ascii"),
+        "failed_at": now.isoformat(),
+    }
+    check_outgoing("deadletter", message)
+    return message

@@ -1,0 +1,132 @@
+"""`rasid rules validate` messages and `rasid rules backtest` on an archive (no broker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams.cli.main import main
+from streams.rules.matcher import default_rules_path
+from tests.conftest import FIXTURES
+
+ARCHIVE = FIXTURES / "rules-backtest.jsonl"
+LABELS = FIXTURES / "rules-backtest-labels.json"
+
+BAD = """\
+lists:
+  transport: [مترو, قطار]
+rules:
+  - id: red-line
+    title: Red line
+    severity: urgent
+    colour: red
+    match:
+      phrase: ["مترو|قطار", ""]
+      unless_near: {terms: [{list: transit}]}
+  - id: red-line
+    title: again
+    severity: low
+    match: {list: factions}
+  - id: ok-rule
+    title: fine
+    severity: low
+    match: اغتيال
+    tests:
+      fires: [خطف]
+"""
+
+
+def test_validate_reports_one_error_per_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD, encoding="utf-8")
+    assert main(["rules", "validate", str(path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    f = str(path)
+    assert err == [
+        f"error: {f}: rule 'red-line': field 'colour': unknown key (allowed: description, "
+        "enabled, id, lang, match, owner, phrases, regions, severity, sources, tags, tests, "
+        "title, topics, unless_near, version)",
+        f"error: {f}: rule 'red-line': field 'severity': must be one of info, low, medium, "
+        "high, critical, got 'urgent'",
+        f"error: {f}: rule 'red-line': field 'match.phrase': regex syntax is not supported in "
+        "phrase 'مترو|قطار' (found |): phrases are literal; list each variant as its own phrase",
+        f"error: {f}: rule 'red-line': field 'match.phrase': empty phrase ''",
+        f"error: {f}: rule 'red-line': field 'match.unless_near.terms': list 'transit' is "
+        "referenced but not defined (under 'lists:')",
+        f"error: {f}: rule 'red-line': field 'match.list': list 'factions' is referenced but "
+        "not defined (under 'lists:')",
+        f"error: {f}: rule 'red-line': field 'id': duplicate rule id",
+        f"error: {f}: rule 'ok-rule': field 'tests.fires': does not fire on 'خطف'",
+        "8 problem(s)",
+    ]
+
+
+def test_validate_across_files_and_unreadable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(default_rules_path().read_text(encoding="utf-8"), encoding="utf-8")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("rules: [\n", encoding="utf-8")
+    missing = tmp_path / "missing.yaml"
+    assert (
+        main(["rules", "validate", str(default_rules_path()), str(copy), str(broken), str(missing)])
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert (
+        f"{copy}: rule 'red-line': field 'id': duplicate rule id (also in {default_rules_path()})"
+        in err
+    )
+    assert f"{broken}: not valid YAML" in err
+    assert f"{missing}: cannot read" in err
+
+
+def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "validate", str(default_rules_path())]) == 0
+    out = capsys.readouterr().out
+    assert "12 rules valid" in out and "rule tests pass" in out
+
+
+def test_backtest_json_with_labels(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["rules", "backtest", str(default_rules_path()), "--jsonl", str(ARCHIVE)]
+    assert main([*args, "--labels", str(LABELS), "--json"]) == 0
+    report = orjson.loads(capsys.readouterr().out)
+    assert (report["articles"], report["labelled"], report["errors"]) == (6, 6, 1)
+    rules = {r["id"]: r for r in report["rules"]}
+    red = rules["red-line"]
+    # bt-1 and bt-5 are red lines; bt-2 (metro) and bt-6 (train) are not
+    assert (red["hits"], red["tp"], red["fp"], red["fn"]) == (2, 2, 0, 0)
+    assert red["hit_rate"] == pytest.approx(2 / 6)
+    assert (red["precision"], red["recall"]) == (1.0, 1.0)
+    assert [s["article"] for s in red["samples"]] == ["bt-1", "bt-5"]
+    assert red["samples"][1]["text"] == "خط أحمر"
+    assert "أمن الحدود خط أحمر" in red["samples"][1]["snippet"]
+    assert (rules["bombing-ied"]["tp"], rules["bombing-ied"]["precision"]) == (1, 1.0)
+    shrines = rules["shrines-threat"]  # labelled on bt-1, but not fired: a miss
+    assert (shrines["fn"], shrines["recall"], shrines["precision"]) == (1, 0.0, None)
+
+
+def test_backtest_table(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["rules", "backtest", str(default_rules_path()), "--jsonl", str(ARCHIVE)]
+    assert main([*args, "--samples", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "6 articles, 1 unreadable"
+    assert out[1].split() == ["rule", "sev", "hits", "hit", "rate"]
+    red = next(line for line in out if line.startswith("red-line "))
+    assert red.split() == ["red-line", "high", "2", "33.3%"]
+    assert "red-line — sample hits:" in out
+    assert sum(line.startswith("  [bt-") for line in out) == len(
+        [line for line in out if line.endswith("— sample hits:")]
+    )  # --samples 1: one sample per rule that hit
+
+
+def test_backtest_refuses_invalid_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD, encoding="utf-8")
+    assert main(["rules", "backtest", str(path), "--jsonl", str(ARCHIVE)]) == 1
+    assert "problem(s)" in capsys.readouterr().err

@@ -1,0 +1,126 @@
+"""Rules on the topic: messages, version bumps on push, folding the compacted topic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from streams.rules.matcher import parse_document
+from streams.rules.messages import RuleState, build_message, content_hash, plan_push
+from streams.validation import schema_errors
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+LISTS = {"transit": ["مترو", "قطار"]}
+
+
+def rule(**extra: Any) -> dict[str, Any]:
+    return {
+        "id": "red-line",
+        "version": 1,
+        "title": "Red line",
+        "severity": "high",
+        "match": {"phrase": "خط احمر", "unless_near": {"terms": [{"list": "transit"}]}},
+        **extra,
+    }
+
+
+def doc(*rules: dict[str, Any], lists: dict[str, Any] | None = None) -> Any:
+    parsed = parse_document(
+        {"rules": list(rules), "lists": LISTS if lists is None else lists}, "f.yaml"
+    )
+    assert parsed.problems == []
+    return parsed
+
+
+def test_message_is_valid_and_self_contained() -> None:
+    (change,) = plan_push([doc(rule())], {}, now=NOW, updated_by="amal")
+    assert (change.action, change.version, change.previous_version) == ("create", 1, None)
+    message = change.message
+    assert message is not None
+    assert schema_errors("rule-message", message) == []
+    assert message["lists"] == LISTS  # the referenced list travels with the rule
+    assert message["rule"]["version"] == 1
+    assert (message["updated_by"], message["source_file"]) == ("amal", "f.yaml")
+
+
+def test_only_referenced_lists_are_shipped() -> None:
+    plain = rule(match="اغتيال")
+    (change,) = plan_push([doc(plain)], {}, now=NOW)
+    assert change.message is not None and change.message["lists"] == {}
+
+
+def test_version_bumps_only_on_change() -> None:
+    live = {"red-line": build_message(rule(version=3), LISTS, version=3, now=NOW)}
+    (same,) = plan_push([doc(rule(version=1))], live, now=NOW)
+    assert (same.action, same.version, same.message) == ("unchanged", 3, None)
+    (changed,) = plan_push([doc(rule(title="Red lines"))], live, now=NOW)
+    assert (changed.action, changed.version, changed.previous_version) == ("update", 4, 3)
+    assert changed.message is not None and changed.message["rule"]["version"] == 4
+    # a written version above the live one wins
+    (jump,) = plan_push([doc(rule(title="Red lines", version=10))], live, now=NOW)
+    assert jump.version == 10
+
+
+def test_a_list_change_is_a_rule_change() -> None:
+    live = {"red-line": build_message(rule(), LISTS, version=1, now=NOW)}
+    (change,) = plan_push([doc(rule(), lists={"transit": ["مترو", "قطار", "ترام"]})], live, now=NOW)
+    assert (change.action, change.version) == ("update", 2)
+
+
+def test_content_hash_ignores_version_only() -> None:
+    assert content_hash(rule(version=1), LISTS) == content_hash(rule(version=7), LISTS)
+    assert content_hash(rule(), LISTS) != content_hash(rule(severity="low"), LISTS)
+    assert content_hash(rule(), LISTS) != content_hash(rule(), {"transit": ["مترو"]})
+
+
+def _value(r: dict[str, Any], version: int = 1) -> bytes:
+    return orjson.dumps(build_message(r, LISTS, version=version, now=NOW))
+
+
+def test_state_folds_updates_and_tombstones() -> None:
+    state = RuleState()
+    assert state.apply(b"red-line", _value(rule())) is True
+    assert state.apply(b"red-line", _value(rule())) is False  # same content and version
+    assert state.apply(b"red-line", _value(rule(title="x"), 2)) is True
+    assert state.messages["red-line"]["version"] == 2
+    assert state.ruleset().match({"body": "خط احمر"})[0].rule_version == 2
+    assert state.ruleset().match({"body": "الخط الأحمر للمترو"}) == []  # list from the message
+    assert state.apply(b"red-line", None) is True
+    assert state.apply(b"red-line", None) is False  # deleting twice changes nothing
+    assert len(state.ruleset()) == 0
+    assert state.records == 5
+
+
+def test_invalid_messages_never_replace_a_good_rule() -> None:
+    state = RuleState()
+    state.apply(b"red-line", _value(rule()))
+    bad_rule = build_message(rule(), LISTS, version=2, now=NOW)
+    bad_rule["rule"]["severity"] = "urgent"
+    cases = [
+        (b"red-line", b"{not json"),
+        (b"red-line", orjson.dumps({"schema_version": 1})),
+        (b"other-id", _value(rule())),  # key and rule id disagree
+        (b"red-line", orjson.dumps(bad_rule)),
+    ]
+    for key, value in cases:
+        assert state.apply(key, value) is False
+    assert state.messages["red-line"]["version"] == 1
+    assert set(state.rejected) == {"red-line", "other-id"}
+    assert "severity" in state.rejected["red-line"]
+    state.apply(b"red-line", _value(rule(), 3))
+    assert "red-line" not in state.rejected
+
+
+def test_fingerprint_and_order_are_deterministic() -> None:
+    a, b = RuleState(), RuleState()
+    other = rule(id="assassination", match="اغتيال")
+    a.apply(b"red-line", _value(rule()))
+    a.apply(b"assassination", _value(other))
+    b.apply(b"assassination", _value(other))
+    b.apply(b"red-line", _value(rule()))
+    assert a.fingerprint() == b.fingerprint()
+    assert a.ruleset().rule_ids == b.ruleset().rule_ids == ["assassination", "red-line"]
+    b.apply(b"red-line", _value(rule(title="y"), 2))
+    assert a.fingerprint() != b.fingerprint()
