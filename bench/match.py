@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streams.rules.matcher import RuleSet, parse_document
+from streams.rules import RuleSet, parse_document
 from streams.text.arabic import tokenize
 
 DEFAULT_DATA = (

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from streams.rules.matcher import Problem, RuleFile, check_rule_tests, load_rule_file
+from streams.rules import Problem, RuleFile, check_rule_tests, load_rule_file
 from streams.settings import Settings
 
 
@@ -280,9 +280,9 @@ def load_labels(path: str) -> dict[str, set[str]]:
 def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     from streams.classify.places import Gazetteer
     from streams.errors import BadInput
+    from streams.rules import RuleSet
     from streams.rules.backtest import Backtest, format_report
     from streams.rules.hits import match_article
-    from streams.rules.matcher import RuleSet
     from streams.worker.pipeline import Pipeline, utcnow
 
     docs, problems = check_files([args.file], run_tests=False)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.rules.matcher import RuleHit, RuleSpec
+from streams.rules import RuleHit, RuleSpec
 
 SAMPLES = 5
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from streams.ids import alert_id
-from streams.rules.matcher import RuleHit, RuleSet
+from streams.rules import RuleHit, RuleSet
 
 SCHEMA_VERSION = 1
 

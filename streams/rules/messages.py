@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from streams.rules.matcher import Problem, RuleError, RuleFile, RuleSet, RuleSpec, parse_rule
+from streams.rules import Problem, RuleError, RuleFile, RuleSet, RuleSpec, parse_rule
 
 SCHEMA_VERSION = 1
 

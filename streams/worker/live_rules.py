@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 
 from streams import metrics
 from streams.kafka.admin import create_missing
-from streams.rules.matcher import RuleFile, RuleSet, load_rule_file
+from streams.rules import RuleFile, RuleSet, load_rule_file
 from streams.rules.messages import RuleState, plan_push
 from streams.settings import Settings
 from streams.worker.pipeline import utcnow

@@ -18,8 +18,8 @@ from streams.classify.places import Gazetteer
 from streams.errors import BadInput, DeadLetterReason
 from streams.extract.parse import ParseError
 from streams.model import ParsedArticle
+from streams.rules import RuleHit, RuleSet
 from streams.rules.hits import build_alert, match_article
-from streams.rules.matcher import RuleHit, RuleSet
 from streams.settings import Settings
 from streams.validation import check_outgoing, decode_raw, decode_valid
 

@@ -9,7 +9,7 @@ from unittest.mock import patch
 
 import orjson
 
-from streams.rules.matcher import RuleSet
+from streams.rules import RuleSet
 from streams.settings import Settings
 from streams.worker.app import create_app
 from tests.agents.test_agents import Capture, _raw

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from streams.rules.matcher import RuleSet, default_rules_path
+from streams.rules import RuleSet, default_rules_path
 from streams.rules.messages import RuleState
 from streams.settings import Settings
 from streams.worker.live_rules import LiveRules, publish, read_rules

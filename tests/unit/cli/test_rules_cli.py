@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from streams.cli.main import main
-from streams.rules.matcher import default_rules_path
+from streams.rules import default_rules_path
 from tests.conftest import FIXTURES
 
 ARCHIVE = FIXTURES / "rules-backtest.jsonl"

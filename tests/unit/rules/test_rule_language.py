@@ -11,7 +11,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from streams.rules.matcher import (
+from streams.rules import (
     RuleError,
     RuleSet,
     check_rule_tests,

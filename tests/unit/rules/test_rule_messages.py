@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from streams.rules.matcher import parse_document
+from streams.rules import parse_document
 from streams.rules.messages import RuleState, build_message, content_hash, plan_push
 from streams.validation import schema_errors
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from streams.rules.matcher import (
+from streams.rules import (
     Match,
     RuleError,
     RuleHit,
