@@ -11,8 +11,6 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from streams.errors import DeadLetterReason, Stage
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
-
 STAGE_IN = Counter("rasid_stage_in_total", "Messages that entered a pipeline stage.", ["stage"])
 STAGE_OUT = Counter("rasid_stage_out_total", "Messages a pipeline stage passed on.", ["stage"])
 STAGE_ERRORS = Counter(

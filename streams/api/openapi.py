@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from streams.severity import SEVERITIES
 from streams.validation import SCHEMA_DIR
 
 _FILTERS: list[dict[str, Any]] = [
@@ -30,7 +31,7 @@ _FILTERS: list[dict[str, Any]] = [
         "name": "severity",
         "in": "query",
         "description": "Minimum severity.",
-        "schema": {"enum": ["info", "low", "medium", "high", "critical"]},
+        "schema": {"enum": list(SEVERITIES)},
     },
     {
         "name": "rule",

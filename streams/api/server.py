@@ -25,17 +25,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from streams import metrics
-from streams.api.access import (
-    AlertFilter,
-    ApiKey,
-    bearer,
-    check_token,
-    decode_position,
-    encode_position,
-    sse,
-)
+from streams.api.access import ApiKey, bearer, check_token, decode_position, encode_position, sse
 from streams.api.feed import AlertFeed, Entry, KeyStore, supervise
 from streams.api.openapi import openapi
+from streams.filters import AlertFilter
 from streams.kafka import names as topics
 from streams.settings import Settings
 

@@ -11,21 +11,13 @@ from streams.classify.topics import classify_topics
 from streams.extract.parse import parse_article
 from streams.ids import article_id
 from streams.model import Label, ParsedArticle
+from streams.times import maybe_rfc3339
 
 SCHEMA_VERSION = 1
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def label_dict(label: Label) -> dict[str, Any]:
@@ -45,7 +37,7 @@ def parse_raw(raw: Mapping[str, Any], *, tz: tzinfo, now: datetime) -> ParsedArt
         raw["body"],
         content_type=raw.get("content_type") or "text/plain",
         title=raw.get("title") or None,
-        fetched_at=_parse_time(raw.get("fetched_at")) or now,
+        fetched_at=maybe_rfc3339(raw.get("fetched_at")) or now,
         tz=tz,
     )
 
@@ -59,7 +51,7 @@ def enrich(
 ) -> dict[str, Any]:
     """Classify a parsed article and build the enriched-article message."""
     # A producer's explicit timestamp beats what the parser read off the page.
-    published_at = _parse_time(raw.get("published_at")) or parsed.published_at
+    published_at = maybe_rfc3339(raw.get("published_at")) or parsed.published_at
     regions = classify_regions(
         parsed.title, parsed.body, dateline=parsed.dateline, gazetteer=gazetteer
     )
@@ -76,7 +68,7 @@ def enrich(
         "body": parsed.body,
         "content_type": raw.get("content_type") or "text/plain",
         "published_at": _iso(published_at),
-        "fetched_at": _iso(_parse_time(raw.get("fetched_at"))),
+        "fetched_at": _iso(maybe_rfc3339(raw.get("fetched_at"))),
         "ingested_at": now.isoformat(),
         "regions": [label_dict(r) for r in regions],
         "topics": [label_dict(t) for t in topics],

@@ -33,7 +33,7 @@ def _source_from_path(path: Path) -> str:
 def raw_message(
     body: str, *, source: str, url: str | None, content_type: str | None, title: str | None = None
 ) -> dict[str, Any]:
-    from streams.worker.pipeline import utcnow
+    from streams.times import utcnow
 
     message: dict[str, Any] = {
         "schema_version": 1,

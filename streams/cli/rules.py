@@ -20,6 +20,7 @@ import orjson
 
 from streams.rules import Problem, RuleFile, check_rule_tests, load_rule_file
 from streams.settings import Settings
+from streams.times import parse_rfc3339
 
 
 # ---------------------------------------------------------------- validate
@@ -283,7 +284,8 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     from streams.rules import RuleSet
     from streams.rules.backtest import Backtest, format_report
     from streams.rules.hits import match_article
-    from streams.worker.pipeline import Pipeline, utcnow
+    from streams.times import utcnow
+    from streams.worker.pipeline import Pipeline
 
     docs, problems = check_files([args.file], run_tests=False)
     if problems:
@@ -294,7 +296,7 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     pipe = Pipeline(settings, ruleset, Gazetteer.load())
     labels = load_labels(args.labels) if args.labels else None
     if args.from_topic:
-        since = datetime.fromisoformat(args.since) if args.since else None
+        since = parse_rfc3339(args.since) if args.since else None
         values: Any = asyncio.run(_topic_values(settings, args.offset, since, args.limit))
     elif args.jsonl:
         values = _jsonl_values(args.jsonl, args.limit)

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from streams.settings import Settings
+from streams.severity import SEVERITIES
 
 # ---------------------------------------------------------------- compacted topics
 
@@ -65,7 +66,7 @@ async def write_record(
 
 
 def _now() -> str:
-    from streams.worker.pipeline import utcnow
+    from streams.times import utcnow
 
     return utcnow().isoformat()
 
@@ -133,9 +134,9 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 # ---------------------------------------------------------------- subscriptions
 def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.api.access import QuietHours
     from streams.kafka import names as topics
     from streams.validation import check_outgoing
+    from streams.webhooks.policy import QuietHours
 
     topic = topics.subscriptions(settings)
     if args.sub_command == "add":
@@ -213,7 +214,7 @@ def register(sub: Any) -> None:
     a.add_argument("--region", action="append")
     a.add_argument("--topic", action="append")
     a.add_argument("--rule", action="append")
-    a.add_argument("--severity", choices=["info", "low", "medium", "high", "critical"])
+    a.add_argument("--severity", choices=SEVERITIES)
     a.add_argument("--throttle", type=float, default=0.0, help="seconds per rule and story")
     a.add_argument("--quiet-hours", help="e.g. 22:00-07:00 (critical alerts still go)")
     a.add_argument("--quiet-utc-offset", default="+03:00", help="time zone of --quiet-hours")

@@ -3,9 +3,10 @@
 (backtest.py) and the live-rules topic's messages (messages.py)."""
 
 from streams.rules.matcher import RuleSet, check_rule_tests
-from streams.rules.model import SEVERITIES, Match, Problem, RuleError, RuleHit, default_rules_path
+from streams.rules.model import Match, Problem, RuleError, RuleHit, default_rules_path
 from streams.rules.spec import RuleFile, RuleSpec, load_rule_file, parse_document, parse_rule
 from streams.rules.stems import phrase_keys, stems
+from streams.severity import SEVERITIES
 
 __all__ = [
     "SEVERITIES",

@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-SEVERITIES: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
-
 
 @dataclass(frozen=True, slots=True)
 class Match:

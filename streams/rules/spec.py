@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from streams.rules.model import SEVERITIES, Problem, RuleError
+from streams.rules.model import Problem, RuleError
+from streams.severity import SEVERITIES
 from streams.text.arabic import (
     Tokens,
     normalize_with_offsets,

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from streams.ids import alert_id
+from streams.severity import raised
 from streams.text.arabic import normalize
 
 K = TypeVar("K")
 _WORD = re.compile(r"\w+")
 _MAX_HASH = (1 << 32) - 1
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 MAX_KEPT_SIGNATURES = 8  # per story: compare a newcomer with a few members, not only the first
 MAX_LISTED_ARTICLES = 200  # an alert lists at most this many articles (a runaway story)
 
@@ -220,7 +220,7 @@ def escalate(severity: str, sources: int, escalate_at: int) -> str:
     """One level up once `escalate_at` distinct sources report the story (0 disables)."""
     if escalate_at <= 0 or sources < escalate_at:
         return severity
-    return SEVERITIES[min(SEVERITIES.index(severity) + 1, len(SEVERITIES) - 1)]
+    return raised(severity)
 
 
 def _union(first: Sequence[str], more: Sequence[str]) -> list[str]:

@@ -40,8 +40,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from streams import metrics
-from streams.api.access import (
-    AlertFilter,
+from streams.api.feed import supervise, tail
+from streams.filters import AlertFilter
+from streams.kafka import names as topics
+from streams.settings import Settings, _parse_utc_offset
+from streams.validation import check_outgoing
+from streams.webhooks.policy import (
     QuietHours,
     Throttle,
     backoff,
@@ -50,10 +54,6 @@ from streams.api.access import (
     retryable,
     sign,
 )
-from streams.api.feed import supervise, tail
-from streams.kafka import names as topics
-from streams.settings import Settings, _parse_utc_offset
-from streams.validation import check_outgoing
 
 log = logging.getLogger("rasid.webhooks")
 _seq = itertools.count()

@@ -21,10 +21,10 @@ from faust.types import EventT
 
 from streams import metrics
 from streams.errors import DeadLetterReason, Stage
+from streams.times import utcnow
 from streams.worker import observe
 from streams.worker import story_stage as story_agent
 from streams.worker.batches import Outgoing, Step, dead_letter_step, failure_step, run_batch
-from streams.worker.pipeline import utcnow
 
 if TYPE_CHECKING:
     from streams.worker.app import Rasid

@@ -34,7 +34,8 @@ from faust.streams import _current_event
 
 from streams import metrics
 from streams.errors import BadInput, DeadLetterReason, Stage
-from streams.worker.pipeline import dead_letter, utcnow
+from streams.times import utcnow
+from streams.worker.pipeline import dead_letter
 
 log = logging.getLogger("rasid.worker")
 

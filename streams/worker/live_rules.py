@@ -24,7 +24,7 @@ from streams.kafka.admin import create_missing
 from streams.rules import RuleFile, RuleSet, load_rule_file
 from streams.rules.messages import RuleState, plan_push
 from streams.settings import Settings
-from streams.worker.pipeline import utcnow
+from streams.times import utcnow
 
 if TYPE_CHECKING:
     from streams.worker.app import Rasid

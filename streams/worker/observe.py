@@ -17,7 +17,6 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from streams import metrics
 from streams.classify.topics import TOPICS
+from streams.times import epoch
 
 if TYPE_CHECKING:
     from streams.settings import Settings
@@ -72,16 +72,6 @@ def label_codes(labels: Iterable[Mapping[str, Any]], allowed: frozenset[str]) ->
     """Label codes of an enriched article's regions or topics, bounded; ["none"] if empty."""
     codes = sorted({bounded(str(label["code"]), allowed) for label in labels})
     return codes or [NONE]
-
-
-def epoch(value: Any) -> float | None:
-    """RFC 3339 string → Unix time, or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def ruleset_version(path: Path) -> str:

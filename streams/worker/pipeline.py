@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -21,11 +21,8 @@ from streams.model import ParsedArticle
 from streams.rules import RuleHit, RuleSet
 from streams.rules.hits import build_alert, match_article
 from streams.settings import Settings
+from streams.times import utcnow
 from streams.validation import check_outgoing, decode_raw, decode_valid
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -43,10 +43,10 @@ from streams.stories.cluster import (
     params_tag,
     story_alert,
 )
+from streams.times import utcnow
 from streams.validation import check_outgoing, decode_valid, is_valid
 from streams.worker import observe
 from streams.worker.batches import Outgoing, deliver, failure_step
-from streams.worker.pipeline import utcnow
 
 if TYPE_CHECKING:
     from streams.worker.app import Rasid

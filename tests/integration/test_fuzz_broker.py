@@ -67,7 +67,7 @@ def offline_outcome(value: bytes) -> str:
 
 
 def _now() -> Any:
-    from streams.worker.pipeline import utcnow
+    from streams.times import utcnow
 
     return utcnow()
 

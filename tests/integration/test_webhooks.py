@@ -19,8 +19,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from streams.api.access import verify
 from streams.validation import schema_errors
+from streams.webhooks.policy import verify
 from tests.integration.conftest import Env, Worker, free_port, stop_process
 from tests.integration.subscribers import IRAQ, article
 

@@ -13,26 +13,28 @@ from typing import Any
 import pytest
 
 from streams.api.access import (
-    AlertFilter,
     ApiKey,
-    QuietHours,
-    Throttle,
-    backoff,
     bearer,
     check_token,
     decode_position,
-    delivery_id,
     encode_position,
     hash_token,
-    hold_until,
     new_token,
-    retryable,
-    sign,
     sse,
     token_key_id,
-    verify,
 )
 from streams.api.openapi import render
+from streams.filters import AlertFilter
+from streams.webhooks.policy import (
+    QuietHours,
+    Throttle,
+    backoff,
+    delivery_id,
+    hold_until,
+    retryable,
+    sign,
+    verify,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -1,0 +1,82 @@
+"""Alert filters (regions, topics, rules, minimum severity, since): the scope of an API key and
+the selection of a webhook subscription. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from streams.severity import RANK as SEVERITY_RANK
+from streams.severity import SEVERITIES
+from streams.times import parse_rfc3339
+
+
+def _split(values: Sequence[str] | str | None) -> frozenset[str]:
+    """'IQ,SY' or ['IQ', 'SY,LB'] → {'IQ', 'SY', 'LB'}."""
+    if values is None:
+        return frozenset()
+    if isinstance(values, str):
+        values = [values]
+    return frozenset(v.strip() for item in values for v in item.split(",") if v.strip())
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    """What a subscriber asked for. Empty sets mean "any"; regions and topics match when the
+    alert has at least one of them; severity is a minimum."""
+
+    regions: frozenset[str] = frozenset()
+    topics: frozenset[str] = frozenset()
+    rules: frozenset[str] = frozenset()
+    min_severity: str | None = None
+    since: datetime | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> AlertFilter:
+        """From query parameters or a subscription record; ValueError names a bad one."""
+        severity = params.get("severity") or params.get("min_severity") or None
+        if severity is not None and severity not in SEVERITY_RANK:
+            raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}")
+        since = params.get("since") or None
+        try:
+            since_at = parse_rfc3339(since) if since else None
+        except ValueError:
+            raise ValueError("since must be an RFC 3339 time") from None
+        return cls(
+            regions=frozenset(
+                r.upper() for r in _split(params.get("region") or params.get("regions"))
+            ),
+            topics=_split(params.get("topic") or params.get("topics")),
+            rules=_split(params.get("rule") or params.get("rules")),
+            min_severity=severity,
+            since=since_at,
+        )
+
+    def matches(self, alert: Mapping[str, Any]) -> bool:
+        if self.regions and not self.regions & set(alert.get("regions", ())):
+            return False
+        if self.topics and not self.topics & set(alert.get("topics", ())):
+            return False
+        if self.rules and alert.get("rule") not in self.rules:
+            return False
+        if (
+            self.min_severity
+            and SEVERITY_RANK.get(alert.get("severity", ""), -1)
+            < (SEVERITY_RANK[self.min_severity])
+        ):
+            return False
+        if self.since:
+            stamp = alert.get("updated_at") or alert.get("alerted_at")
+            if not stamp or parse_rfc3339(stamp) < self.since:
+                return False
+        return True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "regions": sorted(self.regions),
+            "topics": sorted(self.topics),
+            "rules": sorted(self.rules),
+            "min_severity": self.min_severity,
+        }
