@@ -17,14 +17,12 @@ import asyncio
 import contextlib
 import logging
 import signal
-from pathlib import Path
 from typing import Any
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from streams import metrics
+from streams import health, metrics, resources
 from streams.api.access import ApiKey, bearer, check_token, decode_position, encode_position, sse
 from streams.api.feed import AlertFeed, Entry, KeyStore, supervise
 from streams.api.openapi import openapi
@@ -34,7 +32,7 @@ from streams.settings import Settings
 
 log = logging.getLogger("rasid.api")
 
-PAGE = Path(__file__).with_name("static") / "index.html"
+PAGE = resources.static_dir() / "index.html"
 MAX_LIMIT = 500
 ANONYMOUS = ApiKey(id="anonymous", name="anonymous", token_hash="")
 
@@ -195,25 +193,6 @@ async def openapi_view(request: web.Request) -> web.Response:
     return _json(openapi())
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return _json({"status": "ok"})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    checks = {
-        "alerts_loaded": request.app[FEED].ready.is_set(),
-        "keys_loaded": request.app[KEYS].ready.is_set(),
-    }
-    ok = all(checks.values())
-    return _json({"ready": ok, **checks}, status=200 if ok else 503)
-
-
-async def metrics_view(request: web.Request) -> web.Response:
-    return web.Response(
-        body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
-    )
-
-
 def build_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
@@ -225,9 +204,13 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/alerts", alerts_view)
     app.router.add_get("/alerts/stream", stream_view)
     app.router.add_get("/openapi.json", openapi_view)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics_view)
+    health.add_routes(
+        app,
+        lambda: {
+            "alerts_loaded": app[FEED].ready.is_set(),
+            "keys_loaded": app[KEYS].ready.is_set(),
+        },
+    )
 
     async def readers(app: web.Application) -> Any:
         tasks = [

@@ -37,9 +37,8 @@ import aiohttp
 import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from streams import metrics
+from streams import health, metrics
 from streams.api.feed import supervise, tail
 from streams.filters import AlertFilter
 from streams.kafka import names as topics
@@ -383,27 +382,17 @@ class Dispatcher:
 
 def _web(dispatcher: Dispatcher) -> web.Application:
     app = web.Application()
-
-    async def readyz(request: web.Request) -> web.Response:
-        ok = dispatcher.subs_ready.is_set() and dispatcher.alerts_ready.is_set()
-        body = {
-            "ready": ok,
+    health.add_routes(
+        app,
+        lambda: {
+            "subscriptions_loaded": dispatcher.subs_ready.is_set(),
+            "alerts_reader": dispatcher.alerts_ready.is_set(),
+        },
+        lambda: {
             "subscriptions": sorted(dispatcher.subscriptions),
             "down": sorted(k for k, q in dispatcher.subscriptions.items() if q.down),
-        }
-        return web.json_response(body, status=200 if ok else 503)
-
-    async def metrics_view(request: web.Request) -> web.Response:
-        return web.Response(
-            body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
-
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics_view)
+        },
+    )
     return app
 
 

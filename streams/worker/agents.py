@@ -23,11 +23,10 @@ from streams import metrics
 from streams.errors import DeadLetterReason, Stage
 from streams.times import utcnow
 from streams.worker import observe
-from streams.worker import story_stage as story_agent
 from streams.worker.batches import Outgoing, Step, dead_letter_step, failure_step, run_batch
 
 if TYPE_CHECKING:
-    from streams.worker.app import Rasid
+    from streams.worker.context import StoryHandOff, WorkerContext
 
 log = logging.getLogger("rasid.worker")
 
@@ -36,8 +35,8 @@ def _out(topic: Any, key: bytes, value: dict[str, Any]) -> Outgoing:
     return Outgoing(topic, key, orjson.dumps(value))
 
 
-def register(rasid: Rasid) -> None:
-    app, pipe = rasid.app, rasid.pipeline
+def register(ctx: WorkerContext, hand_off: StoryHandOff) -> None:
+    app, pipe, topics = ctx.app, ctx.pipeline, ctx.topics
     batch_max = pipe.settings.batch_max_messages
     within = pipe.settings.batch_within_seconds
 
@@ -50,9 +49,9 @@ def register(rasid: Rasid) -> None:
             stage = Stage.ENRICH
             with metrics.stage(Stage.ENRICH):
                 enriched = pipe.enrich(raw, parsed, now)
-                out = _out(rasid.enriched, enriched["id"].encode(), enriched)
+                out = _out(topics.enriched, enriched["id"].encode(), enriched)
         except Exception as exc:  # a bug must not stop the stream or lose the message
-            return failure_step(rasid.deadletter, event, stage, exc)
+            return failure_step(topics.deadletter, event, stage, exc)
         return Step("enriched", [out], lambda: observe.article_enriched(enriched, event.message))
 
     def match_one(event: EventT[Any], queued: set[str]) -> Step:
@@ -65,12 +64,12 @@ def register(rasid: Rasid) -> None:
             if hits:
                 stage = Stage.ALERT
                 with metrics.stage(Stage.ALERT):
-                    alerts = [a for a in pipe.alerts(enriched, hits, now) if _new(rasid, a, queued)]
+                    alerts = [a for a in pipe.alerts(enriched, hits, now) if _new(ctx, a, queued)]
             # to the story stage: one alert per rule and story (streams/worker/story_stage.py)
-            out = story_agent.outgoing(rasid, enriched, alerts)
+            out = hand_off.outgoing(enriched, alerts)
         except Exception as exc:
-            return failure_step(rasid.deadletter, event, stage, exc)
-        return Step(f"alerts:{len(alerts)}", out, lambda: story_agent.forwarded(rasid, alerts))
+            return failure_step(topics.deadletter, event, stage, exc)
+        return Step(f"alerts:{len(alerts)}", out, lambda: hand_off.forwarded(alerts))
 
     def refused(stage: Stage) -> Callable[[EventT[Any], BaseException], Step]:
         def letter(event: EventT[Any], exc: BaseException) -> Step:
@@ -78,23 +77,25 @@ def register(rasid: Rasid) -> None:
             if isinstance(exc, (MessageSizeTooLargeError, RecordTooLargeError)):
                 reason = DeadLetterReason.TOO_LARGE
             detail = f"output refused by Kafka: {exc!r}"
-            return dead_letter_step(rasid.deadletter, event, stage, reason, detail)
+            return dead_letter_step(topics.deadletter, event, stage, reason, detail)
 
         return letter
 
     # Each agent takes a batch, processes it, sends all its output, waits for every ack, and
     # only then acknowledges the batch's events (streams/worker/batches.py): at-least-once, without
     # a broker round trip per message.
-    @app.agent(rasid.raw, name="rasid.parse", concurrency=1)
+    @app.agent(topics.raw, name="rasid.parse", concurrency=1)
     async def parse_and_enrich(stream: Any) -> AsyncIterator[str]:
         async for events in stream.noack_take(batch_max, within=within):
             steps = await run_batch(stream, events, parse_one, refused(Stage.ENRICH), "parse")
             for outcome in steps:
                 yield outcome
 
-    @app.agent(rasid.enriched, name="rasid.match", concurrency=1)
+    @app.agent(topics.enriched, name="rasid.match", concurrency=1)
     async def match_and_alert(stream: Any) -> AsyncIterator[str]:
-        await rasid.rules_ready.wait()  # no article is matched before the full rule set loads
+        await (
+            ctx.readiness.rules_ready.wait()
+        )  # no article is matched before the full rule set loads
         async for events in stream.noack_take(batch_max, within=within):
             queued: set[str] = set()  # alert ids this batch sends (the table learns them after)
             handle = functools.partial(match_one, queued=queued)
@@ -102,9 +103,9 @@ def register(rasid: Rasid) -> None:
                 yield outcome
 
 
-def _new(rasid: Rasid, alert: dict[str, Any], queued: set[str]) -> bool:
+def _new(ctx: WorkerContext, alert: dict[str, Any], queued: set[str]) -> bool:
     """False (and counted) if this alert id was emitted before or is already in the batch."""
-    if alert["id"] in queued or rasid.emitted.get(alert["id"]) is not None:
+    if alert["id"] in queued or ctx.emitted.get(alert["id"]) is not None:
         metrics.ALERTS_SUPPRESSED.inc()
         return False
     queued.add(alert["id"])

@@ -1,10 +1,9 @@
-"""The faust application: configuration, topics and the dedup table. The agents live in
-agents.py, the web views in web.py."""
+"""The worker's faust application: configuration, topics, tables, and the wiring of its stages
+(agents.py: parse+enrich and match; story_stage.py: one alert per rule and story)."""
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
+import functools
 from functools import lru_cache
 from typing import Any
 
@@ -14,27 +13,10 @@ from prometheus_client import REGISTRY
 
 from streams import metrics
 from streams.settings import Settings
-from streams.worker import agents, faust_fixes, observe, web
-from streams.worker import live_rules as rule_store
-from streams.worker import story_stage as story_agent
+from streams.worker import agents, faust_fixes, observe, story_stage, web
+from streams.worker import live_rules as rules_topic
+from streams.worker.context import Readiness, StoryHandOff, Topics, WorkerContext
 from streams.worker.pipeline import Pipeline
-
-
-@dataclass
-class Rasid:
-    """The app plus the handles tests and the CLI need."""
-
-    app: faust.App
-    pipeline: Pipeline
-    raw: Any
-    enriched: Any
-    alerts: Any
-    deadletter: Any
-    emitted: Any  # faust Table: article-level hit id → alerted_at (forwarded to the story stage)
-    state: dict[str, bool] = field(default_factory=dict)
-    # Set once the full rule set is loaded; the match agent waits for it (rule_store.py).
-    rules_ready: asyncio.Event = field(default_factory=asyncio.Event)
-    stories: Any = None  # subscribers.story_agent.StoryStage: topic, tables, parameters
 
 
 def _topic(app: faust.App, name: str, settings: Settings) -> Any:
@@ -53,7 +35,7 @@ def _topic(app: faust.App, name: str, settings: Settings) -> Any:
 
 def create_app(
     settings: Settings, pipeline: Pipeline | None = None, *, live_rules: bool = False
-) -> Rasid:
+) -> WorkerContext:
     faust_fixes.install()  # no commit past an unprocessed message (streams/worker/faust_fixes.py)
     app = faust.App(
         settings.app_id,
@@ -64,6 +46,7 @@ def create_app(
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         web_host=settings.web_host,
+        web_bind=settings.web_host,  # faust listens on 0.0.0.0 unless told otherwise
         web_port=settings.web_port,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
@@ -75,13 +58,19 @@ def create_app(
     )
     pipe = pipeline or Pipeline.load(settings)
     metrics.RULES_LOADED.set(len(pipe.rules))
-    rasid = Rasid(
+    readiness = Readiness()
+    if len(pipe.rules) > 0:
+        readiness.rules_arrived()
+    ctx = WorkerContext(
         app=app,
+        settings=settings,
         pipeline=pipe,
-        raw=_topic(app, settings.topic_raw, settings),
-        enriched=_topic(app, settings.topic_enriched, settings),
-        alerts=_topic(app, settings.topic_alerts, settings),
-        deadletter=_topic(app, settings.topic_deadletter, settings),
+        topics=Topics(
+            raw=_topic(app, settings.topic_raw, settings),
+            enriched=_topic(app, settings.topic_enriched, settings),
+            alerts=_topic(app, settings.topic_alerts, settings),
+            deadletter=_topic(app, settings.topic_deadletter, settings),
+        ),
         emitted=app.Table(
             "emitted-alerts",
             default=None,
@@ -89,19 +78,25 @@ def create_app(
             value_type=str,
             partitions=settings.topic_partitions,
         ),
-        state={"rules_loaded": len(pipe.rules) > 0},
+        stories=story_stage.declare(app, settings),
+        readiness=readiness,
     )
     if live_rules:  # the worker: rules come from the rules topic, readiness waits for them
-        rule_store.attach(rasid, settings)
+        rules_topic.attach(ctx)
     else:  # tests, offline use: the rules file given to the pipeline
-        rasid.rules_ready.set()
-    agents.register(rasid)
-    story_agent.register(rasid)  # one alert per rule and story (docs/subscribers.md)
-    web.register(rasid)
-    observe.register(rasid, settings)  # lag timer, source gauges, rule-set version
+        readiness.rules_arrived()
+    # The match stage hands new hits to the story stage through these two calls only.
+    hand_off = StoryHandOff(
+        outgoing=functools.partial(story_stage.outgoing, ctx.stories),
+        forwarded=functools.partial(story_stage.forwarded, ctx.emitted),
+    )
+    agents.register(ctx, hand_off)
+    story_stage.register(ctx)  # one alert per rule and story (docs/subscribers.md)
+    web.register(ctx)
+    observe.register(ctx)  # lag timer, source gauges, rule-set version
     # faust's own sensors (messages, commits, lag …) feed the same registry as rasid_*.
     app.monitor = PrometheusMonitor(metrics=_faust_metrics())
-    return rasid
+    return ctx
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -27,7 +26,7 @@ from streams.settings import Settings
 from streams.times import utcnow
 
 if TYPE_CHECKING:
-    from streams.worker.app import Rasid
+    from streams.worker.context import WorkerContext
 
 log = logging.getLogger("rasid.rules")
 
@@ -178,7 +177,7 @@ class LiveRules:
 
     async def push_default_pack(self) -> None:
         """First start: the topic was never written, so seed it with the default pack."""
-        path = Path(self.settings.rules_path)
+        path = self.settings.rules_file
         doc = load_rule_file(path)
         if doc.problems:
             log.error(
@@ -244,22 +243,20 @@ class LiveRules:
         )
 
 
-def attach(rasid: Rasid, settings: Settings) -> LiveRules:
+def attach(ctx: WorkerContext) -> LiveRules:
     """Wire the live rules into a worker: readiness stays false and the match agent waits
     until the whole topic has been read once."""
-    rasid.state["rules_loaded"] = False
-    rasid.rules_ready.clear()
+    ctx.readiness.waiting_for_rules()
 
     def on_change(ruleset: RuleSet, state: RuleState) -> None:
-        rasid.pipeline.rules = ruleset  # one attribute store: the agent sees old or new set
-        rasid.state["rules_loaded"] = True
-        rasid.rules_ready.set()
+        ctx.pipeline.rules = ruleset  # one attribute store: the agent sees old or new set
+        ctx.readiness.rules_arrived()
 
-    live = LiveRules(settings, on_change)
+    live = LiveRules(ctx.settings, on_change)
 
     async def rules_follower() -> None:
         await live.run()
 
-    rasid.app.task(rules_follower)  # started with the worker, cancelled when it stops
+    ctx.app.task(rules_follower)  # started with the worker, cancelled when it stops
 
     return live

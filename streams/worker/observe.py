@@ -18,17 +18,17 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streams import metrics
 from streams.classify.topics import TOPICS
+from streams.resources import data_file
 from streams.times import epoch
 
 if TYPE_CHECKING:
     from streams.settings import Settings
-    from streams.worker.app import Rasid
+    from streams.worker.context import WorkerContext
 
 log = logging.getLogger("rasid.worker")
 
@@ -56,7 +56,7 @@ class SourceLabels:
 @lru_cache(maxsize=1)
 def region_codes() -> frozenset[str]:
     """Every ISO code the gazetteer can give an article (185 today)."""
-    text = resources.files("streams.data").joinpath("gazetteer.json").read_text("utf-8")
+    text = data_file("gazetteer.json").read_text("utf-8")
     codes: set[str] = set()
     for entry in json.loads(text)["entries"]:
         codes.update(entry["codes"])
@@ -202,11 +202,12 @@ async def measure_lag(app: Any, topics: Iterable[str]) -> dict[tuple[str, int], 
     return lags
 
 
-def register(rasid: Rasid, settings: Settings) -> None:
+def register(ctx: WorkerContext) -> None:
     """Per-source gauges, the rule set's version, and the periodic consumer-lag timer."""
+    settings = ctx.settings
     OBSERVER.configure(settings)
-    metrics.set_ruleset(len(rasid.pipeline.rules), ruleset_version(settings.rules_path))
-    app = rasid.app
+    metrics.set_ruleset(len(ctx.pipeline.rules), ruleset_version(settings.rules_file))
+    app = ctx.app
     topics = (settings.topic_raw, settings.topic_enriched)
 
     async def consumer_lag_timer() -> None:

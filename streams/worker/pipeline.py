@@ -33,7 +33,7 @@ class Pipeline:
 
     @classmethod
     def load(cls, settings: Settings) -> Pipeline:
-        return cls(settings, RuleSet.from_yaml(settings.rules_path), Gazetteer.load())
+        return cls(settings, RuleSet.from_yaml(settings.rules_file), Gazetteer.load())
 
     # Stage "parse": bytes → valid raw message → parsed article.
     def parse(self, value: bytes | None, now: datetime) -> tuple[dict[str, Any], ParsedArticle]:

@@ -49,7 +49,7 @@ from streams.worker import observe
 from streams.worker.batches import Outgoing, deliver, failure_step
 
 if TYPE_CHECKING:
-    from streams.worker.app import Rasid
+    from streams.worker.context import WorkerContext
 
 log = logging.getLogger("rasid.stories")
 
@@ -95,23 +95,24 @@ def params_from(settings: Settings) -> StoryParams:
     )
 
 
-def outgoing(rasid: Rasid, enriched: dict[str, Any], hits: list[dict[str, Any]]) -> list[Outgoing]:
-    """Match-agent side: the article's new hits (already filtered against `rasid.emitted`),
+def outgoing(
+    stage: StoryStage, enriched: dict[str, Any], hits: list[dict[str, Any]]
+) -> list[Outgoing]:
+    """Match-agent side: the article's new hits (already filtered against the emitted table),
     with its signature, as one message to the story stage (none if there are no hits)."""
     if not hits:
         return []
-    stage: StoryStage = rasid.stories
     message = candidate_message(enriched, hits, stage.params)
     check_outgoing("story-candidate", message)
     return [Outgoing(stage.topic, enriched["id"].encode(), orjson.dumps(message))]
 
 
-def forwarded(rasid: Rasid, hits: list[dict[str, Any]]) -> None:
+def forwarded(emitted: Any, hits: list[dict[str, Any]]) -> None:
     """After the broker acknowledged the candidate: remember its hit ids, so a re-published or
     replayed article costs the single-partition stage nothing. A crash before this forwards it
     again, and the story stage finds the article already in its alert (no fake update)."""
     for hit in hits:
-        rasid.emitted[hit["id"]] = hit["alerted_at"]
+        emitted[hit["id"]] = hit["alerted_at"]
 
 
 def _decode(value: bytes | None) -> dict[str, Any]:
@@ -122,7 +123,7 @@ def _decode(value: bytes | None) -> dict[str, Any]:
     return dict(message)
 
 
-async def process(rasid: Rasid, stage: StoryStage, value: bytes | None) -> int:
+async def process(ctx: WorkerContext, stage: StoryStage, value: bytes | None) -> int:
     """One candidate: assign its story, open or update one alert per hit; return alerts sent."""
     cand = _decode(value)
     at = datetime.fromisoformat(cand["at"]).timestamp()
@@ -159,7 +160,7 @@ async def process(rasid: Rasid, stage: StoryStage, value: bytes | None) -> int:
             metrics.ALERTS_SUPPRESSED.inc()
             continue
         check_outgoing("alert", alert)
-        sending.append((aid, alert, Outgoing(rasid.alerts, aid.encode(), orjson.dumps(alert))))
+        sending.append((aid, alert, Outgoing(ctx.topics.alerts, aid.encode(), orjson.dumps(alert))))
     # Transient broker failures are retried until they succeed (delivery.deliver); only a
     # message the broker refuses for good (e.g. too large) fails, and the candidate with it.
     refused = await deliver([out for _, _, out in sending])
@@ -184,8 +185,8 @@ async def process(rasid: Rasid, stage: StoryStage, value: bytes | None) -> int:
     return len(sending)
 
 
-async def _dead_letter(rasid: Rasid, event: EventT[Any], exc: Exception) -> str:
-    step = failure_step(rasid.deadletter, event, Stage.ALERT, exc)
+async def _dead_letter(ctx: WorkerContext, event: EventT[Any], exc: Exception) -> str:
+    step = failure_step(ctx.topics.deadletter, event, Stage.ALERT, exc)
     await deliver(step.out)
     if step.done is not None:
         step.done()
@@ -211,11 +212,10 @@ def prune(stage: StoryStage, now: float) -> int:
     return deleted
 
 
-def register(rasid: Rasid) -> StoryStage:
-    """Declare the story topic, tables, agent and pruning timer on the worker's app."""
-    app, settings = rasid.app, rasid.pipeline.settings
+def declare(app: Any, settings: Settings) -> StoryStage:
+    """The story topic and tables on the worker's app (the agent comes with `register`)."""
     table_args: dict[str, Any] = {"default": None, "key_type": str, "partitions": 1}
-    stage = StoryStage(
+    return StoryStage(
         # internal: faust creates it, with one partition, before it subscribes.
         topic=app.topic(
             topics.story_candidates(settings),
@@ -232,7 +232,11 @@ def register(rasid: Rasid) -> StoryStage:
         params=params_from(settings),
         escalate_at=settings.story_escalate_sources,
     )
-    rasid.stories = stage
+
+
+def register(ctx: WorkerContext) -> None:
+    """The story agent, and the band index's reset on partition assignment."""
+    app, settings, stage = ctx.app, ctx.settings, ctx.stories
 
     def bands_stale(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         # Rebuilt by the agent, after the tables' recovery; dropped now so a worker that lost
@@ -256,12 +260,10 @@ def register(rasid: Rasid) -> StoryStage:
                     now = utcnow().timestamp()
                     refresh_bands(stage, now)
                     prune(stage, now)
-                    outcome = f"alerts:{await process(rasid, stage, event.message.value)}"
+                    outcome = f"alerts:{await process(ctx, stage, event.message.value)}"
                 except Exception as exc:  # bad input or a bug: dead-letter it, keep going
-                    outcome = await _dead_letter(rasid, event, exc)
+                    outcome = await _dead_letter(ctx, event, exc)
                 finally:
                     _current_event.reset(token)
                 await stream.ack(event)
                 yield outcome
-
-    return stage

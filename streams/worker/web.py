@@ -4,28 +4,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from streams import health
 
 if TYPE_CHECKING:
-    from streams.worker.app import Rasid
+    from streams.worker.context import WorkerContext
 
 
-def register(rasid: Rasid) -> None:
-    app = rasid.app
+def register(ctx: WorkerContext) -> None:
+    app = ctx.app
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        body, content_type = health.metrics_payload()
+        return web.bytes(body, headers={"Content-Type": content_type})
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        return web.json({"status": "ok"})
+        return web.json(health.HEALTHY)
 
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:
         checks = {
-            "rules_loaded": rasid.state.get("rules_loaded", False),
+            "rules_loaded": ctx.readiness.rules_loaded,
             "consumer_assigned": bool(app.consumer.assignment()) and not app.rebalancing,
         }
-        ok = all(checks.values())
-        return web.json({"ready": ok, **checks}, status=200 if ok else 503)
+        body, status = health.readiness(checks)
+        return web.json(body, status=status)

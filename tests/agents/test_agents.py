@@ -14,7 +14,8 @@ import pytest
 
 from streams.settings import Settings
 from streams.validation import schema_errors
-from streams.worker.app import Rasid, create_app
+from streams.worker.app import create_app
+from streams.worker.context import WorkerContext
 from tests.conftest import SAMPLE
 
 
@@ -24,7 +25,7 @@ class Capture:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes, dict[str, Any]]] = []
 
-    def install(self, rasid: Rasid) -> Any:
+    def install(self, rasid: WorkerContext) -> Any:
         capture = self
 
         async def fake_send(topic: Any, *, key: bytes, value: bytes) -> asyncio.Future[None]:
@@ -33,14 +34,14 @@ class Capture:
             fut.set_result(None)
             return fut
 
-        return patch.object(type(rasid.raw), "send", fake_send)
+        return patch.object(type(rasid.topics.raw), "send", fake_send)
 
     def on(self, topic: str) -> list[dict[str, Any]]:
         return [value for name, _, value in self.sent if name == topic]
 
 
 @pytest.fixture
-async def rasid(tmp_path: Path) -> AsyncIterator[Rasid]:
+async def rasid(tmp_path: Path) -> AsyncIterator[WorkerContext]:
     settings = Settings(data_dir=tmp_path, web_port=16066)
     yield create_app(settings)
 
@@ -49,7 +50,7 @@ def _raw(body: str, **extra: Any) -> bytes:
     return orjson.dumps({"schema_version": 1, "source": "baghdadtoday", "body": body, **extra})
 
 
-async def test_parse_agent_enriches_the_sample(rasid: Rasid) -> None:
+async def test_parse_agent_enriches_the_sample(rasid: WorkerContext) -> None:
     capture = Capture()
     agent = rasid.app.agents["rasid.parse"]
     with capture.install(rasid):
@@ -74,7 +75,7 @@ async def test_parse_agent_enriches_the_sample(rasid: Rasid) -> None:
     ],
 )
 async def test_parse_agent_dead_letters_bad_input_and_goes_on(
-    rasid: Rasid, value: bytes, reason: str
+    rasid: WorkerContext, value: bytes, reason: str
 ) -> None:
     capture = Capture()
     agent = rasid.app.agents["rasid.parse"]
@@ -89,7 +90,7 @@ async def test_parse_agent_dead_letters_bad_input_and_goes_on(
     assert len(capture.on("rasid.articles.enriched")) == 1
 
 
-async def test_processing_bug_is_dead_lettered_not_raised(rasid: Rasid) -> None:
+async def test_processing_bug_is_dead_lettered_not_raised(rasid: WorkerContext) -> None:
     capture = Capture()
     agent = rasid.app.agents["rasid.parse"]
     with (
@@ -104,7 +105,9 @@ async def test_processing_bug_is_dead_lettered_not_raised(rasid: Rasid) -> None:
     assert "boom" in letter["detail"]
 
 
-async def test_match_agent_forwards_each_article_once_to_the_story_stage(rasid: Rasid) -> None:
+async def test_match_agent_forwards_each_article_once_to_the_story_stage(
+    rasid: WorkerContext,
+) -> None:
     enriched, _ = rasid.pipeline.classify(_raw(SAMPLE.read_text(encoding="utf-8")))
     capture = Capture()
     agent = rasid.app.agents["rasid.match"]
@@ -122,7 +125,7 @@ async def test_match_agent_forwards_each_article_once_to_the_story_stage(rasid: 
     assert second == "alerts:0"  # the same article again: every hit already forwarded
 
 
-async def _sample_candidate(rasid: Rasid) -> tuple[dict[str, Any], dict[str, Any]]:
+async def _sample_candidate(rasid: WorkerContext) -> tuple[dict[str, Any], dict[str, Any]]:
     """The sample article through the match agent: its enriched form and its story candidate."""
     enriched, _ = rasid.pipeline.classify(_raw(SAMPLE.read_text(encoding="utf-8")))
     capture = Capture()
@@ -142,7 +145,7 @@ def _copy(candidate: dict[str, Any], article_id: str, source: str) -> dict[str, 
     return {**candidate, "article_id": article_id, "source": source, "hits": hits}
 
 
-async def test_story_agent_opens_then_updates_one_alert_per_rule(rasid: Rasid) -> None:
+async def test_story_agent_opens_then_updates_one_alert_per_rule(rasid: WorkerContext) -> None:
     enriched, candidate = await _sample_candidate(rasid)
     capture = Capture()
     rules = {h["rule"] for h in candidate["hits"]}
@@ -176,7 +179,7 @@ async def test_story_agent_opens_then_updates_one_alert_per_rule(rasid: Rasid) -
 
 
 async def test_story_agent_rebuilds_its_band_index_after_partitions_are_assigned(
-    rasid: Rasid,
+    rasid: WorkerContext,
 ) -> None:
     """The band index lives in memory: a worker that restarts or takes the story partition over
     rebuilds it from the stories table, so a later copy still joins the story."""
@@ -196,7 +199,7 @@ async def test_story_agent_rebuilds_its_band_index_after_partitions_are_assigned
     assert len(stage.stories) == 1
 
 
-async def test_story_agent_forgets_stories_older_than_the_window(rasid: Rasid) -> None:
+async def test_story_agent_forgets_stories_older_than_the_window(rasid: WorkerContext) -> None:
     from datetime import UTC, datetime, timedelta
 
     _, candidate = await _sample_candidate(rasid)
@@ -218,7 +221,7 @@ async def test_story_agent_forgets_stories_older_than_the_window(rasid: Rasid) -
     assert all(b["story"] == next(iter(stage.stories)) for b in stage.bands.values())
 
 
-async def test_story_stage_dead_letters_a_bad_candidate_and_goes_on(rasid: Rasid) -> None:
+async def test_story_stage_dead_letters_a_bad_candidate_and_goes_on(rasid: WorkerContext) -> None:
     capture = Capture()
     agent = rasid.app.agents["rasid.stories"]
     with capture.install(rasid):

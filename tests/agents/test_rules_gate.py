@@ -18,8 +18,8 @@ from tests.conftest import SAMPLE
 
 async def test_match_agent_waits_for_rules_then_uses_the_swapped_set(tmp_path: Path) -> None:
     rasid = create_app(Settings(data_dir=tmp_path, web_port=16067), live_rules=True)
-    assert rasid.state["rules_loaded"] is False
-    assert not rasid.rules_ready.is_set()
+    assert rasid.readiness.rules_loaded is False
+    assert not rasid.readiness.rules_ready.is_set()
     enriched, _ = rasid.pipeline.classify(_raw(SAMPLE.read_text(encoding="utf-8")))
     only = RuleSet.from_dicts(
         [{"id": "zaynab", "version": 4, "title": "t", "severity": "low", "match": "السيدة زينب"}]
@@ -32,7 +32,7 @@ async def test_match_agent_waits_for_rules_then_uses_the_swapped_set(tmp_path: P
             await asyncio.sleep(0.5)
             assert not put.done()  # held back: no rules loaded yet
             assert capture.sent == []
-            rasid.rules_ready.set()
+            rasid.readiness.rules_ready.set()
             await asyncio.wait_for(put, 10)
             assert ctx.results[0] == "alerts:1"
     # Whichever topic carries it (alerts, or stories), the alert names the rule and version.
@@ -42,5 +42,5 @@ async def test_match_agent_waits_for_rules_then_uses_the_swapped_set(tmp_path: P
 
 async def test_offline_app_is_ready_at_once(tmp_path: Path) -> None:
     rasid = create_app(Settings(data_dir=tmp_path, web_port=16068))
-    assert rasid.rules_ready.is_set()
-    assert rasid.state["rules_loaded"] is True
+    assert rasid.readiness.rules_ready.is_set()
+    assert rasid.readiness.rules_loaded is True

@@ -10,7 +10,8 @@ import pytest
 from prometheus_client import REGISTRY, generate_latest
 
 from streams.settings import Settings
-from streams.worker.app import Rasid, create_app
+from streams.worker.app import create_app
+from streams.worker.context import WorkerContext
 from tests.ops.conftest import (
     ROOT,
     alert_rules,
@@ -21,18 +22,18 @@ from tests.ops.conftest import (
 
 
 @pytest.fixture
-async def rasid(tmp_path: Path) -> AsyncIterator[Rasid]:
+async def rasid(tmp_path: Path) -> AsyncIterator[WorkerContext]:
     yield create_app(Settings(data_dir=tmp_path, web_port=16067))
 
 
-async def _scrape(rasid: Rasid) -> str:
+async def _scrape(rasid: WorkerContext) -> str:
     """What GET /metrics answers (streams/worker/web.py serves exactly this registry); the
     integration test tests/integration/test_prometheus_e2e.py checks the real endpoint."""
     assert rasid.app.monitor is not None  # faust's sensors are registered too
     return generate_latest(REGISTRY).decode()
 
 
-async def test_dashboard_and_rules_use_only_exposed_metrics(rasid: Rasid) -> None:
+async def test_dashboard_and_rules_use_only_exposed_metrics(rasid: WorkerContext) -> None:
     exposed = exposed_names(await _scrape(rasid))
     used = metric_names(dashboard_exprs() + [str(r["expr"]) for r in alert_rules()])
     assert {"rasid_stage_in_total", "rasid_consumer_lag", "faust_total_events_total"} <= used
@@ -57,7 +58,7 @@ def test_metric_name_extraction() -> None:
     }
 
 
-async def test_every_rasid_metric_is_documented(rasid: Rasid) -> None:
+async def test_every_rasid_metric_is_documented(rasid: WorkerContext) -> None:
     doc = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
     families = {metric.name for metric in REGISTRY.collect() if metric.name.startswith("rasid_")}
     assert len(families) >= 15
