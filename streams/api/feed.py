@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import metrics
 from streams.api.access import ApiKey
+from streams.kafka.partitions import wait_for_partitions
 
 log = logging.getLogger("rasid.api")
 
@@ -37,17 +38,6 @@ class Entry:
         return (self.timestamp, self.partition, self.offset)
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str, wait: float) -> list[TopicPartition]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
-    while True:
-        await consumer._client.force_metadata_update()
-        parts = consumer.partitions_for_topic(topic) or set()
-        if parts or loop.time() > deadline:
-            return [TopicPartition(topic, p) for p in sorted(parts)]
-        await asyncio.sleep(0.5)
-
-
 async def tail(
     bootstrap: str,
     topic: str,
@@ -61,7 +51,7 @@ async def tail(
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = await _partitions(consumer, topic, wait=60.0)
+        tps = await wait_for_partitions(consumer, topic, timeout=60.0)
         if not tps:
             raise RuntimeError(f"topic {topic} does not exist")
         consumer.assign(tps)

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from streams.errors import RasidError
 from streams.model import ParsedArticle
 from streams.text.arabic import normalize
 from streams.text.dates import find_first_date, find_stated_today, parse_arabic_datetime
@@ -32,7 +33,7 @@ __all__ = ["ParseError", "parse_article"]
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-class ParseError(ValueError):
+class ParseError(RasidError, ValueError):
     """Nothing usable remains of the page (no body text after stripping the chrome)."""
 
 

@@ -20,10 +20,11 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from streams.errors import RasidError
 from streams.ingest.sources import Listing
 
 
-class FeedError(ValueError):
+class FeedError(RasidError, ValueError):
     """The document is not a feed (or nothing could be recovered from it)."""
 
 

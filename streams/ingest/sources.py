@@ -14,7 +14,10 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "sources.v1.json"
+from streams import resources
+from streams.errors import RasidError
+
+SCHEMA_PATH = resources.schema("sources.v1.json")
 
 DEFAULTS: dict[str, Any] = {
     "interval_seconds": 300.0,
@@ -29,7 +32,7 @@ DEFAULTS: dict[str, Any] = {
 _OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 
 
-class SourcesError(ValueError):
+class SourcesError(RasidError, ValueError):
     """The sources file is missing, not YAML, or does not match its schema."""
 
 

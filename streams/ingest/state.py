@@ -8,12 +8,13 @@ import contextlib
 import logging
 import time
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import NewTopic
 
 from streams.errors import SchemaViolation
 from streams.ingest.dedup import DedupState, record_errors
 from streams.kafka.admin import create_missing
+from streams.kafka.partitions import wait_for_partitions
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,15 +58,9 @@ class KafkaState:
         await consumer.start()
         self._consumer = consumer
         deadline = time.monotonic() + timeout
-        parts: set[int] = set()
-        while not parts:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(self.topic) or set()
-            if not parts:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"state topic {self.topic} has no partitions")
-                await asyncio.sleep(0.5)
-        tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+        tps = await wait_for_partitions(consumer, self.topic, timeout=timeout)
+        if not tps:
+            raise TimeoutError(f"state topic {self.topic} has no partitions")
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)

@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from streams import resources
+from streams.errors import RasidError
+
 
 @dataclass(frozen=True, slots=True)
 class Match:
@@ -55,7 +58,7 @@ class Problem:
         return ": ".join(parts)
 
 
-class RuleError(ValueError):
+class RuleError(RasidError, ValueError):
     """Invalid rule definitions. ``str()`` is the first problem; ``problems`` has them all."""
 
     def __init__(self, message: str | Problem, problems: Sequence[Problem] = ()) -> None:
@@ -65,5 +68,6 @@ class RuleError(ValueError):
 
 
 def default_rules_path() -> Path:
-    """The repository's default watch-list, ``deploy/rules/default.yaml``."""
-    return Path(__file__).resolve().parents[2] / "deploy/rules/default.yaml"
+    """The default watch-list packaged with Rasid (a copy of ``deploy/rules/default.yaml``; in
+    a checkout, that file itself)."""
+    return resources.rule_pack()

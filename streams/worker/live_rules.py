@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError
 
 from streams import metrics
 from streams.kafka.admin import create_missing
+from streams.kafka.partitions import wait_for_partitions
 from streams.rules import RuleFile, RuleSet, load_rule_file
 from streams.rules.messages import RuleState, plan_push
 from streams.settings import Settings
@@ -70,16 +71,9 @@ class RuleReader:
         await consumer.start()
         self.consumer = consumer
         topic = self.settings.topic_rules
-        parts: set[int] = set()
-        for _ in range(60):
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topic) or set()
-            if parts:
-                break
-            await asyncio.sleep(0.5)
-        if not parts:
+        self.partitions = await wait_for_partitions(consumer, topic, timeout=30.0)
+        if not self.partitions:
             raise RuntimeError(f"rules topic {topic} has no partitions")
-        self.partitions = [TopicPartition(topic, p) for p in sorted(parts)]
         consumer.assign(self.partitions)
         await consumer.seek_to_beginning(*self.partitions)
 
