@@ -17,6 +17,8 @@ from streams.validation import schema_errors
 from tests.integration.conftest import Env, Worker
 from tests.integration.subscribers import EGYPT, IRAQ, Api, article, create_key, stream
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

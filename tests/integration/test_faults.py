@@ -31,6 +31,8 @@ from streams import ids
 from tests.integration.conftest import Env, Worker, assign_from_beginning, free_port
 from tests.integration.corpus import articles, encode, expected_alert_ids
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
 N = 2000

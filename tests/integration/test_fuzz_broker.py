@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,8 @@ from streams.worker.pipeline import DEADLETTER_MAX_VALUE_BYTES
 from tests.integration.conftest import Env, Worker
 from tests.integration.test_faults import TopicReader, new_env, produce_fast
 from tests.unit.test_fuzz_input import JSON, PIPE, TEXT, _html_bomb, _nested, _raw
+
+pytestmark = pytest.mark.integration
 
 HOSTILE = st.one_of(
     st.binary(max_size=3000),

@@ -22,6 +22,8 @@ from tests.ingest_fixture_server import FixtureServer, sources_yaml
 from tests.integration.conftest import Env, free_port
 from tests.integration.conftest import read_topic as _read_topic
 
+pytestmark = pytest.mark.integration
+
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "ingest" / "replay-sample.jsonl.gz"
 
 

@@ -16,6 +16,8 @@ import pytest
 from tests.integration.conftest import Env, Worker
 from tests.integration.subscribers import EGYPT, IRAQ, Api, article, create_key
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FLAGS = [

@@ -13,6 +13,8 @@ from streams.validation import schema_errors
 from tests.conftest import SAMPLE
 from tests.integration.conftest import Env, Worker
 
+pytestmark = pytest.mark.integration
+
 BAGHDAD = timezone(timedelta(hours=3))
 TITLE = "الفصائل تعلق على أحداث سوريا: منطقة السيدة زينب خط احمر ولن نتوانى بالدفاع عنها"
 

@@ -7,12 +7,15 @@ import uuid
 from typing import Any
 
 import orjson
+import pytest
 
 from streams.rules import RuleSet, default_rules_path
 from streams.rules.messages import RuleState
 from streams.settings import Settings
 from streams.worker.live_rules import LiveRules, publish, read_rules
 from tests.integration.conftest import BOOTSTRAP
+
+pytestmark = pytest.mark.integration
 
 
 def _settings() -> Settings:

@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from tests.integration.conftest import Env, Worker
+
+pytestmark = pytest.mark.integration
 
 PHRASE = "قنديل البحر البنفسجي"  # purple jellyfish: no default rule matches it
 BODY = "رصد صيادون قنديل البحرِ البنفسجيَّ قرب شواطئ الفاو جنوب البصرة، وحذرت السلطات السباحين."

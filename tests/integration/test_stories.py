@@ -8,9 +8,12 @@ import uuid
 from pathlib import Path
 
 import orjson
+import pytest
 
 from streams.validation import schema_errors
 from tests.integration.conftest import Env, Worker, free_port
+
+pytestmark = pytest.mark.integration
 
 BODY = (
     "بغداد - قال قيادي في تحالف الفتح اليوم إن مدينة سامراء خط أحمر وإن الفصائل لن تسمح "

@@ -24,6 +24,8 @@ from streams.webhooks.policy import verify
 from tests.integration.conftest import Env, Worker, free_port, stop_process
 from tests.integration.subscribers import IRAQ, article
 
+pytestmark = pytest.mark.integration
+
 MAX_ATTEMPTS = 3
 
 
