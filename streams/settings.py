@@ -1,5 +1,9 @@
 """The one settings object. Every tunable comes from the environment with the RASID_ prefix;
-nothing else in the code base reads os.environ."""
+nothing else in the code base reads os.environ.
+
+Nothing defaults to the source tree (an installed wheel has none): file settings left unset mean
+the copy packaged in `streams/` (streams/resources.py), and state goes under `.cache/` of the
+working directory."""
 
 from __future__ import annotations
 
@@ -10,7 +14,10 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from streams import resources
+
+# Where processes keep state unless told otherwise: relative to the working directory.
+STATE_DIR = Path(".cache")
 
 
 def _parse_utc_offset(value: str) -> timezone:
@@ -43,7 +50,7 @@ class Settings(BaseSettings):
     # Worker
     web_host: str = "127.0.0.1"
     web_port: int = 6066
-    data_dir: Path = REPO_ROOT / ".cache" / "worker"
+    data_dir: Path = STATE_DIR / "worker"  # faust data dir (table state)
     log_level: str = "INFO"
     max_body_bytes: int = Field(1_000_000, ge=1)  # raw message size limit; larger → dead letter
     # Agents take up to this many messages at once, waiting at most this long for more, and
@@ -64,12 +71,12 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: float = Field(20.0, gt=0)  # SIGTERM → exit bound
 
     # Content
-    rules_path: Path = REPO_ROOT / "deploy" / "rules" / "default.yaml"
+    rules_path: Path | None = None  # unset: the packaged default pack (see rules_file)
     default_utc_offset: str = "+03:00"  # Iraqi outlets publish in Baghdad time
     source_utc_offsets: dict[str, str] = Field(default_factory=dict)  # JSON: {"bbc": "+00:00"}
 
     # Ingest (rasid ingest / rasid replay; docs/ingest.md)
-    sources_path: Path = REPO_ROOT / "deploy" / "sources.yaml"
+    sources_path: Path | None = None  # unset: the packaged example file (see sources_file)
     topic_ingest_state: str = "rasid.ingest.state"  # compacted: seen URLs, content hashes
     ingest_state_retention_days: float = Field(90.0, ge=0)  # 0: remember forever
     # Deployments should add a contact: "RasidBot/0.1 (+https://your.site/bot; ops@your.site)"
@@ -83,7 +90,7 @@ class Settings(BaseSettings):
     ingest_max_page_bytes: int = Field(5_000_000, ge=1)  # larger responses are refused
     ingest_robots_ttl: float = Field(3600.0, gt=0)
     ingest_web_port: int = 6067  # /metrics, /healthz of the ingest process
-    replay_checkpoint_dir: Path = REPO_ROOT / ".cache" / "replay"
+    replay_checkpoint_dir: Path = STATE_DIR / "replay"
 
     # Stories and subscribers (docs/subscribers.md)
     story_window_hours: float = Field(48.0, gt=0)  # a story not seen for this long is closed
@@ -108,6 +115,11 @@ class Settings(BaseSettings):
     webhook_backoff_max_seconds: float = Field(300.0, gt=0)
     webhook_port: int = 6069  # rasid webhooks: /metrics, /healthz
 
+    @field_validator("rules_path", "sources_path", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
     @field_validator("default_utc_offset")
     @classmethod
     def _check_offset(cls, v: str) -> str:
@@ -117,6 +129,16 @@ class Settings(BaseSettings):
     def tz_for_source(self, source: str) -> tzinfo:
         """The timezone an outlet writes its local times in."""
         return _parse_utc_offset(self.source_utc_offsets.get(source, self.default_utc_offset))
+
+    @property
+    def rules_file(self) -> Path:
+        """The rule pack to load: RASID_RULES_PATH, else the packaged default pack."""
+        return resources.rule_pack() if self.rules_path is None else self.rules_path
+
+    @property
+    def sources_file(self) -> Path:
+        """The sources file of `rasid ingest`: RASID_SOURCES_PATH, else the packaged example."""
+        return resources.sources_file() if self.sources_path is None else self.sources_path
 
     @property
     def topics(self) -> tuple[str, str, str, str]:

@@ -11,7 +11,6 @@ checks that the fast one never accepts what the reference rejects.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -19,9 +18,10 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from streams import resources
 from streams.errors import BadInput, DeadLetterReason, SchemaViolation
 
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
+SCHEMA_DIR = resources.schema_dir()  # packaged copy of the top-level schemas/
 SCHEMA_FILES = {
     "raw-article": "raw-article.v1.json",
     "enriched-article": "enriched-article.v1.json",

@@ -22,11 +22,11 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from streams.model import Evidence, Label
+from streams.resources import data_file
 from streams.text.arabic import Token, Tokens, normalize, tokenize
 from streams.text.memo import UNSEEN, WordMemo
 
@@ -200,7 +200,7 @@ class Gazetteer:
     @classmethod
     def load(cls, path: Path | None = None) -> Gazetteer:
         if path is None:
-            text = resources.files("streams.data").joinpath(_DEFAULT_PATH).read_text("utf-8")
+            text = data_file(_DEFAULT_PATH).read_text("utf-8")
         else:
             text = Path(path).read_text(encoding="utf-8")
         return cls(json.loads(text))

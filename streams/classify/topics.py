@@ -17,13 +17,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import yaml
 
 from streams.classify.places import PhraseIndex, word_variants
 from streams.model import Evidence, Label
+from streams.resources import data_file
 from streams.text.arabic import Tokens, normalize, tokenize
 
 TOPICS: tuple[str, ...] = (
@@ -74,7 +74,7 @@ def _build(doc: dict[str, Any]) -> _Lexicons:
 
 @lru_cache(maxsize=1)
 def _lexicons() -> _Lexicons:
-    text = resources.files("streams.data").joinpath("topic_lexicons.yaml").read_text("utf-8")
+    text = data_file("topic_lexicons.yaml").read_text("utf-8")
     return _build(yaml.safe_load(text))
 
 

@@ -75,7 +75,7 @@ async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from streams.ingest.state import KafkaState
     from streams.kafka.admin import ensure_topics
 
-    sources = load_sources(Path(args.sources) if args.sources else settings.sources_path)
+    sources = load_sources(Path(args.sources) if args.sources else settings.sources_file)
     if args.source:
         unknown = set(args.source) - {s.name for s in sources}
         if unknown:

@@ -11,15 +11,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import orjson
 from jsonschema import Draft202012Validator
 
+from streams import resources
 from streams.ids import canonical_url
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "ingest-state.v1.json"
+SCHEMA_PATH = resources.schema("ingest-state.v1.json")
 
 
 @cache
