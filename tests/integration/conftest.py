@@ -182,8 +182,10 @@ class Worker:
         self.env = env
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self.start_log = ""  # what the last start logged until the worker was ready
 
     def start(self) -> None:
+        started_at = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker"],
@@ -192,6 +194,9 @@ class Worker:
             stderr=subprocess.STDOUT,
         )
         self.wait_ready()
+        with self.log_path.open("rb") as f:
+            f.seek(started_at)
+            self.start_log = f.read().decode(errors="replace")
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         import urllib.error

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import orjson
 import pytest
@@ -155,3 +156,24 @@ def test_worker_serves_health_and_metrics(env: Env, worker: Worker) -> None:
     assert 'rasid_stage_in_total{stage="parse"}' in text
     assert "rasid_deadletters_total" in text
     assert "faust_messages_received" in text
+
+
+def _listening(port: int) -> set[str]:
+    """Local IPv4 addresses with a listening TCP socket on `port` (from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            found.add(".".join(str(b) for b in reversed(bytes.fromhex(address))))
+    return found
+
+
+def test_worker_starts_quietly_on_its_host(env: Env, worker: Worker) -> None:
+    """A normal start logs no error-level line, and the web port listens on RASID_WEB_HOST
+    (127.0.0.1 here), not on every interface."""
+    lines = [orjson.loads(line) for line in worker.start_log.splitlines() if line.startswith("{")]
+    assert lines, worker.start_log[-2000:]
+    loud = [line for line in lines if line["level"] in {"error", "critical"}]
+    assert loud == [], loud
+    assert _listening(env.web_port) == {"127.0.0.1"}
