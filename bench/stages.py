@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.pipeline import DEFAULT_DATA, read_articles  # noqa: E402
 from streams.settings import Settings  # noqa: E402
-from streams.worker.pipeline import Pipeline, utcnow  # noqa: E402
+from streams.times import utcnow  # noqa: E402
+from streams.worker.pipeline import Pipeline  # noqa: E402
 
 
 def main() -> int:
