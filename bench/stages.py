@@ -46,7 +46,7 @@ def main() -> int:
         t1 = time.perf_counter()
         enriched = pipe.enrich(raw, parsed, now)
         t2 = time.perf_counter()
-        enriched, hits = pipe.match(orjson.dumps(enriched))
+        hits = pipe.match(enriched)
         t3 = time.perf_counter()
         alerts += len(pipe.alerts(enriched, hits, now))
         t4 = time.perf_counter()

@@ -40,7 +40,8 @@ def register(ctx: WorkerContext, hand_off: StoryHandOff) -> None:
     batch_max = pipe.settings.batch_max_messages
     within = pipe.settings.batch_within_seconds
 
-    def parse_one(event: EventT[Any]) -> Step:
+    def process_one(event: EventT[Any], queued: set[str]) -> Step:
+        """One raw article through every stage: parse, enrich, match, story candidate."""
         stage = Stage.PARSE
         try:
             now = utcnow()
@@ -49,27 +50,26 @@ def register(ctx: WorkerContext, hand_off: StoryHandOff) -> None:
             stage = Stage.ENRICH
             with metrics.stage(Stage.ENRICH):
                 enriched = pipe.enrich(raw, parsed, now)
-                out = _out(topics.enriched, enriched["id"].encode(), enriched)
-        except Exception as exc:  # a bug must not stop the stream or lose the message
-            return failure_step(topics.deadletter, event, stage, exc)
-        return Step("enriched", [out], lambda: observe.article_enriched(enriched, event.message))
-
-    def match_one(event: EventT[Any], queued: set[str]) -> Step:
-        stage = Stage.MATCH
-        try:
-            now = utcnow()
+            stage = Stage.MATCH
             with metrics.stage(Stage.MATCH):
-                enriched, hits = pipe.match(event.message.value)
+                hits = pipe.match(enriched)
             alerts: list[dict[str, Any]] = []
             if hits:
                 stage = Stage.ALERT
                 with metrics.stage(Stage.ALERT):
                     alerts = [a for a in pipe.alerts(enriched, hits, now) if _new(ctx, a, queued)]
-            # to the story stage: one alert per rule and story (streams/worker/story_stage.py)
-            out = hand_off.outgoing(enriched, alerts)
-        except Exception as exc:
+            # The enriched article for other readers, and the new hits for the story stage
+            # (one alert per rule and story), sent and acknowledged with the batch.
+            out = [_out(topics.enriched, enriched["id"].encode(), enriched)]
+            out += hand_off.outgoing(enriched, alerts)
+        except Exception as exc:  # a bug must not stop the stream or lose the message
             return failure_step(topics.deadletter, event, stage, exc)
-        return Step(f"alerts:{len(alerts)}", out, lambda: hand_off.forwarded(alerts))
+
+        def done() -> None:
+            observe.article_enriched(enriched, event.message)
+            hand_off.forwarded(alerts)
+
+        return Step(f"alerts:{len(alerts)}", out, done)
 
     def refused(stage: Stage) -> Callable[[EventT[Any], BaseException], Step]:
         def letter(event: EventT[Any], exc: BaseException) -> Step:
@@ -81,25 +81,18 @@ def register(ctx: WorkerContext, hand_off: StoryHandOff) -> None:
 
         return letter
 
-    # Each agent takes a batch, processes it, sends all its output, waits for every ack, and
-    # only then acknowledges the batch's events (streams/worker/batches.py): at-least-once, without
-    # a broker round trip per message.
-    @app.agent(topics.raw, name="rasid.parse", concurrency=1)
-    async def parse_and_enrich(stream: Any) -> AsyncIterator[str]:
-        async for events in stream.noack_take(batch_max, within=within):
-            steps = await run_batch(stream, events, parse_one, refused(Stage.ENRICH), "parse")
-            for outcome in steps:
-                yield outcome
-
-    @app.agent(topics.enriched, name="rasid.match", concurrency=1)
-    async def match_and_alert(stream: Any) -> AsyncIterator[str]:
-        await (
-            ctx.readiness.rules_ready.wait()
-        )  # no article is matched before the full rule set loads
+    # The one hot stage: a batch of raw articles is processed, all its output sent, every ack
+    # awaited, and only then are the batch's events acknowledged (streams/worker/batches.py):
+    # at-least-once, without a broker round trip per message.
+    @app.agent(topics.raw, name="rasid.articles", concurrency=1)
+    async def articles(stream: Any) -> AsyncIterator[str]:
+        await ctx.readiness.rules_ready.wait()  # nothing is matched before the full rule set
         async for events in stream.noack_take(batch_max, within=within):
             queued: set[str] = set()  # alert ids this batch sends (the table learns them after)
-            handle = functools.partial(match_one, queued=queued)
-            for outcome in await run_batch(stream, events, handle, refused(Stage.ALERT), "match"):
+            handle = functools.partial(process_one, queued=queued)
+            for outcome in await run_batch(
+                stream, events, handle, refused(Stage.ENRICH), "articles"
+            ):
                 yield outcome
 
 

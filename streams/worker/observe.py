@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from streams import metrics
 from streams.classify.topics import TOPICS
+from streams.kafka import names
 from streams.resources import data_file
 from streams.times import epoch
 
@@ -208,7 +209,8 @@ def register(ctx: WorkerContext) -> None:
     OBSERVER.configure(settings)
     metrics.set_ruleset(len(ctx.pipeline.rules), ruleset_version(settings.rules_file))
     app = ctx.app
-    topics = (settings.topic_raw, settings.topic_enriched)
+    # What this worker's group consumes: raw articles (the hot stage) and story candidates.
+    topics = (settings.topic_raw, names.story_candidates(settings))
 
     async def consumer_lag_timer() -> None:
         if app.rebalancing:

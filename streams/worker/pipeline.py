@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from streams.classify.enrich import enrich, parse_raw
 from streams.classify.places import Gazetteer
 from streams.errors import BadInput, DeadLetterReason
@@ -22,7 +20,7 @@ from streams.rules import RuleHit, RuleSet
 from streams.rules.hits import build_alert, match_article
 from streams.settings import Settings
 from streams.times import utcnow
-from streams.validation import check_outgoing, decode_raw, decode_valid
+from streams.validation import check_outgoing, decode_raw
 
 
 @dataclass
@@ -50,10 +48,10 @@ class Pipeline:
         check_outgoing("enriched-article", enriched)
         return enriched
 
-    # Stage "match": enriched bytes → validated message → rule hits.
-    def match(self, value: bytes | None) -> tuple[dict[str, Any], list[RuleHit]]:
-        enriched: dict[str, Any] = decode_valid("enriched-article", value, "enriched article")
-        return enriched, match_article(enriched, self.rules)
+    # Stage "match": enriched article → rule hits (the dict the enrich stage built, in the
+    # same process: validated once on its way out, not decoded or checked again).
+    def match(self, enriched: dict[str, Any]) -> list[RuleHit]:
+        return match_article(enriched, self.rules)
 
     # Stage "alert": one article-level alert per hit (validated on the way out); the story
     # stage (streams/worker/story_stage.py) turns them into alert.v2 messages.
@@ -70,8 +68,7 @@ class Pipeline:
         now = utcnow()
         raw, parsed = self.parse(value, now)
         enriched = self.enrich(raw, parsed, now)
-        _, hits = self.match(orjson.dumps(enriched))
-        return enriched, self.alerts(enriched, hits, now)
+        return enriched, self.alerts(enriched, self.match(enriched), now)
 
 
 # 700 KiB of original bytes is ~956 KB of base64: a letter stays under Kafka's 1 MB default.

@@ -50,14 +50,19 @@ def _raw(body: str, **extra: Any) -> bytes:
     return orjson.dumps({"schema_version": 1, "source": "baghdadtoday", "body": body, **extra})
 
 
-async def test_parse_agent_enriches_the_sample(rasid: WorkerContext) -> None:
+async def test_article_agent_enriches_and_forwards_the_sample(rasid: WorkerContext) -> None:
+    """One raw message, one pass: the enriched article for other readers and the story
+    candidate, sent together."""
     capture = Capture()
-    agent = rasid.app.agents["rasid.parse"]
+    agent = rasid.app.agents["rasid.articles"]
     with capture.install(rasid):
         async with agent.test_context() as ctx:
             event = await ctx.put(_raw(SAMPLE.read_text(encoding="utf-8")))
-            assert ctx.results[0] == "enriched", ctx.results
+            assert ctx.results[0].startswith("alerts:"), ctx.results
     (enriched,) = capture.on("rasid.articles.enriched")
+    (candidate,) = capture.on("rasid.alerts.stories")
+    assert candidate["article_id"] == enriched["id"]
+    assert ctx.results[0] == f"alerts:{len(candidate['hits'])}"
     assert schema_errors("enriched-article", enriched) == []
     assert enriched["title"].startswith("الفصائل تعلق على أحداث سوريا")
     assert {"SY", "IQ"} <= {r["code"] for r in enriched["regions"]}
@@ -74,16 +79,16 @@ async def test_parse_agent_enriches_the_sample(rasid: WorkerContext) -> None:
         (b'{"source": "s", "body": "\xc3\x28"}', "invalid_utf8"),
     ],
 )
-async def test_parse_agent_dead_letters_bad_input_and_goes_on(
+async def test_article_agent_dead_letters_bad_input_and_goes_on(
     rasid: WorkerContext, value: bytes, reason: str
 ) -> None:
     capture = Capture()
-    agent = rasid.app.agents["rasid.parse"]
+    agent = rasid.app.agents["rasid.articles"]
     with capture.install(rasid):
         async with agent.test_context() as ctx:
             await ctx.put(value)
             await ctx.put(_raw("قال مسؤول عراقي في بغداد إن الوضع الأمني مستقر."))
-            assert ctx.results == {0: reason, 1: "enriched"}
+            assert ctx.results == {0: reason, 1: "alerts:0"}
     (letter,) = capture.on("rasid.deadletter")
     assert letter["reason"] == reason
     assert schema_errors("deadletter", letter) == []
@@ -92,7 +97,7 @@ async def test_parse_agent_dead_letters_bad_input_and_goes_on(
 
 async def test_processing_bug_is_dead_lettered_not_raised(rasid: WorkerContext) -> None:
     capture = Capture()
-    agent = rasid.app.agents["rasid.parse"]
+    agent = rasid.app.agents["rasid.articles"]
     with (
         capture.install(rasid),
         patch.object(rasid.pipeline, "enrich", side_effect=RuntimeError("boom")),
@@ -105,17 +110,19 @@ async def test_processing_bug_is_dead_lettered_not_raised(rasid: WorkerContext) 
     assert "boom" in letter["detail"]
 
 
-async def test_match_agent_forwards_each_article_once_to_the_story_stage(
+async def test_article_agent_forwards_each_article_once_to_the_story_stage(
     rasid: WorkerContext,
 ) -> None:
-    enriched, _ = rasid.pipeline.classify(_raw(SAMPLE.read_text(encoding="utf-8")))
+    raw = _raw(SAMPLE.read_text(encoding="utf-8"))
+    enriched, _ = rasid.pipeline.classify(raw)
     capture = Capture()
-    agent = rasid.app.agents["rasid.match"]
+    agent = rasid.app.agents["rasid.articles"]
     with capture.install(rasid):
         async with agent.test_context() as ctx:
-            await ctx.put(orjson.dumps(enriched), key=enriched["id"].encode())
-            await ctx.put(orjson.dumps(enriched), key=enriched["id"].encode())
+            await ctx.put(raw, key=enriched["id"].encode())
+            await ctx.put(raw, key=enriched["id"].encode())
             first, second = ctx.results[0], ctx.results[1]
+    assert len(capture.on("rasid.articles.enriched")) == 2  # written again: other readers
     assert capture.on("rasid.alerts") == []  # alerts come from the story stage only
     (candidate,) = capture.on("rasid.alerts.stories")
     assert schema_errors("story-candidate", candidate) == []
@@ -126,12 +133,12 @@ async def test_match_agent_forwards_each_article_once_to_the_story_stage(
 
 
 async def _sample_candidate(rasid: WorkerContext) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The sample article through the match agent: its enriched form and its story candidate."""
-    enriched, _ = rasid.pipeline.classify(_raw(SAMPLE.read_text(encoding="utf-8")))
+    """The sample article through the article agent: its enriched form and story candidate."""
     capture = Capture()
     with capture.install(rasid):
-        async with rasid.app.agents["rasid.match"].test_context() as ctx:
-            await ctx.put(orjson.dumps(enriched), key=enriched["id"].encode())
+        async with rasid.app.agents["rasid.articles"].test_context() as ctx:
+            await ctx.put(_raw(SAMPLE.read_text(encoding="utf-8")))
+    (enriched,) = capture.on("rasid.articles.enriched")
     (candidate,) = capture.on("rasid.alerts.stories")
     return enriched, candidate
 

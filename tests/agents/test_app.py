@@ -16,7 +16,7 @@ async def test_web_server_binds_to_the_configured_host(tmp_path: Path, host: str
     assert ctx.app.conf.web_bind == host
 
 
-async def test_factory_registers_the_three_stages(tmp_path: Path) -> None:
+async def test_factory_registers_the_hot_stage_and_the_story_stage(tmp_path: Path) -> None:
     ctx = create_app(Settings(data_dir=tmp_path, web_port=16070))
-    assert set(ctx.app.agents) == {"rasid.parse", "rasid.match", "rasid.stories"}
+    assert set(ctx.app.agents) == {"rasid.articles", "rasid.stories"}
     assert ctx.readiness.rules_loaded and ctx.readiness.rules_ready.is_set()

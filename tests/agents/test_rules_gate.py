@@ -1,4 +1,4 @@
-"""With live rules (the worker), the match agent matches nothing before the rule set from the
+"""With live rules (the worker), the article agent matches nothing before the rule set from the
 rules topic is loaded, and readiness says so; a swapped rule set is used by the next message."""
 
 from __future__ import annotations
@@ -16,19 +16,18 @@ from tests.agents.test_agents import Capture, _raw
 from tests.conftest import SAMPLE
 
 
-async def test_match_agent_waits_for_rules_then_uses_the_swapped_set(tmp_path: Path) -> None:
+async def test_article_agent_waits_for_rules_then_uses_the_swapped_set(tmp_path: Path) -> None:
     rasid = create_app(Settings(data_dir=tmp_path, web_port=16067), live_rules=True)
     assert rasid.readiness.rules_loaded is False
     assert not rasid.readiness.rules_ready.is_set()
-    enriched, _ = rasid.pipeline.classify(_raw(SAMPLE.read_text(encoding="utf-8")))
     only = RuleSet.from_dicts(
         [{"id": "zaynab", "version": 4, "title": "t", "severity": "low", "match": "السيدة زينب"}]
     )
     capture = Capture()
-    agent = rasid.app.agents["rasid.match"]
+    agent = rasid.app.agents["rasid.articles"]
     with capture.install(rasid), patch.object(rasid.pipeline, "rules", only):
         async with agent.test_context() as ctx:
-            put = asyncio.create_task(ctx.put(orjson.dumps(enriched), key=b"k"))
+            put = asyncio.create_task(ctx.put(_raw(SAMPLE.read_text(encoding="utf-8")), key=b"k"))
             await asyncio.sleep(0.5)
             assert not put.done()  # held back: no rules loaded yet
             assert capture.sent == []
