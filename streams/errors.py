@@ -37,3 +37,12 @@ class BadInput(RasidError):
 
 class SchemaViolation(RasidError):
     """An outgoing message does not match its schema: a bug, never the input's fault."""
+
+
+class UsageError(RasidError):
+    """A command was given a bad argument or value (`rasid` exits 2, in one line)."""
+
+
+class CommandFailed(RasidError):
+    """A command could not do its work: broker unreachable, file unreadable… (`rasid` exits 1,
+    in one line)."""

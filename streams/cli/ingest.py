@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from streams.cli import broker
+from streams.errors import CommandFailed, UsageError
 from streams.settings import Settings
 
 log = logging.getLogger("streams.ingest")
@@ -71,7 +73,7 @@ async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from streams.ingest.http import Fetcher, FetcherConfig
     from streams.ingest.policy import Backoff
     from streams.ingest.service import Ingester
-    from streams.ingest.sources import SourcesError, load_sources
+    from streams.ingest.sources import load_sources
     from streams.ingest.state import KafkaState
     from streams.kafka.admin import ensure_topics
 
@@ -79,8 +81,10 @@ async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.source:
         unknown = set(args.source) - {s.name for s in sources}
         if unknown:
-            raise SourcesError(f"no enabled source named {', '.join(sorted(unknown))}")
+            raise UsageError(f"--source: no enabled source named {', '.join(sorted(unknown))}")
         sources = [s for s in sources if s.name in set(args.source)]
+    if args.once:  # a one-shot run fails at once without a broker; the service waits for it
+        await broker.check(settings)
     metrics.ingest_sources([s.name for s in sources])
     ready = {"state_loaded": False}
     runner = None if args.once or args.no_web else await _web(settings, ready)
@@ -138,15 +142,11 @@ async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.ingest.sources import SourcesError
     from streams.logs import setup_logging
 
     setup_logging(settings.log_level)
-    try:
-        return asyncio.run(_ingest(args, settings))
-    except SourcesError as exc:
-        print(f"rasid ingest: {exc}", file=sys.stderr)
-        return 2
+    # A bad sources file (SourcesError, a ValueError) is one line and exit 1 (cli/main.py).
+    return asyncio.run(_ingest(args, settings))
 
 
 # ---------------------------------------------------------------- replay
@@ -181,7 +181,11 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
         max_request_size=8_388_608,
         linger_ms=20,
     )
-    await producer.start()
+    try:
+        await producer.start()
+    except BaseException:
+        await producer.stop()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -251,10 +255,12 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from streams.logs import setup_logging
 
-    setup_logging(settings.log_level)
+    if args.rate < 0:
+        raise UsageError(f"--rate must be 0 (no limit) or more, got {args.rate}")
     if not Path(args.jsonl).is_file():
-        print(f"rasid replay: no such file {args.jsonl}", file=sys.stderr)
-        return 2
+        raise CommandFailed(f"{args.jsonl}: no such file")
+    setup_logging(settings.log_level)
+    broker.require(settings)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(_replay(args, settings))
     return 130

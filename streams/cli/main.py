@@ -5,16 +5,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
+import gc
+import gzip
+import logging
+import os
 import sys
-from collections.abc import Iterator, Sequence
+import traceback
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import orjson
 
+from streams.cli import broker
 from streams.cli import ingest as ingest_cli
 from streams.cli import rules as rules_cli
 from streams.cli import subscribers as subscribers_cli
+from streams.errors import BadInput, CommandFailed, DeadLetterReason, RasidError, UsageError
 from streams.settings import Settings, get_settings
 
 TOPIC_ALIASES = {
@@ -80,60 +88,142 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # ---------------------------------------------------------------- publish
-async def _publish(messages: list[dict[str, Any]], settings: Settings) -> list[str]:
+def _read_bytes(name: str) -> bytes:
+    """A file's bytes, or stdin's for '-'."""
+    if name != "-":
+        return Path(name).read_bytes()
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text stream standing in for stdin
+        return sys.stdin.read().encode("utf-8")
+    data: bytes = buffer.read()
+    return data
+
+
+def _not_utf8(data: bytes, exc: UnicodeDecodeError) -> str:
+    return f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+
+
+async def _publish(records: list[tuple[bytes | None, bytes]], settings: Settings) -> None:
+    """Send (key, value) records to the raw topic, values exactly as given; wait for the acks."""
     from aiokafka import AIOKafkaProducer
 
-    from streams.ids import article_id
     from streams.kafka.admin import ensure_topics
 
     await ensure_topics(settings)
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap, acks="all", max_request_size=8_388_608
     )
-    await producer.start()
-    ids = []
     try:
-        for message in messages:
-            aid = article_id(message)
-            await producer.send_and_wait(
-                settings.topic_raw, orjson.dumps(message), key=aid.encode()
-            )
-            ids.append(aid)
+        await producer.start()
+        for key, value in records:
+            await producer.send_and_wait(settings.topic_raw, value, key=key)
     finally:
         await producer.stop()
-    return ids
 
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
-    messages = []
-    for name in args.paths:
-        path = Path(name)
-        body = sys.stdin.read() if name == "-" else path.read_text(encoding="utf-8")
-        messages.append(
-            raw_message(
-                body,
-                source=args.source or _source_from_path(path),
-                url=args.url,
-                content_type=_content_type_for(path, args.content_type),
-            )
+    from streams.ids import article_id
+
+    if args.raw and (args.source or args.url or args.content_type):
+        raise UsageError(
+            "--raw publishes a file's bytes as they are: --source, --url and --content-type "
+            "do not apply"
         )
-    for name, aid in zip(args.paths, asyncio.run(_publish(messages, settings)), strict=True):
-        print(orjson.dumps({"published": name, "id": aid, "topic": settings.topic_raw}).decode())
+    if args.key is not None and not args.raw:
+        raise UsageError("--key only applies with --raw (raw articles are keyed by their id)")
+    if args.paths.count("-") > 1:
+        raise UsageError("'-' (stdin) can be given once")
+    records: list[tuple[bytes | None, bytes]] = []
+    lines: list[dict[str, Any]] = []
+    for name in args.paths:
+        data = _read_bytes(name)
+        if args.raw:
+            key = args.key.encode("utf-8") if args.key is not None else None
+            records.append((key, data))
+            lines.append({"published": name, "key": args.key, "bytes": len(data)})
+            continue
+        try:
+            body = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            shown = "stdin" if name == "-" else name
+            raise CommandFailed(
+                f"{shown}: {_not_utf8(data, exc)}; to publish its bytes as they are, use --raw"
+            ) from None
+        path = Path(name)
+        message = raw_message(
+            body,
+            source=args.source or _source_from_path(path),
+            url=args.url,
+            content_type=_content_type_for(path, args.content_type),
+        )
+        aid = article_id(message)
+        records.append((aid.encode(), orjson.dumps(message)))
+        lines.append({"published": name, "id": aid})
+    broker.require(settings)
+    asyncio.run(_publish(records, settings))
+    for line in lines:
+        print(orjson.dumps({**line, "topic": settings.topic_raw}).decode())
     return 0
 
 
 # ---------------------------------------------------------------- classify
-def _classify_inputs(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
+def _jsonl_lines(name: str) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of a JSON-lines file or stdin; gzip is read directly."""
+    from streams.ingest.replay import iter_lines
+
+    if name != "-":
+        yield from iter_lines(Path(name))
+        return
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text stream standing in for stdin
+        for n, text in enumerate(sys.stdin, 1):
+            yield n, text.encode("utf-8")
+        return
+    stream: Iterable[bytes] = buffer
+    if hasattr(buffer, "peek") and buffer.peek(2)[:2] == b"\x1f\x8b":
+        stream = gzip.GzipFile(fileobj=buffer)
+    yield from enumerate(stream, 1)
+
+
+def _is_ant(record: dict[str, Any]) -> bool:
+    return "text" in record or "abstract" in record
+
+
+def _classify_inputs(
+    args: argparse.Namespace, settings: Settings
+) -> Iterator[tuple[str, bytes | BadInput]]:
     if args.jsonl:
-        stream: TextIO = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8")  # noqa: SIM115
-        with stream:
-            for n, line in enumerate(stream, 1):
-                if line.strip():
-                    yield f"{args.jsonl}:{n}", line.encode("utf-8")
+        # As `rasid replay` reads an archive: ANT records are mapped to raw articles (to_raw),
+        # raw articles pass. A line that is neither goes to the pipeline as it is, which says
+        # what is wrong with it (invalid_json, schema_violation…).
+        from streams.ingest.replay import to_raw
+
+        tz = settings.tz_for_source("")
+        for n, line in _jsonl_lines(args.jsonl):
+            if not line.strip():
+                continue
+            name = f"{args.jsonl}:{n}"
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                yield name, line
+                continue
+            message = to_raw(record, tz=tz) if isinstance(record, dict) else None
+            if message is not None:
+                yield name, orjson.dumps(message)
+            elif isinstance(record, dict) and "body" not in record and _is_ant(record):
+                yield name, BadInput(DeadLetterReason.EMPTY_BODY, "an ANT record without text")
+            else:
+                yield name, line
         return
     for name in args.paths or ["-"]:
         path = Path(name)
-        body = sys.stdin.read() if name == "-" else path.read_text(encoding="utf-8")
+        data = _read_bytes(name)
+        try:
+            body = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield name, BadInput(DeadLetterReason.INVALID_UTF8, _not_utf8(data, exc))
+            continue
         source = args.source or (_source_from_path(path) if name != "-" else "stdin")
         message = raw_message(
             body,
@@ -145,13 +235,16 @@ def _classify_inputs(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
 
 
 def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.errors import BadInput
     from streams.worker.pipeline import Pipeline
 
+    if args.jsonl and args.paths:
+        raise UsageError("give PATH... or --jsonl FILE, not both")
     pipe = Pipeline.load(settings)
     failures = 0
-    for name, value in _classify_inputs(args):
+    for name, value in _classify_inputs(args, settings):
         try:
+            if isinstance(value, BadInput):
+                raise value
             enriched, alerts = pipe.classify(value)
         except BadInput as exc:
             failures += 1
@@ -193,17 +286,16 @@ async def _tail(topic: str, args: argparse.Namespace, settings: Settings) -> int
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
     )
-    await consumer.start()
     seen = 0
     try:
+        await consumer.start()
         partitions = consumer.partitions_for_topic(topic) or set()
         if not partitions:
             await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         if not tps:
-            print(f"topic {topic} does not exist", file=sys.stderr)
-            return 1
+            raise CommandFailed(f"topic {topic} does not exist")
         consumer.assign(tps)
         if args.from_beginning:
             await consumer.seek_to_beginning(*tps)
@@ -232,22 +324,32 @@ async def _tail(topic: str, args: argparse.Namespace, settings: Settings) -> int
 
 
 def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
+    if args.max is not None and args.max < 0:
+        raise UsageError(f"--max must be 0 or more, got {args.max}")
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout must be more than 0 seconds, got {args.timeout}")
     topic = (
         getattr(settings, TOPIC_ALIASES[args.topic]) if args.topic in TOPIC_ALIASES else args.topic
     )
+    broker.require(settings)
     return asyncio.run(_tail(topic, args, settings))
 
 
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
     from streams.kafka.admin import ensure_topics
 
+    broker.require(settings)
     created = asyncio.run(ensure_topics(settings))
     print(orjson.dumps({"created": created, "topics": list(settings.topics)}).decode())
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rasid", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="rasid",
+        description=__doc__,
+        epilog="exit status: 0 success, 1 failure, 2 usage error (errors: one line on stderr)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("worker", help="run the stream worker (faust)").set_defaults(func=cmd_worker)
@@ -257,11 +359,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="outlet name (default: file name up to the first '-')")
     p.add_argument("--url")
     p.add_argument("--content-type", choices=["text/plain", "text/html"])
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="send each file's bytes as they are as the message (e.g. a dead letter's value)",
+    )
+    p.add_argument("--key", help="with --raw: the message key (default: none)")
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("classify", help="parse, classify and match offline (no broker)")
     p.add_argument("paths", nargs="*", metavar="PATH")
-    p.add_argument("--jsonl", metavar="FILE", help="raw-article objects, one per line ('-': stdin)")
+    p.add_argument(
+        "--jsonl",
+        metavar="FILE",
+        help="ANT records or raw-article objects, one per line (.gz read directly; '-': stdin)",
+    )
     p.add_argument("--source")
     p.add_argument("--url")
     p.add_argument("--content-type", choices=["text/plain", "text/html"])
@@ -290,9 +402,111 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# ---------------------------------------------------------------- errors
+# Long-running services: their logs (the Kafka client's included) are JSON lines on stderr,
+# and they wait for the broker instead of failing at once.
+SERVICES = frozenset(
+    {
+        cmd_worker,
+        ingest_cli.cmd_ingest,
+        subscribers_cli.cmd_api,
+        subscribers_cli.cmd_webhooks,
+    }
+)
+# Failures with a message of their own: one line, exit 1. Anything else is a bug.
+EXPECTED: tuple[type[BaseException], ...] = (RasidError, ValueError, OSError, EOFError)
+
+
+def _is_service(args: argparse.Namespace) -> bool:
+    return args.func in SERVICES and not getattr(args, "once", False)
+
+
+def _debug() -> bool:
+    return os.environ.get("RASID_LOG_LEVEL", "").strip().upper() == "DEBUG"
+
+
+@contextlib.contextmanager
+def _quiet_client_logs(quiet: bool) -> Iterator[None]:
+    """A one-shot command reports a failure itself, in one line: the Kafka client's own
+    connection logs (and asyncio's complaints about the clients it left) would add more."""
+    if not quiet:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in ("aiokafka", "asyncio")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        gc.collect()  # finalizers of unclosed clients log through asyncio: run them now
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _secrets(args: argparse.Namespace) -> list[str]:
+    values = [getattr(args, name, None) for name in ("secret", "token")]
+    return [v for v in values if isinstance(v, str) and len(v) >= 4]
+
+
+def _one_line(exc: BaseException, args: argparse.Namespace | None = None) -> str:
+    """The message of an exception on one line, without the secrets given on the command
+    line."""
+    from aiokafka.errors import KafkaError
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):  # the settings: name the variables, never the values
+        problems = [
+            f"RASID_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        text = "invalid settings: " + "; ".join(problems)
+    elif isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}"
+    elif isinstance(exc, KafkaError) and not str(exc).startswith(type(exc).__name__):
+        text = f"{type(exc).__name__}: {exc}"
+    elif isinstance(exc, EXPECTED) and str(exc):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    for secret in _secrets(args) if args is not None else []:
+        text = text.replace(secret, "…")
+    return " ".join(text.split())
+
+
+def _error(text: str) -> None:
+    print(f"rasid: error: {text}", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args, get_settings()))
+    """`rasid …`. Exit 0 on success, 2 for a usage error (bad arguments or values), 1 for a
+    failure; an error is one line on stderr, never a traceback (RASID_LOG_LEVEL=DEBUG shows
+    the traceback of an unexpected one)."""
+    from aiokafka.errors import KafkaError
+    from pydantic import ValidationError
+
+    args = build_parser().parse_args(argv)  # exits 2 itself on a bad command line
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        _error(_one_line(exc))
+        return 2
+    try:
+        with _quiet_client_logs(not _debug() and not _is_service(args)):
+            return int(args.func(args, settings))
+    except UsageError as exc:
+        _error(_one_line(exc, args))
+        return 2
+    except (*EXPECTED, KafkaError) as exc:
+        _error(_one_line(exc, args))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if _debug():
+            traceback.print_exc()
+        _error(f"unexpected {_one_line(exc, args)} (RASID_LOG_LEVEL=DEBUG shows where)")
+        return 1
 
 
 if __name__ == "__main__":

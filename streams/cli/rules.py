@@ -18,6 +18,8 @@ from typing import Any, TextIO
 
 import orjson
 
+from streams.cli import broker
+from streams.errors import CommandFailed, UsageError
 from streams.rules import Problem, RuleFile, check_rule_tests, load_rule_file
 from streams.settings import Settings
 from streams.times import parse_rfc3339
@@ -106,6 +108,7 @@ def cmd_push(args: argparse.Namespace, settings: Settings) -> int:
         _report_problems(problems)
         print("nothing pushed", file=sys.stderr)
         return 1
+    broker.require(settings)
     plan = asyncio.run(push_files(settings, docs, updated_by=args.by or _user()))
     for change in plan:
         line = {"id": change.id, "action": change.action, "version": change.version}
@@ -125,6 +128,7 @@ def _user() -> str | None:
 def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
     from streams.worker.live_rules import publish, read_rules
 
+    broker.require(settings)
     state = asyncio.run(read_rules(settings))
     missing = [i for i in args.ids if i not in state.messages]
     if missing:
@@ -140,6 +144,7 @@ def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from streams.worker.live_rules import read_rules
 
+    broker.require(settings)
     state = asyncio.run(read_rules(settings))
     if args.json:
         for rule_id in sorted(state.messages):
@@ -226,14 +231,14 @@ async def _topic_values(
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
     )
-    await consumer.start()
     out: list[tuple[str, bytes | None]] = []
     try:
+        await consumer.start()
         topic = settings.topic_raw
         await consumer._client.force_metadata_update()
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not tps:
-            raise SystemExit(f"topic {topic} does not exist")
+            raise CommandFailed(f"topic {topic} does not exist")
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         starts: dict[Any, int] = {}
@@ -271,10 +276,16 @@ def load_labels(path: str) -> dict[str, set[str]]:
     if isinstance(data, dict):
         return {str(k): set(v) for k, v in data.items()}
     out: dict[str, set[str]] = {}
-    for line in text.splitlines():
-        if line.strip():
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
             item = orjson.loads(line)
-            out[str(item["id"])] = set(item.get("rules", []))
+        except orjson.JSONDecodeError as exc:
+            raise CommandFailed(f"{path}:{n}: invalid JSON ({exc})") from None
+        if not isinstance(item, dict) or "id" not in item:
+            raise CommandFailed(f'{path}:{n}: expected {{"id": …, "rules": […]}}')
+        out[str(item["id"])] = set(item.get("rules", []))
     return out
 
 
@@ -287,6 +298,12 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     from streams.times import utcnow
     from streams.worker.pipeline import Pipeline
 
+    if bool(args.jsonl) == bool(args.from_topic):
+        raise UsageError("give --jsonl ARCHIVE or --from-topic (one of them)")
+    try:
+        since = parse_rfc3339(args.since) if args.since else None
+    except ValueError as exc:
+        raise UsageError(f"--since {args.since}: {exc}") from None
     docs, problems = check_files([args.file], run_tests=False)
     if problems:
         _report_problems(problems)
@@ -296,13 +313,10 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
     pipe = Pipeline(settings, ruleset, Gazetteer.load())
     labels = load_labels(args.labels) if args.labels else None
     if args.from_topic:
-        since = parse_rfc3339(args.since) if args.since else None
+        broker.require(settings)
         values: Any = asyncio.run(_topic_values(settings, args.offset, since, args.limit))
-    elif args.jsonl:
-        values = _jsonl_values(args.jsonl, args.limit)
     else:
-        print("error: give --jsonl ARCHIVE or --from-topic", file=sys.stderr)
-        return 2
+        values = _jsonl_values(args.jsonl, args.limit)
     backtest = Backtest(specs, samples=args.samples)
     now = utcnow()
     for _name, value in values:

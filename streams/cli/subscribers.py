@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
+from streams.cli import broker
+from streams.errors import CommandFailed, UsageError
 from streams.settings import Settings
 from streams.severity import SEVERITIES
 
@@ -20,15 +24,15 @@ async def read_compacted(settings: Settings, topic: str) -> dict[str, dict[str, 
     """A compacted topic read whole: key → last value (tombstones remove the key)."""
     from aiokafka import AIOKafkaConsumer
 
-    from streams.api.feed import _partitions
+    from streams.kafka.partitions import wait_for_partitions
 
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
     )
-    await consumer.start()
     out: dict[str, dict[str, Any]] = {}
     try:
-        tps = await _partitions(consumer, topic, wait=5.0)
+        await consumer.start()
+        tps = await wait_for_partitions(consumer, topic, timeout=5.0)
         if not tps:
             return out
         consumer.assign(tps)
@@ -57,8 +61,8 @@ async def write_record(
 
     await topics.ensure(settings)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
     try:
+        await producer.start()
         body = orjson.dumps(value) if value is not None else None
         await producer.send_and_wait(topic, body, key=key.encode())
     finally:
@@ -96,6 +100,30 @@ def _plain(values: list[str] | None) -> list[str]:
     return sorted({v.strip() for item in values or [] for v in item.split(",") if v.strip()})
 
 
+def _regions(values: list[str] | None) -> list[str]:
+    """--region values: ISO 3166 alpha-2 codes (IQ, SY…), repeated or comma-separated."""
+    codes = _upper(values)
+    bad = [c for c in codes if not re.fullmatch(r"[A-Z]{2}", c)]
+    if bad:
+        raise UsageError(
+            f"--region {', '.join(bad)}: regions are two-letter ISO 3166 codes, e.g. IQ, SY"
+        )
+    return codes
+
+
+def _http_url(url: str) -> str:
+    """The webhook URL: http or https, with a host. Not echoed in the error: a webhook URL
+    often carries a token."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in {"http", "https"}:
+        got = f"a {scheme}: URL" if scheme else "no scheme"
+        raise UsageError(f"the webhook URL must be http:// or https:// (got {got})")
+    if not parts.hostname:
+        raise UsageError("the webhook URL has no host")
+    return url
+
+
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     from streams.api.access import ApiKey, hash_token, new_token
     from streams.kafka import names as topics
@@ -103,56 +131,80 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
     topic = topics.apikeys(settings)
     if args.keys_command == "create":
+        if not args.name.strip():
+            raise UsageError("the key needs a name")
+        regions = _regions(args.region)
         key_id, token = new_token()
         key = ApiKey(
             id=key_id,
             name=args.name,
             token_hash=hash_token(token),
-            regions=frozenset(_upper(args.region)),
+            regions=frozenset(regions),
             topics=frozenset(_plain(args.topic)),
             created_at=_now(),
         )
         record = key.record()
         check_outgoing("apikey", record)
+        broker.require(settings)
         asyncio.run(write_record(settings, topic, key_id, record))
         shown = {k: v for k, v in record.items() if k != "token_sha256"}
         # The only time the token is shown: it is stored hashed.
         _print({**shown, "token": token})
         return 0
+    broker.require(settings)
     records = asyncio.run(read_compacted(settings, topic))
     if args.keys_command == "list":
         for record in records.values():
             _print({k: v for k, v in record.items() if k != "token_sha256"})
         return 0
     if args.id not in records:  # revoke
-        _print({"error": f"no key {args.id}"})
-        return 1
+        raise CommandFailed(f"no key {args.id} on {topic}")
     asyncio.run(write_record(settings, topic, args.id, None))
     _print({"revoked": args.id})
     return 0
 
 
 # ---------------------------------------------------------------- subscriptions
+def _check_quiet_hours(window: str, utc_offset: str) -> None:
+    """--quiet-hours HH:MM-HH:MM and --quiet-utc-offset, as the webhooks service reads them."""
+    from streams.settings import _parse_utc_offset
+    from streams.webhooks.policy import QuietHours
+
+    if not re.fullmatch(r"[0-2][0-9]:[0-5][0-9]-[0-2][0-9]:[0-5][0-9]", window):
+        raise UsageError(f"--quiet-hours {window}: expected HH:MM-HH:MM, e.g. 22:00-07:00")
+    try:
+        QuietHours.parse(window, _parse_utc_offset(utc_offset))
+    except ValueError as exc:
+        raise UsageError(f"--quiet-hours {window} --quiet-utc-offset {utc_offset}: {exc}") from None
+
+
 def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
     from streams.kafka import names as topics
     from streams.validation import check_outgoing
-    from streams.webhooks.policy import QuietHours
 
     topic = topics.subscriptions(settings)
     if args.sub_command == "add":
-        sub_id = secrets.token_hex(6)
+        url = _http_url(args.url)
+        if args.secret is not None and len(args.secret) < 16:
+            raise UsageError("--secret must be at least 16 characters")  # never echoed
+        if args.throttle < 0:
+            raise UsageError(f"--throttle must be 0 or more seconds, got {args.throttle}")
+        if args.digest_minutes < 0:
+            raise UsageError(f"--digest-minutes must be 0 or more, got {args.digest_minutes}")
+        regions = _regions(args.region)
         quiet = None
         if args.quiet_hours:
-            QuietHours.parse(args.quiet_hours)  # fail now on a bad window
             quiet = {"window": args.quiet_hours, "utc_offset": args.quiet_utc_offset}
+            _check_quiet_hours(args.quiet_hours, args.quiet_utc_offset)  # fail now, not later
+        sub_id = secrets.token_hex(6)
         record = {
             "schema_version": 1,
             "id": sub_id,
             "name": args.name,
-            "url": args.url,
+            "url": url,
             "secret": args.secret or secrets.token_urlsafe(32),
             "filters": {
-                "regions": _upper(args.region),
+                "regions": regions,
                 "topics": _plain(args.topic),
                 "rules": _plain(args.rule),
                 "min_severity": args.severity,
@@ -163,17 +215,18 @@ def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
             "created_at": _now(),
         }
         check_outgoing("subscription", record)
+        broker.require(settings)
         asyncio.run(write_record(settings, topic, sub_id, record))
         _print(record)  # the secret is shown here: the receiver needs it to check signatures
         return 0
+    broker.require(settings)
     records = asyncio.run(read_compacted(settings, topic))
     if args.sub_command == "list":
         for record in records.values():
             _print({**record, "secret": "…"})
         return 0
     if args.id not in records:  # remove
-        _print({"error": f"no subscription {args.id}"})
-        return 1
+        raise CommandFailed(f"no subscription {args.id} on {topic}")
     asyncio.run(write_record(settings, topic, args.id, None))
     _print({"removed": args.id})
     return 0

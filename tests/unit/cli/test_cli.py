@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
 
 import orjson
 import pytest
 
 from streams.cli.main import main
-from tests.conftest import SAMPLE
+from streams.settings import get_settings
+from tests.conftest import FIXTURES, SAMPLE
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, object]]:
@@ -53,3 +57,144 @@ def test_classify_jsonl_keeps_ids_and_reports_bad_lines(
     assert [a["rule"] for a in out[0]["alerts"]] == ["red-line"]  # type: ignore[index]
     assert out[1]["alerts"] == []
     assert out[2]["error"] == "schema_violation"
+
+
+# ---------------------------------------------------------------- classify --jsonl (ANT)
+REPLAY_SAMPLE = FIXTURES / "ingest" / "replay-sample.jsonl.gz"
+
+
+def _sample_lines() -> list[tuple[int, dict[str, object] | None]]:
+    """(line number, record or None when not JSON) of the sample's non-blank lines."""
+    out: list[tuple[int, dict[str, object] | None]] = []
+    for n, line in enumerate(gzip.decompress(REPLAY_SAMPLE.read_bytes()).splitlines(), 1):
+        if line.strip():
+            try:
+                out.append((n, orjson.loads(line)))
+            except orjson.JSONDecodeError:
+                out.append((n, None))
+    return out
+
+
+@pytest.mark.parametrize("via", ["file", "stdin", "plain file"])
+def test_classify_jsonl_reads_ant_records_like_replay(
+    via: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streams.ingest.replay import to_raw
+
+    name = str(REPLAY_SAMPLE)
+    if via == "stdin":  # gzip on stdin too
+        stdin = io.TextIOWrapper(io.BufferedReader(io.BytesIO(REPLAY_SAMPLE.read_bytes())))
+        monkeypatch.setattr("sys.stdin", stdin)
+        name = "-"
+    elif via == "plain file":
+        plain = tmp_path / "archive.jsonl"
+        plain.write_bytes(gzip.decompress(REPLAY_SAMPLE.read_bytes()))
+        name = str(plain)
+    out = _run(capsys, "--jsonl", name)
+    lines = _sample_lines()
+    assert len(out) == len(lines) == 12  # one JSON object per non-blank line
+    for (n, record), o in zip(lines, out, strict=True):
+        if record is None:
+            assert o == {"input": f"{name}:{n}", "error": "invalid_json", "detail": o["detail"]}
+        elif record.get("id") == "TEST-notext":
+            assert o["input"] == f"{name}:{n}" and o["error"] == "empty_body"
+        else:  # mapped as replay maps it: same id, source, title, publication time
+            raw = to_raw(record, tz=get_settings().tz_for_source(""))
+            assert raw is not None
+            assert o["source"] == raw["source"]
+            assert o["title"] == raw.get("title", o["title"])
+            if "id" in raw:
+                assert o["id"] == raw["id"]
+            if "published_at" in raw:
+                assert datetime.fromisoformat(str(o["published_at"])) == datetime.fromisoformat(
+                    raw["published_at"]
+                )
+    by_id = {o.get("id"): o for o in out}
+    assert str(by_id["TEST-alsumaria-1"]["published_at"]).startswith("2024-12-01T11:00:00")
+    assert (
+        by_id["TEST-shafaq-3"]["body"] == "أعلنت قيادة شرطة كركوك اعتقال ثلاثة مطلوبين بتهم مختلفة."
+    )
+
+
+# ---------------------------------------------------------------- publish
+class FakeProducer:
+    """Stands in for aiokafka's producer: records what publish sends."""
+
+    sent: ClassVar[list[tuple[str, bytes, bytes | None]]] = []
+
+    def __init__(self, **config: object) -> None:
+        self.config = config
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send_and_wait(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+        self.sent.append((topic, value, key))
+
+
+@pytest.fixture
+def producer(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bytes, bytes | None]]:
+    async def no_op(settings: object, **kwargs: object) -> list[str]:
+        return []
+
+    monkeypatch.setattr("aiokafka.AIOKafkaProducer", FakeProducer)
+    monkeypatch.setattr("streams.kafka.admin.ensure_topics", no_op)
+    monkeypatch.setattr("streams.cli.broker.check", no_op)
+    FakeProducer.sent = []
+    return FakeProducer.sent
+
+
+RAW_VALUES = {
+    "not UTF-8": b"\xff\xfe\x00 caf\xe9 \x80",
+    "JSON with a trailing newline": b'{"source": "s", "body": "\xd9\x86\xd8\xb5"}\n',
+    "JSON with a byte-order mark": b'\xef\xbb\xbf{"source": "s", "body": "x"}',
+    "invalid JSON": b'{"source": "s", "body": ',
+    "empty": b"",
+    "gzip": gzip.compress(b'{"source": "s", "body": "x"}'),
+}
+
+
+@pytest.mark.parametrize("key", [None, "url-0123abcd"])
+@pytest.mark.parametrize("label", list(RAW_VALUES))
+def test_publish_raw_sends_the_bytes_as_they_are(
+    label: str,
+    key: str | None,
+    producer: list[tuple[str, bytes, bytes | None]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "dead-letter.bin"
+    path.write_bytes(RAW_VALUES[label])
+    argv = ["publish", "--raw", str(path)] + (["--key", key] if key else [])
+    assert main(argv) == 0
+    topic = get_settings().topic_raw
+    assert producer == [(topic, RAW_VALUES[label], key.encode() if key else None)]
+    (line,) = capsys.readouterr().out.splitlines()
+    assert orjson.loads(line) == {
+        "published": str(path),
+        "key": key,
+        "bytes": len(RAW_VALUES[label]),
+        "topic": topic,
+    }
+
+
+def test_publish_raw_from_stdin(
+    producer: list[tuple[str, bytes, bytes | None]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    value = b"\x00\xff raw \r\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(value))))
+    assert main(["publish", "--raw", "-"]) == 0
+    assert [v for _, v, _ in producer] == [value]
+
+
+def test_publish_wraps_text_in_a_raw_article(
+    producer: list[tuple[str, bytes, bytes | None]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["publish", str(SAMPLE)]) == 0
+    ((_, value, key),) = producer
+    message = orjson.loads(value)
+    assert message["source"] == "baghdadtoday" and message["body"] == SAMPLE.read_text("utf-8")
+    assert key is not None and orjson.loads(capsys.readouterr().out)["id"] == key.decode()
