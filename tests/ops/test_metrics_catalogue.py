@@ -3,6 +3,8 @@ and docs/metrics.md documents every rasid_* metric."""
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -64,3 +66,18 @@ async def test_every_rasid_metric_is_documented(rasid: WorkerContext) -> None:
     assert len(families) >= 15
     undocumented = sorted(name for name in families if f"`{name}" not in doc)
     assert not undocumented, f"add to docs/metrics.md: {undocumented}"
+
+
+# Metrics the rules use that are not Rasid's own: Prometheus's `up`, and prometheus_client's
+# process collector, which every Rasid process serves from the same default registry.
+FOREIGN_METRICS = {"up", "process_start_time_seconds"}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the process collector reads /proc")
+async def test_rules_use_only_known_foreign_metrics(rasid: WorkerContext) -> None:
+    exprs = dashboard_exprs() + [str(r["expr"]) for r in alert_rules()]
+    selected = {name for expr in exprs for name in re.findall(r"\b([a-zA-Z_:][\w:]*)\{", expr)}
+    foreign = {name for name in selected if not name.startswith(("rasid_", "faust_"))}
+    assert foreign <= FOREIGN_METRICS, foreign - FOREIGN_METRICS
+    exposed = exposed_names(await _scrape(rasid))
+    assert FOREIGN_METRICS - {"up"} <= exposed

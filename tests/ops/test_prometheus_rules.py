@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.ops.conftest import ALERT_TESTS, ALERTS, DEPLOY, alert_rules
+from tests.ops.conftest import ALERT_TESTS, ALERTS, DEPLOY, PROCESSES, alert_rules, scrape_jobs
 
 REQUIRED = {
     "RasidWorkerDown",
@@ -21,7 +21,15 @@ REQUIRED = {
     "RasidAlertLatencyHigh",
     "RasidNoRulesLoaded",
     "RasidPipelineStalled",
+    # the other processes (issue 12)
+    "RasidApiDown",
+    "RasidWebhooksDown",
+    "RasidIngestDown",
+    "RasidIngestStale",
+    "RasidIngestNothingPublished",
+    "RasidWebhookDeadLetters",
 }
+RUNBOOKS = DEPLOY / "runbooks"
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
     PROMTOOL is None, reason="promtool missing: scripts/bootstrap installs Debian's prometheus"
@@ -59,8 +67,20 @@ def test_promtool_unit_tests_pass() -> None:
 def test_promtool_unit_tests_catch_a_changed_threshold(tmp_path: Path) -> None:
     """The unit tests are tight: moving one `for:` or threshold makes them fail."""
     text = ALERTS.read_text(encoding="utf-8")
-    for old, new in [("for: 2m", "for: 3m"), ("> 1000", "> 1300"), ("> 60\n", "> 130\n")]:
-        assert old in text
+    for old, new in [
+        ("for: 2m", "for: 3m"),
+        ("> 1000", "> 1300"),
+        ("> 60\n", "> 130\n"),
+        ('rasid_rules_loaded{job="rasid"}', "rasid_rules_loaded"),  # other processes export 0
+        ('up{job="rasid-api"} == 0 or', 'up{job="rasid-api"} == 0 and'),
+        ("> 900\n", "> 1000\n"),  # RasidIngestStale
+        ("> 3600", "> 3000"),  # RasidIngestNothingPublished
+        ("for: 30m", "for: 31m"),
+        ("[15m])", "[10m])"),  # RasidWebhookDeadLetters
+        ("offset 15m\n", "offset 10m\n"),
+        ("for: 0m", "for: 1m"),
+    ]:
+        assert text.count(old) >= 1, old
         mutated = tmp_path / "alerts.yml"
         mutated.write_text(text.replace(old, new, 1), encoding="utf-8")
         tests = yaml.safe_load(ALERT_TESTS.read_text(encoding="utf-8"))
@@ -104,3 +124,36 @@ def test_every_alert_is_unit_tested_firing_and_not_firing() -> None:
     names = {rule["alert"] for rule in alert_rules()}
     assert names <= firing, names - firing
     assert names <= silent, names - silent
+
+
+def test_every_alert_has_a_runbook_listed_in_the_index() -> None:
+    """deploy/runbooks/README.md lists every alert with its severity and page, and every page
+    belongs to an alert."""
+    index = (RUNBOOKS / "README.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in index.splitlines():
+        match = re.fullmatch(
+            r"\| (Rasid\w+) \| (critical|warning) \(.+?\) \| \[(.+?)\]\((.+?)\) \|", line
+        )
+        if match:
+            name, severity, text, link = match.groups()
+            assert text == link == f"{name}.md", line
+            rows[name] = severity
+    rules = {str(r["alert"]): r["labels"]["severity"] for r in alert_rules()}
+    assert rows == rules
+    pages = {p.stem for p in RUNBOOKS.glob("*.md")} - {"README"}
+    assert pages == set(rules), "a runbook page without an alert, or the reverse"
+
+
+def test_rules_select_only_scraped_jobs_and_every_process_has_a_down_alert() -> None:
+    """job="…" in the rules must be a job of deploy/prometheus/prometheus.yml (the PodMonitors
+    give the same ones: tests/ops/test_deploy.py), and each process has an up == 0 alert."""
+    jobs = set(scrape_jobs())
+    exprs = [str(r["expr"]) for r in alert_rules()]
+    used = {job for expr in exprs for job in re.findall(r'job="([^"]+)"', expr)}
+    assert used <= jobs, used - jobs
+    for process in PROCESSES:
+        selector = f'up{{job="{process.job}"}}'
+        assert any(
+            f"{selector} == 0" in expr and f"absent({selector})" in expr for expr in exprs
+        ), f"no alert fires when {process.name} (job {process.job}) is down or missing"
