@@ -39,27 +39,11 @@ class KafkaSink:
 async def _web(settings: Settings, ready: dict[str, bool]) -> Any:
     """/metrics, /healthz and /readyz of the ingest process."""
     from aiohttp import web
-    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-    async def metrics_view(request: web.Request) -> web.Response:
-        body = generate_latest(REGISTRY)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    async def readyz(request: web.Request) -> web.Response:
-        ok = all(ready.values())
-        return web.json_response({"ready": ok, **ready}, status=200 if ok else 503)
+    from streams import health
 
     app = web.Application()
-    app.add_routes(
-        [
-            web.get("/metrics", metrics_view),
-            web.get("/healthz", healthz),
-            web.get("/readyz", readyz),
-        ]
-    )
+    health.add_routes(app, lambda: ready)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.web_host, settings.ingest_web_port).start()

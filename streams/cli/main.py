@@ -9,7 +9,6 @@ import contextlib
 import gc
 import gzip
 import logging
-import os
 import sys
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,6 +22,7 @@ from streams.cli import ingest as ingest_cli
 from streams.cli import rules as rules_cli
 from streams.cli import subscribers as subscribers_cli
 from streams.errors import BadInput, CommandFailed, DeadLetterReason, RasidError, UsageError
+from streams.kafka.partitions import wait_for_partitions
 from streams.settings import Settings, get_settings
 
 TOPIC_ALIASES = {
@@ -281,7 +281,7 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
 
 # ---------------------------------------------------------------- tail
 async def _tail(topic: str, args: argparse.Namespace, settings: Settings) -> int:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
@@ -289,11 +289,7 @@ async def _tail(topic: str, args: argparse.Namespace, settings: Settings) -> int
     seen = 0
     try:
         await consumer.start()
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        tps = await wait_for_partitions(consumer, topic, timeout=0.0)
         if not tps:
             raise CommandFailed(f"topic {topic} does not exist")
         consumer.assign(tps)
@@ -421,8 +417,8 @@ def _is_service(args: argparse.Namespace) -> bool:
     return args.func in SERVICES and not getattr(args, "once", False)
 
 
-def _debug() -> bool:
-    return os.environ.get("RASID_LOG_LEVEL", "").strip().upper() == "DEBUG"
+def _debug(settings: Settings) -> bool:
+    return settings.log_level.strip().upper() == "DEBUG"
 
 
 @contextlib.contextmanager
@@ -492,7 +488,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(_one_line(exc))
         return 2
     try:
-        with _quiet_client_logs(not _debug() and not _is_service(args)):
+        with _quiet_client_logs(not _debug(settings) and not _is_service(args)):
             return int(args.func(args, settings))
     except UsageError as exc:
         _error(_one_line(exc, args))
@@ -503,7 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        if _debug():
+        if _debug(settings):
             traceback.print_exc()
         _error(f"unexpected {_one_line(exc, args)} (RASID_LOG_LEVEL=DEBUG shows where)")
         return 1

@@ -20,6 +20,7 @@ import orjson
 
 from streams.cli import broker
 from streams.errors import CommandFailed, UsageError
+from streams.kafka.partitions import wait_for_partitions
 from streams.rules import Problem, RuleFile, check_rule_tests, load_rule_file
 from streams.settings import Settings
 from streams.times import parse_rfc3339
@@ -226,7 +227,7 @@ async def _topic_values(
 ) -> list[tuple[str, bytes | None]]:
     """Replay rasid.articles.raw from an offset (every partition) or a time, up to the end
     as of now."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
@@ -235,8 +236,7 @@ async def _topic_values(
     try:
         await consumer.start()
         topic = settings.topic_raw
-        await consumer._client.force_metadata_update()
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        tps = await wait_for_partitions(consumer, topic, timeout=0.0)
         if not tps:
             raise CommandFailed(f"topic {topic} does not exist")
         consumer.assign(tps)
