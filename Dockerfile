@@ -8,12 +8,14 @@
 # dangling links the wheel would silently lack them). Only the wheels leave this stage.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY streams ./streams
 COPY schemas ./schemas
 COPY deploy/rules/default.yaml ./deploy/rules/default.yaml
 COPY deploy/sources.yaml ./deploy/sources.yaml
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# Dependencies at the versions of the committed lock (what CI tests), then Rasid itself.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -r requirements.lock \
+    && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 # Stage 2: the wheels installed (not editable, no source tree) into a clean slim image.
 FROM python:3.11-slim

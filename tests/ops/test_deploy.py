@@ -190,6 +190,7 @@ def test_dockerfile_installs_a_built_wheel_not_the_source_tree() -> None:
     *build, final = stages
     build_runs = " ".join(args for stage in build for kw, args in stage if kw == "RUN")
     assert "pip wheel" in build_runs or "python -m build" in build_runs
+    assert "-r requirements.lock" in build_runs  # dependencies at the locked versions
     final_runs = " ".join(args for kw, args in final if kw == "RUN")
     assert "pip install" in final_runs and ".whl" in final_runs
     everything = " ".join(args for stage in stages for _, args in stage)
