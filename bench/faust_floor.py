@@ -136,7 +136,8 @@ def _report(proc: subprocess.Popen[str], what: str) -> str:
     raise SystemExit(f"the worker exited before reporting {what!r}")
 
 
-async def run(args: argparse.Namespace) -> None:
+async def run(args: argparse.Namespace) -> float:
+    """Print the floor and return it (articles/s)."""
     articles = read_articles(args.data, args.limit)
     prefix = f"rasid-floor-{uuid.uuid4().hex[:8]}"
     names = [f"{prefix}.raw", f"{prefix}.mid"]
@@ -174,6 +175,7 @@ async def run(args: argparse.Namespace) -> None:
                 f"{args.limit / secs:8.1f} articles/s through {args.hops} hop(s); "
                 f"worker main thread {per:.2f} ms CPU per article"
             )
+            return args.limit / secs
         finally:
             proc.terminate()
             proc.wait(timeout=30)

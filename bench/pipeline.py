@@ -410,6 +410,23 @@ async def main_async(args: argparse.Namespace) -> None:
         base = await baseline(dep, n)
         print(f"baseline, aiokafka read + JSON decode: {base:8.1f} articles/s")
         print(f"ratio pipeline/baseline: {rate / base:.4f}")
+        if args.floor:
+            # The same faust wiring with no Rasid code, one stage, in this run (bench/faust_floor.py).
+            from bench import faust_floor
+            from streams.settings import Settings
+
+            floor = await faust_floor.run(
+                argparse.Namespace(
+                    data=args.data,
+                    limit=n,
+                    partitions=args.partitions,
+                    batch=Settings().batch_max_messages,
+                    hops=1,
+                    monitor=True,
+                    bootstrap=args.bootstrap,
+                )
+            )
+            print(f"ratio pipeline/single-stage faust floor: {rate / floor:.2f}")
         print(
             "latency ingest → enriched / → alert (ms)      p50     p95     p99   offered  kept up  alerts"
         )
@@ -454,6 +471,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each latency run")
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--workers", type=int, default=1, help="worker processes, one group")
+    parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="skip the single-stage faust floor (bench/faust_floor.py --hops 1) in the same run",
+    )
     parser.add_argument(
         "--worker-root",
         type=Path,

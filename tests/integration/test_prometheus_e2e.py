@@ -139,7 +139,8 @@ def test_prometheus_sees_the_pipeline(stack: tuple[OpsEnv, Prometheus]) -> None:
     assert prom.value("rasid_rules_loaded") == expected["rules"]
     assert prom.value("count(rasid_ruleset_info == 1)") == 1
     lag_topics = {dict(k)["topic"] for k in prom.query("rasid_consumer_lag")}
-    assert lag_topics == {env.topics["raw"], env.topics["enriched"]}
+    # what the worker consumes: raw articles (the hot stage) and story candidates
+    assert lag_topics == {env.topics["raw"], f"{env.topics['alerts']}.stories"}
     wait_for(lambda: prom.value("sum(rasid_consumer_lag)") == 0, 60, "consumer lag back to 0")
     assert prom.value("sum(faust_total_events_total)") is not None  # faust's sensors kept
 
