@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
@@ -12,9 +13,14 @@ from streams.settings import Settings
 
 
 async def create_missing(
-    settings: Settings, topics: list[NewTopic], *, attempts: int = 30
+    settings: Settings,
+    topics: list[NewTopic],
+    *,
+    attempts: int = 30,
+    leader_timeout: float = 30.0,
 ) -> list[str]:
-    """Create those of `topics` that do not exist yet; return the names created.
+    """Create those of `topics` that do not exist yet, and wait until their partitions have
+    leaders; return the names created.
 
     Retries the connection for a while so a process started together with its broker waits
     for it instead of failing.
@@ -35,9 +41,32 @@ async def create_missing(
             # Another process may create a topic between our list and create.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
+            await _until_led(admin, [t.name for t in missing], timeout=leader_timeout)
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+def leaderless(described: list[dict[str, Any]]) -> list[str]:
+    """Topics (from describe_topics) that are unknown yet or have a partition with no leader."""
+    return [
+        str(d.get("topic"))
+        for d in described
+        if d.get("error_code") or not d.get("partitions")
+        or any(p.get("leader", -1) < 0 for p in d["partitions"])
+    ]  # fmt: skip
+
+
+async def _until_led(admin: AIOKafkaAdminClient, names: list[str], *, timeout: float) -> None:
+    """Wait until every partition of the new topics has a leader: a producer that sends to a
+    partition whose leader is still being elected can be told "not leader" and keep the send
+    pending for its whole request timeout. Gives up quietly after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while names and loop.time() < deadline:
+        names = leaderless(await admin.describe_topics(names))
+        if names:
+            await asyncio.sleep(0.2)
 
 
 async def ensure_topics(settings: Settings, *, attempts: int = 30) -> list[str]:

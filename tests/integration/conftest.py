@@ -67,6 +67,10 @@ class Env:
             RASID_DATA_DIR=str(self.data_dir),
             RASID_TOPIC_PARTITIONS="3",
             RASID_MAX_BODY_BYTES="200000",
+            # A send the broker leaves pending (e.g. "not leader" on a loaded machine) fails
+            # after a minute and is retried by the worker (streams/worker/batches.py), instead
+            # of stalling the session's worker for the default 20 minutes.
+            RASID_PRODUCER_REQUEST_TIMEOUT_SECONDS="60",
         )
         return env
 
