@@ -29,6 +29,7 @@ from streams.model import Evidence, Label
 from streams.resources import data_file
 from streams.text.arabic import Token, Tokens, normalize, tokenize
 from streams.text.memo import UNSEEN, WordMemo
+from streams.text.scan import Prefilter, candidates, register
 
 T = TypeVar("T")
 
@@ -64,6 +65,10 @@ def word_variants(word: str) -> tuple[str, ...]:
             if stem not in out:
                 out.append(stem)
     return tuple(out)
+
+
+def _without_article(word: str) -> str:
+    return word[2:] if word.startswith("ال") and len(word) > 2 else word
 
 
 _WordEntry = tuple[tuple[str, ...], T | None]  # (variants that start a phrase, prefix hit)
@@ -103,6 +108,14 @@ class PhraseIndex(Generic[T]):
             self._exact.setdefault(key, payload)
             self._first.add(key[0])
             self.max_len = max(self.max_len, len(words))
+        # Tokens worth a look (see streams.text.scan): a token some first word is a variant
+        # of ends with that word, without its article («للعراق» ends with «عراق»); a token a
+        # prefix term accepts contains the prefix, without its article.
+        self.prefilter = Prefilter(
+            endings=map(_without_article, self._first),
+            substrings=(_without_article(p) for p in self._prefix if len(p) >= _MIN_STEM),
+        )
+        register(self, self.prefilter)
 
     def __len__(self) -> int:
         return len(self._exact) + len(self._prefix)
@@ -126,16 +139,24 @@ class PhraseIndex(Generic[T]):
 
     def find(self, tokens: Sequence[Token]) -> Iterator[Match[T]]:
         """Non-overlapping matches, scanning left to right and preferring the longest phrase."""
-        words = tokens.words if isinstance(tokens, Tokens) else [t.text for t in tokens]
+        if isinstance(tokens, Tokens):
+            words = tokens.words
+            # Only the tokens the shared automaton hit can start a phrase: the rest is skipped.
+            starts: Sequence[int] = candidates(tokens, self.prefilter)
+        else:
+            words = [t.text for t in tokens]
+            starts = range(len(words))
         n = len(words)
+        memo = self._memo
         i = 0  # first word not inside a match already found
-        for j, entry in self._memo.candidates(words):  # most words start nothing: skipped
+        for j in starts:
             if j < i:
                 continue
+            entry = memo.get(words[j], UNSEEN)
             if entry is UNSEEN:
                 entry = self._entry(words[j])
-                if entry is None:
-                    continue
+            if entry is None:
+                continue
             firsts, prefix_hit = entry
             found: Match[T] | None = None
             for variant in firsts:

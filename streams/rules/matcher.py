@@ -18,17 +18,22 @@ phrase leaf.
 
 Matching works on *tokens*, not characters:
 
-* Article text is normalised and tokenised once per field (``streams.text.arabic``); every
-  token gets a small set of candidate stems (:func:`stems`): the token itself, the token with
-  proclitics stripped (و ف ب ك ل ال بال لل وال …) and with endings stripped (tanween alef,
-  possessive pronouns, dual and sound plural endings).
+* Article text is normalised and tokenised once per field (``streams.text.arabic.tokenize``,
+  shared with the region and topic classifiers); every token gets a small set of candidate
+  stems (:func:`stems`): the token itself, the token with proclitics stripped (و ف ب ك ل
+  ال بال لل وال …) and with endings stripped (tanween alef, possessive pronouns, dual and
+  sound plural endings).
 * Each phrase word is normalised the same way; a phrase word written with the article
   («الخط») also accepts the bare form («خط»).
 * Every distinct phrase of every enabled rule — positive or negative context — is a *term*.
   All terms of all rules are compiled into ONE automaton: a trie over phrase-word keys.
-  One pass over the tokens walks the trie from every position, following every candidate
-  stem, and finds every occurrence of every term; the cost depends on the text and on how
-  many terms actually occur, not on the number of rules. No regular expression is built.
+  The trie is walked only from the tokens that can start a term: the first keys (less a
+  final «ه», which stems() may add) are part of the shared Aho-Corasick automaton
+  (``streams.text.scan``), which finds in one C scan of the field the tokens containing one;
+  from each, the walk follows every candidate stem and finds every occurrence of every term.
+  The cost depends on the text and on how many terms actually occur, not on the number of
+  rules. No regular expression is built. A rule set is compiled once (per rule-set version)
+  and is immutable: the live store swaps whole rule sets.
 * Only the rules owning a term that occurred are evaluated (the expression is checked to be
   *anchored*: it cannot be true unless one of its positive terms occurred).
 
@@ -60,12 +65,9 @@ from streams.rules.spec import (
     parse_document,
 )
 from streams.rules.stems import is_break, phrase_keys, word_stems
-from streams.text.arabic import (
-    Tokens,
-    normalize_with_offsets,
-    words_keeping_ta_marbuta,
-)
+from streams.text.arabic import Tokens, tokenize
 from streams.text.memo import UNSEEN, WordMemo
+from streams.text.scan import Prefilter, candidates, register
 
 MAX_MATCHES = 20  # matches reported per rule hit (title first): enough to explain an alert
 
@@ -191,7 +193,17 @@ def _gap(a: Span, b: Span) -> int:
 class RuleSet:
     """A validated, compiled watch-list. Immutable and safe to share between tasks."""
 
-    __slots__ = ("_root", "_rules", "_rules_by_term", "_specs", "_starts", "_term_ids", "_terms")
+    __slots__ = (
+        "__weakref__",
+        "_prefilter",
+        "_root",
+        "_rules",
+        "_rules_by_term",
+        "_specs",
+        "_starts",
+        "_term_ids",
+        "_terms",
+    )
 
     def __init__(self, specs: Sequence[RuleSpec]) -> None:
         self._specs = tuple(specs)
@@ -206,6 +218,12 @@ class RuleSet:
             if spec.enabled:
                 self._add_rule(spec)
         del self._term_ids  # only needed while compiling
+        # Tokens worth a look (see streams.text.scan): a token that has a first key among its
+        # stems contains the key, less a final «ه» (stems() may add one: خطتهم → خطه).
+        self._prefilter = Prefilter(
+            substrings=(k[:-1] if k.endswith("ه") else k for k in self._root.children)
+        )
+        register(self, self._prefilter)
 
     def _intern(self, phrase: PhraseSpec) -> int:
         """The term id of a phrase; a new term is added to the automaton."""
@@ -354,19 +372,20 @@ class RuleSet:
         return hits
 
     def _scan(self, text: str) -> _Scan:
-        norm = normalize_with_offsets(text)
-        tokens = Tokens(norm)
+        tokens = tokenize(text)  # shared with the classifiers (the same title and body)
         # The same words with «ة» kept: stems() must not strip a «ه» that was a «ة» (خطة ≠ خط+ه).
-        words = words_keeping_ta_marbuta(norm)
+        words = tokens.words_keeping_ta_marbuta
         occurrences: dict[int, list[Span]] = {}
         root = self._root.children
         memo = self._starts
         n = len(words)
-        for i, starts in memo.candidates(words):  # most words start no term: skipped
+        # Only the tokens the shared automaton hit can start a term: the rest is skipped.
+        for i in candidates(tokens, self._prefilter):
+            starts = memo.get(words[i], UNSEEN)
             if starts is UNSEEN:
                 starts = memo.remember(words[i], tuple(word_stems(words[i]) & root.keys()))
-                if not starts:
-                    continue
+            if not starts:
+                continue
             nodes = [root[s] for s in starts]
             k = i
             # The trie is a tree and a token's stems are distinct keys, so a node is never

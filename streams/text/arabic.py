@@ -252,12 +252,23 @@ class Tokens(Sequence[Token]):
     `Token`s with original offsets.
     """
 
-    __slots__ = ("_spans", "norm", "words")
+    __slots__ = ("_kept", "_spans", "norm", "scan_hits", "words")
 
     def __init__(self, norm: Normalized) -> None:
         self.norm = norm
         self.words: list[str] = _WORD.findall(norm.text)
         self._spans: list[tuple[int, int]] | None = None
+        self._kept: list[str] | None = None
+        # The shared automaton's hits in these words (streams.text.scan keeps them here, so
+        # every matcher reads the one scan of the field).
+        self.scan_hits: object | None = None
+
+    @property
+    def words_keeping_ta_marbuta(self) -> list[str]:
+        """`words` with «ة» not folded to «ه» (see `words_keeping_ta_marbuta`)."""
+        if self._kept is None:
+            self._kept = words_keeping_ta_marbuta(self.norm)
+        return self._kept
 
     def __len__(self) -> int:
         return len(self.words)
@@ -295,14 +306,19 @@ class Tokens(Sequence[Token]):
 
 
 def tokenize(text: str) -> Tokens:
-    """Split text into normalised word tokens, each with its span in the original text."""
+    """Split text into normalised word tokens, each with its span in the original text.
+
+    The one normalisation and tokenisation of a field: the region classifier, the topic
+    classifier and the rule matcher all call this for the same title and body, one after
+    the other, and share the result (and the automaton scan kept on it).
+    """
     if len(text) > _CACHE_MAX_CHARS:
         return Tokens(normalize_with_offsets(text))
     return _tokenize_recent(text)
 
 
-# Region and topic classification tokenise the same title and body one after the other: a
-# few recent results are kept (short texts only, so memory stays bounded).
+# A few recent results are kept (short texts only, so memory stays bounded): the fields of
+# the article in hand (title, dateline, body) while it goes through enrich and match.
 _CACHE_MAX_CHARS = 200_000
 
 

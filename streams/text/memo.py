@@ -8,14 +8,13 @@ oldest half goes (dicts keep insertion order), and the common words come back at
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from itertools import compress, islice, repeat
+from itertools import islice
 from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
 
 DEFAULT_CAP = 100_000
-UNSEEN: Any = object()  # what `candidates` gives for a word the memo has not seen
+UNSEEN: Any = object()  # a `get` default: the memo has not seen the word
 
 
 class WordMemo(dict[str, V], Generic[V]):
@@ -31,13 +30,3 @@ class WordMemo(dict[str, V], Generic[V]):
                 del self[old]
         self[word] = value
         return value
-
-    def candidates(self, words: Sequence[str]) -> Iterator[tuple[int, Any]]:
-        """(index, entry) for every word whose entry is truthy, or UNSEEN if it has none yet.
-
-        Most words are remembered with a falsy entry (they start nothing): they are looked up
-        and skipped in C (`map`, `compress`), so Python only visits the others.
-        """
-        entries = list(map(self.get, words, repeat(UNSEEN, len(words))))
-        for i in compress(range(len(words)), entries):
-            yield i, entries[i]

@@ -1,0 +1,165 @@
+"""One Aho-Corasick automaton over the keys of every matcher: one C scan per field finds the
+few tokens any matcher has to look at.
+
+The region and topic phrase indexes (`streams.classify.places.PhraseIndex`) and the rule
+matcher (`streams.rules.matcher.RuleSet`) each say which tokens they could possibly accept
+at, as a `Prefilter`: a token is worth a look only if it ENDS with one of the prefilter's
+`endings` or CONTAINS one of its `substrings`. The keys are chosen so that this is a
+necessary condition (every token the matcher would accept passes it); the matchers then run
+their exact per-token checks (proclitics, suffixes, the «ة» handling) on the tokens that
+passed only, so what they find is exactly what a check of every token would find.
+
+Every live prefilter is compiled into ONE automaton (`ahocorasick.Automaton`), whose values
+are bit masks saying whose key it is. A field is scanned once per automaton in C (the words
+joined by spaces, so «key + space» means «a token ending with key»), and every matcher reads
+its own tokens off that one scan. A matcher registers its prefilter when it is built (once
+per gazetteer, lexicon and rule-set version); the automaton is rebuilt then, and replaced in
+one assignment, so a scan always uses a complete automaton. Matchers that are gone leave
+their keys in the automaton until the next registration: they only cost a few extra hits.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from itertools import accumulate, compress, count, repeat
+from operator import add, itemgetter
+
+import ahocorasick
+
+from streams.text.arabic import Tokens
+
+# A substring key shorter than this would hit nearly every token: a prefilter with one
+# scans every token instead.
+MIN_SUBSTRING_KEY = 2
+_SEPARATOR = " "  # joins the words for the scan; never part of a \w+ token
+
+
+class Prefilter:
+    """What one matcher may accept: tokens ending with an `endings` key or containing a
+    `substrings` key (or every token, if a key is too short to be worth scanning for)."""
+
+    __slots__ = ("bit", "endings", "everywhere", "substrings")
+
+    def __init__(self, endings: Iterable[str] = (), substrings: Iterable[str] = ()) -> None:
+        self.endings = frozenset(endings)
+        self.substrings = frozenset(substrings)
+        self.everywhere = "" in self.endings or any(
+            len(k) < MIN_SUBSTRING_KEY for k in self.substrings
+        )
+        self.bit = 0  # set when registered
+
+    def __repr__(self) -> str:
+        kind = "every token" if self.everywhere else f"{len(self.endings)}+{len(self.substrings)}"
+        return f"Prefilter({kind} keys)"
+
+
+class Compiled:
+    """The automaton over the keys of a set of prefilters (immutable once built)."""
+
+    __slots__ = ("automaton", "everywhere", "members")
+
+    def __init__(self, members: Sequence[Prefilter]) -> None:
+        self.members = tuple(members)
+        self.everywhere = 0  # bits of the prefilters that accept every token
+        masks: dict[str, int] = {}
+        for p in self.members:
+            if p.everywhere:
+                self.everywhere |= p.bit
+                continue
+            for key in p.endings:
+                key += _SEPARATOR
+                masks[key] = masks.get(key, 0) | p.bit
+            for key in p.substrings:
+                masks[key] = masks.get(key, 0) | p.bit
+        self.automaton: ahocorasick.Automaton | None = None
+        if masks:
+            automaton = ahocorasick.Automaton()
+            for key, mask in masks.items():
+                automaton.add_word(key, mask)
+            automaton.make_automaton()
+            self.automaton = automaton
+
+    def scan(self, words: Sequence[str]) -> ScanHits:
+        """Every hit in one field's words: (token index, mask) pairs, in text order."""
+        automaton = self.automaton
+        if automaton is None or not words:
+            return ScanHits(self, [], [], len(words))
+        found = list(automaton.iter(_SEPARATOR.join(words) + _SEPARATOR))
+        if not found:
+            return ScanHits(self, [], [], len(words))
+        # nexts[i]: where token i + 1 starts in the joined text. A hit ends (its last
+        # character, or the separator after an ending key) inside token i's stretch
+        # [nexts[i - 1], nexts[i]), so bisect gives i. All of it runs in C.
+        nexts = list(map(add, accumulate(map(len, words)), count(1)))
+        ends = map(itemgetter(0), found)
+        tokens = list(map(bisect_right, repeat(nexts), ends))
+        return ScanHits(self, tokens, list(map(itemgetter(1), found)), len(words))
+
+
+class ScanHits:
+    """The hits of one scan of one field, read per matcher with `tokens_for`."""
+
+    __slots__ = ("compiled", "masks", "size", "tokens")
+
+    def __init__(self, compiled: Compiled, tokens: list[int], masks: list[int], size: int):
+        self.compiled = compiled
+        self.tokens = tokens
+        self.masks = masks
+        self.size = size
+
+    def tokens_for(self, prefilter: Prefilter) -> Sequence[int]:
+        """Indexes (ascending, distinct) of the tokens that pass `prefilter`."""
+        bit = prefilter.bit
+        if self.compiled.everywhere & bit:
+            return range(self.size)
+        picked = set(compress(self.tokens, map(bit.__and__, self.masks)))
+        return sorted(picked)
+
+
+class _Registry:
+    """The live prefilters and the automaton over all of them (one per process)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._members: dict[int, Prefilter] = {}  # slot -> prefilter (bit = 1 << slot)
+        self._dead: list[tuple[int, Prefilter]] = []  # appended by finalizers, without a lock
+        self.compiled = Compiled(())
+
+    def register(self, owner: object, prefilter: Prefilter) -> None:
+        """Add `owner`'s prefilter to the automaton for as long as `owner` lives."""
+        with self._lock:
+            while self._dead:
+                slot, gone = self._dead.pop()
+                if self._members.get(slot) is gone:
+                    del self._members[slot]
+            slot = next(s for s in count() if s not in self._members)
+            prefilter.bit = 1 << slot
+            self._members[slot] = prefilter
+            self.compiled = Compiled(list(self._members.values()))  # swapped in one assignment
+        weakref.finalize(owner, self._dead.append, (slot, prefilter))
+
+
+REGISTRY = _Registry()
+
+
+def register(owner: object, prefilter: Prefilter) -> None:
+    """Compile `prefilter` into the shared automaton while `owner` (its matcher) lives."""
+    REGISTRY.register(owner, prefilter)
+
+
+def current() -> Compiled:
+    """The automaton to scan with now (it holds every live matcher's keys)."""
+    return REGISTRY.compiled
+
+
+def candidates(tokens: Tokens, prefilter: Prefilter) -> Sequence[int]:
+    """Indexes of the tokens of one field that pass `prefilter` (ascending): the field is
+    scanned once per automaton, and the hits are kept on `tokens` for the other matchers."""
+    compiled = REGISTRY.compiled
+    hits = tokens.scan_hits
+    if not isinstance(hits, ScanHits) or hits.compiled is not compiled:
+        hits = tokens.scan_hits = compiled.scan(tokens.words)
+    return hits.tokens_for(prefilter)
