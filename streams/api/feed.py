@@ -4,7 +4,6 @@ fanned out to every live stream) and the API key store (the compacted keys topic
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -141,19 +140,20 @@ class AlertFeed:
             self.first[old.partition] = max(self.first.get(old.partition, 0), old.offset + 1)
         self.buffer.append(entry)
         for queue in list(self.queues):
-            try:
-                queue.put_nowait(entry)
-            except asyncio.QueueFull:  # too slow: disconnected; it resumes with Last-Event-ID
+            if queue.qsize() >= STREAM_QUEUE:
+                # Too slow: its stream ends after the last entry it already holds (none is
+                # dropped, so the id of its last event is exact) and it resumes from there
+                # with Last-Event-ID. The queue itself is unbounded; this is its bound.
                 self.queues.discard(queue)
-                with contextlib.suppress(asyncio.QueueFull):
-                    queue.get_nowait()
-                    queue.put_nowait(None)
+                queue.put_nowait(None)
+            else:
+                queue.put_nowait(entry)
 
     async def run(self) -> None:
         await tail(self.bootstrap, self.topic, self.add, start=self._start, ready=self.ready)
 
     def subscribe(self) -> asyncio.Queue[Entry | None]:
-        queue: asyncio.Queue[Entry | None] = asyncio.Queue(maxsize=STREAM_QUEUE)
+        queue: asyncio.Queue[Entry | None] = asyncio.Queue()  # bounded by add()
         self.queues.add(queue)
         metrics.API_STREAMS.inc()
         return queue
@@ -165,8 +165,8 @@ class AlertFeed:
 
     def close_streams(self) -> None:
         for queue in list(self.queues):
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(None)
+            self.queues.discard(queue)
+            queue.put_nowait(None)
 
     async def since(self, position: dict[int, int]) -> list[Entry]:
         """Every message after `position`, in consumption order: from Kafka for the part the
