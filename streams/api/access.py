@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -98,13 +99,25 @@ def encode_position(position: Mapping[int, int]) -> str:
     return "1." + ".".join(_b36(position.get(p, 0)) for p in range(size))
 
 
-def decode_position(value: str) -> dict[int, int]:
+_OFFSET = re.compile(r"[0-9a-z]{1,13}")  # 36^13 > 2^63: any Kafka offset, nothing more
+
+
+def decode_position(value: str, partitions: int | None = None) -> dict[int, int]:
+    """An event id back to a position. With `partitions` (the topic's), an id naming more
+    partitions than that is refused too. Errors never echo the value (it is the client's)."""
     version, _, rest = value.strip().partition(".")
     if version != "1":
-        raise ValueError("unknown event id format")
+        raise ValueError("Last-Event-ID: not an event id of this stream")
     if not rest:
         return {}
-    return {p: int(v, 36) for p, v in enumerate(rest.split("."))}
+    parts = rest.split(".")
+    if partitions is not None and len(parts) > partitions:
+        raise ValueError(
+            f"Last-Event-ID: names {len(parts)} partitions, the alerts topic has {partitions}"
+        )
+    if not all(_OFFSET.fullmatch(v) for v in parts):
+        raise ValueError("Last-Event-ID: offsets are base-36 numbers, 0 or more")
+    return {p: int(v, 36) for p, v in enumerate(parts)}
 
 
 def _b36(n: int) -> str:

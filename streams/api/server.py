@@ -47,9 +47,11 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
-def _error(status: int, message: str) -> web.Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="rasid"'} if status == 401 else None
-    return _json({"error": message}, status=status, headers=headers)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="rasid"'
+    return _json({"error": message}, status=status, headers=headers or None)
 
 
 def _count(route: str, status: int) -> None:
@@ -130,14 +132,19 @@ async def stream_view(request: web.Request) -> web.StreamResponse:
     if key is None:
         _count("stream", 401)
         return _error(401, "a valid API key is required (Authorization: Bearer …)")
+    feed, settings = request.app[FEED], request.app[SETTINGS]
+    last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    if last and not feed.first:  # the topic's partitions are not known yet
+        _count("stream", 503)
+        return _error(503, "alerts not loaded yet; retry", headers={"Retry-After": "2"})
     try:
         wanted = _filter(request)
-        last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
-        resume = decode_position(last) if last else None
+        # Checked against the topic's real partitions before the stream starts: a bad id is a
+        # 400, never a stream that opens and then closes.
+        resume = decode_position(last, partitions=len(feed.first)) if last else None
     except ValueError as exc:
         _count("stream", 400)
         return _error(400, str(exc))
-    feed, settings = request.app[FEED], request.app[SETTINGS]
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream; charset=utf-8",
@@ -193,7 +200,8 @@ async def openapi_view(request: web.Request) -> web.Response:
     return _json(openapi())
 
 
-def build_app(settings: Settings) -> web.Application:
+def build_app(settings: Settings, *, readers: bool = True) -> web.Application:
+    """The API app; `readers=False` (tests) leaves the feed and the key store to the caller."""
     app = web.Application()
     app[SETTINGS] = settings
     app[FEED] = AlertFeed(
@@ -212,7 +220,7 @@ def build_app(settings: Settings) -> web.Application:
         },
     )
 
-    async def readers(app: web.Application) -> Any:
+    async def run_readers(app: web.Application) -> Any:
         tasks = [
             asyncio.create_task(supervise("alerts", app[FEED].run)),
             asyncio.create_task(supervise("keys", app[KEYS].run)),
@@ -227,7 +235,8 @@ def build_app(settings: Settings) -> web.Application:
     async def close_streams(app: web.Application) -> None:
         app[FEED].close_streams()
 
-    app.cleanup_ctx.append(readers)
+    if readers:
+        app.cleanup_ctx.append(run_readers)
     app.on_shutdown.append(close_streams)
     return app
 

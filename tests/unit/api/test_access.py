@@ -144,3 +144,31 @@ def test_sse_framing() -> None:
 def test_committed_openapi_matches_the_served_document() -> None:
     committed = (ROOT / "schemas" / "openapi.v1.json").read_bytes()
     assert committed == render(), "regenerate: python -m streams.api.openapi"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "1.-5",  # a negative offset
+        "1.0.-1",
+        "1.+5",
+        "1.1_0",  # int() would take it
+        "1. 5",
+        "1.5.",  # an empty offset
+        "1." + "z" * 14,  # beyond any Kafka offset
+        "1." + ".".join(["0"] * 4),  # more partitions than the topic has (3)
+        "1." + ".".join(["0"] * 3000),
+    ],
+)
+def test_positions_are_checked_against_the_topic(bad: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        decode_position(bad, partitions=3)
+    assert bad[2:] not in str(caught.value)  # the value is not echoed
+
+
+@pytest.mark.parametrize(
+    ("good", "expected"),
+    [("1.", {}), ("1.5", {0: 5}), ("1.a.0", {0: 10, 1: 0}), ("1.a.0.z", {0: 10, 1: 0, 2: 35})],
+)
+def test_positions_within_the_topic(good: str, expected: dict[int, int]) -> None:
+    assert decode_position(good, partitions=3) == expected
