@@ -25,6 +25,7 @@ from aiohttp import web
 from streams import health, metrics, resources
 from streams.api.access import ApiKey, bearer, check_token, decode_position, encode_position, sse
 from streams.api.feed import AlertFeed, Entry, KeyStore, supervise
+from streams.api.http import Runner, json_error, json_errors
 from streams.api.openapi import openapi
 from streams.filters import AlertFilter
 from streams.kafka import names as topics
@@ -51,7 +52,7 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     headers = dict(headers or {})
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="rasid"'
-    return _json({"error": message}, status=status, headers=headers or None)
+    return json_error(status, message, headers or None)
 
 
 def _count(route: str, status: int) -> None:
@@ -84,10 +85,16 @@ def _filter(request: web.Request) -> AlertFilter:
 
 def _cursor(value: str) -> tuple[int, int, int]:
     parts = value.split("-")
-    if len(parts) != 3:
-        raise ValueError("bad cursor")
+    if len(parts) != 3 or not all(x.isascii() and x.isdigit() and len(x) <= 19 for x in parts):
+        raise ValueError("cursor: not a next_cursor of this API")
     t, p, o = (int(x) for x in parts)
     return (t, p, o)
+
+
+def _limit(value: str) -> int:
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_LIMIT):
+        raise ValueError(f"limit must be an integer 1..{MAX_LIMIT}")
+    return int(value)
 
 
 async def alerts_view(request: web.Request) -> web.Response:
@@ -97,9 +104,7 @@ async def alerts_view(request: web.Request) -> web.Response:
         return _error(401, "a valid API key is required (Authorization: Bearer …)")
     try:
         wanted = _filter(request)
-        limit = int(request.query.get("limit", "50"))
-        if not 1 <= limit <= MAX_LIMIT:
-            raise ValueError(f"limit must be 1..{MAX_LIMIT}")
+        limit = _limit(request.query.get("limit", "50"))
         before = _cursor(request.query["cursor"]) if request.query.get("cursor") else None
     except ValueError as exc:
         _count("alerts", 400)
@@ -202,7 +207,7 @@ async def openapi_view(request: web.Request) -> web.Response:
 
 def build_app(settings: Settings, *, readers: bool = True) -> web.Application:
     """The API app; `readers=False` (tests) leaves the feed and the key store to the caller."""
-    app = web.Application()
+    app = web.Application(middlewares=[json_errors])
     app[SETTINGS] = settings
     app[FEED] = AlertFeed(
         settings.kafka_bootstrap, settings.topic_alerts, settings.api_buffer_alerts
@@ -246,7 +251,7 @@ async def serve(settings: Settings) -> None:
 
     await ensure_topics(settings)
     await topics.ensure(settings)
-    runner = web.AppRunner(build_app(settings), shutdown_timeout=5.0)
+    runner = Runner(build_app(settings), shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, settings.api_host, settings.api_port)
     await site.start()

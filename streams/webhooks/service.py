@@ -40,6 +40,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import health, metrics
 from streams.api.feed import supervise, tail
+from streams.api.http import Runner, json_errors
 from streams.filters import AlertFilter
 from streams.kafka import names as topics
 from streams.settings import Settings, _parse_utc_offset
@@ -381,7 +382,7 @@ class Dispatcher:
 
 
 def _web(dispatcher: Dispatcher) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[json_errors])
     health.add_routes(
         app,
         lambda: {
@@ -402,7 +403,7 @@ async def serve(settings: Settings) -> None:
     await ensure_topics(settings)
     await topics.ensure(settings)
     dispatcher = Dispatcher(settings)
-    runner = web.AppRunner(_web(dispatcher))
+    runner = Runner(_web(dispatcher))
     await runner.setup()
     await web.TCPSite(runner, settings.web_host, settings.webhook_port).start()
     main = asyncio.create_task(dispatcher.run())

@@ -3,12 +3,17 @@ are filled by hand (build_app(..., readers=False))."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
+import orjson
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from streams.api.http import Runner
 from streams.api.server import FEED, build_app
 from streams.settings import Settings
 from tests.unit.api.test_feed import record
@@ -25,17 +30,33 @@ def settings(**kw: Any) -> Settings:
     return Settings(**{**base, **kw})
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[TestClient[Any, Any]]:
-    app = build_app(settings(), readers=False)
+def app_of(**kw: Any) -> web.Application:
+    app = build_app(settings(**kw), readers=False)
     feed = app[FEED]
     for p in range(PARTITIONS):
         feed._start(p, 0, 0)
     for o in range(5):
         feed.add(record(o % PARTITIONS, o // PARTITIONS))
     feed.ready.set()
-    async with TestClient(TestServer(app)) as c:
+    return app
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[TestClient[Any, Any]]:
+    async with TestClient(TestServer(app_of())) as c:
         yield c
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[str]:
+    """The app behind the runner `rasid api` uses (TestServer has aiohttp's own)."""
+    runner = Runner(app_of())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    yield f"http://{host}:{port}"
+    await runner.cleanup()
 
 
 @pytest.mark.parametrize(
@@ -77,3 +98,45 @@ async def test_good_last_event_id_resumes(client: TestClient[Any, Any]) -> None:
     # after 1.1.1.0: partition 0 offset 1 and partition 2 offset 0 (p1 o0 was already seen)
     assert '"a-0-1"' in seen[0] + seen[1] and '"a-2-0"' in seen[0] + seen[1]
     resp.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("GET", "/alerts?limit=abc", {}, 400),
+        ("GET", "/alerts?limit=0", {}, 400),
+        ("GET", "/alerts?cursor=a-b-c", {}, 400),
+        ("GET", "/alerts?cursor=1-2", {}, 400),
+        ("GET", "/alerts?since=yesterday", {}, 400),
+        ("GET", "/alerts?severity=urgent", {}, 400),
+        ("GET", "/nope", {}, 404),
+        ("POST", "/alerts", {}, 405),
+        ("GET", "/alerts?access_token=rsd_0123_" + "s" * 9000, {}, 400),  # URL > 8 KiB
+        ("GET", "/alerts", {"X-Big": "rsd_0123_" + "s" * 9000}, 400),  # header > 8 KiB
+    ],
+)
+async def test_errors_are_one_line_of_json_and_log_no_traceback(
+    served: str,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, served + path, headers=headers) as resp,
+    ):
+        body = await resp.read()
+        assert resp.status == status
+        assert resp.content_type == "application/json"
+    assert body.count(b"\n") == 0
+    error = orjson.loads(body)["error"]
+    for python in ("invalid literal", "Traceback", "bytearray", "Error:", "b'", "ValueError"):
+        assert python not in error, error
+    assert "sss" not in error  # what the client sent is not quoted back
+    for rec in caplog.records:
+        assert rec.levelno < logging.ERROR, rec.getMessage()
+        assert rec.exc_info is None, rec.getMessage()
+        assert "sssss" not in rec.getMessage()
