@@ -6,17 +6,57 @@ that quotes what the client sent (it may carry a token)."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
 log = logging.getLogger("rasid.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Query parameters whose values are credentials, whatever their spelling's case; and anything
+# that looks like an API key token or a stream ticket wherever it appears.
+SECRET_PARAMS = frozenset({"access_token", "token", "ticket", "key", "api_key", "secret"})
+SECRET_VALUE = re.compile(r"(rsd|tkt)[_.][^&/;\s]*", re.IGNORECASE)
+REDACTED = "REDACTED"
+
+
+def redact_query(pairs: Any) -> str:
+    """A query string (decoded name/value pairs) with every credential replaced."""
+    out = []
+    for name, value in pairs:
+        if name.lower() in SECRET_PARAMS:
+            value = REDACTED
+        out.append((SECRET_VALUE.sub(REDACTED, name), SECRET_VALUE.sub(REDACTED, value)))
+    return urlencode(out)
+
+
+class AccessLog(AbstractAccessLogger):
+    """One structured line per request (method, path, status, …), without credentials: token
+    query parameters are redacted and neither the Referer nor the Authorization header is
+    logged. aiohttp's default logs the whole request line, query string included."""
+
+    def log(self, request: Any, response: web.StreamResponse, time: float) -> None:
+        query = redact_query(request.rel_url.query.items()) if request.query_string else ""
+        self.logger.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": SECRET_VALUE.sub(REDACTED, request.path),
+                "query": query,
+                "status": response.status,
+                "bytes": response.body_length,
+                "seconds": round(time, 4),
+                "remote": request.remote,
+            },
+        )
 
 
 def error_body(message: str) -> bytes:
@@ -86,7 +126,12 @@ class _Server(web.Server):
 
 
 class Runner(web.AppRunner):
-    """web.AppRunner whose connections answer parser errors as `_handle_error` does."""
+    """web.AppRunner whose connections log requests with AccessLog and answer parser errors
+    as _Handler does."""
+
+    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+        kwargs.setdefault("access_log_class", AccessLog)
+        super().__init__(app, **kwargs)
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()

@@ -3,6 +3,7 @@
     GET /                 the live page (no key needed to load it; it asks for one)
     GET /alerts           recent alerts (last revision of each), filters, cursor pagination
     GET /alerts/stream    Server-Sent Events, same filters, Last-Event-ID resume, heartbeats
+    POST /alerts/stream/ticket  a one-use ticket for the stream (browsers' EventSource)
     GET /openapi.json     the OpenAPI document (committed as schemas/openapi.v1.json)
     GET /healthz /readyz /metrics
 
@@ -16,14 +17,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
+import time
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from streams import health, metrics, resources
-from streams.api.access import ApiKey, bearer, check_token, decode_position, encode_position, sse
+from streams.api.access import (
+    ApiKey,
+    TicketLedger,
+    bearer,
+    check_token,
+    decode_position,
+    encode_position,
+    sse,
+)
 from streams.api.feed import AlertFeed, Entry, KeyStore, supervise
 from streams.api.http import Runner, json_error, json_errors
 from streams.api.openapi import openapi
@@ -40,6 +51,7 @@ ANONYMOUS = ApiKey(id="anonymous", name="anonymous", token_hash="")
 FEED: web.AppKey[AlertFeed] = web.AppKey("feed", AlertFeed)
 KEYS: web.AppKey[KeyStore] = web.AppKey("keys", KeyStore)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+TICKETS: web.AppKey[TicketLedger] = web.AppKey("tickets", TicketLedger)
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -59,15 +71,19 @@ def _count(route: str, status: int) -> None:
     metrics.API_REQUESTS.labels(route=route, status=f"{status // 100}xx").inc()
 
 
-def authenticate(request: web.Request) -> ApiKey | None:
-    """The key of a request: `Authorization: Bearer …`, or `access_token=…` in the query (the
-    browser's EventSource cannot set headers)."""
+def authenticate(request: web.Request, *, ticket: bool = False) -> ApiKey | None:
+    """The key of a request: `Authorization: Bearer …`; on the stream also a one-use `ticket`
+    (browsers' EventSource cannot set headers) or, still accepted, `access_token` (it is
+    redacted from the access log, but a URL also lands in proxies' logs and browser history)."""
     if not request.app[SETTINGS].api_keys_required:
         return ANONYMOUS
+    keys = request.app[KEYS].keys
+    if ticket and request.query.get("ticket"):
+        return request.app[TICKETS].redeem(request.query["ticket"], keys, time.time())
     token = bearer(request.headers.get("Authorization")) or request.query.get("access_token")
     if not token:
         return None
-    return check_token(token, request.app[KEYS].keys)
+    return check_token(token, keys)
 
 
 def _filter(request: web.Request) -> AlertFilter:
@@ -132,8 +148,27 @@ async def alerts_view(request: web.Request) -> web.Response:
     )
 
 
+async def ticket_view(request: web.Request) -> web.Response:
+    """A one-use ticket for GET /alerts/stream?ticket=…, for the key of the Authorization
+    header only (never from a query string, and never from another ticket)."""
+    settings = request.app[SETTINGS]
+    token = bearer(request.headers.get("Authorization"))
+    key = check_token(token, request.app[KEYS].keys) if token else None
+    if not settings.api_keys_required:
+        key = ANONYMOUS
+    if key is None:
+        _count("ticket", 401)
+        return _error(401, "a valid API key is required (Authorization: Bearer …)")
+    _count("ticket", 200)
+    ttl = settings.api_ticket_seconds
+    return _json(
+        {"ticket": request.app[TICKETS].issue(key, time.time()), "expires_in": int(ttl)},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 async def stream_view(request: web.Request) -> web.StreamResponse:
-    key = authenticate(request)
+    key = authenticate(request, ticket=True)
     if key is None:
         _count("stream", 401)
         return _error(401, "a valid API key is required (Authorization: Bearer …)")
@@ -213,9 +248,12 @@ def build_app(settings: Settings, *, readers: bool = True) -> web.Application:
         settings.kafka_bootstrap, settings.topic_alerts, settings.api_buffer_alerts
     )
     app[KEYS] = KeyStore(settings.kafka_bootstrap, topics.apikeys(settings))
+    secret = settings.api_ticket_secret.get_secret_value().encode() or secrets.token_bytes(32)
+    app[TICKETS] = TicketLedger(secret, settings.api_ticket_seconds)
     app.router.add_get("/", page_view)
     app.router.add_get("/alerts", alerts_view)
     app.router.add_get("/alerts/stream", stream_view)
+    app.router.add_post("/alerts/stream/ticket", ticket_view)
     app.router.add_get("/openapi.json", openapi_view)
     health.add_routes(
         app,

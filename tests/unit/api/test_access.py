@@ -10,6 +10,7 @@ import pytest
 
 from streams.api.access import (
     ApiKey,
+    TicketLedger,
     bearer,
     check_token,
     decode_position,
@@ -172,3 +173,27 @@ def test_positions_are_checked_against_the_topic(bad: str) -> None:
 )
 def test_positions_within_the_topic(good: str, expected: dict[int, int]) -> None:
     assert decode_position(good, partitions=3) == expected
+
+
+def test_stream_tickets() -> None:
+    key_id, token = new_token()
+    key = ApiKey(key_id, "desk", hash_token(token))
+    keys = {key_id: key}
+    ledger = TicketLedger(b"k" * 32, ttl=60)
+    ticket = ledger.issue(key, now=1000.0)
+    assert token not in ticket and key.token_hash not in ticket
+    assert ledger.redeem(ticket, keys, now=1030.0) == key
+    assert ledger.redeem(ticket, keys, now=1031.0) is None  # one use
+    late = ledger.issue(key, now=1000.0)
+    assert ledger.redeem(late, keys, now=1061.0) is None  # expired
+    other = TicketLedger(b"x" * 32, ttl=60)  # another secret: not ours
+    assert ledger.redeem(other.issue(key, now=1000.0), keys, now=1001.0) is None
+    forged = ledger.issue(key, now=1000.0).split(".")
+    forged[2] = str(int(forged[2]) + 3600)  # a longer life
+    assert ledger.redeem(".".join(forged), keys, now=1001.0) is None
+    revoked = ledger.issue(key, now=1000.0)
+    assert ledger.redeem(revoked, {}, now=1001.0) is None
+    replaced = ApiKey(key_id, "desk", hash_token(token + "2"))  # same id, another token
+    assert ledger.redeem(ledger.issue(key, 1000.0), {key_id: replaced}, now=1001.0) is None
+    for junk in ("", "tkt", "tkt.a.b.c.d", token, "tkt." + key_id + ".x.y.z"):
+        assert ledger.redeem(junk, keys, now=1001.0) is None

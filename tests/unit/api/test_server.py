@@ -13,8 +13,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from streams.api.access import ApiKey, hash_token, new_token
 from streams.api.http import Runner
-from streams.api.server import FEED, build_app
+from streams.api.server import FEED, KEYS, build_app
+from streams.logs import JsonFormatter
 from streams.settings import Settings
 from tests.unit.api.test_feed import record
 
@@ -140,3 +142,80 @@ async def test_errors_are_one_line_of_json_and_log_no_traceback(
         assert rec.levelno < logging.ERROR, rec.getMessage()
         assert rec.exc_info is None, rec.getMessage()
         assert "sssss" not in rec.getMessage()
+
+
+# ---------------------------------------------------------------- keys, tickets, the access log
+def keyed_app() -> tuple[web.Application, str]:
+    """An app that requires keys, with one key; → (app, its token)."""
+    app = app_of(api_keys_required=True)
+    key_id, token = new_token()
+    app[KEYS].keys[key_id] = ApiKey(key_id, "desk", hash_token(token))
+    app[KEYS].ready.set()
+    return app, token
+
+
+async def _serve(app: web.Application) -> tuple[Runner, str]:
+    runner = Runner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
+
+
+def _logged(caplog: pytest.LogCaptureFixture) -> str:
+    """Everything the process would have written: each record as the JSON log line."""
+    formatter = JsonFormatter()
+    return "\n".join(formatter.format(r) for r in caplog.records)
+
+
+async def test_the_access_log_holds_no_token(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    app, token = keyed_app()
+    secret_part = token.split("_", 2)[2]
+    runner, url = await _serve(app)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for path in (
+                f"/alerts?access_token={token}&region=IQ",
+                f"/alerts?region=IQ&ACCESS_TOKEN={token}",
+                f"/alerts?access%5Ftoken={token}",  # a name spelled encoded
+                f"/alerts?region={token}",  # a token where it does not belong
+                f"/alerts/{token}",  # in a path (404)
+            ):
+                async with session.get(url + path) as resp:
+                    assert resp.status in (200, 401, 404), path
+                    await resp.read()
+            async with session.post(
+                url + "/alerts/stream/ticket", headers={"Authorization": f"Bearer {token}"}
+            ) as resp:
+                ticket = (await resp.json())["ticket"]
+            async with session.get(url + "/alerts/stream", params={"ticket": ticket}) as resp:
+                assert resp.status == 200
+    finally:
+        await runner.cleanup()
+    logged = _logged(caplog)
+    assert "/alerts" in logged and "REDACTED" in logged  # the requests are logged …
+    for secret in (token, secret_part, secret_part[:8], ticket, ticket.split(".")[-1][:8]):
+        assert secret not in logged  # … without any token, whole or in part
+
+
+async def test_stream_tickets_are_one_use_and_need_the_header() -> None:
+    app, token = keyed_app()
+    bearer_header = {"Authorization": f"Bearer {token}"}
+    async with TestClient(TestServer(app)) as c:
+        resp = await c.post("/alerts/stream/ticket")
+        assert resp.status == 401
+        resp = await c.post("/alerts/stream/ticket", params={"access_token": token})
+        assert resp.status == 401  # the header only: a query string is not enough
+        resp = await c.post("/alerts/stream/ticket", headers=bearer_header)
+        assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
+        body = await resp.json()
+        assert body["expires_in"] == 60 and token not in body["ticket"]
+        resp = await c.get("/alerts/stream", params={"ticket": body["ticket"]})
+        assert resp.status == 200
+        resp.close()
+        again = await c.get("/alerts/stream", params={"ticket": body["ticket"]})
+        assert again.status == 401  # used
+        resp = await c.get("/alerts", params={"ticket": body["ticket"]})
+        assert resp.status == 401  # tickets open streams only
