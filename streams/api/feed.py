@@ -121,6 +121,8 @@ class AlertFeed:
         self.position: dict[int, int] = {}  # partition → next offset
         self.first: dict[int, int] = {}  # partition → first offset the buffer can still serve
         self.queues: set[asyncio.Queue[Entry | None]] = set()
+        self.owners: dict[asyncio.Queue[Entry | None], str] = {}  # stream → its key's id
+        self.revoked: set[asyncio.Queue[Entry | None]] = set()  # streams to end at once
         self.ready = asyncio.Event()
 
     def _start(self, partition: int, begin: int, end: int) -> int:
@@ -152,16 +154,37 @@ class AlertFeed:
     async def run(self) -> None:
         await tail(self.bootstrap, self.topic, self.add, start=self._start, ready=self.ready)
 
-    def subscribe(self) -> asyncio.Queue[Entry | None]:
+    def subscribe(self, key_id: str = "") -> asyncio.Queue[Entry | None]:
         queue: asyncio.Queue[Entry | None] = asyncio.Queue()  # bounded by add()
         self.queues.add(queue)
+        self.owners[queue] = key_id
         metrics.API_STREAMS.inc()
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[Entry | None]) -> None:
-        if queue in self.queues:
-            self.queues.discard(queue)
+        self.queues.discard(queue)
+        self.owners.pop(queue, None)
+        self.revoked.discard(queue)
         metrics.API_STREAMS.dec()
+
+    def is_revoked(self, queue: asyncio.Queue[Entry | None]) -> bool:
+        return queue in self.revoked
+
+    def revoke(self, key_id: str) -> int:
+        """End every stream of a revoked (or changed) key now: what its queues hold is
+        dropped, not sent, and a stream still sending its backlog stops (is_revoked)."""
+        cut = [q for q, owner in self.owners.items() if owner == key_id]
+        for queue in cut:
+            self.queues.discard(queue)
+            self.revoked.add(queue)
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(None)
+        if cut:
+            log.info(
+                "streams of a revoked key closed", extra={"key_id": key_id, "streams": len(cut)}
+            )
+        return len(cut)
 
     def close_streams(self) -> None:
         for queue in list(self.queues):
@@ -194,17 +217,25 @@ class KeyStore:
     """Every API key (the compacted keys topic read whole, then followed: new and revoked keys
     apply within a second)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, on_revoke: Callable[[str], object] | None = None
+    ) -> None:
         self.bootstrap, self.topic = bootstrap, topic
         self.keys: dict[str, ApiKey] = {}
         self.ready = asyncio.Event()
+        self.on_revoke = on_revoke  # called with the id of a key revoked or changed
 
     def add(self, record: Any) -> None:
         key_id = (record.key or b"").decode()
+        old = self.keys.get(key_id)
         if record.value is None:  # tombstone: revoked
             self.keys.pop(key_id, None)
-            return
-        self.keys[key_id] = ApiKey.from_record(orjson.loads(record.value))
+        else:
+            self.keys[key_id] = ApiKey.from_record(orjson.loads(record.value))
+        if old is not None and self.keys.get(key_id) != old and self.on_revoke is not None:
+            # Revoked, or re-scoped: its open streams end (a re-scoped key reconnects with
+            # its new scope).
+            self.on_revoke(key_id)
 
     async def run(self) -> None:
         await tail(self.bootstrap, self.topic, self.add, ready=self.ready)

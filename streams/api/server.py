@@ -71,6 +71,10 @@ def _count(route: str, status: int) -> None:
     metrics.API_REQUESTS.labels(route=route, status=f"{status // 100}xx").inc()
 
 
+class KeyRevoked(Exception):
+    """Ends a stream whose key was revoked."""
+
+
 def authenticate(request: web.Request, *, ticket: bool = False) -> ApiKey | None:
     """The key of a request: `Authorization: Bearer …`; on the stream also a one-use `ticket`
     (browsers' EventSource cannot set headers) or, still accepted, `access_token` (it is
@@ -194,10 +198,12 @@ async def stream_view(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     _count("stream", 200)
-    queue = feed.subscribe()  # before the backlog snapshot, so nothing falls in between
+    queue = feed.subscribe(key.id)  # before the backlog snapshot: nothing falls in between
     position = dict(resume) if resume is not None else dict(feed.position)
 
     async def send(entry: Entry) -> None:
+        if feed.is_revoked(queue):
+            raise KeyRevoked
         if entry.offset < position.get(entry.partition, 0):
             return  # already sent (backlog and live queue overlap)
         position[entry.partition] = entry.offset + 1
@@ -220,6 +226,8 @@ async def stream_view(request: web.Request) -> web.StreamResponse:
             if item is None:  # shutting down, or too slow
                 break
             await send(item)
+    except KeyRevoked:
+        pass  # its key was revoked while it was sending the backlog
     except (ConnectionResetError, asyncio.CancelledError):
         pass  # the client went away
     finally:
@@ -247,7 +255,9 @@ def build_app(settings: Settings, *, readers: bool = True) -> web.Application:
     app[FEED] = AlertFeed(
         settings.kafka_bootstrap, settings.topic_alerts, settings.api_buffer_alerts
     )
-    app[KEYS] = KeyStore(settings.kafka_bootstrap, topics.apikeys(settings))
+    app[KEYS] = KeyStore(
+        settings.kafka_bootstrap, topics.apikeys(settings), on_revoke=app[FEED].revoke
+    )
     secret = settings.api_ticket_secret.get_secret_value().encode() or secrets.token_bytes(32)
     app[TICKETS] = TicketLedger(secret, settings.api_ticket_seconds)
     app.router.add_get("/", page_view)

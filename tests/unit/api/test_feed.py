@@ -84,3 +84,40 @@ async def test_streams_within_the_bound_are_not_cut() -> None:
     delivered, ended = drain(queue)
     assert not ended and len(delivered) == STREAM_QUEUE and queue in feed.queues
     feed.unsubscribe(queue)
+
+
+async def test_revoking_a_key_ends_its_streams_and_drops_what_they_hold() -> None:
+    feed = feed_of()
+    mine, mine_too, other = feed.subscribe("k1"), feed.subscribe("k1"), feed.subscribe("k2")
+    for offset in range(5):
+        feed.add(record(0, offset))
+    assert feed.revoke("k1") == 2
+    for queue in (mine, mine_too):
+        assert drain(queue) == ([], True)  # nothing more is sent, the stream ends
+        assert feed.is_revoked(queue) and queue not in feed.queues
+    feed.add(record(0, 5))
+    delivered, ended = drain(other)
+    assert not ended and [e.offset for e in delivered] == list(range(6))  # others go on
+    for queue in (mine, mine_too, other):
+        feed.unsubscribe(queue)
+    assert not feed.revoked and not feed.owners
+
+
+def test_the_key_store_reports_revoked_and_changed_keys() -> None:
+    from streams.api.access import ApiKey
+    from streams.api.feed import KeyStore
+
+    revoked: list[str] = []
+    store = KeyStore("unused:9092", "rasid.apikeys", on_revoke=revoked.append)
+
+    def put(key_id: str, value: ApiKey | None) -> None:
+        body = orjson.dumps(value.record()) if value else None
+        store.add(SimpleNamespace(key=key_id.encode(), value=body))
+
+    put("k1", ApiKey("k1", "desk", "h1"))
+    put("k1", ApiKey("k1", "desk", "h1"))  # the same record again (compaction, a re-read)
+    assert revoked == []
+    put("k1", ApiKey("k1", "desk", "h1", regions=frozenset({"IQ"})))  # re-scoped
+    put("k1", None)  # revoked
+    put("k9", None)  # unknown: nothing to close
+    assert revoked == ["k1", "k1"] and "k1" not in store.keys

@@ -3,8 +3,10 @@ are filled by hand (build_app(..., readers=False))."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -219,3 +221,42 @@ async def test_stream_tickets_are_one_use_and_need_the_header() -> None:
         assert again.status == 401  # used
         resp = await c.get("/alerts", params={"ticket": body["ticket"]})
         assert resp.status == 401  # tickets open streams only
+
+
+async def _until_closed(resp: aiohttp.ClientResponse, timeout: float) -> list[str]:
+    """Lines read until the server ends the stream (TimeoutError if it does not)."""
+    lines: list[str] = []
+    async with asyncio.timeout(timeout):
+        while raw := await resp.content.readline():
+            lines.append(raw.decode().rstrip("\n"))
+    return lines
+
+
+@pytest.mark.parametrize("how", ["header", "ticket"])
+async def test_revoking_a_key_closes_its_open_streams_within_5_s(how: str) -> None:
+    app, token = keyed_app()
+    key_id = token.split("_")[1]
+    other_app_key, other_token = new_token()
+    app[KEYS].keys[other_app_key] = ApiKey(other_app_key, "other", hash_token(other_token))
+    async with TestClient(TestServer(app)) as c:
+        if how == "header":
+            resp = await c.get("/alerts/stream", headers={"Authorization": f"Bearer {token}"})
+        else:
+            t = await c.post("/alerts/stream/ticket", headers={"Authorization": f"Bearer {token}"})
+            resp = await c.get("/alerts/stream", params={"ticket": (await t.json())["ticket"]})
+        other = await c.get("/alerts/stream", headers={"Authorization": f"Bearer {other_token}"})
+        assert resp.status == 200 and other.status == 200
+        await resp.content.readline()  # retry: 3000 — the stream is open
+        app[KEYS].add(SimpleNamespace(key=key_id.encode(), value=None))  # `rasid keys revoke`
+        app[FEED].add(record(0, 99))  # an alert after the revocation
+        started = asyncio.get_running_loop().time()
+        lines = await _until_closed(resp, timeout=5.0)
+        assert asyncio.get_running_loop().time() - started < 5.0
+        assert not any(line.startswith("data:") and "a-0-99" in line for line in lines)
+        # the other key's stream is untouched and gets the alert
+        async with asyncio.timeout(5):
+            while b"a-0-99" not in await other.content.readline():
+                pass
+        other.close()
+        again = await c.get("/alerts/stream", headers={"Authorization": f"Bearer {token}"})
+        assert again.status == 401
