@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     webhook_backoff_base_seconds: float = Field(1.0, gt=0)
     webhook_backoff_max_seconds: float = Field(300.0, gt=0)
     webhook_port: int = 6069  # rasid webhooks: /metrics, /healthz
+    # Deliveries (and `subscriptions add`) may target loopback, private, link-local addresses:
+    # receivers on a private network, tests on 127.0.0.1. Off: global addresses only (SSRF).
+    webhook_allow_private: bool = False
 
     @field_validator("rules_path", "sources_path", mode="before")
     @classmethod

@@ -25,9 +25,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import ipaddress
 import itertools
 import logging
 import signal
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +38,8 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import health, metrics
@@ -48,15 +52,45 @@ from streams.validation import check_outgoing
 from streams.webhooks.policy import (
     QuietHours,
     Throttle,
+    address_allowed,
     backoff,
     delivery_id,
     hold_until,
     retryable,
     sign,
+    url_problem,
 )
 
 log = logging.getLogger("rasid.webhooks")
 _seq = itertools.count()
+
+
+class ForbiddenTarget(OSError):
+    """A receiver's host resolved to an address deliveries may not reach."""
+
+
+class CheckedResolver(AbstractResolver):
+    """Resolves like aiohttp's default resolver, then refuses the host if ANY of its addresses
+    is not allowed (policy.address_allowed). aiohttp connects to exactly the addresses returned
+    here, so the connection is pinned to checked addresses: a second lookup (DNS rebinding)
+    cannot swap in another one."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self.inner = ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self.inner.resolve(host, port, family)
+        for result in results:
+            address = ipaddress.ip_address(result["host"].split("%", 1)[0])
+            if not address_allowed(address, allow_private=self.allow_private):
+                raise ForbiddenTarget(f"{host} resolves to a forbidden address")
+        return results
+
+    async def close(self) -> None:
+        await self.inner.close()
 
 
 @dataclass(order=True)
@@ -206,6 +240,11 @@ class SubscriptionQueue:
                 metrics.WEBHOOK_DELIVERIES.labels(outcome="delivered").inc()
                 self.d.finished(head)
                 continue
+            if status is None and error.startswith("forbidden"):  # never retried
+                heapq.heappop(self.heap)
+                await self.d.dead_letter(self.record, head, status, error)
+                self.d.finished(head)
+                continue
             unreachable = status is None and error.startswith("unreachable")
             if unreachable:  # DOWN: the whole queue waits, in order, spending no attempts
                 self.down = True
@@ -225,6 +264,18 @@ class SubscriptionQueue:
             heapq.heappop(self.heap)
             await self.d.dead_letter(self.record, head, status, error)
             self.d.finished(head)
+
+
+def new_session(settings: Settings) -> aiohttp.ClientSession:
+    """The delivery session: checked resolution (CheckedResolver), no environment proxies."""
+    connector = aiohttp.TCPConnector(
+        resolver=CheckedResolver(settings.webhook_allow_private), limit_per_host=4
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=settings.webhook_timeout_seconds),
+        trust_env=False,
+    )
 
 
 class Dispatcher:
@@ -274,14 +325,23 @@ class Dispatcher:
             "X-Rasid-Signature": sign(record["secret"], body),
             "X-Rasid-Delivery": payload["delivery_id"],
         }
+        problem = url_problem(record["url"], allow_private=self.settings.webhook_allow_private)
+        if problem is not None:  # the subscription predates the check, or was written by hand
+            return None, f"forbidden: {problem}"
         started = time.perf_counter()
         try:
-            async with self.session.post(record["url"], data=body, headers=headers) as resp:
+            # Never follow a redirect: it would re-post the body and its signature to a URL
+            # nobody checked. A 3xx is a refusal (dead letter).
+            async with self.session.post(
+                record["url"], data=body, headers=headers, allow_redirects=False
+            ) as resp:
                 await resp.read()
                 return resp.status, f"HTTP {resp.status}"
         except TimeoutError:
             return None, "timeout"
         except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, ForbiddenTarget):
+                return None, "forbidden: the receiver's host resolves to a forbidden address"
             return None, f"unreachable: {exc}"
         except aiohttp.ClientError as exc:  # reset mid-request, bad response, …
             return None, f"error: {exc!r}"
@@ -350,9 +410,7 @@ class Dispatcher:
 
     async def run(self) -> None:
         s = self.settings
-        self.session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=s.webhook_timeout_seconds)
-        )
+        self.session = new_session(s)
         self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all")
         await self.producer.start()
         tasks = [

@@ -27,6 +27,9 @@ from tests.integration.subscribers import IRAQ, article
 pytestmark = pytest.mark.integration
 
 MAX_ATTEMPTS = 3
+# The receivers listen on 127.0.0.1, which deliveries may only reach when the operator allows
+# private targets (the default refuses them: streams/webhooks/policy.py url_problem).
+PRIVATE = {"RASID_WEBHOOK_ALLOW_PRIVATE": "true"}
 
 
 class Dispatcher:
@@ -43,6 +46,7 @@ class Dispatcher:
             RASID_WEBHOOK_BACKOFF_BASE_SECONDS="0.2",
             RASID_WEBHOOK_BACKOFF_MAX_SECONDS="1",
             RASID_WEBHOOK_TIMEOUT_SECONDS="5",
+            **PRIVATE,
         )
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "webhooks"],
@@ -137,7 +141,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 def _subscribe(env: Env, d: Dispatcher, url: str, *args: str) -> dict[str, Any]:
-    record = orjson.loads(env.rasid("subscriptions", "add", url, *args))
+    record = orjson.loads(env.rasid("subscriptions", "add", url, *args, extra_env=PRIVATE))
     d.wait(lambda status: record["id"] in status["subscriptions"])
     return dict(record)
 
