@@ -236,8 +236,10 @@ def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
     broker.require(settings)
     records = asyncio.run(read_compacted(settings, topic))
     if args.sub_command == "list":
+        from streams.webhooks.policy import mask_url
+
         for record in records.values():
-            _print({**record, "secret": "…"})
+            _print({**record, "secret": "…", "url": mask_url(record["url"])})
         return 0
     if args.id not in records:  # remove
         raise CommandFailed(f"no subscription {args.id} on {topic}")

@@ -1,4 +1,4 @@
-"""Webhook delivery policy, pure: HMAC signatures, delivery ids, retry backoff, which statuses
+"""Webhook delivery policy, pure: HMAC signatures (timestamped), delivery ids, retry backoff, which statuses
 are retried, quiet hours, throttling, and which URLs and addresses deliveries may reach."""
 
 from __future__ import annotations
@@ -11,18 +11,57 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from streams.severity import RANK as SEVERITY_RANK
 
-
-def sign(secret: str, body: bytes) -> str:
-    """X-Rasid-Signature: 'sha256=' + hex HMAC-SHA256 of the exact body bytes."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+SIGNATURE_TOLERANCE_SECONDS = 300
 
 
-def verify(secret: str, body: bytes, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, body), signature)
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """X-Rasid-Signature: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + the exact body>'.
+    The time is signed with the body, so a captured request cannot be replayed later (the
+    receiver refuses an old t); the scheme is Stripe's."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify(
+    secret: str,
+    body: bytes,
+    header: str,
+    now: float,
+    tolerance: float = SIGNATURE_TOLERANCE_SECONDS,
+) -> bool:
+    """The receiver's check: a v1 signature of this body and the header's t, with t within
+    `tolerance` seconds of `now`. Receivers also drop repeats by X-Rasid-Delivery."""
+    fields: dict[str, list[str]] = {}
+    for item in header.split(","):
+        name, _, value = item.strip().partition("=")
+        fields.setdefault(name, []).append(value)
+    stamps = fields.get("t", [])
+    if len(stamps) != 1 or not stamps[0].isdigit():
+        return False
+    timestamp = int(stamps[0])
+    if abs(now - timestamp) > tolerance:
+        return False
+    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
+    return any(hmac.compare_digest(expected, v) for v in fields.get("v1", []))
+
+
+def mask_url(url: str) -> str:
+    """A webhook URL for display (`subscriptions list`): no credentials, no query values (a
+    receiver's token often sits there)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    if parts.netloc != netloc:
+        netloc = "***@" + netloc
+    query = "&".join(
+        f"{item.partition('=')[0]}=***" if "=" in item else item
+        for item in parts.query.split("&")
+        if item
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def delivery_id(subscription_id: str, alert_id: str, revision: int) -> str:

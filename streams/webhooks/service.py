@@ -4,7 +4,7 @@ One consumer group (`<app id>-webhooks`) reads `rasid.alerts`; scale out with pa
 processes. Every subscription has its own ordered queue and one POST in flight, so a slow or
 dead receiver delays only itself. Per delivery:
 
-- POST JSON with `X-Rasid-Signature: sha256=<HMAC-SHA256(body, secret)>` and
+- POST JSON with `X-Rasid-Signature: t=<unix>,v1=<HMAC-SHA256("t." + body, secret)>` and
   `X-Rasid-Delivery: <id>` (the same on every retry: the receiver's idempotency key);
 - a 2xx is success; a timeout, a 5xx or a 429 is retried after an exponential backoff with
   full jitter, and after `RASID_WEBHOOK_MAX_ATTEMPTS` such failures the delivery goes to
@@ -322,7 +322,8 @@ class Dispatcher:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Rasid-Webhooks/1",
-            "X-Rasid-Signature": sign(record["secret"], body),
+            # A fresh time on every attempt: a receiver refuses old ones (replays).
+            "X-Rasid-Signature": sign(record["secret"], body, int(time.time())),
             "X-Rasid-Delivery": payload["delivery_id"],
         }
         problem = url_problem(record["url"], allow_private=self.settings.webhook_allow_private)
@@ -447,9 +448,10 @@ def _web(dispatcher: Dispatcher) -> web.Application:
             "subscriptions_loaded": dispatcher.subs_ready.is_set(),
             "alerts_reader": dispatcher.alerts_ready.is_set(),
         },
+        # Counts only: subscription ids are not for whoever can reach the port.
         lambda: {
-            "subscriptions": sorted(dispatcher.subscriptions),
-            "down": sorted(k for k, q in dispatcher.subscriptions.items() if q.down),
+            "subscriptions": len(dispatcher.subscriptions),
+            "down": sum(1 for q in dispatcher.subscriptions.values() if q.down),
         },
     )
     return app

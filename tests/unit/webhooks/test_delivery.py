@@ -118,3 +118,24 @@ async def test_every_resolved_address_is_checked(addresses: tuple[str, ...], all
     else:
         with pytest.raises(ForbiddenTarget):
             await resolver.resolve("h.example", 443)
+
+
+async def test_readyz_lists_no_subscription_ids() -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from streams.webhooks.service import SubscriptionQueue, _web
+
+    d = Dispatcher(Settings(kafka_bootstrap="127.0.0.1:1"))
+    record = {"id": "9c0e5a1b2c3d", "url": "https://h.example/x", "secret": "s" * 32}
+    for sub_id, down in (("9c0e5a1b2c3d", True), ("0a1b2c3d4e5f", False)):
+        queue = SubscriptionQueue({**record, "id": sub_id, "filters": {}}, d)
+        queue.down = down
+        d.subscriptions[sub_id] = queue
+    d.subs_ready.set()
+    d.alerts_ready.set()
+    async with TestClient(TestServer(_web(d))) as client:
+        resp = await client.get("/readyz")
+        body = await resp.json()
+        text = await resp.text()
+    assert body["subscriptions"] == 2 and body["down"] == 1
+    assert "9c0e5a1b2c3d" not in text and "0a1b2c3d4e5f" not in text

@@ -18,6 +18,7 @@ from streams.webhooks.policy import (
     backoff,
     delivery_id,
     hold_until,
+    mask_url,
     parse_ip,
     retryable,
     sign,
@@ -27,12 +28,47 @@ from streams.webhooks.policy import (
 from tests.unit.api.test_access import _alert
 
 
-def test_signature_is_hmac_sha256_of_the_body() -> None:
+def test_signature_is_hmac_sha256_of_the_timestamp_and_the_body() -> None:
     body = b'{"alert":"\xd8\xae"}'
-    expected = hmac.new(b"s3cret-s3cret-s3cret", body, hashlib.sha256).hexdigest()
-    assert sign("s3cret-s3cret-s3cret", body) == "sha256=" + expected
-    assert verify("s3cret-s3cret-s3cret", body, "sha256=" + expected)
-    assert not verify("s3cret-s3cret-s3cret", body + b" ", "sha256=" + expected)
+    secret = "s3cret-s3cret-s3cret"
+    expected = hmac.new(secret.encode(), b"1733050000." + body, hashlib.sha256).hexdigest()
+    header = sign(secret, body, 1733050000)
+    assert header == f"t=1733050000,v1={expected}"
+    assert verify(secret, body, header, now=1733050000)
+    assert verify(secret, body, header, now=1733050000 + 299)  # within the tolerance
+    assert not verify(secret, body + b" ", header, now=1733050000)  # another body
+    assert not verify("another-secret-of-length", body, header, now=1733050000)
+
+
+def test_a_replayed_request_is_refused() -> None:
+    body, secret = b'{"type":"alert"}', "s3cret-s3cret-s3cret"
+    header = sign(secret, body, 1733050000)
+    assert not verify(secret, body, header, now=1733050000 + 301)  # captured, re-sent later
+    assert not verify(secret, body, header, now=1733050000 - 301)
+    assert verify(secret, body, header, now=1733050000 + 3600, tolerance=4000)
+    # A new time cannot be put on an old signature …
+    forged = header.replace("t=1733050000", "t=1733053600")
+    assert not verify(secret, body, forged, now=1733053600)
+    # … nor can the old body-only signature pass, nor junk.
+    old = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    for bad in (old, "", "t=,v1=", "v1=" + header.split("v1=")[1], f"t=1,t=2,{header}"):
+        assert not verify(secret, body, bad, now=1733050000)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://hooks.example.org/rasid", "https://hooks.example.org/rasid"),
+        (
+            "https://hooks.example.org/h?token=abc123&x=1",
+            "https://hooks.example.org/h?token=***&x=***",
+        ),
+        ("https://bob:hunter2@hooks.example.org/h", "https://***@hooks.example.org/h"),
+        ("https://hooks.example.org/h#frag", "https://hooks.example.org/h"),
+    ],
+)
+def test_listed_urls_are_masked(url: str, shown: str) -> None:
+    assert mask_url(url) == shown
 
 
 def test_delivery_id_is_stable_per_revision() -> None:
