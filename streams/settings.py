@@ -11,7 +11,7 @@ from datetime import timedelta, timezone, tzinfo
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams import resources
@@ -109,11 +109,19 @@ class Settings(BaseSettings):
     api_keys_required: bool = True
     api_heartbeat_seconds: float = Field(15.0, gt=0)
     api_buffer_alerts: int = Field(10_000, ge=1)  # recent alerts kept in memory for /alerts
+    # Stream tickets (POST /alerts/stream/ticket): one use, valid this long, signed with this
+    # secret; set the same secret on every API process behind a load balancer (unset: a random
+    # one per process, so a ticket only works on the process that issued it).
+    api_ticket_seconds: float = Field(60.0, gt=0, le=600)
+    api_ticket_secret: SecretStr = SecretStr("")
     webhook_timeout_seconds: float = Field(10.0, gt=0)
     webhook_max_attempts: int = Field(8, ge=1)  # then the delivery is dead-lettered
     webhook_backoff_base_seconds: float = Field(1.0, gt=0)
     webhook_backoff_max_seconds: float = Field(300.0, gt=0)
     webhook_port: int = 6069  # rasid webhooks: /metrics, /healthz
+    # Deliveries (and `subscriptions add`) may target loopback, private, link-local addresses:
+    # receivers on a private network, tests on 127.0.0.1. Off: global addresses only (SSRF).
+    webhook_allow_private: bool = False
 
     @field_validator("rules_path", "sources_path", mode="before")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -87,6 +88,52 @@ def bearer(authorization: str | None) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+# ------------------------------------------------------------------ stream tickets
+# EventSource cannot set headers, and a token in a URL ends up in logs and browser history:
+# the page trades its key (Authorization header) for a short-lived, one-use ticket and opens
+# the stream with ?ticket=. A ticket is `<key id>.<expiry>.<nonce>.<mac>`, the MAC keyed with
+# the API's ticket secret (RASID_API_TICKET_SECRET, the same on every API process) over the
+# rest and the key's token hash: a revoked or replaced key's tickets are void.
+TICKET_PREFIX = "tkt"
+
+
+def issue_ticket(secret: bytes, key: ApiKey, now: float, ttl: float) -> str:
+    expires = int(now + ttl)
+    nonce = secrets.token_urlsafe(12)
+    body = f"{TICKET_PREFIX}.{key.id}.{expires}.{nonce}"
+    return f"{body}.{_ticket_mac(secret, body, key)}"
+
+
+def _ticket_mac(secret: bytes, body: str, key: ApiKey) -> str:
+    return hmac.new(secret, f"{body}.{key.token_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+class TicketLedger:
+    """Checks tickets and remembers the used ones until they expire (one use each)."""
+
+    def __init__(self, secret: bytes, ttl: float) -> None:
+        self.secret, self.ttl = secret, ttl
+        self.used: dict[str, float] = {}  # nonce → expiry
+
+    def issue(self, key: ApiKey, now: float) -> str:
+        return issue_ticket(self.secret, key, now, self.ttl)
+
+    def redeem(self, ticket: str, keys: Mapping[str, ApiKey], now: float) -> ApiKey | None:
+        self.used = {n: t for n, t in self.used.items() if t >= now}
+        parts = ticket.split(".")
+        if len(parts) != 5 or parts[0] != TICKET_PREFIX or not parts[2].isdigit():
+            return None
+        _, key_id, expires, nonce, mac = parts
+        key = keys.get(key_id)
+        if key is None or not now <= int(expires) <= now + self.ttl + 1 or nonce in self.used:
+            return None
+        body = ".".join(parts[:4])
+        if not hmac.compare_digest(_ticket_mac(self.secret, body, key), mac):
+            return None
+        self.used[nonce] = float(expires)
+        return key
+
+
 # ------------------------------------------------------------------ stream positions
 def encode_position(position: Mapping[int, int]) -> str:
     """Next offset to deliver for every partition of the alerts topic, as one SSE event id:
@@ -98,13 +145,25 @@ def encode_position(position: Mapping[int, int]) -> str:
     return "1." + ".".join(_b36(position.get(p, 0)) for p in range(size))
 
 
-def decode_position(value: str) -> dict[int, int]:
+_OFFSET = re.compile(r"[0-9a-z]{1,13}")  # 36^13 > 2^63: any Kafka offset, nothing more
+
+
+def decode_position(value: str, partitions: int | None = None) -> dict[int, int]:
+    """An event id back to a position. With `partitions` (the topic's), an id naming more
+    partitions than that is refused too. Errors never echo the value (it is the client's)."""
     version, _, rest = value.strip().partition(".")
     if version != "1":
-        raise ValueError("unknown event id format")
+        raise ValueError("Last-Event-ID: not an event id of this stream")
     if not rest:
         return {}
-    return {p: int(v, 36) for p, v in enumerate(rest.split("."))}
+    parts = rest.split(".")
+    if partitions is not None and len(parts) > partitions:
+        raise ValueError(
+            f"Last-Event-ID: names {len(parts)} partitions, the alerts topic has {partitions}"
+        )
+    if not all(_OFFSET.fullmatch(v) for v in parts):
+        raise ValueError("Last-Event-ID: offsets are base-36 numbers, 0 or more")
+    return {p: int(v, 36) for p, v in enumerate(parts)}
 
 
 def _b36(n: int) -> str:

@@ -4,7 +4,6 @@ fanned out to every live stream) and the API key store (the compacted keys topic
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -122,6 +121,8 @@ class AlertFeed:
         self.position: dict[int, int] = {}  # partition → next offset
         self.first: dict[int, int] = {}  # partition → first offset the buffer can still serve
         self.queues: set[asyncio.Queue[Entry | None]] = set()
+        self.owners: dict[asyncio.Queue[Entry | None], str] = {}  # stream → its key's id
+        self.revoked: set[asyncio.Queue[Entry | None]] = set()  # streams to end at once
         self.ready = asyncio.Event()
 
     def _start(self, partition: int, begin: int, end: int) -> int:
@@ -141,32 +142,54 @@ class AlertFeed:
             self.first[old.partition] = max(self.first.get(old.partition, 0), old.offset + 1)
         self.buffer.append(entry)
         for queue in list(self.queues):
-            try:
-                queue.put_nowait(entry)
-            except asyncio.QueueFull:  # too slow: disconnected; it resumes with Last-Event-ID
+            if queue.qsize() >= STREAM_QUEUE:
+                # Too slow: its stream ends after the last entry it already holds (none is
+                # dropped, so the id of its last event is exact) and it resumes from there
+                # with Last-Event-ID. The queue itself is unbounded; this is its bound.
                 self.queues.discard(queue)
-                with contextlib.suppress(asyncio.QueueFull):
-                    queue.get_nowait()
-                    queue.put_nowait(None)
+                queue.put_nowait(None)
+            else:
+                queue.put_nowait(entry)
 
     async def run(self) -> None:
         await tail(self.bootstrap, self.topic, self.add, start=self._start, ready=self.ready)
 
-    def subscribe(self) -> asyncio.Queue[Entry | None]:
-        queue: asyncio.Queue[Entry | None] = asyncio.Queue(maxsize=STREAM_QUEUE)
+    def subscribe(self, key_id: str = "") -> asyncio.Queue[Entry | None]:
+        queue: asyncio.Queue[Entry | None] = asyncio.Queue()  # bounded by add()
         self.queues.add(queue)
+        self.owners[queue] = key_id
         metrics.API_STREAMS.inc()
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[Entry | None]) -> None:
-        if queue in self.queues:
-            self.queues.discard(queue)
+        self.queues.discard(queue)
+        self.owners.pop(queue, None)
+        self.revoked.discard(queue)
         metrics.API_STREAMS.dec()
+
+    def is_revoked(self, queue: asyncio.Queue[Entry | None]) -> bool:
+        return queue in self.revoked
+
+    def revoke(self, key_id: str) -> int:
+        """End every stream of a revoked (or changed) key now: what its queues hold is
+        dropped, not sent, and a stream still sending its backlog stops (is_revoked)."""
+        cut = [q for q, owner in self.owners.items() if owner == key_id]
+        for queue in cut:
+            self.queues.discard(queue)
+            self.revoked.add(queue)
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(None)
+        if cut:
+            log.info(
+                "streams of a revoked key closed", extra={"key_id": key_id, "streams": len(cut)}
+            )
+        return len(cut)
 
     def close_streams(self) -> None:
         for queue in list(self.queues):
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(None)
+            self.queues.discard(queue)
+            queue.put_nowait(None)
 
     async def since(self, position: dict[int, int]) -> list[Entry]:
         """Every message after `position`, in consumption order: from Kafka for the part the
@@ -194,17 +217,25 @@ class KeyStore:
     """Every API key (the compacted keys topic read whole, then followed: new and revoked keys
     apply within a second)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, on_revoke: Callable[[str], object] | None = None
+    ) -> None:
         self.bootstrap, self.topic = bootstrap, topic
         self.keys: dict[str, ApiKey] = {}
         self.ready = asyncio.Event()
+        self.on_revoke = on_revoke  # called with the id of a key revoked or changed
 
     def add(self, record: Any) -> None:
         key_id = (record.key or b"").decode()
+        old = self.keys.get(key_id)
         if record.value is None:  # tombstone: revoked
             self.keys.pop(key_id, None)
-            return
-        self.keys[key_id] = ApiKey.from_record(orjson.loads(record.value))
+        else:
+            self.keys[key_id] = ApiKey.from_record(orjson.loads(record.value))
+        if old is not None and self.keys.get(key_id) != old and self.on_revoke is not None:
+            # Revoked, or re-scoped: its open streams end (a re-scoped key reconnects with
+            # its new scope).
+            self.on_revoke(key_id)
 
     async def run(self) -> None:
         await tail(self.bootstrap, self.topic, self.add, ready=self.ready)

@@ -83,9 +83,10 @@ def openapi() -> dict[str, Any]:
             "description": (
                 "Alerts of the Rasid Arabic news monitor, one per watch-list rule and story. "
                 "Every endpoint except / and the health checks needs an API key (`rasid keys "
-                "create NAME`), sent as `Authorization: Bearer <token>` or, for browsers' "
-                "EventSource, as the `access_token` query parameter. A key scoped to regions "
-                "or topics only ever sees alerts with one of them."
+                "create NAME`), sent as `Authorization: Bearer <token>`. Browsers' "
+                "EventSource cannot set headers: POST /alerts/stream/ticket with the header "
+                "returns a one-use ticket, valid 60 s, for GET /alerts/stream?ticket=…. A key "
+                "scoped to regions or topics only ever sees alerts with one of them."
             ),
         },
         "servers": [{"url": "http://127.0.0.1:6068"}],
@@ -147,6 +148,13 @@ def openapi() -> dict[str, Any]:
                             "schema": {"type": "string"},
                             "description": "As Last-Event-ID; e.g. the `position` of GET /alerts.",
                         },
+                        {
+                            "name": "ticket",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "Instead of the Authorization header: a ticket of "
+                            "POST /alerts/stream/ticket (one use).",
+                        },
                     ],
                     "responses": {
                         "200": {
@@ -154,6 +162,33 @@ def openapi() -> dict[str, Any]:
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
                         },
                         "400": _BAD_REQUEST,
+                        "401": _UNAUTHORIZED,
+                    },
+                }
+            },
+            "/alerts/stream/ticket": {
+                "post": {
+                    "summary": "A one-use ticket for GET /alerts/stream (for EventSource).",
+                    "description": (
+                        "Needs the Authorization header. The ticket opens one stream of the "
+                        "same key within `expires_in` seconds; reconnecting takes a new one."
+                    ),
+                    "responses": {
+                        "200": {
+                            "description": "The ticket.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["ticket", "expires_in"],
+                                        "properties": {
+                                            "ticket": {"type": "string"},
+                                            "expires_in": {"type": "integer"},
+                                        },
+                                    }
+                                }
+                            },
+                        },
                         "401": _UNAUTHORIZED,
                     },
                 }

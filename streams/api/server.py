@@ -3,6 +3,7 @@
     GET /                 the live page (no key needed to load it; it asks for one)
     GET /alerts           recent alerts (last revision of each), filters, cursor pagination
     GET /alerts/stream    Server-Sent Events, same filters, Last-Event-ID resume, heartbeats
+    POST /alerts/stream/ticket  a one-use ticket for the stream (browsers' EventSource)
     GET /openapi.json     the OpenAPI document (committed as schemas/openapi.v1.json)
     GET /healthz /readyz /metrics
 
@@ -16,15 +17,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
+import time
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from streams import health, metrics, resources
-from streams.api.access import ApiKey, bearer, check_token, decode_position, encode_position, sse
+from streams.api.access import (
+    ApiKey,
+    TicketLedger,
+    bearer,
+    check_token,
+    decode_position,
+    encode_position,
+    sse,
+)
 from streams.api.feed import AlertFeed, Entry, KeyStore, supervise
+from streams.api.http import Runner, json_error, json_errors
 from streams.api.openapi import openapi
 from streams.filters import AlertFilter
 from streams.kafka import names as topics
@@ -39,6 +51,7 @@ ANONYMOUS = ApiKey(id="anonymous", name="anonymous", token_hash="")
 FEED: web.AppKey[AlertFeed] = web.AppKey("feed", AlertFeed)
 KEYS: web.AppKey[KeyStore] = web.AppKey("keys", KeyStore)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+TICKETS: web.AppKey[TicketLedger] = web.AppKey("tickets", TicketLedger)
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -47,24 +60,34 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     )
 
 
-def _error(status: int, message: str) -> web.Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="rasid"'} if status == 401 else None
-    return _json({"error": message}, status=status, headers=headers)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="rasid"'
+    return json_error(status, message, headers or None)
 
 
 def _count(route: str, status: int) -> None:
     metrics.API_REQUESTS.labels(route=route, status=f"{status // 100}xx").inc()
 
 
-def authenticate(request: web.Request) -> ApiKey | None:
-    """The key of a request: `Authorization: Bearer …`, or `access_token=…` in the query (the
-    browser's EventSource cannot set headers)."""
+class KeyRevoked(Exception):
+    """Ends a stream whose key was revoked."""
+
+
+def authenticate(request: web.Request, *, ticket: bool = False) -> ApiKey | None:
+    """The key of a request: `Authorization: Bearer …`; on the stream also a one-use `ticket`
+    (browsers' EventSource cannot set headers) or, still accepted, `access_token` (it is
+    redacted from the access log, but a URL also lands in proxies' logs and browser history)."""
     if not request.app[SETTINGS].api_keys_required:
         return ANONYMOUS
+    keys = request.app[KEYS].keys
+    if ticket and request.query.get("ticket"):
+        return request.app[TICKETS].redeem(request.query["ticket"], keys, time.time())
     token = bearer(request.headers.get("Authorization")) or request.query.get("access_token")
     if not token:
         return None
-    return check_token(token, request.app[KEYS].keys)
+    return check_token(token, keys)
 
 
 def _filter(request: web.Request) -> AlertFilter:
@@ -82,10 +105,16 @@ def _filter(request: web.Request) -> AlertFilter:
 
 def _cursor(value: str) -> tuple[int, int, int]:
     parts = value.split("-")
-    if len(parts) != 3:
-        raise ValueError("bad cursor")
+    if len(parts) != 3 or not all(x.isascii() and x.isdigit() and len(x) <= 19 for x in parts):
+        raise ValueError("cursor: not a next_cursor of this API")
     t, p, o = (int(x) for x in parts)
     return (t, p, o)
+
+
+def _limit(value: str) -> int:
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_LIMIT):
+        raise ValueError(f"limit must be an integer 1..{MAX_LIMIT}")
+    return int(value)
 
 
 async def alerts_view(request: web.Request) -> web.Response:
@@ -95,9 +124,7 @@ async def alerts_view(request: web.Request) -> web.Response:
         return _error(401, "a valid API key is required (Authorization: Bearer …)")
     try:
         wanted = _filter(request)
-        limit = int(request.query.get("limit", "50"))
-        if not 1 <= limit <= MAX_LIMIT:
-            raise ValueError(f"limit must be 1..{MAX_LIMIT}")
+        limit = _limit(request.query.get("limit", "50"))
         before = _cursor(request.query["cursor"]) if request.query.get("cursor") else None
     except ValueError as exc:
         _count("alerts", 400)
@@ -125,19 +152,43 @@ async def alerts_view(request: web.Request) -> web.Response:
     )
 
 
+async def ticket_view(request: web.Request) -> web.Response:
+    """A one-use ticket for GET /alerts/stream?ticket=…, for the key of the Authorization
+    header only (never from a query string, and never from another ticket)."""
+    settings = request.app[SETTINGS]
+    token = bearer(request.headers.get("Authorization"))
+    key = check_token(token, request.app[KEYS].keys) if token else None
+    if not settings.api_keys_required:
+        key = ANONYMOUS
+    if key is None:
+        _count("ticket", 401)
+        return _error(401, "a valid API key is required (Authorization: Bearer …)")
+    _count("ticket", 200)
+    ttl = settings.api_ticket_seconds
+    return _json(
+        {"ticket": request.app[TICKETS].issue(key, time.time()), "expires_in": int(ttl)},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 async def stream_view(request: web.Request) -> web.StreamResponse:
-    key = authenticate(request)
+    key = authenticate(request, ticket=True)
     if key is None:
         _count("stream", 401)
         return _error(401, "a valid API key is required (Authorization: Bearer …)")
+    feed, settings = request.app[FEED], request.app[SETTINGS]
+    last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    if last and not feed.first:  # the topic's partitions are not known yet
+        _count("stream", 503)
+        return _error(503, "alerts not loaded yet; retry", headers={"Retry-After": "2"})
     try:
         wanted = _filter(request)
-        last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
-        resume = decode_position(last) if last else None
+        # Checked against the topic's real partitions before the stream starts: a bad id is a
+        # 400, never a stream that opens and then closes.
+        resume = decode_position(last, partitions=len(feed.first)) if last else None
     except ValueError as exc:
         _count("stream", 400)
         return _error(400, str(exc))
-    feed, settings = request.app[FEED], request.app[SETTINGS]
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream; charset=utf-8",
@@ -147,10 +198,12 @@ async def stream_view(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     _count("stream", 200)
-    queue = feed.subscribe()  # before the backlog snapshot, so nothing falls in between
+    queue = feed.subscribe(key.id)  # before the backlog snapshot: nothing falls in between
     position = dict(resume) if resume is not None else dict(feed.position)
 
     async def send(entry: Entry) -> None:
+        if feed.is_revoked(queue):
+            raise KeyRevoked
         if entry.offset < position.get(entry.partition, 0):
             return  # already sent (backlog and live queue overlap)
         position[entry.partition] = entry.offset + 1
@@ -173,6 +226,8 @@ async def stream_view(request: web.Request) -> web.StreamResponse:
             if item is None:  # shutting down, or too slow
                 break
             await send(item)
+    except KeyRevoked:
+        pass  # its key was revoked while it was sending the backlog
     except (ConnectionResetError, asyncio.CancelledError):
         pass  # the client went away
     finally:
@@ -193,16 +248,22 @@ async def openapi_view(request: web.Request) -> web.Response:
     return _json(openapi())
 
 
-def build_app(settings: Settings) -> web.Application:
-    app = web.Application()
+def build_app(settings: Settings, *, readers: bool = True) -> web.Application:
+    """The API app; `readers=False` (tests) leaves the feed and the key store to the caller."""
+    app = web.Application(middlewares=[json_errors])
     app[SETTINGS] = settings
     app[FEED] = AlertFeed(
         settings.kafka_bootstrap, settings.topic_alerts, settings.api_buffer_alerts
     )
-    app[KEYS] = KeyStore(settings.kafka_bootstrap, topics.apikeys(settings))
+    app[KEYS] = KeyStore(
+        settings.kafka_bootstrap, topics.apikeys(settings), on_revoke=app[FEED].revoke
+    )
+    secret = settings.api_ticket_secret.get_secret_value().encode() or secrets.token_bytes(32)
+    app[TICKETS] = TicketLedger(secret, settings.api_ticket_seconds)
     app.router.add_get("/", page_view)
     app.router.add_get("/alerts", alerts_view)
     app.router.add_get("/alerts/stream", stream_view)
+    app.router.add_post("/alerts/stream/ticket", ticket_view)
     app.router.add_get("/openapi.json", openapi_view)
     health.add_routes(
         app,
@@ -212,7 +273,7 @@ def build_app(settings: Settings) -> web.Application:
         },
     )
 
-    async def readers(app: web.Application) -> Any:
+    async def run_readers(app: web.Application) -> Any:
         tasks = [
             asyncio.create_task(supervise("alerts", app[FEED].run)),
             asyncio.create_task(supervise("keys", app[KEYS].run)),
@@ -227,7 +288,8 @@ def build_app(settings: Settings) -> web.Application:
     async def close_streams(app: web.Application) -> None:
         app[FEED].close_streams()
 
-    app.cleanup_ctx.append(readers)
+    if readers:
+        app.cleanup_ctx.append(run_readers)
     app.on_shutdown.append(close_streams)
     return app
 
@@ -237,7 +299,7 @@ async def serve(settings: Settings) -> None:
 
     await ensure_topics(settings)
     await topics.ensure(settings)
-    runner = web.AppRunner(build_app(settings), shutdown_timeout=5.0)
+    runner = Runner(build_app(settings), shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, settings.api_host, settings.api_port)
     await site.start()

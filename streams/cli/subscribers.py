@@ -111,16 +111,30 @@ def _regions(values: list[str] | None) -> list[str]:
     return codes
 
 
-def _http_url(url: str) -> str:
-    """The webhook URL: http or https, with a host. Not echoed in the error: a webhook URL
-    often carries a token."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in {"http", "https"}:
-        got = f"a {scheme}: URL" if scheme else "no scheme"
-        raise UsageError(f"the webhook URL must be http:// or https:// (got {got})")
-    if not parts.hostname:
-        raise UsageError("the webhook URL has no host")
+def _http_url(url: str, allow_private: bool) -> str:
+    """The webhook URL: http or https, a host, no credentials, and no address deliveries may
+    not reach (policy.url_problem; and, if the host resolves now, none of its addresses).
+    Not echoed in errors: a webhook URL often carries a token."""
+    import ipaddress
+    import socket
+
+    from streams.webhooks.policy import address_allowed, url_problem
+
+    problem = url_problem(url, allow_private=allow_private)
+    if problem is not None:
+        raise UsageError(problem)
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        infos = []  # not resolvable now: the dispatcher checks again before every delivery
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not address_allowed(address, allow_private=allow_private):
+            raise UsageError(
+                "the webhook URL's host resolves to a loopback, private, link-local or reserved "
+                "address (RASID_WEBHOOK_ALLOW_PRIVATE=true allows private receivers)"
+            )
     return url
 
 
@@ -184,7 +198,7 @@ def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
 
     topic = topics.subscriptions(settings)
     if args.sub_command == "add":
-        url = _http_url(args.url)
+        url = _http_url(args.url, settings.webhook_allow_private)
         if args.secret is not None and len(args.secret) < 16:
             raise UsageError("--secret must be at least 16 characters")  # never echoed
         if args.throttle < 0:
@@ -222,8 +236,10 @@ def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
     broker.require(settings)
     records = asyncio.run(read_compacted(settings, topic))
     if args.sub_command == "list":
+        from streams.webhooks.policy import mask_url
+
         for record in records.values():
-            _print({**record, "secret": "…"})
+            _print({**record, "secret": "…", "url": mask_url(record["url"])})
         return 0
     if args.id not in records:  # remove
         raise CommandFailed(f"no subscription {args.id} on {topic}")

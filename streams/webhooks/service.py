@@ -4,7 +4,7 @@ One consumer group (`<app id>-webhooks`) reads `rasid.alerts`; scale out with pa
 processes. Every subscription has its own ordered queue and one POST in flight, so a slow or
 dead receiver delays only itself. Per delivery:
 
-- POST JSON with `X-Rasid-Signature: sha256=<HMAC-SHA256(body, secret)>` and
+- POST JSON with `X-Rasid-Signature: t=<unix>,v1=<HMAC-SHA256("t." + body, secret)>` and
   `X-Rasid-Delivery: <id>` (the same on every retry: the receiver's idempotency key);
 - a 2xx is success; a timeout, a 5xx or a 429 is retried after an exponential backoff with
   full jitter, and after `RASID_WEBHOOK_MAX_ATTEMPTS` such failures the delivery goes to
@@ -25,9 +25,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import ipaddress
 import itertools
 import logging
 import signal
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,10 +38,13 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import health, metrics
 from streams.api.feed import supervise, tail
+from streams.api.http import Runner, json_errors
 from streams.filters import AlertFilter
 from streams.kafka import names as topics
 from streams.settings import Settings, _parse_utc_offset
@@ -47,15 +52,45 @@ from streams.validation import check_outgoing
 from streams.webhooks.policy import (
     QuietHours,
     Throttle,
+    address_allowed,
     backoff,
     delivery_id,
     hold_until,
     retryable,
     sign,
+    url_problem,
 )
 
 log = logging.getLogger("rasid.webhooks")
 _seq = itertools.count()
+
+
+class ForbiddenTarget(OSError):
+    """A receiver's host resolved to an address deliveries may not reach."""
+
+
+class CheckedResolver(AbstractResolver):
+    """Resolves like aiohttp's default resolver, then refuses the host if ANY of its addresses
+    is not allowed (policy.address_allowed). aiohttp connects to exactly the addresses returned
+    here, so the connection is pinned to checked addresses: a second lookup (DNS rebinding)
+    cannot swap in another one."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self.inner = ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self.inner.resolve(host, port, family)
+        for result in results:
+            address = ipaddress.ip_address(result["host"].split("%", 1)[0])
+            if not address_allowed(address, allow_private=self.allow_private):
+                raise ForbiddenTarget(f"{host} resolves to a forbidden address")
+        return results
+
+    async def close(self) -> None:
+        await self.inner.close()
 
 
 @dataclass(order=True)
@@ -205,6 +240,11 @@ class SubscriptionQueue:
                 metrics.WEBHOOK_DELIVERIES.labels(outcome="delivered").inc()
                 self.d.finished(head)
                 continue
+            if status is None and error.startswith("forbidden"):  # never retried
+                heapq.heappop(self.heap)
+                await self.d.dead_letter(self.record, head, status, error)
+                self.d.finished(head)
+                continue
             unreachable = status is None and error.startswith("unreachable")
             if unreachable:  # DOWN: the whole queue waits, in order, spending no attempts
                 self.down = True
@@ -224,6 +264,18 @@ class SubscriptionQueue:
             heapq.heappop(self.heap)
             await self.d.dead_letter(self.record, head, status, error)
             self.d.finished(head)
+
+
+def new_session(settings: Settings) -> aiohttp.ClientSession:
+    """The delivery session: checked resolution (CheckedResolver), no environment proxies."""
+    connector = aiohttp.TCPConnector(
+        resolver=CheckedResolver(settings.webhook_allow_private), limit_per_host=4
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=settings.webhook_timeout_seconds),
+        trust_env=False,
+    )
 
 
 class Dispatcher:
@@ -270,17 +322,27 @@ class Dispatcher:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Rasid-Webhooks/1",
-            "X-Rasid-Signature": sign(record["secret"], body),
+            # A fresh time on every attempt: a receiver refuses old ones (replays).
+            "X-Rasid-Signature": sign(record["secret"], body, int(time.time())),
             "X-Rasid-Delivery": payload["delivery_id"],
         }
+        problem = url_problem(record["url"], allow_private=self.settings.webhook_allow_private)
+        if problem is not None:  # the subscription predates the check, or was written by hand
+            return None, f"forbidden: {problem}"
         started = time.perf_counter()
         try:
-            async with self.session.post(record["url"], data=body, headers=headers) as resp:
+            # Never follow a redirect: it would re-post the body and its signature to a URL
+            # nobody checked. A 3xx is a refusal (dead letter).
+            async with self.session.post(
+                record["url"], data=body, headers=headers, allow_redirects=False
+            ) as resp:
                 await resp.read()
                 return resp.status, f"HTTP {resp.status}"
         except TimeoutError:
             return None, "timeout"
         except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, ForbiddenTarget):
+                return None, "forbidden: the receiver's host resolves to a forbidden address"
             return None, f"unreachable: {exc}"
         except aiohttp.ClientError as exc:  # reset mid-request, bad response, …
             return None, f"error: {exc!r}"
@@ -349,9 +411,7 @@ class Dispatcher:
 
     async def run(self) -> None:
         s = self.settings
-        self.session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=s.webhook_timeout_seconds)
-        )
+        self.session = new_session(s)
         self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all")
         await self.producer.start()
         tasks = [
@@ -381,16 +441,17 @@ class Dispatcher:
 
 
 def _web(dispatcher: Dispatcher) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[json_errors])
     health.add_routes(
         app,
         lambda: {
             "subscriptions_loaded": dispatcher.subs_ready.is_set(),
             "alerts_reader": dispatcher.alerts_ready.is_set(),
         },
+        # Counts only: subscription ids are not for whoever can reach the port.
         lambda: {
-            "subscriptions": sorted(dispatcher.subscriptions),
-            "down": sorted(k for k, q in dispatcher.subscriptions.items() if q.down),
+            "subscriptions": len(dispatcher.subscriptions),
+            "down": sum(1 for q in dispatcher.subscriptions.values() if q.down),
         },
     )
     return app
@@ -402,7 +463,7 @@ async def serve(settings: Settings) -> None:
     await ensure_topics(settings)
     await topics.ensure(settings)
     dispatcher = Dispatcher(settings)
-    runner = web.AppRunner(_web(dispatcher))
+    runner = Runner(_web(dispatcher))
     await runner.setup()
     await web.TCPSite(runner, settings.web_host, settings.webhook_port).start()
     main = asyncio.create_task(dispatcher.run())

@@ -74,11 +74,17 @@ class Env:
         )
         return env
 
-    def rasid(self, *args: str, input: bytes | None = None, timeout: float = 60) -> bytes:
+    def rasid(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        timeout: float = 60,
+        extra_env: dict[str, str] | None = None,
+    ) -> bytes:
         """Run the real CLI against this deployment; return stdout."""
         proc = subprocess.run(
             [sys.executable, "-m", "streams.cli", *args],
-            env=self.environ(),
+            env={**self.environ(), **(extra_env or {})},
             input=input,
             capture_output=True,
             timeout=timeout,

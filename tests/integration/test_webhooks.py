@@ -27,6 +27,9 @@ from tests.integration.subscribers import IRAQ, article
 pytestmark = pytest.mark.integration
 
 MAX_ATTEMPTS = 3
+# The receivers listen on 127.0.0.1, which deliveries may only reach when the operator allows
+# private targets (the default refuses them: streams/webhooks/policy.py url_problem).
+PRIVATE = {"RASID_WEBHOOK_ALLOW_PRIVATE": "true"}
 
 
 class Dispatcher:
@@ -43,6 +46,7 @@ class Dispatcher:
             RASID_WEBHOOK_BACKOFF_BASE_SECONDS="0.2",
             RASID_WEBHOOK_BACKOFF_MAX_SECONDS="1",
             RASID_WEBHOOK_TIMEOUT_SECONDS="5",
+            **PRIVATE,
         )
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "webhooks"],
@@ -137,9 +141,25 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 def _subscribe(env: Env, d: Dispatcher, url: str, *args: str) -> dict[str, Any]:
-    record = orjson.loads(env.rasid("subscriptions", "add", url, *args))
-    d.wait(lambda status: record["id"] in status["subscriptions"])
+    """Add a subscription and wait until the dispatcher has it (its /readyz counts them: no
+    ids there); every test removes its own at the end (the `_cleanup` fixture)."""
+    before = d.status()["subscriptions"]
+    record = orjson.loads(env.rasid("subscriptions", "add", url, *args, extra_env=PRIVATE))
+    d.wait(lambda status: status["subscriptions"] == before + 1)
+    ADDED.append(record["id"])
     return dict(record)
+
+
+ADDED: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _cleanup(env: Env, dispatcher: Dispatcher) -> Iterator[None]:
+    """Remove the test's subscriptions: the next test starts with none (counts stay exact)."""
+    yield
+    while ADDED:
+        env.rasid("subscriptions", "remove", ADDED.pop())
+    dispatcher.wait(lambda status: status["subscriptions"] == 0)
 
 
 async def _until(predicate: Any, timeout: float = 90.0) -> None:
@@ -173,8 +193,10 @@ async def test_signed_post_and_retries_after_500s(
     (headers, payload), *more = _for(receiver, "/ok", aid)
     assert not more  # delivered once
     raw_body = next(b for p, h, b in receiver.requests if p == "/ok" and orjson.loads(b) == payload)
-    assert verify(ok["secret"], raw_body, headers["X-Rasid-Signature"])
-    assert not verify("another secret of enough length", raw_body, headers["X-Rasid-Signature"])
+    signature = headers["X-Rasid-Signature"]
+    assert verify(ok["secret"], raw_body, signature, now=time.time())
+    assert not verify("another secret of enough length", raw_body, signature, now=time.time())
+    assert not verify(ok["secret"], raw_body, signature, now=time.time() + 600)  # a replay
     assert headers["X-Rasid-Delivery"] == payload["delivery_id"]
     assert schema_errors("alert", payload["alert"]) == []
     assert payload["alert"]["rule"] == "red-line"
@@ -239,12 +261,12 @@ async def test_receiver_down_then_back_gets_everything_once(
     env: Env, dispatcher: Dispatcher
 ) -> None:
     receiver = Receiver()  # not started yet: connections are refused
-    sub = _subscribe(env, dispatcher, receiver.url("late"), "--rule", "red-line")
+    _subscribe(env, dispatcher, receiver.url("late"), "--rule", "red-line")
     arts = [article(IRAQ) for _ in range(3)]
     for _, raw in arts:
         await env.produce([raw])
     # the dispatcher finds it down (no attempts spent) …
-    dispatcher.wait(lambda status: sub["id"] in status["down"])
+    dispatcher.wait(lambda status: status["down"] == 1)  # this test's only subscription
     await asyncio.sleep(3)  # … for longer than MAX_ATTEMPTS quick retries would last
     await receiver.start()
     try:

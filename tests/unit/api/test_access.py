@@ -10,6 +10,7 @@ import pytest
 
 from streams.api.access import (
     ApiKey,
+    TicketLedger,
     bearer,
     check_token,
     decode_position,
@@ -144,3 +145,55 @@ def test_sse_framing() -> None:
 def test_committed_openapi_matches_the_served_document() -> None:
     committed = (ROOT / "schemas" / "openapi.v1.json").read_bytes()
     assert committed == render(), "regenerate: python -m streams.api.openapi"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "1.-5",  # a negative offset
+        "1.0.-1",
+        "1.+5",
+        "1.1_0",  # int() would take it
+        "1. 5",
+        "1.5.",  # an empty offset
+        "1." + "z" * 14,  # beyond any Kafka offset
+        "1." + ".".join(["0"] * 4),  # more partitions than the topic has (3)
+        "1." + ".".join(["0"] * 3000),
+    ],
+)
+def test_positions_are_checked_against_the_topic(bad: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        decode_position(bad, partitions=3)
+    assert bad[2:] not in str(caught.value)  # the value is not echoed
+
+
+@pytest.mark.parametrize(
+    ("good", "expected"),
+    [("1.", {}), ("1.5", {0: 5}), ("1.a.0", {0: 10, 1: 0}), ("1.a.0.z", {0: 10, 1: 0, 2: 35})],
+)
+def test_positions_within_the_topic(good: str, expected: dict[int, int]) -> None:
+    assert decode_position(good, partitions=3) == expected
+
+
+def test_stream_tickets() -> None:
+    key_id, token = new_token()
+    key = ApiKey(key_id, "desk", hash_token(token))
+    keys = {key_id: key}
+    ledger = TicketLedger(b"k" * 32, ttl=60)
+    ticket = ledger.issue(key, now=1000.0)
+    assert token not in ticket and key.token_hash not in ticket
+    assert ledger.redeem(ticket, keys, now=1030.0) == key
+    assert ledger.redeem(ticket, keys, now=1031.0) is None  # one use
+    late = ledger.issue(key, now=1000.0)
+    assert ledger.redeem(late, keys, now=1061.0) is None  # expired
+    other = TicketLedger(b"x" * 32, ttl=60)  # another secret: not ours
+    assert ledger.redeem(other.issue(key, now=1000.0), keys, now=1001.0) is None
+    forged = ledger.issue(key, now=1000.0).split(".")
+    forged[2] = str(int(forged[2]) + 3600)  # a longer life
+    assert ledger.redeem(".".join(forged), keys, now=1001.0) is None
+    revoked = ledger.issue(key, now=1000.0)
+    assert ledger.redeem(revoked, {}, now=1001.0) is None
+    replaced = ApiKey(key_id, "desk", hash_token(token + "2"))  # same id, another token
+    assert ledger.redeem(ledger.issue(key, 1000.0), {key_id: replaced}, now=1001.0) is None
+    for junk in ("", "tkt", "tkt.a.b.c.d", token, "tkt." + key_id + ".x.y.z"):
+        assert ledger.redeem(junk, keys, now=1001.0) is None
