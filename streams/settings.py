@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     data_dir: Path = STATE_DIR / "worker"  # faust data dir (table state)
     log_level: str = "INFO"
     max_body_bytes: int = Field(1_000_000, ge=1)  # raw message size limit; larger → dead letter
+    # An article whose stages (parse, enrich, match, alert) take longer than this is
+    # dead-lettered as `too_slow` at the next stage boundary (docs/guarantees.md "Bad input").
+    article_deadline_seconds: float = Field(0.2, gt=0)
     # Agents take up to this many messages at once, waiting at most this long for more, and
     # deliver the batch's output together before acknowledging it (docs/performance.md).
     batch_max_messages: int = Field(20, ge=1)  # 20 × ~5 ms per article bounds a batch's delay
