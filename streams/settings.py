@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # 20 min); the parse and match agents then retry it until the broker is back
     # (streams/worker/batches.py). Tests shorten it to make sends really fail during an outage.
     producer_request_timeout_seconds: float = Field(1200.0, gt=0)
+    # /readyz turns 503 once the broker has been unreachable this long (failed sends, or the
+    # metadata probe run every broker_probe_interval_seconds); 200 again at the first success.
+    broker_unready_after_seconds: float = Field(30.0, gt=0)
+    broker_probe_interval_seconds: float = Field(5.0, gt=0)
 
     # Operations (docs/metrics.md, docs/operations.md)
     # JSON {"source": seconds}: the longest expected gap between two articles of each source;
