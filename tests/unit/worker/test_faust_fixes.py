@@ -70,3 +70,15 @@ async def test_a_skipped_message_is_not_acked(consumer: Consumer) -> None:
     taken.incref()
     assert taken.ack(consumer) is True
     assert list(consumer._acked[TP0]) == [3]
+
+
+async def test_the_producer_is_idempotent(tmp_path: Path) -> None:
+    """faust turns aiokafka's idempotent producer on only for exactly-once transactions: a
+    send retried after a lost ack could then be written twice (issue 20, item 4)."""
+    app = create_app(Settings(data_dir=tmp_path, web_port=16074)).app
+    producer = app.producer._new_producer()
+    try:
+        assert producer._txn_manager is not None  # aiokafka's marker of enable_idempotence
+        assert producer.client._request_timeout_ms == 1_200_000  # faust's own settings kept
+    finally:
+        producer._closed = True  # never started: nothing to close
