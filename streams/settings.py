@@ -7,6 +7,7 @@ working directory."""
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta, timezone, tzinfo
 from functools import lru_cache
 from pathlib import Path
@@ -45,6 +46,14 @@ class Settings(BaseSettings):
     topic_deadletter: str = "rasid.deadletter"
     topic_rules: str = "rasid.rules"  # compacted, keyed by rule id (streams/worker/live_rules.py)
     topic_partitions: int = Field(6, ge=1)
+    # The worker's consumer group membership (docs/guarantees.md, "Recovery times"): a worker
+    # that stops heartbeating loses its partitions after the session timeout (faust's default
+    # is 60 s); a worker restarted with the same instance id (static membership, Kafka's
+    # group.instance.id) gets its partitions back without waiting for that. Two workers must
+    # never share an instance id; "" turns static membership off.
+    consumer_session_timeout_seconds: float = Field(10.0, gt=0)
+    consumer_heartbeat_interval_seconds: float = Field(3.0, gt=0)
+    instance_id: str = Field(default_factory=socket.gethostname)
     topic_replication: int = Field(1, ge=1)
 
     # Worker
