@@ -119,6 +119,7 @@ class Deployment:
             log = open(data / "worker.log", "ab")  # noqa: SIM115
             env = {**self.env, "PYTHONPATH": str(self.worker_root)}
             env.update(RASID_WEB_PORT=str(port), RASID_DATA_DIR=str(data))
+            env["RASID_INSTANCE_ID"] = f"{self.prefix}-{i}"  # one static member each
             cmd = [sys.executable, "-m", "streams.cli", "worker"]
             proc = subprocess.Popen(cmd, env=env, cwd=self.worker_root, stdout=log, stderr=log)
             self.procs.append(proc)

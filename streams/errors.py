@@ -12,6 +12,8 @@ class DeadLetterReason(StrEnum):
     EMPTY_BODY = "empty_body"
     TOO_LARGE = "too_large"
     UNPARSEABLE = "unparseable"  # valid message, but no article could be recovered from it
+    INVALID_TIME = "invalid_time"  # a schema-valid time no calendar arithmetic can handle
+    TOO_SLOW = "too_slow"  # its stages took longer than RASID_ARTICLE_DEADLINE_SECONDS
     PROCESSING_ERROR = "processing_error"  # a bug or an unexpected failure in Rasid itself
 
 

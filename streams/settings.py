@@ -7,6 +7,7 @@ working directory."""
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta, timezone, tzinfo
 from functools import lru_cache
 from pathlib import Path
@@ -45,6 +46,14 @@ class Settings(BaseSettings):
     topic_deadletter: str = "rasid.deadletter"
     topic_rules: str = "rasid.rules"  # compacted, keyed by rule id (streams/worker/live_rules.py)
     topic_partitions: int = Field(6, ge=1)
+    # The worker's consumer group membership (docs/guarantees.md, "Recovery times"): a worker
+    # that stops heartbeating loses its partitions after the session timeout (faust's default
+    # is 60 s); a worker restarted with the same instance id (static membership, Kafka's
+    # group.instance.id) gets its partitions back without waiting for that. Two workers must
+    # never share an instance id; "" turns static membership off.
+    consumer_session_timeout_seconds: float = Field(10.0, gt=0)
+    consumer_heartbeat_interval_seconds: float = Field(3.0, gt=0)
+    instance_id: str = Field(default_factory=socket.gethostname)
     topic_replication: int = Field(1, ge=1)
 
     # Worker
@@ -53,6 +62,9 @@ class Settings(BaseSettings):
     data_dir: Path = STATE_DIR / "worker"  # faust data dir (table state)
     log_level: str = "INFO"
     max_body_bytes: int = Field(1_000_000, ge=1)  # raw message size limit; larger → dead letter
+    # An article whose stages (parse, enrich, match, alert) take longer than this is
+    # dead-lettered as `too_slow` at the next stage boundary (docs/guarantees.md "Bad input").
+    article_deadline_seconds: float = Field(0.2, gt=0)
     # Agents take up to this many messages at once, waiting at most this long for more, and
     # deliver the batch's output together before acknowledging it (docs/performance.md).
     batch_max_messages: int = Field(20, ge=1)  # 20 × ~5 ms per article bounds a batch's delay
@@ -61,6 +73,10 @@ class Settings(BaseSettings):
     # 20 min); the parse and match agents then retry it until the broker is back
     # (streams/worker/batches.py). Tests shorten it to make sends really fail during an outage.
     producer_request_timeout_seconds: float = Field(1200.0, gt=0)
+    # /readyz turns 503 once the broker has been unreachable this long (failed sends, or the
+    # metadata probe run every broker_probe_interval_seconds); 200 again at the first success.
+    broker_unready_after_seconds: float = Field(30.0, gt=0)
+    broker_probe_interval_seconds: float = Field(5.0, gt=0)
 
     # Operations (docs/metrics.md, docs/operations.md)
     # JSON {"source": seconds}: the longest expected gap between two articles of each source;

@@ -10,6 +10,7 @@ checks that the fast one never accepts what the reference rejects.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -20,6 +21,7 @@ from jsonschema.exceptions import best_match
 
 from streams import resources
 from streams.errors import BadInput, DeadLetterReason, SchemaViolation
+from streams.times import maybe_rfc3339
 
 SCHEMA_DIR = resources.schema_dir()  # packaged copy of the top-level schemas/
 SCHEMA_FILES = {
@@ -113,10 +115,36 @@ def decode_raw(value: bytes | None, *, max_bytes: int) -> dict[str, Any]:
     body = message.get("body")
     if isinstance(body, str) and not body.strip():
         raise BadInput(DeadLetterReason.EMPTY_BODY, "body is empty")
-    if surely_valid("raw-article", message):
-        return message
-    error = best_match(validator("raw-article").iter_errors(message))
-    if error is not None:
-        path = "/".join(str(p) for p in error.absolute_path) or "<root>"
-        raise BadInput(DeadLetterReason.SCHEMA_VIOLATION, f"{path}: {error.message}"[:500])
+    if not surely_valid("raw-article", message):
+        error = best_match(validator("raw-article").iter_errors(message))
+        if error is not None:
+            path = "/".join(str(p) for p in error.absolute_path) or "<root>"
+            raise BadInput(DeadLetterReason.SCHEMA_VIOLATION, f"{path}: {error.message}"[:500])
+    for field in _TIME_FIELDS:
+        if field in message:
+            _check_time(field, message[field])
     return message
+
+
+_TIME_FIELDS = ("published_at", "fetched_at")
+# A day to spare at each end of Python's calendar: any UTC offset (±14:00 at most) and the
+# parser's day arithmetic around the time stay inside years 1 … 9999.
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def _check_time(field: str, value: Any) -> None:
+    """BadInput(INVALID_TIME) for a schema-valid time outside what calendar arithmetic can
+    handle (e.g. 9999-12-31T23:59:59-14:00, past year 9999 in UTC): bad input, not a bug."""
+    when = maybe_rfc3339(value)
+    if when is None:
+        return  # the schema's format check owns malformed strings
+    try:
+        in_range = _EARLIEST <= when.astimezone(UTC) <= _LATEST
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise BadInput(
+            DeadLetterReason.INVALID_TIME,
+            f"{field}: {str(value)[:60]} is outside {_EARLIEST.date()} … {_LATEST.date()} UTC",
+        )

@@ -94,6 +94,7 @@ class PhraseIndex(Generic[T]):
     def __init__(self, phrases: Iterable[tuple[str, T]]) -> None:
         self._exact: dict[tuple[str, ...], T] = {}
         self._prefix: dict[str, T] = {}
+        self._prefix_max = 0  # the longest prefix key: no longer slice can hit
         self._first: set[str] = set()
         self._memo: WordMemo[_WordEntry[T] | None] = WordMemo()  # word -> _entry(word)
         self.max_len = 1
@@ -103,6 +104,7 @@ class PhraseIndex(Generic[T]):
                 continue
             if len(words) == 1 and words[0].endswith("*"):
                 self._prefix.setdefault(words[0][:-1], payload)
+                self._prefix_max = max(self._prefix_max, len(words[0]) - 1)
                 continue
             key = tuple(words)
             self._exact.setdefault(key, payload)
@@ -124,7 +126,7 @@ class PhraseIndex(Generic[T]):
         variants = word_variants(word)
         bare = [v[2:] for v in variants if v.startswith("ال") and len(v) - 2 >= _MIN_STEM]
         for variant in (*variants, *bare):
-            for k in range(len(variant), _MIN_STEM - 1, -1):
+            for k in range(min(len(variant), self._prefix_max), _MIN_STEM - 1, -1):
                 hit = self._prefix.get(variant[:k])
                 if hit is not None:
                     return hit

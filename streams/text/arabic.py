@@ -228,9 +228,25 @@ def normalize_with_offsets(text: str) -> Normalized:
     return Normalized(text, kept.replace("ة", "ه"), starts, origins, kept)
 
 
+# No word of a lexicon, gazetteer or rule is anywhere near this long; a longer token is base64,
+# a URL or a hostile run of letters. Such a token stays a token (its span is kept) but its word
+# is blanked to "", so every per-word algorithm (stems, proclitics, prefixes, memo keys) works
+# on at most MAX_WORD_CHARS characters and an enormous "word" costs no more than a short one.
+MAX_WORD_CHARS = 64
+
+
+def cap_words(words: list[str]) -> list[str]:
+    """`words` with every word longer than MAX_WORD_CHARS blanked to "" (in place)."""
+    if words and max(map(len, words)) > MAX_WORD_CHARS:
+        for i, word in enumerate(words):
+            if len(word) > MAX_WORD_CHARS:
+                words[i] = ""
+    return words
+
+
 def words_keeping_ta_marbuta(norm: Normalized) -> list[str]:
     """The words of `norm` (same split as `Tokens`) with «ة» not folded to «ه»."""
-    return _WORD.findall(norm.kept_ta_marbuta)
+    return cap_words(_WORD.findall(norm.kept_ta_marbuta))
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +272,7 @@ class Tokens(Sequence[Token]):
 
     def __init__(self, norm: Normalized) -> None:
         self.norm = norm
-        self.words: list[str] = _WORD.findall(norm.text)
+        self.words: list[str] = cap_words(_WORD.findall(norm.text))  # too long: ""
         self._spans: list[tuple[int, int]] | None = None
         self._kept: list[str] | None = None
         # The shared automaton's hits in these words (streams.text.scan keeps them here, so

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -39,20 +40,36 @@ def register(ctx: WorkerContext, hand_off: StoryHandOff) -> None:
     app, pipe, topics = ctx.app, ctx.pipeline, ctx.topics
     batch_max = pipe.settings.batch_max_messages
     within = pipe.settings.batch_within_seconds
+    deadline_seconds = pipe.settings.article_deadline_seconds
+
+    def too_slow(event: EventT[Any], stage: Stage, started: float) -> Step | None:
+        """A dead letter if the article is past its deadline after `stage`, else None."""
+        took = time.thread_time() - started
+        if took <= deadline_seconds:
+            return None
+        detail = f"{took:.3f} s after stage {stage.value} > {deadline_seconds} s"
+        return dead_letter_step(topics.deadletter, event, stage, DeadLetterReason.TOO_SLOW, detail)
 
     def process_one(event: EventT[Any], queued: set[str]) -> Step:
         """One raw article through every stage: parse, enrich, match, story candidate."""
         stage = Stage.PARSE
+        started = time.thread_time()
         try:
             now = utcnow()
             with metrics.stage(Stage.PARSE):
                 raw, parsed = pipe.parse(event.message.value, now)
+            if late := too_slow(event, stage, started):
+                return late
             stage = Stage.ENRICH
             with metrics.stage(Stage.ENRICH):
                 enriched = pipe.enrich(raw, parsed, now)
+            if late := too_slow(event, stage, started):
+                return late
             stage = Stage.MATCH
             with metrics.stage(Stage.MATCH):
                 hits = pipe.match(enriched)
+            if late := too_slow(event, stage, started):
+                return late
             alerts: list[dict[str, Any]] = []
             if hits:
                 stage = Stage.ALERT

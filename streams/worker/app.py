@@ -52,6 +52,9 @@ def create_app(
         web_bind=settings.web_host,  # faust listens on 0.0.0.0 unless told otherwise
         web_port=settings.web_port,
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.consumer_session_timeout_seconds,
+        broker_heartbeat_interval=settings.consumer_heartbeat_interval_seconds,
+        consumer_group_instance_id=settings.instance_id or None,
         producer_acks=-1,
         # Articles are 1-20 KB: the 16 KB default batch would send most of them alone.
         producer_max_batch_size=1_048_576,

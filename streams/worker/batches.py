@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,30 @@ PERMANENT: tuple[type[BaseException], ...] = (
     ValueError,
 )
 BACKOFF_FIRST, BACKOFF_MAX = 0.2, 5.0
+
+
+class BrokerWatch:
+    """How long the broker has been unreachable: since the first failed contact (a send, an
+    ack, a metadata probe) with no successful one after it; 0 while it answers.
+
+    /readyz turns 503 past RASID_BROKER_UNREADY_AFTER_SECONDS (streams/worker/web.py)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.failing_since: float | None = None
+
+    def failed(self) -> None:
+        if self.failing_since is None:
+            self.failing_since = self.clock()
+
+    def reached(self) -> None:
+        self.failing_since = None
+
+    def unreachable_for(self) -> float:
+        return 0.0 if self.failing_since is None else self.clock() - self.failing_since
+
+
+BROKER = BrokerWatch()  # one producer per process: one watch
 
 
 @dataclass(slots=True)
@@ -101,6 +126,8 @@ async def deliver(messages: Sequence[Outgoing]) -> list[Outgoing]:
             elif isinstance(result, BaseException):
                 _note_retry(result)
                 retry.append(msg)
+        if issued and len(retry) < len(pending):
+            BROKER.reached()  # at least one send was acknowledged
         pending = retry
         if pending:
             await asyncio.sleep(delay)
@@ -208,5 +235,6 @@ async def run_batch(
 
 
 def _note_retry(exc: BaseException) -> None:
+    BROKER.failed()
     metrics.DELIVERY_RETRIES.inc()
     log.warning("send failed, retrying", extra={"error": repr(exc)[:300]})

@@ -21,6 +21,16 @@ traces that showed it: docs/guarantees.md, "Rebalances and restarts".
    (used without its C extension) acknowledges the messages it skips while flow is suspended
    or because they belong to an earlier consumer generation. Here such an ack is ignored:
    the message is read again from the committed offset.
+4. Idempotent producer. faust passes `enable_idempotence=True` to aiokafka only inside an
+   exactly-once transaction (`Producer._settings_extra`); otherwise a send retried after a
+   lost ack can be written twice. Here every producer is idempotent (acks=all, which Rasid
+   uses anyway). faust-streaming 0.15.3 has no setting for it.
+5. Gaps merged with duplicates. `Consumer._new_offset` adds the offsets of the gaps (where
+   the fetch position jumped) to the acked offsets without removing those already acked, and
+   chops the gap tree only up to the last gap offset minus one, so that offset is merged
+   again at the next commit. `consecutive_numbers` stops at the first repeated offset: after
+   a restart that re-read messages inside a gap, the commit crept forward one offset per
+   commit interval. Here the gaps are merged first, each offset once, and chopped entirely.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import Producer
 from faust.types import TP, Message
 from mode.utils.queues import FlowControlEvent
 
@@ -43,6 +54,7 @@ def install() -> None:
     _patch(FlowControlEvent, "resume", _resume_wrapper)
     _patch(Consumer, "_new_offset", _new_offset_wrapper)
     _patch(Consumer, "ack", _ack_wrapper)
+    _patch(Producer, "_settings_extra", _idempotent_wrapper)
 
 
 def _patch(cls: type, name: str, wrapper: Callable[[Any], Any]) -> None:
@@ -66,9 +78,27 @@ def _new_offset_wrapper(new_offset: Callable[[Consumer, TP], int | None]) -> Any
         # message is acknowledged (2). (None: nothing committed yet; faust's own rule.)
         if committed is not None and acked and min(acked) > committed:
             return None
+        _merge_gaps(self, tp)
         return new_offset(self, tp)
 
     return patched
+
+
+def _merge_gaps(consumer: Consumer, tp: TP) -> None:
+    """Merge the gaps up to the highest acked offset into the acked offsets, each offset once,
+    and drop them from the gap tree entirely (5); faust's own merge then finds nothing."""
+    acked = consumer._acked[tp]
+    gaps = consumer._gap.get(tp)
+    if not acked or not gaps:
+        return
+    candidates = gaps.overlap(0, max(acked))
+    if not candidates:
+        return
+    merged = set(acked)
+    for interval in candidates:
+        merged.update(range(interval.begin, interval.end))
+    acked[:] = sorted(merged)
+    gaps.chop(0, acked[-1] + 1)
 
 
 def _ack_wrapper(ack: Callable[[Consumer, Message], bool]) -> Any:
@@ -82,5 +112,12 @@ def _ack_wrapper(ack: Callable[[Consumer, Message], bool]) -> Any:
         if skipped and not message.tracked and app.topics.acks_enabled_for(message.topic):
             return False
         return ack(self, message)
+
+    return patched
+
+
+def _idempotent_wrapper(settings_extra: Callable[[Producer], Any]) -> Any:
+    def patched(self: Producer) -> Any:
+        return {**settings_extra(self), "acks": "all", "enable_idempotence": True}  # (4)
 
     return patched

@@ -142,7 +142,6 @@ async def process(ctx: WorkerContext, stage: StoryStage, value: bytes | None) ->
         params=stage.params,
     )
     metrics.STORY_ASSIGNMENTS.labels(outcome="new" if assignment.is_new else "joined").inc()
-    now = utcnow().isoformat()
     # One alert per rule (each its own id): all sent at once, then every ack awaited. The
     # alert state is stored only after its ack, so a crash in between re-sends, never skips.
     sending = []
@@ -153,7 +152,7 @@ async def process(ctx: WorkerContext, stage: StoryStage, value: bytes | None) ->
             hit,
             assignment.story_id,
             previous["alert"] if previous else None,
-            now=now,
+            now=_alert_time(cand["at"], previous),
             escalate_at=stage.escalate_at,
         )
         if alert is None:  # this article is already in the alert: a replay, not news
@@ -183,6 +182,18 @@ async def process(ctx: WorkerContext, stage: StoryStage, value: bytes | None) ->
             },
         )
     return len(sending)
+
+
+def _alert_time(at: str, previous: dict[str, Any] | None) -> str:
+    """The alert's `alerted_at`/`updated_at`: the candidate's time (the article's ingested_at),
+    never the wall clock, so a candidate processed again after a crash between the alert's ack
+    and the table write yields the same bytes. Never before the previous revision's time:
+    candidates from different raw partitions can arrive slightly out of order."""
+    if previous is not None:
+        before = previous["alert"]["updated_at"]
+        if datetime.fromisoformat(before) > datetime.fromisoformat(at):
+            return str(before)
+    return at
 
 
 async def _dead_letter(ctx: WorkerContext, event: EventT[Any], exc: Exception) -> str:

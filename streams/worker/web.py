@@ -2,16 +2,59 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 from streams import health
+from streams.worker import batches
 
 if TYPE_CHECKING:
     from streams.worker.context import WorkerContext
 
 
+log = logging.getLogger("rasid.worker")
+
+
+def ready_checks(ctx: WorkerContext) -> dict[str, bool]:
+    """What /readyz reports: rules loaded, partitions assigned, and the broker reachable."""
+    app = ctx.app
+    return {
+        "rules_loaded": ctx.readiness.rules_loaded,
+        "consumer_assigned": bool(app.consumer.assignment()) and not app.rebalancing,
+        "broker_reachable": (
+            batches.BROKER.unreachable_for() <= ctx.settings.broker_unready_after_seconds
+        ),
+    }
+
+
+async def probe_broker(ctx: WorkerContext) -> None:
+    """One metadata request on the producer's client: reached or failed (for /readyz).
+
+    An idle worker sends nothing, so without it an outage would go unnoticed by `deliver`."""
+    client = getattr(getattr(ctx.app.producer, "_producer", None), "client", None)
+    if client is None:
+        return  # the producer is not started yet
+    try:
+        await asyncio.wait_for(
+            client.fetch_all_metadata(), timeout=ctx.settings.broker_probe_interval_seconds
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        batches.BROKER.failed()
+        log.warning("broker unreachable", extra={"error": repr(exc)[:300]})
+    else:
+        batches.BROKER.reached()
+
+
 def register(ctx: WorkerContext) -> None:
     app = ctx.app
+
+    async def broker_probe() -> None:
+        await probe_broker(ctx)
+
+    app.timer(ctx.settings.broker_probe_interval_seconds, name="rasid.broker_probe")(broker_probe)
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
@@ -24,9 +67,8 @@ def register(ctx: WorkerContext) -> None:
 
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:
-        checks = {
-            "rules_loaded": ctx.readiness.rules_loaded,
-            "consumer_assigned": bool(app.consumer.assignment()) and not app.rebalancing,
-        }
-        body, status = health.readiness(checks)
+        unreachable = round(batches.BROKER.unreachable_for(), 1)
+        body, status = health.readiness(
+            ready_checks(ctx), {"broker_unreachable_seconds": unreachable}
+        )
         return web.json(body, status=status)

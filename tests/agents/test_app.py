@@ -20,3 +20,26 @@ async def test_factory_registers_the_hot_stage_and_the_story_stage(tmp_path: Pat
     ctx = create_app(Settings(data_dir=tmp_path, web_port=16070))
     assert set(ctx.app.agents) == {"rasid.articles", "rasid.stories"}
     assert ctx.readiness.rules_loaded and ctx.readiness.rules_ready.is_set()
+
+
+async def test_session_heartbeat_and_static_membership_reach_the_consumer(tmp_path: Path) -> None:
+    """Issue 20, item 5: faust's 60 s session timeout kept a killed worker's partitions idle
+    for a minute; a restarted worker rejoins as the same static member (group.instance.id)."""
+    import socket
+
+    ctx = create_app(Settings(data_dir=tmp_path, web_port=16075))
+    conf = ctx.app.conf
+    assert (conf.broker_session_timeout, conf.broker_heartbeat_interval) == (10.0, 3.0)
+    assert conf.consumer_group_instance_id == socket.gethostname()
+    consumer = ctx.app.consumer._thread._create_worker_consumer(ctx.app.transport)
+    try:
+        coordinator_args = (consumer._group_instance_id, consumer._session_timeout_ms)
+        assert coordinator_args == (socket.gethostname(), 10_000)
+        assert consumer._heartbeat_interval_ms == 3_000
+    finally:
+        consumer._closed = True
+
+
+async def test_static_membership_can_be_turned_off(tmp_path: Path) -> None:
+    ctx = create_app(Settings(data_dir=tmp_path, web_port=16076, instance_id=""))
+    assert ctx.app.conf.consumer_group_instance_id is None

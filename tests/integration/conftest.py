@@ -193,13 +193,16 @@ class Worker:
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
         self.start_log = ""  # what the last start logged until the worker was ready
+        # Its own static group membership, kept across restarts like a pod's hostname: two
+        # workers of one test must not share the machine's hostname (the default).
+        self.instance_id = f"test-worker-{uuid.uuid4().hex[:8]}"
 
     def start(self) -> None:
         started_at = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker"],
-            env=self.env.environ(),
+            env={**self.env.environ(), "RASID_INSTANCE_ID": self.instance_id},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -373,3 +373,62 @@ async def _broker_outage(
     finally:
         worker.stop()
     return expected, alerts, stats
+
+
+class QuickUnreadyEnv(Env):
+    """A deployment that reports the broker unreachable after UNREADY_AFTER seconds."""
+
+    def environ(self) -> dict[str, str]:
+        return {
+            **super().environ(),
+            "RASID_BROKER_UNREADY_AFTER_SECONDS": str(UNREADY_AFTER),
+            "RASID_BROKER_PROBE_INTERVAL_SECONDS": "1",
+        }
+
+
+UNREADY_AFTER = 5.0
+
+
+def _readyz(env: Env) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{env.web_port}/readyz", timeout=2) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs scripts/kafka")
+async def test_readyz_turns_503_during_a_broker_outage_and_logs_stay_quiet(
+    own_broker: Broker, tmp_path: Path
+) -> None:
+    """Issue 20: /readyz stayed 200 through a broker outage and the worker logged ~7,000
+    lines/s. Now: 503 after RASID_BROKER_UNREADY_AFTER_SECONDS, 200 again once the broker is
+    back, and repeated errors logged once per window with a count."""
+    fault_env = QuickUnreadyEnv(**vars(new_env(own_broker.bootstrap, tmp_path)))
+    fault_env.rasid("topics")
+    log_path = tmp_path / "worker.log"
+    worker = Worker(fault_env, log_path)
+    worker.start()  # returns once /readyz is 200
+    try:
+        lines_before = len(log_path.read_bytes().splitlines())
+        stopped = time.monotonic()  # the broker is unreachable some time during stop()
+        own_broker.stop()
+        unready_after = None
+        while time.monotonic() - stopped < UNREADY_AFTER + 30:
+            if _readyz(fault_env) == 503:
+                unready_after = time.monotonic() - stopped
+                break
+            time.sleep(0.5)
+        outage = time.monotonic() - stopped
+        lines = len(log_path.read_bytes().splitlines()) - lines_before
+        assert unready_after is not None, worker.tail_log()
+        assert UNREADY_AFTER - 1 <= unready_after <= UNREADY_AFTER + 15, unready_after
+        assert lines / outage < 50, f"{lines} log lines in {outage:.1f} s of outage"
+        own_broker.start()
+        back = time.monotonic()
+        while _readyz(fault_env) != 200:
+            assert time.monotonic() - back < 120, worker.tail_log()
+            time.sleep(0.5)
+        assert worker.alive, worker.tail_log()
+    finally:
+        worker.stop()

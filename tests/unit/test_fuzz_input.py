@@ -211,3 +211,22 @@ def test_token_spans_agree_with_char_by_char_offsets(text: str) -> None:
         assert end > last and arabic.normalize(text[last + 1 : end]) == ""  # + dropped marks
     if spans:
         assert tokens.span(0, len(spans)) == (spans[0][0], spans[-1][1])
+
+
+@FUZZ
+@given(
+    when=st.datetimes(),
+    offset_minutes=st.integers(-14 * 60, 14 * 60),
+    field=st.sampled_from(["fetched_at", "published_at"]),
+)
+def test_any_schema_valid_time_is_enriched_or_invalid_time(
+    when: datetime, offset_minutes: int, field: str
+) -> None:
+    sign = "+" if offset_minutes >= 0 else "-"
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    stamp = f"{when.isoformat(timespec='seconds')}{sign}{hours:02d}:{minutes:02d}"
+    body = "قال مسؤول عراقي اليوم في بغداد أمس الساعة 10 صباحا منذ ساعتين"
+    assert check(_raw(source="x", title="بغداد", body=body, **{field: stamp})) in {
+        "enriched",
+        "invalid_time",
+    }

@@ -69,3 +69,43 @@ def test_schema_errors_name_the_field() -> None:
     errors = schema_errors("alert", {"id": "nope"})
     assert any("required" in e for e in errors)
     assert schema_errors("raw-article", OK) == []
+
+
+@pytest.mark.parametrize("field", ["fetched_at", "published_at"])
+@pytest.mark.parametrize(
+    "when",
+    [
+        "9999-12-31T23:59:59-14:00",  # schema-valid, but past year 9999 in UTC
+        "0001-01-01T00:00:00+14:00",  # before year 1 in UTC
+        "9999-12-31T20:00:00Z",  # in range, but not once shown in a +14:00 source's time
+    ],
+)
+def test_a_time_out_of_range_is_bad_input_not_a_bug(field: str, when: str) -> None:
+    """Issue 20: year 9999 at −14:00 overflowed in the parser and became processing_error."""
+    from datetime import UTC, datetime
+
+    from streams.settings import Settings
+    from streams.worker.pipeline import Pipeline
+
+    value = orjson.dumps({**OK, "body": "قال مسؤول عراقي اليوم في بغداد", field: when})
+    with pytest.raises(BadInput) as caught:
+        decode_raw(value, max_bytes=10_000)
+    assert caught.value.reason is DeadLetterReason.INVALID_TIME == "invalid_time"
+    with pytest.raises(BadInput):  # the whole stage too, not an OverflowError
+        Pipeline.load(Settings()).parse(value, datetime(2024, 12, 1, tzinfo=UTC))
+
+
+def test_a_time_at_the_edge_of_the_range_is_accepted() -> None:
+    message = {
+        **OK,
+        "fetched_at": "9999-12-30T00:00:00+14:00",
+        "published_at": "0001-01-02T10:00:00Z",
+    }
+    assert decode_raw(orjson.dumps(message), max_bytes=10_000) == message
+
+
+def test_duplicated_keys_last_one_wins() -> None:
+    """Documented in docs/guarantees.md "Bad input": like most JSON parsers (orjson, Python's
+    json), the last value of a repeated key is the one used."""
+    value = b'{"source": "x", "body": "first", "body": "second", "source": "y"}'
+    assert decode_raw(value, max_bytes=10_000) == {"source": "y", "body": "second"}

@@ -70,3 +70,40 @@ async def test_a_skipped_message_is_not_acked(consumer: Consumer) -> None:
     taken.incref()
     assert taken.ack(consumer) is True
     assert list(consumer._acked[TP0]) == [3]
+
+
+async def test_the_producer_is_idempotent(tmp_path: Path) -> None:
+    """faust turns aiokafka's idempotent producer on only for exactly-once transactions: a
+    send retried after a lost ack could then be written twice (issue 20, item 4)."""
+    app = create_app(Settings(data_dir=tmp_path, web_port=16074)).app
+    producer = app.producer._new_producer()
+    try:
+        assert producer._txn_manager is not None  # aiokafka's marker of enable_idempotence
+        assert producer.client._request_timeout_ms == 1_200_000  # faust's own settings kept
+    finally:
+        producer._closed = True  # never started: nothing to close
+
+
+async def test_a_gap_over_acked_offsets_is_committed_at_once(consumer: Consumer) -> None:
+    """faust merges the gap (offsets the fetch position jumped over) into the acked offsets
+    without removing duplicates, and `consecutive_numbers` stops at the first repeat: when the
+    messages in the gap were acknowledged too (read again after a restart), the commit crept
+    forward one offset per commit interval (issue 20, item 6)."""
+    consumer._committed_offset[TP0] = 5
+    for offset in (*range(5, 41), 100, 101, 102):
+        consumer._acked[TP0].append(offset)
+        consumer._acked_index[TP0].add(offset)
+    await consumer._add_gap(TP0, 8, 99)
+    assert consumer._new_offset(TP0) == 103  # faust: 9, then 10, 11 … one per commit
+    assert list(consumer._acked[TP0]) == []
+    assert not consumer._gap[TP0]
+
+
+async def test_the_last_offset_of_a_merged_gap_is_not_merged_again(consumer: Consumer) -> None:
+    consumer._committed_offset[TP0] = 5
+    for offset in (5, 6, 7, 8, 9):
+        consumer._acked[TP0].append(offset)
+        consumer._acked_index[TP0].add(offset)
+    await consumer._add_gap(TP0, 8, 11)  # overlaps 8 and 9, which were acked too
+    assert consumer._new_offset(TP0) == 12  # faust: 10, leaving [11, 12) to be merged again
+    assert not consumer._gap[TP0]
