@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     # 20 min); the parse and match agents then retry it until the broker is back
     # (streams/worker/batches.py). Tests shorten it to make sends really fail during an outage.
     producer_request_timeout_seconds: float = Field(1200.0, gt=0)
+    # aiokafka's idempotent producer (streams/worker/faust_fixes.py patch 4). Off by default:
+    # after an outage longer than the request timeout its expired batches leave a sequence gap
+    # and every later send fails with OutOfOrderSequenceNumber until the worker restarts
+    # (tests/integration/test_faults.py, the long outage). Re-sent alerts are byte-identical
+    # anyway, so a duplicate from a client retry is exact and harmless (docs/guarantees.md).
+    producer_idempotent: bool = False
     # /readyz turns 503 once the broker has been unreachable this long (failed sends, or the
     # metadata probe run every broker_probe_interval_seconds); 200 again at the first success.
     broker_unready_after_seconds: float = Field(30.0, gt=0)

@@ -36,7 +36,9 @@ def _topic(app: faust.App, name: str, settings: Settings) -> Any:
 def create_app(
     settings: Settings, pipeline: Pipeline | None = None, *, live_rules: bool = False
 ) -> WorkerContext:
-    faust_fixes.install()  # no commit past an unprocessed message (streams/worker/faust_fixes.py)
+    faust_fixes.install(
+        idempotent_producer=settings.producer_idempotent
+    )  # no commit past an unprocessed message (streams/worker/faust_fixes.py)
     # faust creates only the last level; the default, .cache/worker, is relative to the
     # working directory, which may have no .cache yet.
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -21,10 +21,11 @@ traces that showed it: docs/guarantees.md, "Rebalances and restarts".
    (used without its C extension) acknowledges the messages it skips while flow is suspended
    or because they belong to an earlier consumer generation. Here such an ack is ignored:
    the message is read again from the committed offset.
-4. Idempotent producer. faust passes `enable_idempotence=True` to aiokafka only inside an
-   exactly-once transaction (`Producer._settings_extra`); otherwise a send retried after a
-   lost ack can be written twice. Here every producer is idempotent (acks=all, which Rasid
-   uses anyway). faust-streaming 0.15.3 has no setting for it.
+4. Idempotent producer, when RASID_PRODUCER_IDEMPOTENT is set. faust passes
+   `enable_idempotence=True` to aiokafka only inside an exactly-once transaction
+   (`Producer._settings_extra`); otherwise a send retried after a lost ack can be written
+   twice. With the setting every producer is idempotent (acks=all, which Rasid uses anyway);
+   faust-streaming 0.15.3 has no setting for it. Off by default: see Settings.
 5. Gaps merged with duplicates. `Consumer._new_offset` adds the offsets of the gaps (where
    the fetch position jumped) to the acked offsets without removing those already acked, and
    chops the gap tree only up to the last gap offset minus one, so that offset is merged
@@ -44,10 +45,12 @@ from faust.types import TP, Message
 from mode.utils.queues import FlowControlEvent
 
 _installed = False
+_idempotent = False  # patch 4, from Settings.producer_idempotent
 
 
-def install() -> None:
-    global _installed
+def install(*, idempotent_producer: bool = False) -> None:
+    global _installed, _idempotent
+    _idempotent = idempotent_producer
     if _installed:
         return
     _installed = True
@@ -118,6 +121,9 @@ def _ack_wrapper(ack: Callable[[Consumer, Message], bool]) -> Any:
 
 def _idempotent_wrapper(settings_extra: Callable[[Producer], Any]) -> Any:
     def patched(self: Producer) -> Any:
-        return {**settings_extra(self), "acks": "all", "enable_idempotence": True}  # (4)
+        extra = settings_extra(self)
+        if not _idempotent:
+            return extra
+        return {**extra, "acks": "all", "enable_idempotence": True}  # (4)
 
     return patched
