@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from streams.severity import RANK as SEVERITY_RANK
-from streams.severity import SEVERITIES
+from streams.severity import SEVERITIES, rank
 from streams.times import parse_rfc3339
 
 
@@ -61,11 +61,7 @@ class AlertFilter:
             return False
         if self.rules and alert.get("rule") not in self.rules:
             return False
-        if (
-            self.min_severity
-            and SEVERITY_RANK.get(alert.get("severity", ""), -1)
-            < (SEVERITY_RANK[self.min_severity])
-        ):
+        if self.min_severity and rank(alert.get("severity")) < rank(self.min_severity):
             return False
         if self.since:
             stamp = alert.get("updated_at") or alert.get("alerted_at")

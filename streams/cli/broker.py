@@ -14,20 +14,10 @@ TIMEOUT_SECONDS = 10.0  # a host that does not answer at all
 
 
 async def _probe(bootstrap: str, attempts: int) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
-    from aiokafka.errors import KafkaConnectionError
+    from streams.kafka.admin import started_admin
 
-    for attempt in range(attempts):
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-        try:
-            await admin.start()
-            return
-        except KafkaConnectionError:
-            if attempt == attempts - 1:
-                raise
-        finally:
-            await admin.close()
-        await asyncio.sleep(1.0)
+    admin = await started_admin(bootstrap, attempts=attempts, request_timeout_ms=5000)
+    await admin.close()
 
 
 async def check(

@@ -7,11 +7,10 @@ import asyncio
 import base64
 import contextlib
 import gc
-import gzip
 import logging
 import sys
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +168,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 # ---------------------------------------------------------------- classify
 def _jsonl_lines(name: str) -> Iterator[tuple[int, bytes]]:
     """(line number, line) of a JSON-lines file or stdin; gzip is read directly."""
-    from streams.ingest.replay import iter_lines
+    from streams.ingest.replay import gunzipped, iter_lines
 
     if name != "-":
         yield from iter_lines(Path(name))
@@ -179,10 +178,7 @@ def _jsonl_lines(name: str) -> Iterator[tuple[int, bytes]]:
         for n, text in enumerate(sys.stdin, 1):
             yield n, text.encode("utf-8")
         return
-    stream: Iterable[bytes] = buffer
-    if hasattr(buffer, "peek") and buffer.peek(2)[:2] == b"\x1f\x8b":
-        stream = gzip.GzipFile(fileobj=buffer)
-    yield from enumerate(stream, 1)
+    yield from enumerate(gunzipped(buffer), 1)
 
 
 def _is_ant(record: dict[str, Any]) -> bool:

@@ -24,14 +24,18 @@ from streams.ingest.feeds import parse_time
 from streams.validation import schema_errors
 
 
-def open_lines(path: Path) -> IO[bytes]:
-    """The file's bytes, gunzipped on the fly when it is gzip (by magic number, not name)."""
-    raw = path.open("rb")
-    if raw.read(2) == b"\x1f\x8b":
-        raw.seek(0)
+def gunzipped(raw: IO[bytes]) -> IO[bytes]:
+    """A binary stream's bytes, gunzipped on the fly when they are gzip (by magic number, not
+    name; a stream that cannot be peeked at is taken as it is)."""
+    peek = getattr(raw, "peek", None)
+    if peek is not None and peek(2)[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    raw.seek(0)
     return raw
+
+
+def open_lines(path: Path) -> IO[bytes]:
+    """The file's bytes, gunzipped on the fly when it is gzip."""
+    return gunzipped(path.open("rb"))
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:

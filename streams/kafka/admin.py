@@ -12,6 +12,22 @@ from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from streams.settings import Settings
 
 
+async def started_admin(bootstrap: str, *, attempts: int, **config: Any) -> AIOKafkaAdminClient:
+    """An admin client connected to the broker, tried `attempts` times a second apart (a process
+    started together with its broker waits for it); KafkaConnectionError after the last try."""
+    for attempt in range(1, attempts + 1):
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **config)
+        try:
+            await admin.start()
+            return admin
+        except KafkaConnectionError:
+            await admin.close()
+            if attempt == attempts:
+                raise
+        await asyncio.sleep(1.0)
+    raise ValueError(f"attempts must be at least 1, got {attempts}")
+
+
 async def create_missing(
     settings: Settings,
     topics: list[NewTopic],
@@ -25,15 +41,7 @@ async def create_missing(
     Retries the connection for a while so a process started together with its broker waits
     for it instead of failing.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    for attempt in range(attempts):
-        try:
-            await admin.start()
-            break
-        except KafkaConnectionError:
-            if attempt == attempts - 1:
-                raise
-            await asyncio.sleep(1.0)
+    admin = await started_admin(settings.kafka_bootstrap, attempts=attempts)
     try:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t.name not in existing]

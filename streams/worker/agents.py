@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -88,15 +88,13 @@ def register(ctx: WorkerContext, hand_off: StoryHandOff) -> None:
 
         return Step(f"alerts:{len(alerts)}", out, done)
 
-    def refused(stage: Stage) -> Callable[[EventT[Any], BaseException], Step]:
-        def letter(event: EventT[Any], exc: BaseException) -> Step:
-            reason = DeadLetterReason.PROCESSING_ERROR
-            if isinstance(exc, (MessageSizeTooLargeError, RecordTooLargeError)):
-                reason = DeadLetterReason.TOO_LARGE
-            detail = f"output refused by Kafka: {exc!r}"
-            return dead_letter_step(topics.deadletter, event, stage, reason, detail)
-
-        return letter
+    def refused(event: EventT[Any], exc: BaseException) -> Step:
+        """The article whose output (the enriched article, above all) Kafka refused for good."""
+        reason = DeadLetterReason.PROCESSING_ERROR
+        if isinstance(exc, (MessageSizeTooLargeError, RecordTooLargeError)):
+            reason = DeadLetterReason.TOO_LARGE
+        detail = f"output refused by Kafka: {exc!r}"
+        return dead_letter_step(topics.deadletter, event, Stage.ENRICH, reason, detail)
 
     # The one hot stage: a batch of raw articles is processed, all its output sent, every ack
     # awaited, and only then are the batch's events acknowledged (streams/worker/batches.py):
@@ -107,9 +105,7 @@ def register(ctx: WorkerContext, hand_off: StoryHandOff) -> None:
         async for events in stream.noack_take(batch_max, within=within):
             queued: set[str] = set()  # alert ids this batch sends (the table learns them after)
             handle = functools.partial(process_one, queued=queued)
-            for outcome in await run_batch(
-                stream, events, handle, refused(Stage.ENRICH), "articles"
-            ):
+            for outcome in await run_batch(stream, events, handle, refused, "articles"):
                 yield outcome
 
 

@@ -127,6 +127,30 @@ async def assign_from_beginning(
     await consumer.seek_to_beginning(*tps)
 
 
+def wait_ready(
+    proc: subprocess.Popen[bytes], url: str, log_path: Path, what: str, timeout: float
+) -> None:
+    """Wait until `url` (a process's /readyz) answers 200; fail with the end of the process's
+    log if it exits or the time runs out."""
+    import urllib.error
+    import urllib.request
+
+    def tail() -> str:
+        return log_path.read_text(errors="replace")[-4000:]
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"{what} exited\n{tail()}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{what} not ready in time\n{tail()}")
+
+
 def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> None:
     """SIGTERM a child process if it still runs; SIGKILL it after `timeout` seconds."""
     if proc is not None and proc.poll() is None:
@@ -212,21 +236,9 @@ class Worker:
             self.start_log = f.read().decode(errors="replace")
 
     def wait_ready(self, timeout: float = 90.0) -> None:
-        import urllib.error
-        import urllib.request
-
-        deadline = time.monotonic() + timeout
+        assert self.proc is not None
         url = f"http://127.0.0.1:{self.env.web_port}/readyz"
-        while time.monotonic() < deadline:
-            assert self.proc is not None and self.proc.poll() is None, self.tail_log()
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.5)
-        raise AssertionError("worker not ready in time\n" + self.tail_log())
+        wait_ready(self.proc, url, self.log_path, "worker", timeout)
 
     def tail_log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]

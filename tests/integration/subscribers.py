@@ -7,8 +7,6 @@ import asyncio
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +17,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from tests.integration.conftest import Env, free_port, stop_process
+from tests.integration.conftest import Env, free_port, stop_process, wait_ready
 
 # The matcher fires red-line on both; the classifier gives Egypt (EG) to the first and
 # Iraq (IQ) to the second, never the other's.
@@ -58,17 +56,7 @@ class Api:
             stdout=self.log_path.open("ab"),
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log_path.read_text(errors="replace")[-3000:]
-            try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.5)
-        raise AssertionError("api not ready\n" + self.log_path.read_text(errors="replace")[-3000:])
+        wait_ready(self.proc, f"{self.url}/readyz", self.log_path, "api", timeout)
 
     def stop(self) -> None:
         stop_process(self.proc, timeout=20)

@@ -18,8 +18,6 @@ import subprocess
 import sys
 import sysconfig
 import time
-import urllib.error
-import urllib.request
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -32,7 +30,7 @@ import pytest
 
 from streams.validation import SCHEMA_FILES, schema_errors
 from tests.conftest import SAMPLE
-from tests.integration.conftest import BOOTSTRAP, free_port, stop_process
+from tests.integration.conftest import BOOTSTRAP, free_port, stop_process, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -182,20 +180,6 @@ def test_installed_classify(installed: Installed) -> None:
     assert any(m["rule"] == "red-line" and m["text"] == "خط احمر" for m in out["matches"])
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "worker exited\n" + log.read_text(errors="replace")[-4000:]
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    raise AssertionError("worker not ready in time\n" + log.read_text(errors="replace")[-4000:])
-
-
 @pytest.fixture
 def installed_worker(installed: Installed) -> Iterator[tuple[Installed, dict[str, str]]]:
     """The installed `rasid worker` on the test broker, with its own topics and group, every
@@ -224,7 +208,7 @@ def installed_worker(installed: Installed) -> Iterator[tuple[Installed, dict[str
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_ready(proc, port, log)
+        wait_ready(proc, f"http://127.0.0.1:{port}/readyz", log, "installed worker", 120)
         yield installed, env
     finally:
         stop_process(proc)
