@@ -22,6 +22,7 @@ class Stage(StrEnum):
     ENRICH = "enrich"
     MATCH = "match"
     ALERT = "alert"
+    STORY = "story"  # story assignment (its failures are dead-lettered as "alert")
 
 
 class RasidError(Exception):

@@ -36,7 +36,8 @@ ALERTS_SUPPRESSED = Counter(
 )
 STORY_ASSIGNMENTS = Counter(
     "rasid_story_assignments_total",
-    "Articles with alerts assigned to a story: opened a new story or joined a live one.",
+    "Articles assigned to a story: opened a new one (new), joined a live one (joined), or"
+    " were the same text from the same outlet again (copy: no alert update).",
     ["outcome"],
 )
 STORY_ALERTS = Counter(

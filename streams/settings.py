@@ -21,6 +21,13 @@ from streams import resources
 STATE_DIR = Path(".cache")
 
 
+def _story_threshold() -> float:
+    """The packaged story model's threshold (bench/train_story_model.py chose it)."""
+    from streams.stories.cluster import packaged_model
+
+    return packaged_model()[1]
+
+
 def _parse_utc_offset(value: str) -> timezone:
     """'+03:00' / '-0430' / '3' → a fixed-offset timezone."""
     v = value.strip().upper().removeprefix("UTC")
@@ -116,10 +123,8 @@ class Settings(BaseSettings):
 
     # Stories and subscribers (docs/subscribers.md)
     story_window_hours: float = Field(48.0, gt=0)  # a story not seen for this long is closed
-    story_threshold: float = Field(0.5, gt=0, le=1)  # min. estimated Jaccard to join a story
-    story_shingle_size: int = Field(1, ge=1)  # words per shingle (bench/dedup_eval.py)
-    story_bands: int = Field(64, ge=1)  # LSH bands x rows = MinHash permutations
-    story_rows: int = Field(2, ge=1)
+    # min. probability (streams/data/story_model.json) that an article reports a story's event
+    story_threshold: float = Field(default_factory=lambda: _story_threshold(), gt=0, lt=1)
     story_escalate_sources: int = Field(3, ge=0)  # distinct sources that raise severity; 0: off
     # Derived from topic_alerts' prefix when unset: <prefix>.alerts.stories, <prefix>.apikeys, …
     topic_story_candidates: str | None = None

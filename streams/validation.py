@@ -10,6 +10,7 @@ checks that the fast one never accepts what the reference rejects.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -29,7 +30,8 @@ SCHEMA_FILES = {
     "enriched-article": "enriched-article.v1.json",
     "alert": "alert.v2.json",  # one alert per rule and story (rasid.alerts)
     "alert-hit": "alert.v1.json",  # one rule on one article, before story grouping
-    "story-candidate": "story-candidate.v1.json",
+    "story-candidate": "story-candidate.v2.json",
+    "story-candidate-v1": "story-candidate.v1.json",  # read during a rolling upgrade
     "apikey": "apikey.v1.json",
     "subscription": "subscription.v1.json",
     "delivery-deadletter": "delivery-deadletter.v1.json",
@@ -64,13 +66,18 @@ def is_valid(kind: str, message: Any) -> bool:
     return surely_valid(kind, message) or validator(kind).is_valid(message)
 
 
-def decode_valid(kind: str, value: bytes | None, what: str) -> Any:
+def decode_valid(
+    kind: str, value: bytes | None, what: str, *, older: Mapping[int, str] | None = None
+) -> Any:
     """Bytes Rasid wrote itself (enriched articles, story candidates) → the message, or
-    BadInput: invalid_json, or schema_violation saying it is not a valid `what`."""
+    BadInput: invalid_json, or schema_violation saying it is not a valid `what`. `older`:
+    schema_version → kind of the earlier versions still read (a rolling upgrade)."""
     try:
         message = orjson.loads(value or b"")
     except orjson.JSONDecodeError as exc:
         raise BadInput(DeadLetterReason.INVALID_JSON, str(exc)) from None
+    if older and isinstance(message, dict) and message.get("schema_version") in older:
+        kind = older[message["schema_version"]]
     if not is_valid(kind, message):
         raise BadInput(DeadLetterReason.SCHEMA_VIOLATION, f"not a valid {what}")
     return message

@@ -275,6 +275,38 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failures and not args.jsonl else 0
 
 
+# ---------------------------------------------------------------- stories
+def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
+    """The worker's story clustering, offline: one JSON line per article, in publication order."""
+    from streams.stories.cluster import StoryParams
+    from streams.stories.offline import cluster_in_order, story_input
+    from streams.times import utcnow
+    from streams.worker.pipeline import Pipeline
+
+    pipe = Pipeline.load(settings)
+    inputs = []
+    args.paths = []
+    for name, value in _classify_inputs(args, settings):
+        try:
+            if isinstance(value, BadInput):
+                raise value
+            now = utcnow()
+            raw, parsed = pipe.parse(value, now)
+            enriched = pipe.enrich(raw, parsed, now)
+        except BadInput as exc:
+            error = {"input": name, "error": exc.reason.value, "detail": exc.detail}
+            print(orjson.dumps(error).decode())
+            continue
+        inputs.append(story_input(enriched, published=True))
+    params = StoryParams(
+        window_seconds=settings.story_window_hours * 3600.0,
+        threshold=settings.story_threshold if args.threshold is None else args.threshold,
+    )
+    for line in cluster_in_order(inputs, params):
+        print(orjson.dumps(line).decode())
+    return 0
+
+
 # ---------------------------------------------------------------- tail
 async def _tail(topic: str, args: argparse.Namespace, settings: Settings) -> int:
     from aiokafka import AIOKafkaConsumer
@@ -336,6 +368,13 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rasid",
@@ -370,6 +409,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url")
     p.add_argument("--content-type", choices=["text/plain", "text/html"])
     p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser(
+        "stories", help="cluster articles into stories offline, as the worker does (no broker)"
+    )
+    p.add_argument(
+        "--jsonl",
+        metavar="FILE",
+        required=True,
+        help="ANT records or raw-article objects, one per line (.gz read directly; '-': stdin)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=_probability,
+        default=None,
+        help="min. probability to join a story (default RASID_STORY_THRESHOLD or the model's)",
+    )
+    p.set_defaults(func=cmd_stories)
 
     p = sub.add_parser("tail", help="print a topic's messages as JSON lines")
     p.add_argument(

@@ -1,119 +1,233 @@
-"""Stories: near-duplicate articles across outlets, and the alert lifecycle over a story.
+"""Stories: the articles of many outlets about one event, and the alert lifecycle over a story.
 
-Pure code, no faust. The worker keeps story → state in a changelog-backed table and the LSH
-band → story index in memory (rebuilt from the stories with `band_index`), and passes both in
-as plain mutable mappings; the benchmark passes dicts.
+Pure code, no faust. Online single-pass clustering as media monitors do it (Miranda et al.,
+"Multilingual Clustering of Streaming News", EMNLP 2018; EMM NewsBrief): every article becomes
+TF-IDF sub-vectors for its title, lead and body (streams/stories/features.py gives the terms,
+streams/stories/docfreq.py the document frequencies learned from the stream); it is compared
+with the centroids of the live stories, and with their places and numbers, and how long each
+story has been quiet; a logistic model (streams/data/story_model.json, trained on labelled pairs
+by bench/train_story_model.py) turns these into the probability that the article reports the
+story's event. It joins the most probable story if that reaches the threshold, or opens one.
 
-Signature: MinHash over word shingles of the normalised title + body. Candidates come from LSH
-banding (an article sharing any band with a story member is a candidate), and a candidate is
-accepted only if the estimated Jaccard similarity to one of the story's kept signatures reaches
-the threshold, so a chance band collision does not merge two stories.
+Candidates come from an inverted index (a story's heaviest terms → the story), so the work per
+article depends on how many stories share its heaviest terms, not on how many stories are live.
+The worker keeps story → state in a changelog-backed table and the index in memory (rebuilt
+from the stories with `StoryIndex.build`), and passes both in; `Clusterer` bundles dicts.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
+import heapq
+import math
 from collections.abc import Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar
 
+import orjson
+
 from streams.ids import alert_id
+from streams.resources import data_file
 from streams.severity import raised
-from streams.text.arabic import normalize
+from streams.stories.docfreq import DocFreq
+from streams.stories.features import StoryFeatures
 
 K = TypeVar("K")
-_WORD = re.compile(r"\w+")
-_MAX_HASH = (1 << 32) - 1
-MAX_KEPT_SIGNATURES = 8  # per story: compare a newcomer with a few members, not only the first
-MAX_LISTED_ARTICLES = 200  # an alert lists at most this many articles (a runaway story)
+MAX_LISTED_ARTICLES = 200  # an alert (and a story) lists at most this many articles
+MAX_COPIES = 200  # (source, fingerprint) pairs a story remembers to spot same-outlet copies
+MAX_POSTINGS = 100  # stories per index term: the most recently active ones
+MAX_STORY_NUMBERS = 40
+MAX_STORY_ENTITIES = 40
+FIELDS = ("title", "lead", "body")
+ARTICLE_TERMS = {"title": 20, "lead": 40, "body": 60}  # heaviest terms kept per vector
+CENTROID_TERMS = {"title": 40, "lead": 80, "body": 100}
+Vectors = dict[str, dict[str, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class StoryModel:
+    """Logistic weights: P(same event) = σ(bias + Σ weight × similarity feature)."""
+
+    bias: float
+    title: float
+    lead: float
+    body: float
+    places: float
+    numbers: float
+    age_hours: float
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> StoryModel:
+        w = data["weights"]
+        return cls(
+            float(data["bias"]),
+            *(float(w[k]) for k in ("title", "lead", "body", "places", "numbers", "age_hours")),
+        )
+
+
+@lru_cache(maxsize=1)
+def packaged_model() -> tuple[StoryModel, float]:
+    """The shipped model and its threshold (streams/data/story_model.json)."""
+    data = orjson.loads(data_file("story_model.json").read_bytes())
+    return StoryModel.from_mapping(data), float(data["threshold"])
+
+
+def _default_model() -> StoryModel:
+    return packaged_model()[0]
 
 
 @dataclass(frozen=True, slots=True)
 class StoryParams:
-    # Defaults = the worker's (settings.py), chosen with bench/dedup_eval.py.
-    window_seconds: float = 48 * 3600.0
-    shingle_size: int = 1
-    bands: int = 64
-    rows: int = 2
-    threshold: float = 0.5  # minimum estimated Jaccard similarity to join a story
-
-    @property
-    def num_perm(self) -> int:
-        return self.bands * self.rows
+    # Defaults = the worker's (settings.py) and the packaged model's.
+    window_seconds: float = 48 * 3600.0  # a story quiet this long is closed
+    threshold: float = field(default_factory=lambda: packaged_model()[1])  # min. probability
+    model: StoryModel = field(default_factory=_default_model)
+    index_terms: int = 8  # a story's heaviest body terms (and half as many title terms) indexed
+    max_candidates: int = 12  # stories scored per article (the most weight shared)
 
 
-def words(text: str) -> list[str]:
-    """Normalised words; one-letter tokens (stray letters, digits) carry no story signal."""
-    return [w for w in _WORD.findall(normalize(text).lower()) if len(w) > 1]
+@dataclass(frozen=True, slots=True)
+class Similarity:
+    """How an article compares with a story: what the model weighs."""
+
+    title: float
+    lead: float
+    body: float
+    places: float  # 0 when either names no place
+    numbers: float  # Jaccard of the numbers both give
+    age_hours: float  # since the story's first article: an event is reported within hours
+
+    def probability(self, model: StoryModel) -> float:
+        z = (
+            model.bias
+            + model.title * self.title
+            + model.lead * self.lead
+            + model.body * self.body
+            + model.places * self.places
+            + model.numbers * self.numbers
+            + model.age_hours * self.age_hours
+        )
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
-def shingles(text: str, size: int = 3) -> set[str]:
-    """Overlapping word n-grams; short texts give one shingle of all their words."""
-    ws = words(text)
-    if len(ws) <= size:
-        return {" ".join(ws)} if ws else set()
-    return {" ".join(ws[i : i + size]) for i in range(len(ws) - size + 1)}
+def _heaviest(weights: Mapping[str, float], n: int) -> list[tuple[str, float]]:
+    """The n heaviest (term, weight) pairs; ties go to the larger term, so replays agree."""
+    return [
+        (t, w) for w, t in heapq.nlargest(n, zip(weights.values(), weights.keys(), strict=True))
+    ]
 
 
-def _hash64(shingle: str) -> int:
-    return int.from_bytes(hashlib.blake2b(shingle.encode(), digest_size=8).digest(), "little")
+_TF = [0.0] + [1.0 + math.log(c) for c in range(1, 64)]  # sublinear tf, 1 + ln(count)
 
 
-def minhash(items: set[str], num_perm: int = 128) -> tuple[int, ...]:
-    """A MinHash signature of a set by one-permutation hashing with densification (Li, Owen &
-    Zhang 2012; Shrivastava & Li 2014): ONE 64-bit hash per item, its value range cut into
-    `num_perm` bins, the minimum kept per bin; an empty bin borrows from the next non-empty one
-    (circularly) plus an offset per step. Equal bins estimate the Jaccard similarity as with
-    `num_perm` independent permutations, at the cost of one hash per item instead of
-    `num_perm`: about 10x faster in pure Python (bench/dedup_eval.py). All _MAX_HASH for an
-    empty set."""
-    k = num_perm
-    if not items:
-        return (_MAX_HASH,) * k
-    width = (1 << 64) // k + 1
-    bins: list[int | None] = [None] * k
-    for item in items:
-        h = _hash64(item)
-        b, v = divmod(h, width)
-        current = bins[b]
-        if current is None or v < current:
-            bins[b] = v
-    filled = [i for i, v in enumerate(bins) if v is not None]
-    out: list[int] = []
-    for i, kept in enumerate(bins):
-        if kept is None:
-            # the next filled bin to the right, circularly; the step count keeps borrowed
-            # values of different empty bins apart
-            j = next((f for f in filled if f > i), filled[0])
-            borrowed = bins[j]
-            assert borrowed is not None
-            value = borrowed + ((j - i) % k) * width
-        else:
-            value = kept
-        out.append((value & _MAX_HASH) ^ (value >> 32))  # 32 bits, all of the value mixed in
-    return tuple(out)
+def article_vectors(features: StoryFeatures, df: DocFreq) -> Vectors:
+    """Unit-length TF-IDF vectors of the title, lead and body over their heaviest terms
+    (`DocFreq.idf` inlined, once per distinct term: this runs for ~150 terms per article)."""
+    log, tf, get = math.log, _TF, df.counts.get
+    base = 1.0 + log(df.docs + 1)
+    body = features.body
+    idf = {t: base - log(get(t, 0) + 1) for t in body}
+    out: Vectors = {}
+    for name in FIELDS:
+        counts: Mapping[str, int] = body if name == "body" else getattr(features, name)
+        weighted = [
+            (
+                (tf[c] if c < 64 else 1.0 + log(c))
+                * (idf[t] if t in idf else base - log(get(t, 0) + 1)),
+                t,
+            )
+            for t, c in counts.items()
+            if c > 0
+        ]
+        top = heapq.nlargest(ARTICLE_TERMS[name], weighted)  # ties: the larger term
+        norm = math.sqrt(sum([w * w for w, _ in top])) or 1.0
+        out[name] = {t: w / norm for w, t in top}
+    return out
 
 
-def signature(title: str, body: str, params: StoryParams) -> tuple[int, ...]:
-    return minhash(shingles(f"{title}\n{body}", params.shingle_size), params.num_perm)
+def _dot(vector: Mapping[str, float], centroid: Mapping[str, float]) -> float:
+    # the shared terms are few: intersect the key sets in C, then multiply only those
+    return sum([vector[t] * centroid[t] for t in vector.keys() & centroid.keys()])
 
 
-def similarity(a: Sequence[int], b: Sequence[int]) -> float:
-    """Estimated Jaccard similarity: the fraction of equal MinHash values."""
-    if not a or len(a) != len(b):
+def _places(entities: Sequence[str], story: Mapping[str, int]) -> float:
+    if not entities or not story:
         return 0.0
-    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
+    dot = sum(story.get(e, 0) for e in entities)
+    return dot / (math.sqrt(len(entities)) * math.sqrt(sum(c * c for c in story.values())))
 
 
-BandKey = tuple[int, ...]
+def _numbers(numbers: Sequence[str], story: Mapping[str, int]) -> float:
+    if not numbers or not story:
+        return 0.0
+    shared = sum(1 for n in numbers if n in story)
+    return shared / (len(numbers) + len(story) - shared)
 
 
-def band_keys(sig: Sequence[int], bands: int, rows: int) -> list[BandKey]:
-    """One key per band, (band number, its `rows` values): articles sharing a key are
-    candidates for the same story. The index lives in memory only, so the values themselves
-    are the key (no digest), built in C."""
-    return list(zip(range(bands), *(sig[r::rows] for r in range(rows)), strict=True))
+def compare(
+    vectors: Vectors, features: StoryFeatures, story: Mapping[str, Any], at: float
+) -> Similarity:
+    norms = story["norms"]
+    return Similarity(
+        _dot(vectors["title"], story["title"]) / norms["title"],
+        _dot(vectors["lead"], story["lead"]) / norms["lead"],
+        _dot(vectors["body"], story["body"]) / norms["body"],
+        _places(features.entities, story["entities"]),
+        _numbers(features.numbers, story["numbers"]),
+        max(0.0, at - story["first_seen"]) / 3600.0,
+    )
+
+
+def new_story(at: float) -> dict[str, Any]:
+    return {
+        "title": {},
+        "lead": {},
+        "body": {},
+        "norms": {"title": 1.0, "lead": 1.0, "body": 1.0},
+        "entities": {},
+        "numbers": {},
+        "size": 0,
+        "articles": [],
+        "sources": [],
+        "copies": [],
+        "first_seen": at,
+        "last_seen": at,
+    }
+
+
+def _counted(counts: Mapping[str, int], items: Sequence[str], cap: int) -> dict[str, int]:
+    out = dict(counts)
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    if len(out) > cap:
+        out = dict(heapq.nlargest(cap, out.items(), key=lambda kv: (kv[1], kv[0])))
+    return out
+
+
+def add_member(story: dict[str, Any], vectors: Vectors, features: StoryFeatures, at: float) -> None:
+    """Fold one article into a story's centroids, places and numbers (in place)."""
+    norms = {}
+    for name in FIELDS:
+        centroid = dict(story[name])
+        for t, w in vectors[name].items():
+            centroid[t] = centroid.get(t, 0.0) + w
+        if len(centroid) > CENTROID_TERMS[name]:
+            centroid = dict(_heaviest(centroid, CENTROID_TERMS[name]))
+        story[name] = centroid
+        norms[name] = math.sqrt(sum([w * w for w in centroid.values()])) or 1.0
+    story["norms"] = norms
+    story["entities"] = _counted(story["entities"], features.entities, MAX_STORY_ENTITIES)
+    story["numbers"] = _counted(story["numbers"], features.numbers, MAX_STORY_NUMBERS)
+    story["size"] = story["size"] + 1
+    story["last_seen"] = max(story["last_seen"], at)
+
+
+def index_terms(story: Mapping[str, Any], n: int) -> list[str]:
+    """The terms a story is found by: its heaviest body terms and half as many title terms."""
+    terms = [t for t, _ in _heaviest(story["body"], n)]
+    terms += [t for t, _ in _heaviest(story["title"], max(1, n // 2)) if t not in terms]
+    return terms
 
 
 def story_id_for(article_id: str) -> str:
@@ -121,93 +235,127 @@ def story_id_for(article_id: str) -> str:
     return "st-" + hashlib.sha256(article_id.encode()).hexdigest()[:24]
 
 
+@dataclass
+class StoryIndex:
+    """term → {story id: last_seen}: which live stories have the term among their heaviest."""
+
+    postings: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def add(self, sid: str, terms: Sequence[str], at: float) -> None:
+        for t in terms:
+            posting = self.postings.setdefault(t, {})
+            posting.pop(sid, None)  # re-inserted: dicts keep the most recent last
+            posting[sid] = at
+            if len(posting) > MAX_POSTINGS:
+                del posting[next(iter(posting))]
+
+    def candidates(self, vectors: Vectors, horizon: float, params: StoryParams) -> list[str]:
+        """Stories sharing the article's heaviest terms, most shared weight first."""
+        query = _heaviest(vectors["body"], params.index_terms)
+        query += _heaviest(vectors["title"], max(1, params.index_terms // 2))
+        shared: dict[str, float] = {}
+        for t, w in query:
+            for sid, seen in self.postings.get(t, {}).items():
+                if seen >= horizon:
+                    shared[sid] = shared.get(sid, 0.0) + w
+        return [sid for sid, _ in _heaviest(shared, params.max_candidates)]
+
+    def forget(self, horizon: float) -> int:
+        """Drop postings of stories quiet since before `horizon`; returns how many went."""
+        dropped = 0
+        for t in list(self.postings):
+            posting = self.postings[t]
+            for sid in [s for s, seen in posting.items() if seen < horizon]:
+                del posting[sid]
+                dropped += 1
+            if not posting:
+                del self.postings[t]
+        return dropped
+
+    @classmethod
+    def build(cls, stories: Mapping[str, Any], params: StoryParams, horizon: float) -> StoryIndex:
+        """The index rebuilt from the live stories' centroids (after a restart or a rebalance),
+        in the order the stories were last seen, as the live index has it."""
+        index = cls()
+        live = [
+            (s["last_seen"], sid, s)
+            for sid, s in stories.items()
+            if s and s["last_seen"] >= horizon
+        ]
+        for seen, sid, story in sorted(live):
+            index.add(sid, index_terms(story, params.index_terms), seen)
+        return index
+
+
 @dataclass(frozen=True, slots=True)
 class Assignment:
     story_id: str
     is_new: bool  # this article opened the story
-    similarity: float  # to the closest kept member (1.0 for a new story)
+    similarity: float  # to the story's centroid before it joined (1.0 for a new story)
+    copy: bool = False  # the same text from the same outlet again: not news
+    size: int = 1  # articles in the story, this one included
+    sources: tuple[str, ...] = ()
+
+
+def _joined(
+    story: Mapping[str, Any], sid: str, is_new: bool, score: float, copy: bool
+) -> Assignment:
+    return Assignment(
+        sid, is_new, round(score, 4), copy, int(story["size"]), tuple(story["sources"])
+    )
 
 
 def assign_story(
     article_id: str,
     source: str,
-    sig: Sequence[int],
+    features: StoryFeatures,
     at: float,
     *,
-    bands: MutableMapping[BandKey, Any],
     stories: MutableMapping[str, Any],
+    index: StoryIndex,
+    df: DocFreq,
     params: StoryParams,
 ) -> Assignment:
     """Find the live story this article belongs to, or open one; record the article in it.
 
-    `bands`: band key → {"story": id, "at": seconds}; `stories`: story id → {"sigs", "articles",
-    "sources", "first_seen", "last_seen"}. Stories not seen for `window_seconds` are ignored.
-    Re-assigning an article already in a story returns that story and changes nothing else.
+    `stories`: story id → state (`new_story`, `add_member`). Re-assigning an article already in
+    a story returns that story and changes nothing. A same-outlet copy of a member (same
+    fingerprint) is not news: the story is returned with `copy` set and left as it was.
     """
-    keys = band_keys(sig, params.bands, params.rows)
     horizon = at - params.window_seconds
-    candidates: list[str] = []
-    for key in keys:
-        entry = bands.get(key)
-        if entry and entry["at"] >= horizon and entry["story"] not in candidates:
-            candidates.append(entry["story"])
+    own = story_id_for(article_id)
+    existing = stories.get(own)
+    if existing and article_id in existing["articles"]:
+        return _joined(existing, own, False, 1.0, False)
+    df.add(features.terms())
+    vectors = article_vectors(features, df)
     best: tuple[float, str] | None = None
-    for sid in candidates:
+    for sid in index.candidates(vectors, horizon, params):
         story = stories.get(sid)
         if not story or story["last_seen"] < horizon:
             continue
         if article_id in story["articles"]:
-            return Assignment(sid, False, 1.0)
-        score = max(similarity(sig, kept) for kept in story["sigs"])
-        if score >= params.threshold and (best is None or score > best[0]):
-            best = (score, sid)
+            return _joined(story, sid, False, 1.0, False)
+        p = compare(vectors, features, story, at).probability(params.model)
+        if p >= params.threshold and (best is None or (p, sid) > best):
+            best = (p, sid)
+    copy_key = [source, features.fingerprint]
     if best is None:
-        sid = story_id_for(article_id)
-        existing = stories.get(sid)
-        if existing and article_id in existing["articles"]:
-            return Assignment(sid, existing["articles"][0] == article_id, 1.0)
-        story = {"sigs": [], "articles": [], "sources": [], "first_seen": at, "last_seen": at}
-        score, is_new = 1.0, True
+        sid, score, is_new = own, 1.0, True
+        story = new_story(at)
     else:
         score, sid = best
-        story = dict(stories[sid])
-        is_new = False
-    if len(story["sigs"]) < MAX_KEPT_SIGNATURES:
-        story["sigs"] = [*story["sigs"], list(sig)]
+        story, is_new = dict(stories[sid]), False
+        if copy_key in story["copies"]:
+            return _joined(story, sid, False, score, True)
+    add_member(story, vectors, features, at)
     story["articles"] = [*story["articles"], article_id][-MAX_LISTED_ARTICLES:]
     if source not in story["sources"]:
         story["sources"] = [*story["sources"], source]
-    story["last_seen"] = max(story["last_seen"], at)
+    story["copies"] = [*story["copies"], copy_key][-MAX_COPIES:]
     stories[sid] = story  # re-assigned, not mutated: a changelog table sees the change
-    entry = {"story": sid, "at": at}  # shared by the article's bands: replaced, never mutated
-    for key in keys:
-        bands[key] = entry
-    return Assignment(sid, is_new, score)
-
-
-def band_index(
-    stories: Mapping[str, Any], params: StoryParams, horizon: float
-) -> dict[BandKey, dict[str, Any]]:
-    """The band → story index (the `bands` of `assign_story`) rebuilt from the live stories'
-    kept signatures, each band stamped with its story's last_seen.
-
-    The worker keeps the index in memory and rebuilds it when the stories table may have moved
-    (restart, rebalance): writing 64 band entries per article to a changelog would cost more
-    than everything else the story stage does. Bands of members whose signature was not kept
-    are not restored; a newcomer is only ever compared with kept signatures anyway. Where two
-    stories share a band, the one seen last wins, as it does when the bands are written live.
-    """
-    index: dict[BandKey, dict[str, Any]] = {}
-    for sid, story in stories.items():
-        if not story or story["last_seen"] < horizon:
-            continue
-        mine = {"story": sid, "at": story["last_seen"]}
-        for sig in story["sigs"]:
-            for key in band_keys(sig, params.bands, params.rows):
-                entry = index.get(key)
-                if entry is None or entry["at"] < mine["at"]:
-                    index[key] = mine
-    return index
+    index.add(sid, index_terms(story, params.index_terms), story["last_seen"])
+    return _joined(story, sid, is_new, score, False)
 
 
 def expired_keys(table: Mapping[K, Any], field: str, horizon: float) -> list[K]:
@@ -283,21 +431,24 @@ def story_alert(
     return alert
 
 
-def params_tag(params: StoryParams) -> str:
-    """Signatures are comparable only when made with the same parameters."""
-    return f"s{params.shingle_size}-b{params.bands}-r{params.rows}"
+@dataclass
+class Clusterer:
+    """The story state of one stream in one object: what `rasid stories` and the benchmarks run.
+    The worker passes the same pieces to `assign_story` itself (the stories are a table)."""
 
+    params: StoryParams = field(default_factory=StoryParams)
+    stories: MutableMapping[str, Any] = field(default_factory=dict)
+    index: StoryIndex = field(default_factory=StoryIndex)
+    df: DocFreq = field(default_factory=DocFreq)
 
-def candidate_message(
-    enriched: Mapping[str, Any], hits: Sequence[Mapping[str, Any]], params: StoryParams
-) -> dict[str, Any]:
-    """What the match stage sends to the story stage (schema story-candidate.v1)."""
-    return {
-        "schema_version": 1,
-        "article_id": enriched["id"],
-        "source": enriched["source"],
-        "at": enriched["ingested_at"],
-        "signature_params": params_tag(params),
-        "signature": list(signature(enriched["title"], enriched["body"], params)),
-        "hits": [dict(h) for h in hits],
-    }
+    def add(self, article_id: str, source: str, features: StoryFeatures, at: float) -> Assignment:
+        return assign_story(
+            article_id,
+            source,
+            features,
+            at,
+            stories=self.stories,
+            index=self.index,
+            df=self.df,
+            params=self.params,
+        )

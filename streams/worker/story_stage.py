@@ -1,17 +1,15 @@
-"""The story stage of the worker: one alert per rule and story instead of one per article.
+"""The story stage of the worker: every article clustered into a story, and one alert per rule
+and story instead of one per article.
 
-Design (docs/subscribers.md, "Story grouping"): the match agent runs on every partition of the
-enriched topic (keyed by article id) and sends each article that fired rules, with its MinHash
-signature, to `<alerts>.stories`, a topic with ONE partition. The `rasid.stories` agent consumes
-it and owns two changelog-backed tables with one partition (story → state, alert id → current
-alert) and an in-memory LSH index (band → story), rebuilt from the stories after every
-partition assignment. A story spans articles with unrelated keys, so a lookup by signature
-needs all bands in one place; one partition gives that without a two-phase protocol across
-partitions. Its limit: story assignment runs in one process at a time (faust moves the
-partition on failure). That stage only sees articles that fired a rule (signatures are
-computed by the parallel match agents). The band index is not a table because every article
-touches 64 bands: as changelog messages they cost ~14 ms per alerting article and flooded
-faust's producer buffer (docs/subscribers.md).
+Design (docs/subscribers.md, "Story grouping"): the hot agent sends every article, with its story
+features (streams/stories/features.py) and its new hits, to `<alerts>.stories`, a topic with ONE
+partition. The `rasid.stories` agent consumes it and owns three changelog-backed tables with one
+partition (story → state, alert id → current alert, document-frequency snapshots) and an
+in-memory inverted index (term → stories), rebuilt from the stories after every partition
+assignment. A story spans articles with unrelated keys, so the lookup needs every live story in
+one place; one partition gives that without a two-phase protocol across partitions. Its limit:
+story assignment runs in one process at a time (faust moves the partition on failure), at the
+cost measured by bench/story_stage.py; docs/subscribers.md says how it would be split further.
 """
 
 from __future__ import annotations
@@ -33,16 +31,14 @@ from streams.ids import alert_id
 from streams.kafka import names as topics
 from streams.settings import Settings
 from streams.stories.cluster import (
-    BandKey,
+    StoryIndex,
     StoryParams,
     assign_story,
-    band_index,
-    candidate_message,
     expired_keys,
-    minhash,
-    params_tag,
     story_alert,
 )
+from streams.stories.docfreq import DocFreq
+from streams.stories.features import StoryFeatures, places_of, story_features
 from streams.times import utcnow
 from streams.validation import check_outgoing, decode_valid, is_valid
 from streams.worker import observe
@@ -57,40 +53,56 @@ log = logging.getLogger("rasid.stories")
 @dataclass
 class StoryStage:
     topic: Any
-    stories: Any  # faust Table: story id → {"sigs", "articles", "sources", "first_seen", …}
+    stories: Any  # faust Table: story id → state (streams.stories.cluster.new_story)
     alerts: Any  # faust Table: alert id → {"alert": current alert.v2, "at": seconds}
+    docfreq: Any  # faust Table: "df-NN" → a shard of the document-frequency snapshot
     params: StoryParams
     escalate_at: int
     last_prune: float = 0.0
-    # band key → {"story", "at"}: in memory, rebuilt from `stories` (core.stories.band_index)
-    # whenever partitions were assigned, since the stories table may have moved in between.
-    bands: dict[BandKey, dict[str, Any]] = field(default_factory=dict)
-    bands_stale: bool = True
+    last_snapshot: float = 0.0
+    # In memory, rebuilt from the tables whenever partitions were assigned (the tables may have
+    # moved in between): the inverted index (term → stories) and the document frequencies.
+    index: StoryIndex = field(default_factory=StoryIndex)
+    df: DocFreq = field(default_factory=DocFreq)
+    stale: bool = True
 
 
-def refresh_bands(stage: StoryStage, now: float) -> None:
-    """Rebuild the band index from the stories table if it may be out of date."""
-    if not stage.bands_stale:
+def refresh(stage: StoryStage, now: float) -> None:
+    """Rebuild the index and the document frequencies from the tables if they may be stale."""
+    if not stage.stale:
         return
     started = time.perf_counter()
-    stage.bands = band_index(stage.stories, stage.params, now - stage.params.window_seconds)
-    stage.bands_stale = False
+    stage.index = StoryIndex.build(stage.stories, stage.params, now - stage.params.window_seconds)
+    stage.df = DocFreq.load(dict(stage.docfreq.items()))
+    stage.stale = False
     log.info(
-        "story band index rebuilt",
+        "story index rebuilt",
         extra={
             "stories": len(stage.stories),
-            "bands": len(stage.bands),
+            "terms": len(stage.index.postings),
+            "documents": stage.df.docs,
             "seconds": round(time.perf_counter() - started, 3),
         },
     )
 
 
+SNAPSHOT_EVERY = 30.0  # seconds between document-frequency snapshots
+
+
+def snapshot(stage: StoryStage, now: float) -> bool:
+    """Write the document frequencies to their table (from the agent: table writes need the
+    current event), at most every SNAPSHOT_EVERY seconds."""
+    if now - stage.last_snapshot < SNAPSHOT_EVERY:
+        return False
+    stage.last_snapshot = now
+    for key, shard in stage.df.shards().items():
+        stage.docfreq[key] = shard
+    return True
+
+
 def params_from(settings: Settings) -> StoryParams:
     return StoryParams(
         window_seconds=settings.story_window_hours * 3600.0,
-        shingle_size=settings.story_shingle_size,
-        bands=settings.story_bands,
-        rows=settings.story_rows,
         threshold=settings.story_threshold,
     )
 
@@ -98,11 +110,18 @@ def params_from(settings: Settings) -> StoryParams:
 def outgoing(
     stage: StoryStage, enriched: dict[str, Any], hits: list[dict[str, Any]]
 ) -> list[Outgoing]:
-    """Match-agent side: the article's new hits (already filtered against the emitted table),
-    with its signature, as one message to the story stage (none if there are no hits)."""
-    if not hits:
-        return []
-    message = candidate_message(enriched, hits, stage.params)
+    """Hot-stage side: every article, with its story features and its new hits (already
+    filtered against the emitted table), as one message to the story stage. The features come
+    from the tokens the classifiers made of the same title and body (no second normalisation)."""
+    features = story_features(enriched["title"], enriched["body"], places_of(enriched))
+    message = {
+        "schema_version": 2,
+        "article_id": enriched["id"],
+        "source": enriched["source"],
+        "at": enriched["ingested_at"],
+        "features": features.as_message(),
+        "hits": hits,
+    }
     check_outgoing("story-candidate", message)
     return [Outgoing(stage.topic, enriched["id"].encode(), orjson.dumps(message))]
 
@@ -115,33 +134,44 @@ def forwarded(emitted: Any, hits: list[dict[str, Any]]) -> None:
         emitted[hit["id"]] = hit["alerted_at"]
 
 
-def _decode(value: bytes | None) -> dict[str, Any]:
-    message = decode_valid("story-candidate", value, "story candidate")
+NO_FEATURES = StoryFeatures({}, {}, {}, (), (), "-")
+
+
+def _decode(value: bytes | None) -> tuple[dict[str, Any], StoryFeatures]:
+    """A candidate of version 2, or of version 1 (a worker of the previous release, during a
+    rolling upgrade: its MinHash signature is not comparable, so the article opens a story of
+    its own and its alerts still go out)."""
+    message = decode_valid(
+        "story-candidate", value, "story candidate", older={1: "story-candidate-v1"}
+    )
     for hit in message["hits"]:
         if not is_valid("alert-hit", hit):
             raise BadInput(DeadLetterReason.SCHEMA_VIOLATION, "a hit is not a valid alert.v1")
-    return dict(message)
+    if message["schema_version"] == 1:
+        return dict(message), NO_FEATURES
+    return dict(message), StoryFeatures.from_message(message["features"])
 
 
 async def process(ctx: WorkerContext, stage: StoryStage, value: bytes | None) -> int:
-    """One candidate: assign its story, open or update one alert per hit; return alerts sent."""
-    cand = _decode(value)
+    """One article: assign its story; open or update one alert per hit; return alerts sent."""
+    cand, features = _decode(value)
     at = datetime.fromisoformat(cand["at"]).timestamp()
-    sig = cand["signature"]
-    if cand["signature_params"] != params_tag(stage.params) or len(sig) != stage.params.num_perm:
-        # Made under other settings (a rolling change): not comparable, so its own story.
-        log.warning("signature parameters differ", extra={"article_id": cand["article_id"]})
-        sig = list(minhash({cand["article_id"]}, stage.params.num_perm))
-    assignment = assign_story(
-        cand["article_id"],
-        cand["source"],
-        sig,
-        at,
-        bands=stage.bands,
-        stories=stage.stories,
-        params=stage.params,
-    )
-    metrics.STORY_ASSIGNMENTS.labels(outcome="new" if assignment.is_new else "joined").inc()
+    with metrics.stage(Stage.STORY):
+        assignment = assign_story(
+            cand["article_id"],
+            cand["source"],
+            features,
+            at,
+            stories=stage.stories,
+            index=stage.index,
+            df=stage.df,
+            params=stage.params,
+        )
+    outcome = "copy" if assignment.copy else "new" if assignment.is_new else "joined"
+    metrics.STORY_ASSIGNMENTS.labels(outcome=outcome).inc()
+    if assignment.copy:  # the same text from the same outlet again: no revision, no webhook
+        metrics.ALERTS_SUPPRESSED.inc(len(cand["hits"]))
+        return 0
     # One alert per rule (each its own id): all sent at once, then every ack awaited. The
     # alert state is stored only after its ack, so a crash in between re-sends, never skips.
     sending = []
@@ -208,19 +238,19 @@ PRUNE_EVERY = 600.0  # seconds
 
 
 def prune(stage: StoryStage, now: float) -> int:
-    """Forget bands, stories and alerts older than the window; the tables' tombstones keep
-    their changelogs small. Run from the agent (faust only lets a stream's event modify a table),
+    """Forget stories and alerts older than the window, and the index's postings of closed
+    stories; the tables' tombstones keep their changelogs small. Run from the agent (faust only lets a stream's event modify a table),
     at most every PRUNE_EVERY seconds. Returns how many keys were deleted."""
     if now - stage.last_prune < PRUNE_EVERY:
         return 0
     stage.last_prune = now
     horizon = now - stage.params.window_seconds
     deleted = 0
-    for table, stamp in ((stage.bands, "at"), (stage.stories, "last_seen"), (stage.alerts, "at")):
+    for table, stamp in ((stage.stories, "last_seen"), (stage.alerts, "at")):
         for key in expired_keys(table, stamp, horizon):
             del table[key]
             deleted += 1
-    return deleted
+    return deleted + stage.index.forget(horizon)
 
 
 def declare(app: Any, settings: Settings) -> StoryStage:
@@ -240,21 +270,22 @@ def declare(app: Any, settings: Settings) -> StoryStage:
         ),
         stories=app.Table("stories", **table_args),
         alerts=app.Table("story-alerts", **table_args),
+        docfreq=app.Table("story-docfreq", **table_args),
         params=params_from(settings),
         escalate_at=settings.story_escalate_sources,
     )
 
 
 def register(ctx: WorkerContext) -> None:
-    """The story agent, and the band index's reset on partition assignment."""
+    """The story agent, and the index's reset on partition assignment."""
     app, settings, stage = ctx.app, ctx.settings, ctx.stories
 
-    def bands_stale(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    def stale(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         # Rebuilt by the agent, after the tables' recovery; dropped now so a worker that lost
         # the story partition does not keep the index in memory.
-        stage.bands, stage.bands_stale = {}, True
+        stage.index, stage.df, stage.stale = StoryIndex(), DocFreq(), True
 
-    app.on_partitions_assigned.connect(bands_stale)
+    app.on_partitions_assigned.connect(stale)
 
     @app.agent(stage.topic, name="rasid.stories", concurrency=1)
     async def assign(stream: Any) -> Any:
@@ -269,9 +300,10 @@ def register(ctx: WorkerContext) -> None:
                 token = _current_event.set(weakref.ref(event))
                 try:
                     now = utcnow().timestamp()
-                    refresh_bands(stage, now)
+                    refresh(stage, now)
                     prune(stage, now)
                     outcome = f"alerts:{await process(ctx, stage, event.message.value)}"
+                    snapshot(stage, now)
                 except Exception as exc:  # bad input or a bug: dead-letter it, keep going
                     outcome = await _dead_letter(ctx, event, exc)
                 finally:

@@ -13,6 +13,8 @@ import orjson
 import pytest
 
 from streams.settings import Settings
+from streams.stories.cluster import story_id_for
+from streams.stories.features import story_features
 from streams.validation import schema_errors
 from streams.worker.app import create_app
 from streams.worker.context import WorkerContext
@@ -124,12 +126,16 @@ async def test_article_agent_forwards_each_article_once_to_the_story_stage(
             first, second = ctx.results[0], ctx.results[1]
     assert len(capture.on("rasid.articles.enriched")) == 2  # written again: other readers
     assert capture.on("rasid.alerts") == []  # alerts come from the story stage only
-    (candidate,) = capture.on("rasid.alerts.stories")
-    assert schema_errors("story-candidate", candidate) == []
-    assert candidate["article_id"] == enriched["id"]
+    # every article goes to the story stage (stories know their size before any alert) ...
+    candidate, again = capture.on("rasid.alerts.stories")
+    for message in (candidate, again):
+        assert schema_errors("story-candidate", message) == []
+        assert message["article_id"] == enriched["id"]
     assert any(h["rule"] == "red-line" for h in candidate["hits"])
+    assert candidate["features"] == again["features"] and candidate["features"]["body"]
     assert first == f"alerts:{len(candidate['hits'])}"
-    assert second == "alerts:0"  # the same article again: every hit already forwarded
+    # ... but its hits only once: the same article again has every hit already forwarded
+    assert (second, again["hits"]) == ("alerts:0", [])
 
 
 async def _sample_candidate(rasid: WorkerContext) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -143,8 +149,17 @@ async def _sample_candidate(rasid: WorkerContext) -> tuple[dict[str, Any], dict[
     return enriched, candidate
 
 
+def _other_story(candidate: dict[str, Any], article_id: str, source: str) -> dict[str, Any]:
+    """An unrelated article (a football match) from another outlet, with the same hits."""
+    features = story_features(
+        "المغرب يفوز على جنوب أفريقيا وديا",
+        "فاز المنتخب المغربي على نظيره الجنوب أفريقي في مباراة ودية أقيمت على ملعب محمد الخامس.",
+    )
+    return {**_copy(candidate, article_id, source), "features": features.as_message()}
+
+
 def _copy(candidate: dict[str, Any], article_id: str, source: str) -> dict[str, Any]:
-    """The same story from another outlet: same signature, another article and source."""
+    """The same story from another outlet: same features, another article and source."""
     hits = [
         {**h, "article": {**h["article"], "id": article_id, "source": source}}
         for h in candidate["hits"]
@@ -185,11 +200,11 @@ async def test_story_agent_opens_then_updates_one_alert_per_rule(rasid: WorkerCo
     assert len({(a["id"], a["revision"]) for a in alerts}) == len(alerts)
 
 
-async def test_story_agent_rebuilds_its_band_index_after_partitions_are_assigned(
+async def test_story_agent_rebuilds_its_index_after_partitions_are_assigned(
     rasid: WorkerContext,
 ) -> None:
-    """The band index lives in memory: a worker that restarts or takes the story partition over
-    rebuilds it from the stories table, so a later copy still joins the story."""
+    """The index and the document frequencies live in memory: a worker that restarts or takes
+    the story partition over rebuilds them from the tables, so a later copy still joins."""
     _, candidate = await _sample_candidate(rasid)
     capture = Capture()
     stage = rasid.stories
@@ -197,13 +212,59 @@ async def test_story_agent_rebuilds_its_band_index_after_partitions_are_assigned
     with capture.install(rasid):
         async with rasid.app.agents["rasid.stories"].test_context() as ctx:
             await ctx.put(orjson.dumps(candidate), key=candidate["article_id"].encode())
-            assert stage.bands and not stage.bands_stale
+            assert stage.index.postings and not stage.stale and stage.df.docs == 1
+            stage.last_snapshot = 0.0  # as if the snapshot interval had passed
+            await ctx.put(orjson.dumps(_other_story(candidate, "x", "o")), key=b"x")
+            assert stage.docfreq["df-00"]["docs"] == 2  # the snapshot, written by the agent
             await rasid.app.on_partitions_assigned.send(set())
-            assert stage.bands_stale and not stage.bands  # what a new owner starts with
+            assert stage.stale and not stage.index.postings  # what a new owner starts with
             await ctx.put(orjson.dumps(copy), key=b"copy-2")
     red = [a for a in capture.on("rasid.alerts") if a["rule"] == "red-line"]
+    assert [(a["status"], a["revision"]) for a in red if a["story_id"] == red[0]["story_id"]] == [
+        ("new", 1),
+        ("updated", 2),
+    ]
+    assert len(stage.stories) == 2 and stage.df.docs == 3  # restored from the snapshot, + 1
+
+
+async def test_story_agent_clusters_every_article_and_ignores_same_outlet_copies(
+    rasid: WorkerContext,
+) -> None:
+    _, candidate = await _sample_candidate(rasid)
+    capture = Capture()
+    stage = rasid.stories
+    quiet = {**_copy(candidate, "quiet-1", "outlet2"), "hits": []}  # fired no rule
+    # the first outlet files the same text again under another section (another id)
+    refiled = _copy(candidate, "refiled", candidate["source"])
+    later = _copy(candidate, "later", "outlet3")
+    with capture.install(rasid):
+        async with rasid.app.agents["rasid.stories"].test_context() as ctx:
+            for message in (quiet, candidate, refiled, later):
+                await ctx.put(orjson.dumps(message), key=message["article_id"].encode())
+            results = [ctx.results[i] for i in range(4)]
+    n = len({h["rule"] for h in candidate["hits"]})
+    assert results == ["alerts:0", f"alerts:{n}", "alerts:0", f"alerts:{n}"]
+    (story,) = stage.stories.values()
+    assert story["articles"] == ["quiet-1", candidate["article_id"], "later"]
+    red = [a for a in capture.on("rasid.alerts") if a["rule"] == "red-line"]
+    # the alert opens with the first alerting article, already knowing the quiet one's story
     assert [(a["status"], a["revision"]) for a in red] == [("new", 1), ("updated", 2)]
-    assert len(stage.stories) == 1
+    assert red[-1]["story_id"] == story_id_for("quiet-1")
+
+
+async def test_story_agent_still_reads_version_1_candidates(rasid: WorkerContext) -> None:
+    """A candidate from a worker of the previous release (a rolling upgrade) keeps its alerts:
+    its MinHash signature is not comparable, so it opens a story of its own."""
+    _, candidate = await _sample_candidate(rasid)
+    old = {k: v for k, v in candidate.items() if k not in ("features", "schema_version")}
+    old.update(schema_version=1, signature_params="s1-b64-r2", signature=[1, 2, 3])
+    assert schema_errors("story-candidate-v1", old) == []
+    capture = Capture()
+    with capture.install(rasid):
+        async with rasid.app.agents["rasid.stories"].test_context() as ctx:
+            await ctx.put(orjson.dumps(old), key=b"old")
+            assert ctx.results[0] == f"alerts:{len({h['rule'] for h in old['hits']})}"
+    assert {a["status"] for a in capture.on("rasid.alerts")} == {"new"}
 
 
 async def test_story_agent_forgets_stories_older_than_the_window(rasid: WorkerContext) -> None:
@@ -214,18 +275,18 @@ async def test_story_agent_forgets_stories_older_than_the_window(rasid: WorkerCo
     stage = rasid.stories
     old_at = (datetime.now(UTC) - timedelta(hours=49)).isoformat()  # window: 48 h
     old = {**_copy(candidate, "old-1", "outlet1"), "at": old_at}
-    fresh = _copy(candidate, "new-1", "outlet2")
-    fresh["signature"] = list(range(len(fresh["signature"])))  # another story
+    fresh = _other_story(candidate, "new-1", "outlet2")
     with capture.install(rasid):
         async with rasid.app.agents["rasid.stories"].test_context() as ctx:
             await ctx.put(orjson.dumps(old), key=b"old-1")
             assert len(stage.stories) == 1 and len(stage.alerts) >= 1
             stage.last_prune = 0.0  # as if the prune interval had passed
             await ctx.put(orjson.dumps(fresh), key=b"new-1")
-    # Only the fresh story is left: the old one, its bands and its alerts are gone.
+    # Only the fresh story is left: the old one, its postings and its alerts are gone.
     assert [s["articles"] for s in stage.stories.values()] == [["new-1"]]
     assert all(a["alert"]["article"]["id"] == "new-1" for a in stage.alerts.values())
-    assert all(b["story"] == next(iter(stage.stories)) for b in stage.bands.values())
+    live = {sid for posting in stage.index.postings.values() for sid in posting}
+    assert live == set(stage.stories)
 
 
 async def test_story_stage_dead_letters_a_bad_candidate_and_goes_on(rasid: WorkerContext) -> None:

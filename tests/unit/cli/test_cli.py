@@ -198,3 +198,37 @@ def test_publish_wraps_text_in_a_raw_article(
     message = orjson.loads(value)
     assert message["source"] == "baghdadtoday" and message["body"] == SAMPLE.read_text("utf-8")
     assert key is not None and orjson.loads(capsys.readouterr().out)["id"] == key.decode()
+
+
+# ---------------------------------------------------------------- stories --jsonl
+def test_stories_jsonl_clusters_in_publication_order_with_the_worker_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.unit.stories.test_stories import OTHER, OTHER_TITLE, REWRITE, REWRITE_TITLE, STORY
+    from tests.unit.stories.test_stories import TITLE as STORY_TITLE
+
+    def ant(aid: str, source: str, time: str, title: str, text: str) -> dict[str, str]:
+        return {"id": aid, "source": source, "time": time, "title": title, "text": text}
+
+    records = [  # file order is not publication order
+        ant("b", "cnn", "Wed, 09 May 2018 10:30:00 GMT", REWRITE_TITLE, REWRITE),
+        ant("a", "bbc", "Wed, 09 May 2018 09:00:00 GMT", STORY_TITLE, STORY),
+        ant("c", "sky", "Wed, 09 May 2018 11:00:00 GMT", OTHER_TITLE, OTHER),
+        ant("d", "bbc", "Wed, 09 May 2018 12:00:00 GMT", STORY_TITLE, STORY),  # bbc again
+        {"id": "e", "source": "sky"},  # neither an ANT record nor a raw article
+    ]
+    path = tmp_path / "ant.jsonl.gz"
+    path.write_bytes(gzip.compress(b"\n".join(orjson.dumps(r) for r in records)))
+    assert main(["stories", "--jsonl", str(path)]) == 0
+    out = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (out[0]["input"], out[0]["error"]) == (f"{path}:5", "schema_violation")
+    by_id = {o["id"]: o for o in out[1:]}
+    assert [o["id"] for o in out[1:]] == ["a", "b", "c", "d"]
+    assert by_id["a"]["is_new"] and not by_id["b"]["is_new"] and by_id["c"]["is_new"]
+    assert by_id["a"]["story_id"] == by_id["b"]["story_id"] == by_id["d"]["story_id"]
+    assert by_id["c"]["story_id"] != by_id["a"]["story_id"]
+    assert (by_id["b"]["size"], by_id["b"]["sources"]) == (2, ["bbc", "cnn"])
+    assert by_id["d"]["copy"] and by_id["d"]["size"] == 2  # same outlet, same text: not news
+    assert 0 < by_id["b"]["similarity"] <= 1
+    assert main(["stories", "--jsonl", str(path)]) == 0  # deterministic
+    assert [orjson.loads(line) for line in capsys.readouterr().out.splitlines()] == out

@@ -1,143 +1,247 @@
-"""Story grouping (MinHash + LSH) and the story alert lifecycle: pure functions, no broker."""
+"""Story clustering (TF-IDF sub-vectors, a centroid per story, an inverted index) and the
+story alert lifecycle: pure functions, no broker."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 
 from streams.ids import alert_id
 from streams.stories.cluster import (
+    MAX_POSTINGS,
+    Assignment,
+    Clusterer,
+    Similarity,
+    StoryIndex,
     StoryParams,
-    assign_story,
-    band_index,
-    band_keys,
-    candidate_message,
+    article_vectors,
     escalate,
     expired_keys,
-    minhash,
-    shingles,
-    signature,
-    similarity,
+    packaged_model,
     story_alert,
     story_id_for,
 )
+from streams.stories.docfreq import DocFreq
+from streams.stories.features import StoryFeatures, story_features, term
+from streams.stories.offline import StoryInput, cluster_in_order
 from streams.validation import schema_errors
 
 P = StoryParams()  # the defaults the worker uses unless configured
 
+TITLE = "الداخلية العراقية تغلق المنافذ يوم الانتخابات"
 STORY = (
     "أعلنت وزارة الداخلية العراقية اليوم إغلاق المنافذ البرية والجوية يوم التصويت في الانتخابات "
     "التشريعية، وقال المتحدث باسم الوزارة إن القرار يشمل جميع المحافظات وإن القوات الأمنية "
-    "ستنتشر حول مراكز الاقتراع لضمان سير العملية الانتخابية بهدوء."
+    "ستنتشر حول مراكز الاقتراع لضمان سير العملية الانتخابية بهدوء، ونشر 45 ألف عنصر."
 )
-# Another outlet's copy: same facts, a few words changed, a different closing sentence.
+# Another outlet's rewrite: same facts, other words, a different closing sentence.
+REWRITE_TITLE = "العراق يغلق منافذه البرية والجوية في يوم الانتخابات التشريعية"
 REWRITE = (
-    "أعلنت وزارة الداخلية العراقية، اليوم الأربعاء، إغلاق المنافذ البرية والجوية يوم التصويت في "
-    "الانتخابات التشريعية. وقال المتحدث باسم الوزارة إن القرار يشمل جميع المحافظات وإن القوات "
-    "الأمنية ستنتشر حول مراكز الاقتراع لضمان سير العملية الانتخابية."
+    "قررت وزارة الداخلية العراقية، اليوم الأربعاء، إغلاق المنافذ البرية والجوية يوم التصويت في "
+    "الانتخابات التشريعية. وأوضح المتحدث باسم الوزارة أن القرار يشمل المحافظات كافة وأن 45 ألف "
+    "عنصر من القوات الأمنية سينتشرون حول مراكز الاقتراع."
 )
+OTHER_TITLE = "المغرب يفوز على جنوب أفريقيا وديا"
 OTHER = (
     "فاز المنتخب المغربي على نظيره الجنوب أفريقي في مباراة ودية أقيمت مساء الخميس على ملعب "
     "محمد الخامس في الدار البيضاء، وسجل الأهداف لاعبو خط الهجوم في الشوط الثاني."
 )
+TEXTS = {
+    "story": (TITLE, STORY),
+    "rewrite": (REWRITE_TITLE, REWRITE),
+    "other": (OTHER_TITLE, OTHER),
+}
 
 
 @pytest.mark.parametrize(
-    ("text", "size", "expected"),
+    ("word", "expected"),
     [
-        ("", 3, set()),
-        ("كلمة", 3, {"كلمه"}),  # ta marbuta folded; short text: one shingle of all words
-        ("أ ب ج", 2, set()),  # one-letter tokens carry nothing
-        ("الخطُّ الأحمرُ هنا", 2, {"الخط الاحمر", "الاحمر هنا"}),  # harakat, hamza folded
-        ("واحد اثنان ثلاثة", 1, {"واحد", "اثنان", "ثلاثه"}),
+        ("العراق", "عراق"),
+        ("والعراق", "عراق"),
+        ("بالعراق", "عراق"),
+        ("للانتخابات", "انتخابات"),
+        ("وزير", "وزير"),  # a word that merely starts with «و» keeps it
+        ("الف", "الف"),  # too little would remain after «ال»: kept whole
+        ("في", ""),  # stop word
+        ("الذي", ""),  # stop word, written with its article
+        ("2018", ""),  # digits are the numbers feature, not terms
+        ("ب", ""),  # too short
     ],
 )
-def test_shingles(text: str, size: int, expected: set[str]) -> None:
-    assert shingles(text, size) == expected
+def test_term(word: str, expected: str) -> None:
+    assert term(word) == expected
 
 
-@pytest.mark.parametrize(
-    ("a", "b", "low", "high"),
-    [
-        (STORY, STORY, 1.0, 1.0),
-        (STORY, REWRITE, 0.5, 1.0),
-        (STORY, OTHER, 0.0, 0.15),
-    ],
-)
-def test_similarity_estimates_jaccard(a: str, b: str, low: float, high: float) -> None:
-    sa, sb = signature("", a, P), signature("", b, P)
-    assert len(sa) == P.num_perm
-    assert low <= similarity(sa, sb) <= high
+def test_story_features_keep_fields_numbers_places_and_a_fingerprint() -> None:
+    f = story_features(TITLE, STORY, ["بغداد", "العراق"])
+    assert f.title["داخليه"] == 1 and "منافذ" in f.title
+    assert set(f.lead) <= set(f.body) and f.body["انتخابات"] >= 1
+    assert "في" not in f.body and "" not in f.body
+    assert f.numbers == ("45",)  # years and one-digit numbers are not event numbers
+    assert f.entities == ("بغداد", "عراق")
+    again = story_features(TITLE, STORY, ["بغداد", "العراق"])
+    assert again.fingerprint == f.fingerprint
+    assert story_features(TITLE, STORY + " .").fingerprint == f.fingerprint  # same words
+    assert story_features(TITLE, REWRITE).fingerprint != f.fingerprint
+    assert StoryFeatures.from_message(f.as_message()) == f
 
 
-@pytest.mark.parametrize(
-    ("a", "b", "jaccard"),
-    [
-        (range(0, 200), range(100, 300), 1 / 3),
-        (range(0, 300), range(0, 300), 1.0),
-        (range(0, 100), range(100, 200), 0.0),
-        (range(0, 50), range(10, 60), 40 / 60),
-        (range(0, 3), range(0, 3), 1.0),  # fewer items than bins: densified, still equal
-    ],
-)
-def test_one_permutation_minhash_estimates_jaccard(a: range, b: range, jaccard: float) -> None:
-    sa = minhash({f"w{i}" for i in a}, P.num_perm)
-    sb = minhash({f"w{i}" for i in b}, P.num_perm)
-    assert abs(similarity(sa, sb) - jaccard) <= 0.12
+def test_story_features_are_bounded() -> None:
+    body = " ".join(f"كلمه{i} {i * 7}" for i in range(5000))
+    f = story_features("عنوان", body, [f"مكان{i}" for i in range(100)])
+    assert len(f.body) <= 120 and len(f.numbers) <= 20 and len(f.entities) <= 24
+    message = {
+        "schema_version": 2,
+        "article_id": "a",
+        "source": "s",
+        "at": "2024-12-01T10:00:00+00:00",
+        "features": f.as_message(),
+        "hits": [],
+    }
+    assert schema_errors("story-candidate", message) == []
 
 
-def test_signatures_are_stable_across_processes() -> None:
-    # fixed permutations: a restarted worker must compute the same values
-    assert minhash({"ا ب"}, 4) == minhash({"ا ب"}, 4)
-    assert minhash(set(), 3) == (2**32 - 1,) * 3
-    assert band_keys(list(range(8)), 4, 2) == band_keys(list(range(8)), 4, 2)
-    assert len(set(band_keys(list(range(8)), 4, 2))) == 4
+def _features(kind: str) -> StoryFeatures:
+    title, body = TEXTS[kind]
+    return story_features(title, body, ["بغداد"] if kind != "other" else ["الدار البيضاء"])
 
 
-def _assign(
-    tables: tuple[dict[str, Any], dict[str, Any]], aid: str, source: str, text: str, at: float
-) -> Any:
-    bands, stories = tables
-    return assign_story(
-        aid, source, signature("", text, P), at, bands=bands, stories=stories, params=P
-    )
+def _assign(c: Clusterer, aid: str, source: str, kind: str, at: float) -> Assignment:
+    return c.add(aid, source, _features(kind), at)
 
 
 @pytest.mark.parametrize(
     ("steps", "expected"),
     [
         # (article id, source, text, at seconds) → (story opener, is_new)
-        ([("a", "s1", STORY, 0)], [("a", True)]),
-        ([("a", "s1", STORY, 0), ("b", "s2", REWRITE, 60)], [("a", True), ("a", False)]),
-        ([("a", "s1", STORY, 0), ("b", "s2", OTHER, 60)], [("a", True), ("b", True)]),
-        # exact copy from a third outlet joins too
+        ([("a", "s1", "story", 0)], [("a", True)]),
+        ([("a", "s1", "story", 0), ("b", "s2", "rewrite", 60)], [("a", True), ("a", False)]),
+        ([("a", "s1", "story", 0), ("b", "s2", "other", 60)], [("a", True), ("b", True)]),
+        # an exact copy from a third outlet joins too
         (
-            [("a", "s1", STORY, 0), ("b", "s2", REWRITE, 1), ("c", "s3", STORY, 2)],
+            [("a", "s1", "story", 0), ("b", "s2", "rewrite", 1), ("c", "s3", "story", 2)],
             [("a", True), ("a", False), ("a", False)],
         ),
         # the same article again: same story, not new, nothing else changes
-        ([("a", "s1", STORY, 0), ("a", "s1", STORY, 5)], [("a", True), ("a", False)]),
+        ([("a", "s1", "story", 0), ("a", "s1", "story", 5)], [("a", True), ("a", False)]),
         # after the window the story is closed: a copy opens a new one
         (
-            [("a", "s1", STORY, 0), ("b", "s2", STORY, P.window_seconds + 1)],
+            [("a", "s1", "story", 0), ("b", "s2", "story", P.window_seconds + 1)],
             [("a", True), ("b", True)],
         ),
     ],
 )
 def test_assign_story(steps: list[tuple[str, str, str, float]], expected: list[Any]) -> None:
-    tables: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
-    got = [_assign(tables, *step) for step in steps]
+    c = Clusterer()
+    got = [_assign(c, *step) for step in steps]
     assert [(a.story_id, a.is_new) for a in got] == [(story_id_for(o), n) for o, n in expected]
 
 
-def test_story_records_sources_and_articles_once() -> None:
-    tables: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
-    for aid, source in (("a", "s1"), ("b", "s2"), ("a", "s1"), ("c", "s1")):
-        _assign(tables, aid, source, STORY, 0)
-    (story,) = tables[1].values()
-    assert story["articles"] == ["a", "b", "c"]
+def test_story_records_sources_and_articles_once_and_same_outlet_copies_not_at_all() -> None:
+    c = Clusterer()
+    got = [
+        _assign(c, aid, source, "story", 0)
+        for aid, source in (("a", "s1"), ("b", "s2"), ("a", "s1"), ("c", "s1"))
+    ]
+    (story,) = c.stories.values()
+    # "c": s1 filing the same text again (another section, another id): not news
+    assert story["articles"] == ["a", "b"] and story["size"] == 2
     assert story["sources"] == ["s1", "s2"]
+    assert [a.copy for a in got] == [False, False, False, True]
+    assert (got[-1].story_id, got[-1].size, got[-1].sources) == (story_id_for("a"), 2, ("s1", "s2"))
+
+
+def test_a_rebuilt_index_assigns_like_the_live_one() -> None:
+    """A worker that restarts (or takes the story partition over) rebuilds its index from the
+    stories table (and its document frequencies from their snapshot) before every step here;
+    it must assign exactly as one that never did."""
+    steps = [
+        ("a", "s1", "story", 0),
+        ("b", "s2", "other", 30),
+        ("c", "s3", "rewrite", 60),
+        ("d", "s4", "other", 90),
+        ("e", "s1", "story", P.window_seconds + 100),
+    ]
+    live, rebuilt = Clusterer(), Clusterer()
+    for aid, source, kind, at in steps:
+        rebuilt.index = StoryIndex.build(rebuilt.stories, P, at - P.window_seconds)
+        rebuilt.df = DocFreq.load(rebuilt.df.shards())
+        want, got = _assign(live, aid, source, kind, at), _assign(rebuilt, aid, source, kind, at)
+        assert got == want
+    assert rebuilt.stories == live.stories
+
+
+def test_index_build_and_forget_keep_only_live_stories() -> None:
+    c = Clusterer()
+    _assign(c, "a", "s1", "story", 0)
+    _assign(c, "b", "s2", "other", 10 * 3600)
+    index = StoryIndex.build(c.stories, P, horizon=5 * 3600)
+    assert {sid for posting in index.postings.values() for sid in posting} == {story_id_for("b")}
+    assert c.index.forget(5 * 3600) > 0
+    assert {sid for posting in c.index.postings.values() for sid in posting} == {story_id_for("b")}
+
+
+def test_the_work_per_article_does_not_grow_with_live_stories() -> None:
+    """10,000 live stories that all share a term: an article looks at MAX_POSTINGS of them at
+    most per term, and scores max_candidates."""
+    index = StoryIndex()
+    for i in range(10_000):
+        index.add(f"st-{i}", ["عراق", f"t{i}"], float(i))
+    assert len(index.postings["عراق"]) == MAX_POSTINGS
+    assert "st-9999" in index.postings["عراق"]  # the most recently active stay
+    vectors = {"title": {"عراق": 1.0}, "lead": {}, "body": {"عراق": 1.0}}
+    assert len(index.candidates(vectors, 0.0, P)) == P.max_candidates
+
+
+def test_replays_are_deterministic() -> None:
+    rng = random.Random(7)
+    kinds = ["story", "rewrite", "other"]
+    inputs = [
+        StoryInput(f"id{i}", f"s{i % 4}", 1_700_000_000 + 60 * i, _features(rng.choice(kinds)))
+        for i in range(40)
+    ]
+    first = list(cluster_in_order(inputs))
+    assert first == list(cluster_in_order(list(reversed(inputs))))  # publication order wins
+    assert len({r["story_id"] for r in first}) < len(first)
+
+
+def test_document_frequencies_weigh_common_terms_down_and_survive_snapshots() -> None:
+    df = DocFreq(horizon=10)
+    for _ in range(6):
+        df.add({"عراق", "انتخابات"})
+    df.add({"منافذ"})
+    assert df.idf("منافذ") > df.idf("عراق") and df.idf("جديد") > df.idf("منافذ")
+    restored = DocFreq.load(df.shards(), horizon=10)
+    assert (restored.counts, restored.docs) == (df.counts, df.docs)
+    shards = df.shards()
+    del shards["df-00"]  # a missing shard: its terms start again, nothing fails
+    assert DocFreq.load(shards).docs == df.docs
+    for _ in range(3):  # the 10th document halves every count: old news fades
+        df.add({"عراق"})
+    assert df.docs == 5 and df.counts["عراق"] == 4 and "منافذ" not in df.counts
+
+
+def test_article_vectors_are_unit_length_and_prefer_rare_terms() -> None:
+    df = DocFreq()
+    for _ in range(20):
+        df.add({"داخليه", "عراقيه"})
+    vectors = article_vectors(_features("story"), df)
+    for vector in vectors.values():
+        assert abs(sum(w * w for w in vector.values()) - 1.0) < 1e-9
+    body = vectors["body"]
+    assert body["منافذ"] > body["داخليه"]
+
+
+def test_the_packaged_model_prefers_similar_recent_stories() -> None:
+    model, threshold = packaged_model()
+    assert 0 < threshold < 1
+    close = Similarity(0.8, 0.8, 0.7, 1.0, 0.5, 1.0)
+    far = Similarity(0.05, 0.1, 0.1, 0.0, 0.0, 1.0)
+    late = Similarity(0.8, 0.8, 0.7, 1.0, 0.5, 40.0)
+    assert close.probability(model) >= threshold > far.probability(model)
+    assert late.probability(model) < close.probability(model)
 
 
 def test_expired_keys() -> None:
@@ -229,53 +333,3 @@ def test_story_alert_lifecycle() -> None:
     )
     for alert in (second, third, fourth):
         assert schema_errors("alert", alert) == []
-
-
-def test_candidate_message_is_valid() -> None:
-    enriched = {
-        "id": "a1",
-        "source": "s1",
-        "title": "عنوان",
-        "body": STORY,
-        "ingested_at": "2024-12-01T10:00:00+00:00",
-    }
-    message = candidate_message(enriched, [_hit("a1", "s1")], P)
-    assert schema_errors("story-candidate", message) == []
-    assert len(message["signature"]) == P.num_perm
-
-
-@pytest.mark.parametrize(
-    "steps",
-    [
-        [("a", "s1", STORY, 0), ("b", "s2", REWRITE, 60)],
-        [("a", "s1", STORY, 0), ("b", "s2", OTHER, 60), ("c", "s3", REWRITE, 120)],
-        [("a", "s1", STORY, 0), ("b", "s2", STORY, P.window_seconds + 1)],
-        [("a", "s1", STORY, 0), ("a", "s1", STORY, 5)],
-    ],
-)
-def test_a_rebuilt_band_index_assigns_like_the_live_one(
-    steps: list[tuple[str, str, str, float]],
-) -> None:
-    """A worker that restarts (or takes the story partition over) rebuilds its band index from
-    the stories table before every step here; it must assign exactly as one that never did."""
-    live: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
-    rebuilt: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
-    for aid, source, text, at in steps:
-        rebuilt[0].clear()
-        rebuilt[0].update(band_index(rebuilt[1], P, at - P.window_seconds))
-        want, got = _assign(live, aid, source, text, at), _assign(rebuilt, aid, source, text, at)
-        assert (got.story_id, got.is_new) == (want.story_id, want.is_new)
-    assert rebuilt[1] == live[1]
-
-
-def test_band_index_keeps_live_stories_and_the_latest_owner_of_a_band() -> None:
-    sig = list(signature("", STORY, P))
-    stories = {
-        "old": {"sigs": [sig], "last_seen": 10.0},
-        "new": {"sigs": [sig], "last_seen": 20.0},
-        "closed": {"sigs": [list(signature("", OTHER, P))], "last_seen": 1.0},
-    }
-    index = band_index(stories, P, horizon=5.0)
-    assert set(index) == set(band_keys(sig, P.bands, P.rows))  # "closed" is past the horizon
-    assert all(entry == {"story": "new", "at": 20.0} for entry in index.values())
-    assert band_index({}, P, 0.0) == {}

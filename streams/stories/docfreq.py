@@ -1,0 +1,90 @@
+"""Document frequencies learned from the stream: which terms are common, and so weigh little.
+
+Pure code, no faust. The story stage counts every article's distinct terms; the inverse
+document frequency of a term follows what the outlets actually write this month, not a corpus
+frozen at build time. Memory is bounded twice: once `docs` passes `horizon` every count is
+halved (and the ones reaching zero dropped), so old news fades at a fixed rate and the counts
+stay those of roughly the last `horizon` articles; and past `max_terms` the rarest terms go.
+
+The worker keeps the counts in memory and writes them to a changelog-backed table in
+`SHARDS` pieces every few seconds (`shards`), so they survive a restart or a move to another
+worker (`load`). What arrived between the last snapshot and a crash is counted again or not
+at all; a few articles' worth of counts does not change any weight that matters.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import zlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+SHARDS = 16
+
+
+class DocFreq:
+    __slots__ = ("counts", "docs", "horizon", "max_terms")
+
+    def __init__(self, horizon: int = 200_000, max_terms: int = 400_000) -> None:
+        self.counts: dict[str, int] = {}
+        self.docs = 0
+        self.horizon = horizon
+        self.max_terms = max_terms
+
+    def add(self, terms: Iterable[str]) -> None:
+        """Count one article's distinct terms."""
+        counts = self.counts
+        for t in terms:
+            counts[t] = counts.get(t, 0) + 1
+        self.docs += 1
+        if self.docs >= self.horizon:
+            self._halve()
+        elif len(counts) > self.max_terms:
+            self._drop_rarest()
+
+    def idf(self, t: str) -> float:
+        """Smoothed inverse document frequency: 1 + ln((docs + 1) / (df + 1)). A term never
+        seen weighs most; a term in every article weighs 1."""
+        return 1.0 + math.log((self.docs + 1) / (self.counts.get(t, 0) + 1))
+
+    def _halve(self) -> None:
+        self.counts = {t: c // 2 for t, c in self.counts.items() if c >= 2}
+        self.docs //= 2
+
+    def _drop_rarest(self) -> None:
+        self.counts = {t: c for t, c in self.counts.items() if c >= 2}
+        if len(self.counts) > self.max_terms:  # still too many: keep the commonest
+            kept = sorted(self.counts.items(), key=lambda kv: -kv[1])[: self.max_terms * 3 // 4]
+            self.counts = dict(kept)
+
+    # ------------------------------------------------------------ snapshots
+    def shards(self) -> dict[str, dict[str, Any]]:
+        """The counts cut into SHARDS table values (term → shard by a stable hash), each small
+        enough for one Kafka message (zlib, then base64 for the JSON table value)."""
+        parts: list[dict[str, int]] = [{} for _ in range(SHARDS)]
+        for t, c in self.counts.items():
+            parts[zlib.crc32(t.encode()) % SHARDS][t] = c
+        out: dict[str, dict[str, Any]] = {}
+        for i, part in enumerate(parts):
+            text = "\n".join(f"{t}\t{c}" for t, c in part.items())
+            blob = base64.b64encode(zlib.compress(text.encode(), 6)).decode("ascii")
+            out[f"df-{i:02d}"] = {"docs": self.docs, "terms": len(part), "blob": blob}
+        return out
+
+    @classmethod
+    def load(
+        cls, shards: Mapping[str, Any], horizon: int = 200_000, max_terms: int = 400_000
+    ) -> DocFreq:
+        """Counts back from `shards` (missing shards: those terms start again from zero)."""
+        df = cls(horizon, max_terms)
+        for key in sorted(shards):
+            value = shards[key]
+            if not value or not str(key).startswith("df-"):
+                continue
+            df.docs = max(df.docs, int(value["docs"]))
+            text = zlib.decompress(base64.b64decode(str(value["blob"]))).decode()
+            for line in filter(None, text.split("\n")):
+                t, _, c = line.partition("\t")
+                df.counts[t] = int(c)
+        return df
