@@ -194,7 +194,9 @@ def main() -> int:
     chosen = StoryParams(threshold=base.threshold if args.threshold is None else args.threshold)
     grid = [chosen]
     if args.sweep:
-        grid += [StoryParams(threshold=t) for t in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9)]
+        grid += [
+            StoryParams(threshold=t, anchor=a) for a in (0.0, 0.2, 0.5) for t in (0.6, 0.73, 0.85)
+        ]
     for params in grid:
         started = time.perf_counter()
         results = list(cluster_in_order(inputs, params))
@@ -203,6 +205,7 @@ def main() -> int:
         figures = score(story_of, pairs, days)
         setting = {
             "threshold": params.threshold,
+            "anchor": params.anchor,
             "ms_per_article": round(1000 * elapsed / max(1, len(results)), 3),
             "stories": len(set(story_of.values())),
         }

@@ -9,7 +9,9 @@ one is compared with it (`compare`); same_event = 1, same_topic_different_event 
 = 0, follow-ups left out. Document frequencies are those of the whole corpus, fed in
 publication order as the worker would learn them. A logistic regression (L2, Newton's method;
 seven numbers, so no library is needed) is fitted; the threshold is the lowest probability at
-which 5-fold cross-validated precision reaches --precision. Prints the cross-validated figures;
+which 5-fold cross-validated pair precision reaches --precision (`pair_threshold`); the
+`join` block (threshold and anchor for whole-stream clustering, chosen with
+bench/dedup_eval.py --sweep) is kept as it is. Prints the cross-validated figures;
 --write stores the model. Skips cleanly when the corpus is absent.
 """
 
@@ -135,12 +137,18 @@ def main() -> int:
     threshold = min(ok) if ok else 0.95
     p, r = pr(scores, ys, threshold)
     w = fit(xs, ys)
+    # how articles join stories (threshold on the story centroid, anchor on its first article):
+    # chosen with bench/dedup_eval.py --sweep on whole-stream clustering, kept across retraining
+    join = {"threshold": 0.73, "anchor": 0.2}
+    if MODEL.exists():
+        join = orjson.loads(MODEL.read_bytes()).get("join", join)
     model = {
         "about": "Story model of streams/stories/cluster.py: P(same event) = sigmoid(bias + sum of weight x feature). Trained by bench/train_story_model.py on bench/data/story_pairs.json (same_event vs different-event pairs, follow-ups left out).",
         "trained_at": datetime.now(UTC).date().isoformat(),
         "examples": {"positive": sum(ys), "negative": len(ys) - sum(ys)},
         "cross_validated": {"folds": 5, "precision": round(p, 3), "recall": round(r, 3)},
-        "threshold": threshold,
+        "pair_threshold": threshold,
+        "join": join,
         "bias": round(w[0], 4),
         "weights": {n: round(v, 4) for n, v in zip(NAMES, w[1:], strict=True)},
     }

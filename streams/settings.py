@@ -28,6 +28,12 @@ def _story_threshold() -> float:
     return packaged_model()[1]
 
 
+def _story_anchor() -> float:
+    from streams.stories.cluster import packaged_model
+
+    return packaged_model()[2]
+
+
 def _parse_utc_offset(value: str) -> timezone:
     """'+03:00' / '-0430' / '3' → a fixed-offset timezone."""
     v = value.strip().upper().removeprefix("UTC")
@@ -125,6 +131,8 @@ class Settings(BaseSettings):
     story_window_hours: float = Field(48.0, gt=0)  # a story not seen for this long is closed
     # min. probability (streams/data/story_model.json) that an article reports a story's event
     story_threshold: float = Field(default_factory=lambda: _story_threshold(), gt=0, lt=1)
+    # ... and against the story's first article (0: not checked)
+    story_anchor: float = Field(default_factory=lambda: _story_anchor(), ge=0, lt=1)
     story_escalate_sources: int = Field(3, ge=0)  # distinct sources that raise severity; 0: off
     # Derived from topic_alerts' prefix when unset: <prefix>.alerts.stories, <prefix>.apikeys, …
     topic_story_candidates: str | None = None

@@ -301,6 +301,7 @@ def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
     params = StoryParams(
         window_seconds=settings.story_window_hours * 3600.0,
         threshold=settings.story_threshold if args.threshold is None else args.threshold,
+        anchor=settings.story_anchor,
     )
     for line in cluster_in_order(inputs, params):
         print(orjson.dumps(line).decode())

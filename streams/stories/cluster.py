@@ -67,10 +67,11 @@ class StoryModel:
 
 
 @lru_cache(maxsize=1)
-def packaged_model() -> tuple[StoryModel, float]:
-    """The shipped model and its threshold (streams/data/story_model.json)."""
+def packaged_model() -> tuple[StoryModel, float, float]:
+    """The shipped model, its join threshold and its anchor (streams/data/story_model.json)."""
     data = orjson.loads(data_file("story_model.json").read_bytes())
-    return StoryModel.from_mapping(data), float(data["threshold"])
+    join = data["join"]
+    return StoryModel.from_mapping(data), float(join["threshold"]), float(join["anchor"])
 
 
 def _default_model() -> StoryModel:
@@ -85,6 +86,9 @@ class StoryParams:
     model: StoryModel = field(default_factory=_default_model)
     index_terms: int = 8  # a story's heaviest body terms (and half as many title terms) indexed
     max_candidates: int = 12  # stories scored per article (the most weight shared)
+    # min. probability against the story's first article too (0: not checked), so a story
+    # that grew does not drift away from the event it reports
+    anchor: float = field(default_factory=lambda: packaged_model()[2])
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +183,21 @@ def compare(
     )
 
 
+def compare_first(
+    vectors: Vectors, features: StoryFeatures, story: Mapping[str, Any], at: float
+) -> Similarity:
+    """An article against the story's first article (what the model was trained on)."""
+    first = story["first"]
+    return Similarity(
+        _dot(vectors["title"], first["title"]),
+        _dot(vectors["lead"], first["lead"]),
+        _dot(vectors["body"], first["body"]),
+        _places(features.entities, dict.fromkeys(first["entities"], 1)),
+        _numbers(features.numbers, dict.fromkeys(first["numbers"], 1)),
+        max(0.0, at - story["first_seen"]) / 3600.0,
+    )
+
+
 def new_story(at: float) -> dict[str, Any]:
     return {
         "title": {},
@@ -217,6 +236,12 @@ def add_member(story: dict[str, Any], vectors: Vectors, features: StoryFeatures,
         story[name] = centroid
         norms[name] = math.sqrt(sum([w * w for w in centroid.values()])) or 1.0
     story["norms"] = norms
+    if "first" not in story:
+        story["first"] = {
+            **{name: {t: round(w, 4) for t, w in vectors[name].items()} for name in FIELDS},
+            "entities": list(features.entities),
+            "numbers": list(features.numbers),
+        }
     story["entities"] = _counted(story["entities"], features.entities, MAX_STORY_ENTITIES)
     story["numbers"] = _counted(story["numbers"], features.numbers, MAX_STORY_NUMBERS)
     story["size"] = story["size"] + 1
@@ -337,8 +362,15 @@ def assign_story(
         if article_id in story["articles"]:
             return _joined(story, sid, False, 1.0, False)
         p = compare(vectors, features, story, at).probability(params.model)
-        if p >= params.threshold and (best is None or (p, sid) > best):
-            best = (p, sid)
+        if p < params.threshold or (best is not None and (p, sid) <= best):
+            continue
+        if (
+            params.anchor
+            and compare_first(vectors, features, story, at).probability(params.model)
+            < params.anchor
+        ):
+            continue
+        best = (p, sid)
     copy_key = [source, features.fingerprint]
     if best is None:
         sid, score, is_new = own, 1.0, True

@@ -8,7 +8,7 @@ frequencies learned from the stream (streams/stories/docfreq.py).
 Terms are normalised words with the «ال» family of prefixes dropped («والعراق», «بالعراق»,
 «العراق» → «عراق»), stop words removed. Three fields are kept apart, as Miranda et al. (2018)
 keep title and body sub-vectors: the title, the lead (the first LEAD_WORDS words of the body,
-where an article says which event it reports) and the body (its first MAX_BODY_WORDS words). The
+where an article says which event it reports) and the body (its first MAX_BODY_WORDS words, its MAX_TERMS most frequent terms). The
 numbers an article gives (tolls, scores, amounts) are a feature of their own: two reports of one
 event give the same ones.
 """
@@ -27,7 +27,7 @@ from streams.text.memo import UNSEEN, WordMemo
 
 LEAD_WORDS = 60
 MAX_BODY_WORDS = 400  # later words rarely name the event; bounds the work per article
-MAX_TERMS = 120  # distinct body terms sent per article (the most frequent)
+MAX_TERMS = 60  # distinct body terms sent per article (the most frequent; bench/dedup_eval.py)
 MAX_NUMBERS = 20
 MAX_ENTITIES = 24
 MIN_TERM_CHARS = 2

@@ -104,6 +104,7 @@ def params_from(settings: Settings) -> StoryParams:
     return StoryParams(
         window_seconds=settings.story_window_hours * 3600.0,
         threshold=settings.story_threshold,
+        anchor=settings.story_anchor,
     )
 
 

@@ -73,7 +73,7 @@ async def test_three_outlets_one_story_alert(env: Env, worker: Worker) -> None:
 
 
 async def test_a_restarted_worker_still_joins_the_story(env: Env, tmp_path: Path) -> None:
-    """The story stage's band index lives in memory: after a restart it is rebuilt from the
+    """The story stage's index lives in memory: after a restart it is rebuilt from the
     stories table (restored from its changelog), so the next outlet's copy updates the alert
     instead of opening a second story."""
     own = Env(
@@ -99,4 +99,4 @@ async def test_a_restarted_worker_still_joins_the_story(env: Env, tmp_path: Path
     assert [(a["status"], a["revision"]) for a in story] == [("new", 1), ("updated", 2)]
     assert len({a["id"] for a in story}) == 1
     assert story[-1]["sources"] == ["outlet-one", "outlet-two"]
-    assert "story band index rebuilt" in worker.log_path.read_text(errors="replace")
+    assert "story index rebuilt" in worker.log_path.read_text(errors="replace")

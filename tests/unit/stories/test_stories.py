@@ -235,8 +235,8 @@ def test_article_vectors_are_unit_length_and_prefer_rare_terms() -> None:
 
 
 def test_the_packaged_model_prefers_similar_recent_stories() -> None:
-    model, threshold = packaged_model()
-    assert 0 < threshold < 1
+    model, threshold, anchor = packaged_model()
+    assert 0 < anchor < threshold < 1
     close = Similarity(0.8, 0.8, 0.7, 1.0, 0.5, 1.0)
     far = Similarity(0.05, 0.1, 0.1, 0.0, 0.0, 1.0)
     late = Similarity(0.8, 0.8, 0.7, 1.0, 0.5, 40.0)
@@ -333,3 +333,12 @@ def test_story_alert_lifecycle() -> None:
     )
     for alert in (second, third, fourth):
         assert schema_errors("alert", alert) == []
+
+
+@pytest.mark.parametrize(("anchor", "joins"), [(0.0, True), (0.2, True), (0.999999, False)])
+def test_the_anchor_checks_the_story_s_first_article_too(anchor: float, joins: bool) -> None:
+    c = Clusterer(StoryParams(anchor=anchor))
+    first = _assign(c, "a", "s1", "story", 0)
+    second = _assign(c, "b", "s2", "rewrite", 60)
+    assert (second.story_id == first.story_id) is joins
+    assert c.stories[first.story_id]["first"]["body"]  # kept from the opener, rounded
