@@ -43,6 +43,7 @@ from streams.times import utcnow
 from streams.validation import check_outgoing, decode_valid, is_valid
 from streams.worker import observe
 from streams.worker.batches import Outgoing, deliver, failure_step
+from streams.worker.story_store import StoryStore
 
 if TYPE_CHECKING:
     from streams.worker.context import WorkerContext
@@ -53,7 +54,8 @@ log = logging.getLogger("rasid.stories")
 @dataclass
 class StoryStage:
     topic: Any
-    stories: Any  # faust Table: story id → state (streams.stories.cluster.new_story)
+    stories: StoryStore  # story id → state; the faust table "stories" behind it
+
     alerts: Any  # faust Table: alert id → {"alert": current alert.v2, "at": seconds}
     docfreq: Any  # faust Table: "df-NN" → a shard of the document-frequency snapshot
     params: StoryParams
@@ -170,6 +172,8 @@ async def process(ctx: WorkerContext, stage: StoryStage, value: bytes | None) ->
         )
     outcome = "copy" if assignment.copy else "new" if assignment.is_new else "joined"
     metrics.STORY_ASSIGNMENTS.labels(outcome=outcome).inc()
+    if cand["hits"]:
+        stage.stories.keep(assignment.story_id)  # an alert must find its story after a restart
     if assignment.copy:  # the same text from the same outlet again: no revision, no webhook
         metrics.ALERTS_SUPPRESSED.inc(len(cand["hits"]))
         return 0
@@ -269,7 +273,7 @@ def declare(app: Any, settings: Settings) -> StoryStage:
             replicas=settings.topic_replication,
             internal=True,
         ),
-        stories=app.Table("stories", **table_args),
+        stories=StoryStore(app.Table("stories", **table_args)),
         alerts=app.Table("story-alerts", **table_args),
         docfreq=app.Table("story-docfreq", **table_args),
         params=params_from(settings),
@@ -285,6 +289,7 @@ def register(ctx: WorkerContext) -> None:
         # Rebuilt by the agent, after the tables' recovery; dropped now so a worker that lost
         # the story partition does not keep the index in memory.
         stage.index, stage.df, stage.stale = StoryIndex(), DocFreq(), True
+        stage.stories.forget_memory()
 
     app.on_partitions_assigned.connect(stale)
 
