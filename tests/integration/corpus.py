@@ -43,13 +43,16 @@ QUIET = [
 
 
 def articles(n: int, *, seed: int, tag: str) -> list[dict[str, object]]:
-    """n raw-article messages; about one in ten is the full sample article."""
+    """n raw-article messages; about one in ten is the full sample article (another outlet's
+    reprint each time)."""
     rng = random.Random(seed)
     sample = SAMPLE.read_text(encoding="utf-8")
     out: list[dict[str, object]] = []
     for i in range(n):
         if i % 10 == 0:
-            body, source = sample, "baghdadtoday"
+            # the sample as many outlets reprint it: one outlet filing the same text twice is
+            # not news (no alert update), so each copy comes from an outlet of its own
+            body, source = sample, f"outlet-{i:05d}"
         else:
             template = rng.choice(ALERTING if rng.random() < 0.5 else QUIET)
             body = template.format(actor=rng.choice(ACTORS), place=rng.choice(PLACES))

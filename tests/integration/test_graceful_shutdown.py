@@ -36,7 +36,8 @@ def _messages() -> list[bytes]:
         orjson.dumps(
             raw_message(
                 body,
-                source="baghdadtoday",
+                # one outlet each: the same text twice from one outlet is not news
+                source=f"outlet-{i:03d}",
                 url=f"https://baghdadtoday.news/news/{1000 + i}",
                 content_type=None,
             )
