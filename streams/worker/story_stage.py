@@ -174,15 +174,17 @@ async def process(ctx: WorkerContext, stage: StoryStage, value: bytes | None) ->
     metrics.STORY_ASSIGNMENTS.labels(outcome=outcome).inc()
     if cand["hits"]:
         stage.stories.keep(assignment.story_id)  # an alert must find its story after a restart
-    if assignment.copy:  # the same text from the same outlet again: no revision, no webhook
-        metrics.ALERTS_SUPPRESSED.inc(len(cand["hits"]))
-        return 0
     # One alert per rule (each its own id): all sent at once, then every ack awaited. The
     # alert state is stored only after its ack, so a crash in between re-sends, never skips.
     sending = []
     for hit in cand["hits"]:
         aid = alert_id(hit["rule"], hit["rule_version"], assignment.story_id)
         previous = stage.alerts.get(aid)
+        if assignment.copy and previous is not None:
+            # the same text from the same outlet again: no revision, no webhook (a rule that
+            # has no alert on the story yet, e.g. a new rule version, still opens one)
+            metrics.ALERTS_SUPPRESSED.inc()
+            continue
         alert = story_alert(
             hit,
             assignment.story_id,

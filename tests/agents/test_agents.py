@@ -237,19 +237,31 @@ async def test_story_agent_clusters_every_article_and_ignores_same_outlet_copies
     # the first outlet files the same text again under another section (another id)
     refiled = _copy(candidate, "refiled", candidate["source"])
     later = _copy(candidate, "later", "outlet3")
+    # refiled once more after the red-line rule changed: that rule has no alert on the story
+    # at its new version yet, so the copy opens one; the other rules' alerts stay as they are
+    bumped = _copy(candidate, "refiled-2", candidate["source"])
+    bumped["hits"] = [
+        {**h, "rule_version": h["rule_version"] + 1}
+        for h in bumped["hits"]
+        if h["rule"] == "red-line"
+    ]
     with capture.install(rasid):
         async with rasid.app.agents["rasid.stories"].test_context() as ctx:
-            for message in (quiet, candidate, refiled, later):
+            for message in (quiet, candidate, refiled, later, bumped):
                 await ctx.put(orjson.dumps(message), key=message["article_id"].encode())
-            results = [ctx.results[i] for i in range(4)]
+            results = [ctx.results[i] for i in range(5)]
     n = len({h["rule"] for h in candidate["hits"]})
-    assert results == ["alerts:0", f"alerts:{n}", "alerts:0", f"alerts:{n}"]
+    assert results == ["alerts:0", f"alerts:{n}", "alerts:0", f"alerts:{n}", "alerts:1"]
     (story,) = stage.stories.values()
     assert story["articles"] == ["quiet-1", candidate["article_id"], "later"]
     red = [a for a in capture.on("rasid.alerts") if a["rule"] == "red-line"]
     # the alert opens with the first alerting article, already knowing the quiet one's story
-    assert [(a["status"], a["revision"]) for a in red] == [("new", 1), ("updated", 2)]
-    assert red[-1]["story_id"] == story_id_for("quiet-1")
+    assert [(a["status"], a["revision"], a["rule_version"]) for a in red] == [
+        ("new", 1, red[0]["rule_version"]),
+        ("updated", 2, red[0]["rule_version"]),
+        ("new", 1, red[0]["rule_version"] + 1),
+    ]
+    assert {a["story_id"] for a in red} == {story_id_for("quiet-1")}
 
 
 async def test_story_agent_still_reads_version_1_candidates(rasid: WorkerContext) -> None:
