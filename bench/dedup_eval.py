@@ -40,6 +40,7 @@ from streams.settings import Settings
 from streams.stories import features as features_module
 from streams.stories.cluster import StoryParams
 from streams.stories.offline import StoryInput, cluster_in_order, story_input
+from streams.times import utcnow
 from streams.worker.pipeline import Pipeline
 
 HERE = Path(__file__).resolve().parent
@@ -59,7 +60,7 @@ def load_inputs(corpus: Path) -> list[StoryInput]:
             if raw is None:
                 continue
             try:
-                enriched, _ = pipe.classify(orjson.dumps(raw))
+                enriched = pipe.enriched(orjson.dumps(raw), utcnow())
             except BadInput:
                 continue
             out.append(story_input(enriched, published=True))

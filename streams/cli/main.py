@@ -290,9 +290,7 @@ def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
         try:
             if isinstance(value, BadInput):
                 raise value
-            now = utcnow()
-            raw, parsed = pipe.parse(value, now)
-            enriched = pipe.enrich(raw, parsed, now)
+            enriched = pipe.enriched(value, utcnow())
         except BadInput as exc:
             error = {"input": name, "error": exc.reason.value, "detail": exc.detail}
             print(orjson.dumps(error).decode())

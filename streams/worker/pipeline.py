@@ -72,11 +72,15 @@ class Pipeline:
             check_outgoing("alert-hit", alert)
         return alerts
 
+    def enriched(self, value: bytes, now: datetime) -> dict[str, Any]:
+        """Parse and enrich, offline: raw bytes → enriched article (no rules matched)."""
+        raw, parsed = self.parse(value, now)
+        return self.enrich(raw, parsed, now)
+
     def classify(self, value: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """All stages at once, offline: raw bytes → (enriched article, alerts)."""
         now = utcnow()
-        raw, parsed = self.parse(value, now)
-        enriched = self.enrich(raw, parsed, now)
+        enriched = self.enriched(value, now)
         return enriched, self.alerts(enriched, self.match(enriched), now)
 
 
