@@ -56,7 +56,12 @@ def articles(n: int, *, seed: int, tag: str) -> list[dict[str, object]]:
         else:
             template = rng.choice(ALERTING if rng.random() < 0.5 else QUIET)
             body = template.format(actor=rng.choice(ACTORS), place=rng.choice(PLACES))
-            body += f"\n\nوأضاف أن الحصيلة بلغت {rng.randint(1, 500)} حتى الساعة {i % 24}."
+            # the bulletin number makes every text unique: a repeated text from one outlet
+            # is a copy, which by design updates no alert (and the offline count expects one)
+            body += (
+                f"\n\nوأضاف أن الحصيلة بلغت {rng.randint(1, 500)} حتى الساعة {i % 24}"
+                f" في البلاغ رقم {i}."
+            )
             source = "testwire"
         out.append(
             {
@@ -67,6 +72,7 @@ def articles(n: int, *, seed: int, tag: str) -> list[dict[str, object]]:
                 "content_type": "text/plain",
             }
         )
+    assert len({(a["source"], a["body"]) for a in out}) == n, "a same-outlet copy in the corpus"
     return out
 
 
