@@ -129,6 +129,9 @@ class Settings(BaseSettings):
 
     # Stories and subscribers (docs/subscribers.md)
     story_window_hours: float = Field(48.0, gt=0)  # a story not seen for this long is closed
+    # forwarded hit ids are remembered this long: the horizon within which a replayed or
+    # re-published article raises nothing again (streams/worker/emitted.py)
+    alert_dedup_days: float = Field(30.0, gt=0)
     # min. probability (streams/data/story_model.json) that an article reports a story's event
     story_threshold: float = Field(default_factory=lambda: _story_threshold(), gt=0, lt=1)
     # ... and against the story's first article (0: not checked)

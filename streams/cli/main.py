@@ -64,12 +64,13 @@ def _content_type_for(path: Path, given: str | None) -> str:
 
 # ---------------------------------------------------------------- worker
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.kafka.admin import ensure_topics
+    from streams.kafka.admin import ensure_topics, update_changelog_configs
     from streams.logs import setup_logging
     from streams.worker.app import create_app
 
     setup_logging(settings.log_level)
     asyncio.run(ensure_topics(settings))
+    asyncio.run(update_changelog_configs(settings))
     rasid = create_app(settings, live_rules=True)
     from streams.worker.shutdown import RasidWorker
 

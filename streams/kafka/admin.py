@@ -7,6 +7,7 @@ import contextlib
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from streams.settings import Settings
@@ -84,3 +85,24 @@ async def ensure_topics(settings: Settings, *, attempts: int = 30) -> list[str]:
         for name in settings.topics
     ]
     return await create_missing(settings, wanted, attempts=attempts)
+
+
+async def update_changelog_configs(settings: Settings, *, attempts: int = 30) -> list[str]:
+    """Give the worker's existing table changelogs the segment settings they are created with
+    now (names.CHANGELOG): faust sets a topic's configuration only when it creates it, so the
+    changelogs of an earlier release kept Kafka's weekly segments. Returns the names altered."""
+    from streams.kafka.names import CHANGELOG, changelogs
+
+    admin = await started_admin(settings.kafka_bootstrap, attempts=attempts)
+    try:
+        existing = set(await admin.list_topics())
+        names = [n for n in changelogs(settings) if n in existing]
+        if names:
+            # AlterConfigs replaces a topic's overrides: cleanup.policy is restated with them.
+            wanted = {"cleanup.policy": "compact", **CHANGELOG}
+            await admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, n, wanted) for n in names]
+            )
+        return names
+    finally:
+        await admin.close()

@@ -14,6 +14,24 @@ from streams.kafka.admin import create_missing
 from streams.settings import Settings
 
 COMPACTED = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}
+# The worker's table changelogs (faust adds cleanup.policy=compact): Kafka compacts only closed
+# segments, and by default a segment closes after 7 days or 1 GB, so a table whose keys are
+# rewritten (story state, the emitted-ids shards, document-frequency snapshots) or deleted
+# (expired stories) kept every old version for a week, and every start read them all back.
+CHANGELOG = {
+    "segment.ms": str(3_600_000),
+    "min.cleanable.dirty.ratio": "0.1",
+    "delete.retention.ms": str(3_600_000),
+}
+
+
+# The worker's tables (streams/worker/app.py, story_stage.py); faust names their changelogs
+# "<app id>-<table>-changelog".
+TABLES = ("emitted-ids", "stories", "story-alerts", "story-docfreq")
+
+
+def changelogs(settings: Settings) -> list[str]:
+    return [f"{settings.app_id}-{table}-changelog" for table in TABLES]
 
 
 def prefix(settings: Settings) -> str:

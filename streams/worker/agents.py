@@ -84,7 +84,7 @@ def register(ctx: WorkerContext, hand_off: StoryHandOff) -> None:
 
         def done() -> None:
             observe.article_enriched(enriched, event.message)
-            hand_off.forwarded(alerts)
+            hand_off.forwarded(alerts, event.message.partition)
 
         return Step(f"alerts:{len(alerts)}", out, done)
 
@@ -103,15 +103,30 @@ def register(ctx: WorkerContext, hand_off: StoryHandOff) -> None:
     async def articles(stream: Any) -> AsyncIterator[str]:
         await ctx.readiness.rules_ready.wait()  # nothing is matched before the full rule set
         async for events in stream.noack_take(batch_max, within=within):
+            if ctx.emitted.stale:  # partitions were assigned: faust recovered the table since
+                _reload(ctx)
             queued: set[str] = set()  # alert ids this batch sends (the table learns them after)
             handle = functools.partial(process_one, queued=queued)
             for outcome in await run_batch(stream, events, handle, refused, "articles"):
                 yield outcome
 
 
+def _reload(ctx: WorkerContext) -> None:
+    started = time.perf_counter()
+    ctx.emitted.reload(utcnow().timestamp())
+    log.info(
+        "emitted ids reloaded",
+        extra={
+            "ids": len(ctx.emitted),
+            "shards": len(ctx.emitted.shards),
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
+
+
 def _new(ctx: WorkerContext, alert: dict[str, Any], queued: set[str]) -> bool:
     """False (and counted) if this alert id was emitted before or is already in the batch."""
-    if alert["id"] in queued or ctx.emitted.get(alert["id"]) is not None:
+    if alert["id"] in queued or ctx.emitted.seen(alert["id"]):
         metrics.ALERTS_SUPPRESSED.inc()
         return False
     queued.add(alert["id"])

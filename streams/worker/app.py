@@ -12,10 +12,12 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from prometheus_client import REGISTRY
 
 from streams import metrics
+from streams.kafka.names import CHANGELOG
 from streams.settings import Settings
 from streams.worker import agents, faust_fixes, observe, story_stage, web
 from streams.worker import live_rules as rules_topic
 from streams.worker.context import Readiness, StoryHandOff, Topics, WorkerContext
+from streams.worker.emitted import EmittedIds
 from streams.worker.pipeline import Pipeline
 
 
@@ -79,12 +81,16 @@ def create_app(
             alerts=_topic(app, settings.topic_alerts, settings),
             deadletter=_topic(app, settings.topic_deadletter, settings),
         ),
-        emitted=app.Table(
-            "emitted-alerts",
-            default=None,
-            key_type=str,
-            value_type=str,
-            partitions=settings.topic_partitions,
+        emitted=EmittedIds(
+            app.Table(
+                "emitted-ids",  # was "emitted-alerts" (one record per id, never expired)
+                default=None,
+                key_type=str,
+                value_type=bytes,
+                partitions=settings.topic_partitions,
+                extra_topic_configs=CHANGELOG,
+            ),
+            horizon_seconds=settings.alert_dedup_days * 86400.0,
         ),
         stories=story_stage.declare(app, settings),
         readiness=readiness,
@@ -98,6 +104,12 @@ def create_app(
         outgoing=functools.partial(story_stage.outgoing, ctx.stories),
         forwarded=functools.partial(story_stage.forwarded, ctx.emitted),
     )
+
+    def reassigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        assigned = args[0] if args else kwargs.get("assigned", ())  # faust sends the TP set
+        ctx.emitted.reassigned(tp.partition for tp in assigned if tp.topic == settings.topic_raw)
+
+    app.on_partitions_assigned.connect(reassigned)
     agents.register(ctx, hand_off)
     story_stage.register(ctx)  # one alert per rule and story (docs/subscribers.md)
     web.register(ctx)

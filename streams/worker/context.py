@@ -14,6 +14,7 @@ from streams.worker.pipeline import Pipeline
 
 if TYPE_CHECKING:
     from streams.worker.batches import Outgoing
+    from streams.worker.emitted import EmittedIds
     from streams.worker.story_stage import StoryStage
 
 
@@ -49,7 +50,7 @@ class StoryHandOff:
     send with the batch, and what to remember once the broker acknowledged them."""
 
     outgoing: Callable[[dict[str, Any], list[dict[str, Any]]], list[Outgoing]]
-    forwarded: Callable[[list[dict[str, Any]]], None]
+    forwarded: Callable[[list[dict[str, Any]], int], None]  # (hits, source partition)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,6 @@ class WorkerContext:
     settings: Settings
     pipeline: Pipeline  # its `rules` attribute is swapped whole by live rules
     topics: Topics
-    emitted: Any  # faust Table: article-level hit id → alerted_at (forwarded to the story stage)
+    emitted: EmittedIds  # article-level hit ids forwarded to the story stage (bounded horizon)
     stories: StoryStage
     readiness: Readiness

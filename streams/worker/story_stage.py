@@ -29,6 +29,7 @@ from streams import metrics
 from streams.errors import BadInput, DeadLetterReason, Stage
 from streams.ids import alert_id
 from streams.kafka import names as topics
+from streams.kafka.names import CHANGELOG
 from streams.settings import Settings
 from streams.stories.cluster import (
     StoryIndex,
@@ -43,6 +44,7 @@ from streams.times import utcnow
 from streams.validation import check_outgoing, decode_valid, is_valid
 from streams.worker import observe
 from streams.worker.batches import Outgoing, deliver, failure_step
+from streams.worker.emitted import EmittedIds
 from streams.worker.story_store import StoryStore
 
 if TYPE_CHECKING:
@@ -129,12 +131,15 @@ def outgoing(
     return [Outgoing(stage.topic, enriched["id"].encode(), orjson.dumps(message))]
 
 
-def forwarded(emitted: Any, hits: list[dict[str, Any]]) -> None:
-    """After the broker acknowledged the candidate: remember its hit ids, so a re-published or
-    replayed article costs the single-partition stage nothing. A crash before this forwards it
-    again, and the story stage finds the article already in its alert (no fake update)."""
-    for hit in hits:
-        emitted[hit["id"]] = hit["alerted_at"]
+def forwarded(emitted: EmittedIds, hits: list[dict[str, Any]], partition: int) -> None:
+    """After the broker acknowledged the candidate (with its event current): remember its hit
+    ids, so a re-published or replayed article costs the single-partition stage nothing. A crash
+    before the ids are written forwards them again, and the story stage finds the article
+    already in its alert (no fake update)."""
+    now = utcnow().timestamp()
+    if hits:
+        emitted.remember((hit["id"] for hit in hits), partition, now)
+    emitted.flush(partition, now)
 
 
 NO_FEATURES = StoryFeatures({}, {}, {}, (), (), "-")
@@ -262,7 +267,12 @@ def prune(stage: StoryStage, now: float) -> int:
 
 def declare(app: Any, settings: Settings) -> StoryStage:
     """The story topic and tables on the worker's app (the agent comes with `register`)."""
-    table_args: dict[str, Any] = {"default": None, "key_type": str, "partitions": 1}
+    table_args: dict[str, Any] = {
+        "default": None,
+        "key_type": str,
+        "partitions": 1,
+        "extra_topic_configs": CHANGELOG,  # compacted hourly, not weekly
+    }
     return StoryStage(
         # internal: faust creates it, with one partition, before it subscribes.
         topic=app.topic(

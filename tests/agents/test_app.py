@@ -43,3 +43,18 @@ async def test_session_heartbeat_and_static_membership_reach_the_consumer(tmp_pa
 async def test_static_membership_can_be_turned_off(tmp_path: Path) -> None:
     ctx = create_app(Settings(data_dir=tmp_path, web_port=16076, instance_id=""))
     assert ctx.app.conf.consumer_group_instance_id is None
+
+
+async def test_every_table_changelog_is_compacted_hourly(tmp_path: Path) -> None:
+    """Issue 20, item 4: the tables' changelogs roll a segment every hour (so Kafka compacts
+    them), and `names.changelogs` (what the worker re-configures at start) names them all."""
+    from streams.kafka.names import CHANGELOG, TABLES, changelogs
+
+    settings = Settings(data_dir=tmp_path, web_port=16077)
+    ctx = create_app(settings)
+    assert set(ctx.app.tables) == set(TABLES)
+    names = set()
+    for table in ctx.app.tables.values():
+        assert table.extra_topic_configs == CHANGELOG
+        names.add(table.changelog_topic.get_topic_name())
+    assert names == set(changelogs(settings))
