@@ -2,7 +2,8 @@
 
 One consumer group (`<app id>-webhooks`) reads `rasid.alerts`; scale out with partitions and
 processes. Every subscription has its own ordered queue and one POST in flight, so a slow or
-dead receiver delays only itself. Per delivery:
+dead receiver delays only itself; within it, the revisions of one alert go in order (a retried
+or held revision holds back the later ones of the same alert, not other alerts). Per delivery:
 
 - POST JSON with `X-Rasid-Signature: t=<unix>,v1=<HMAC-SHA256("t." + body, secret)>` and
   `X-Rasid-Delivery: <id>` (the same on every retry: the receiver's idempotency key);
@@ -101,6 +102,7 @@ class Delivery:
     payload: dict[str, Any] = field(compare=False)
     offsets: list[tuple[int, int]] = field(compare=False)  # alert records it completes
     attempts: int = field(default=0, compare=False)
+    alert: str | None = field(default=None, compare=False)  # the alert id (None: a digest)
 
 
 class Offsets:
@@ -149,6 +151,8 @@ class SubscriptionQueue:
         self.digest_minutes = int(record.get("digest_minutes", 0))
         self.digest: list[tuple[dict[str, Any], tuple[int, int]]] = []
         self.heap: list[Delivery] = []
+        # The newest queued delivery of each alert: the next revision never goes before it.
+        self.last_of: dict[str, Delivery] = {}
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.digest_task: asyncio.Task[None] | None = None
@@ -196,10 +200,45 @@ class SubscriptionQueue:
         return True
 
     def push(self, payload: dict[str, Any], offsets: list[tuple[int, int]], at: float) -> None:
-        heapq.heappush(
-            self.heap, Delivery(at, next(_seq), payload["delivery_id"], payload, offsets)
-        )
+        alert = payload["alert"]["id"] if payload["type"] == "alert" else None
+        if alert is not None and alert in self.last_of:
+            at = self._in_order(alert, at)
+        delivery = Delivery(at, next(_seq), payload["delivery_id"], payload, offsets, alert=alert)
+        heapq.heappush(self.heap, delivery)
+        if alert is not None:
+            self.last_of[alert] = delivery
         self.wake.set()
+
+    def _in_order(self, alert: str, at: float) -> float:
+        """When a new revision of `alert` may go, given its revisions still queued (the
+        queue's sequence number breaks ties, so equal times keep revision order): not before
+        one that failed and waits for its retry; one only held by quiet hours is brought
+        forward with it instead (a revision that may go now, e.g. an escalation to critical,
+        takes the earlier ones along)."""
+        same = [d for d in self.heap if d.alert == alert]
+        at = max([at, *(d.not_before for d in same if d.attempts)])
+        pulled = False
+        for d in same:
+            if d.not_before > at:
+                d.not_before, pulled = at, True
+        if pulled:
+            heapq.heapify(self.heap)
+        return at
+
+    def _pop(self) -> Delivery:
+        head = heapq.heappop(self.heap)
+        if head.alert is not None and self.last_of.get(head.alert) is head:
+            del self.last_of[head.alert]
+        return head
+
+    def _postpone(self, head: Delivery, until: float) -> None:
+        """Retry `head` at `until`, and hold its alert's later revisions until then too."""
+        head.not_before = until
+        if head.alert is not None:
+            for later in self.heap:
+                if later.alert == head.alert and later.not_before < until:
+                    later.not_before = until
+        heapq.heapify(self.heap)
 
     async def flush_digests(self) -> None:
         while True:
@@ -235,13 +274,13 @@ class SubscriptionQueue:
             status, error = await self.d.post(self.record, head.payload)
             s = self.d.settings
             if status is not None and 200 <= status < 300:
-                heapq.heappop(self.heap)
+                self._pop()
                 self.down = False
                 metrics.WEBHOOK_DELIVERIES.labels(outcome="delivered").inc()
                 self.d.finished(head)
                 continue
             if status is None and error.startswith("forbidden"):  # never retried
-                heapq.heappop(self.heap)
+                self._pop()
                 await self.d.dead_letter(self.record, head, status, error)
                 self.d.finished(head)
                 continue
@@ -253,15 +292,15 @@ class SubscriptionQueue:
                 continue
             head.attempts += 1
             if retryable(status) and head.attempts < s.webhook_max_attempts:
-                head.not_before = time.time() + backoff(
+                delay = backoff(
                     head.attempts,
                     base=s.webhook_backoff_base_seconds,
                     cap=s.webhook_backoff_max_seconds,
                 )
-                heapq.heapify(self.heap)
+                self._postpone(head, time.time() + delay)
                 metrics.WEBHOOK_DELIVERIES.labels(outcome="retry").inc()
                 continue
-            heapq.heappop(self.heap)
+            self._pop()
             await self.d.dead_letter(self.record, head, status, error)
             self.d.finished(head)
 
