@@ -49,8 +49,14 @@ API_REQUESTS = Counter(
 )
 WEBHOOK_DELIVERIES = Counter(
     "rasid_webhook_deliveries_total",
-    "Webhook delivery attempts, by outcome (delivered, retry, deadletter, held, throttled).",
+    "Webhook delivery attempts, by outcome (delivered, retry, deadletter, held, throttled, "
+    "down, ping).",
     ["outcome"],
+)
+WEBHOOK_PAUSED = Gauge(
+    "rasid_webhook_subscriptions_paused",
+    "Subscriptions paused because their receiver was unreachable past "
+    "RASID_WEBHOOK_DOWN_LIMIT_SECONDS (deliveries dead-lettered until a ping gets a 2xx).",
 )
 WEBHOOK_SECONDS = Histogram(
     "rasid_webhook_seconds", "Duration of one webhook POST (successful or not)."

@@ -142,6 +142,7 @@ class Settings(BaseSettings):
     topic_apikeys: str | None = None
     topic_subscriptions: str | None = None
     topic_deliveries_deadletter: str | None = None
+    topic_webhook_progress: str | None = None
     api_host: str = "127.0.0.1"
     api_port: int = 6068  # rasid api: /alerts, /alerts/stream, the live page
     api_keys_required: bool = True
@@ -160,6 +161,9 @@ class Settings(BaseSettings):
     # Deliveries (and `subscriptions add`) may target loopback, private, link-local addresses:
     # receivers on a private network, tests on 127.0.0.1. Off: global addresses only (SSRF).
     webhook_allow_private: bool = False
+    # a receiver unreachable this long: its queue is dead-lettered and the subscription paused
+    # (pinged every backoff cap; resumed by a 2xx)
+    webhook_down_limit_seconds: float = Field(1800.0, gt=0)
 
     @field_validator("rules_path", "sources_path", mode="before")
     @classmethod

@@ -35,6 +35,7 @@ SCHEMA_FILES = {
     "apikey": "apikey.v1.json",
     "subscription": "subscription.v1.json",
     "delivery-deadletter": "delivery-deadletter.v1.json",
+    "webhook-progress": "webhook-progress.v1.json",
     "deadletter": "deadletter.v1.json",
     "rule-message": "rule-message.v1.json",
     "rules-file": "rules.v1.json",

@@ -55,12 +55,19 @@ def deliveries_deadletter(settings: Settings) -> str:
     return settings.topic_deliveries_deadletter or f"{prefix(settings)}.deliveries.deadletter"
 
 
+def webhook_progress(settings: Settings) -> str:
+    return settings.topic_webhook_progress or f"{prefix(settings)}.webhooks.progress"
+
+
 async def ensure(settings: Settings, *, attempts: int = 30) -> list[str]:
     """Create the subscriber topics that are missing (the compacted ones with one partition:
     they hold a handful of small records that every reader loads whole)."""
     wanted = [
         NewTopic(apikeys(settings), 1, settings.topic_replication, topic_configs=COMPACTED),
         NewTopic(subscriptions(settings), 1, settings.topic_replication, topic_configs=COMPACTED),
+        NewTopic(
+            webhook_progress(settings), 1, settings.topic_replication, topic_configs=COMPACTED
+        ),
         NewTopic(
             deliveries_deadletter(settings), settings.topic_partitions, settings.topic_replication
         ),

@@ -14,10 +14,15 @@ or held revision holds back the later ones of the same alert, not other alerts).
 - a receiver that cannot be reached at all (connection refused, DNS, network down) is DOWN:
   its queue waits and retries (backoff capped at RASID_WEBHOOK_BACKOFF_MAX_SECONDS) without
   spending attempts, so a receiver that is down for an hour gets everything, in order, once,
-  when it comes back.
+  when it comes back; down for longer than RASID_WEBHOOK_DOWN_LIMIT_SECONDS, the subscription
+  is PAUSED: its queue and every alert for it go to the dead letters (nothing piles up, nothing
+  is lost), a `ping` is posted every backoff cap, and its first 2xx resumes deliveries.
 
-Offsets of `rasid.alerts` are committed only up to the oldest alert with a delivery still
-pending, so a restart re-sends only what was not finished (at-least-once: receivers drop
+Progress is kept per subscription: for each subscription and partition of `rasid.alerts`, the
+offset before which everything is delivered or dead-lettered for it, written to the compacted
+`rasid.webhooks.progress` before the group's offsets, which are committed up to the oldest of
+them. After a restart each subscription is offered only the alerts from its own offset on, so
+one receiver's backlog is re-sent to that receiver alone (at-least-once: receivers drop
 repeats by X-Rasid-Delivery).
 """
 
@@ -49,7 +54,7 @@ from streams.api.http import Runner, json_errors
 from streams.filters import AlertFilter
 from streams.kafka import names as topics
 from streams.settings import Settings, _parse_utc_offset
-from streams.validation import check_outgoing
+from streams.validation import check_outgoing, decode_valid
 from streams.webhooks.policy import (
     QuietHours,
     Throttle,
@@ -106,7 +111,8 @@ class Delivery:
 
 
 class Offsets:
-    """Commit positions: per partition, the oldest offset with a delivery still pending."""
+    """One subscription's progress: per partition, the oldest offset with a delivery still
+    pending for it, else the next offset to consume."""
 
     def __init__(self) -> None:
         self.pending: dict[int, dict[int, int]] = {}  # partition → offset → open deliveries
@@ -124,12 +130,9 @@ class Offsets:
             if open_[offset] <= 0:
                 del open_[offset]
 
-    def commit_points(self) -> dict[int, int]:
-        out = {}
-        for partition, nxt in self.consumed.items():
-            open_ = self.pending.get(partition)
-            out[partition] = min(open_) if open_ else nxt
-        return out
+    def point(self, partition: int, default: int) -> int:
+        open_ = self.pending.get(partition)
+        return min(open_) if open_ else self.consumed.get(partition, default)
 
 
 class SubscriptionQueue:
@@ -150,6 +153,7 @@ class SubscriptionQueue:
         self.throttle = Throttle(float(record.get("throttle_seconds", 0)))
         self.digest_minutes = int(record.get("digest_minutes", 0))
         self.digest: list[tuple[dict[str, Any], tuple[int, int]]] = []
+        self.offsets = Offsets()
         self.heap: list[Delivery] = []
         # The newest queued delivery of each alert: the next revision never goes before it.
         self.last_of: dict[str, Delivery] = {}
@@ -157,6 +161,8 @@ class SubscriptionQueue:
         self.task: asyncio.Task[None] | None = None
         self.digest_task: asyncio.Task[None] | None = None
         self.down = False
+        self.down_since: float | None = None  # first failed contact of the current outage
+        self.paused = False  # down past the limit: deliveries dead-lettered, receiver pinged
         self.paused_until = 0.0
 
     def start(self) -> None:
@@ -170,11 +176,13 @@ class SubscriptionQueue:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        # Dropped with the subscription: their alert records no longer wait for them.
-        for delivery in self.heap:
-            self.d.finished(delivery)
-        for _, where in self.digest:
-            self.d.offsets.done(*where)
+        if self.paused:
+            metrics.WEBHOOK_PAUSED.dec()
+            self.paused = False
+
+    def finished(self, delivery: Delivery) -> None:
+        for partition, offset in delivery.offsets:
+            self.offsets.done(partition, offset)
 
     def offer(self, alert: dict[str, Any], where: tuple[int, int]) -> bool:
         """Queue the alert if this subscription wants it; True if it did."""
@@ -260,6 +268,9 @@ class SubscriptionQueue:
 
     async def run(self) -> None:
         while True:
+            if self.paused:
+                await self._paused()
+                continue
             if not self.heap:
                 self.wake.clear()
                 await self.wake.wait()
@@ -273,22 +284,27 @@ class SubscriptionQueue:
                 continue
             status, error = await self.d.post(self.record, head.payload)
             s = self.d.settings
+            unreachable = status is None and error.startswith("unreachable")
+            if not unreachable:
+                self.down, self.down_since = False, None
             if status is not None and 200 <= status < 300:
                 self._pop()
-                self.down = False
                 metrics.WEBHOOK_DELIVERIES.labels(outcome="delivered").inc()
-                self.d.finished(head)
+                self.finished(head)
                 continue
             if status is None and error.startswith("forbidden"):  # never retried
                 self._pop()
                 await self.d.dead_letter(self.record, head, status, error)
-                self.d.finished(head)
+                self.finished(head)
                 continue
-            unreachable = status is None and error.startswith("unreachable")
             if unreachable:  # DOWN: the whole queue waits, in order, spending no attempts
+                now = time.time()
                 self.down = True
-                self.paused_until = time.time() + s.webhook_backoff_max_seconds
+                self.down_since = self.down_since or now
+                self.paused_until = now + s.webhook_backoff_max_seconds
                 metrics.WEBHOOK_DELIVERIES.labels(outcome="down").inc()
+                if now - self.down_since >= s.webhook_down_limit_seconds:
+                    self._pause(error)
                 continue
             head.attempts += 1
             if retryable(status) and head.attempts < s.webhook_max_attempts:
@@ -302,7 +318,49 @@ class SubscriptionQueue:
                 continue
             self._pop()
             await self.d.dead_letter(self.record, head, status, error)
-            self.d.finished(head)
+            self.finished(head)
+
+    def _pause(self, error: str) -> None:
+        self.paused = True
+        metrics.WEBHOOK_PAUSED.inc()
+        log.warning(
+            "subscription paused: receiver down",
+            extra={
+                "subscription_id": self.id,
+                "down_seconds": round(time.time() - (self.down_since or time.time())),
+                "error": error[:200],
+            },
+        )
+
+    async def _paused(self) -> None:
+        """Dead-letter whatever is queued (a paused subscription holds nothing back), and ping
+        the receiver every backoff cap; its first 2xx resumes deliveries."""
+        since = datetime.fromtimestamp(self.down_since or time.time(), UTC).isoformat()
+        while self.heap:
+            head = self._pop()
+            await self.d.dead_letter(
+                self.record, head, None, f"paused: receiver unreachable since {since}"
+            )
+            self.finished(head)
+        wait = self.paused_until - time.time()
+        if wait > 0:
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), wait)
+            return
+        ping = {
+            "type": "ping",
+            "subscription_id": self.id,
+            "delivery_id": delivery_id(self.id, "ping", int(time.time())),
+        }
+        status, _ = await self.d.post(self.record, ping)
+        metrics.WEBHOOK_DELIVERIES.labels(outcome="ping").inc()
+        if status is not None and 200 <= status < 300:
+            self.paused, self.down, self.down_since = False, False, None
+            metrics.WEBHOOK_PAUSED.dec()
+            log.info("subscription resumed", extra={"subscription_id": self.id})
+        else:
+            self.paused_until = time.time() + self.d.settings.webhook_backoff_max_seconds
 
 
 def new_session(settings: Settings) -> aiohttp.ClientSession:
@@ -321,7 +379,13 @@ class Dispatcher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.subscriptions: dict[str, SubscriptionQueue] = {}
-        self.offsets = Offsets()
+        self.consumed: dict[int, int] = {}  # partition of rasid.alerts → next offset
+        # (subscription, partition) → offset, as rasid.webhooks.progress says (read at start,
+        # then our own writes come back) and as this process last wrote it
+        self.durable: dict[tuple[str, int], int] = {}
+        self.written: dict[tuple[str, int], int] = {}
+        self.removed: set[str] = set()  # subscriptions whose progress records to delete
+        self.progress_ready = asyncio.Event()
         self.session: aiohttp.ClientSession | None = None
         self.producer: AIOKafkaProducer | None = None
         self.subs_ready = asyncio.Event()
@@ -334,10 +398,62 @@ class Dispatcher:
         if old is not None:
             asyncio.get_running_loop().create_task(old.stop())
         if record.value is None:
+            self.removed.add(sub_id)
             return
+        self.removed.discard(sub_id)
         queue = SubscriptionQueue(orjson.loads(record.value), self)
         self.subscriptions[sub_id] = queue
         queue.start()
+
+    # ---- progress (compacted, keyed "<subscription>/<partition>")
+    def on_progress(self, record: Any) -> None:
+        sub_id, _, partition = (record.key or b"").decode().rpartition("/")
+        if record.value is None:
+            self.durable.pop((sub_id, int(partition)), None)
+            return
+        doc = decode_valid("webhook-progress", record.value, "webhook progress record")
+        key = (doc["subscription_id"], doc["partition"])
+        self.durable[key] = max(self.durable.get(key, 0), doc["offset"])
+
+    def progress(self, queue: SubscriptionQueue, partition: int) -> int:
+        """Where `queue` stands on `partition`: never behind what it recorded before (alerts
+        re-read after a restart below that point are skipped for it, not pending)."""
+        own = queue.offsets.point(partition, self.consumed[partition])
+        return max(own, self.durable.get((queue.id, partition), 0))
+
+    def commit_points(self) -> dict[int, int]:
+        """The group's offsets: per partition, the oldest progress of any subscription."""
+        return {
+            p: min([nxt, *(self.progress(q, p) for q in self.subscriptions.values())])
+            for p, nxt in self.consumed.items()
+        }
+
+    def progress_records(self) -> list[tuple[bytes, bytes | None]]:
+        """(key, value) records for what changed since the last write; tombstones for the
+        progress of removed subscriptions."""
+        out: list[tuple[bytes, bytes | None]] = []
+        now = datetime.now(UTC).isoformat()
+        for queue in self.subscriptions.values():
+            for partition in self.consumed:
+                at = self.progress(queue, partition)
+                if self.written.get((queue.id, partition)) == at:
+                    continue
+                self.written[(queue.id, partition)] = at
+                doc = {
+                    "schema_version": 1,
+                    "subscription_id": queue.id,
+                    "partition": partition,
+                    "offset": at,
+                    "at": now,
+                }
+                check_outgoing("webhook-progress", doc)
+                out.append((f"{queue.id}/{partition}".encode(), orjson.dumps(doc)))
+        for sub_id in self.removed:
+            for key in [k for k in {*self.written, *self.durable} if k[0] == sub_id]:
+                self.written.pop(key, None)
+                out.append((f"{key[0]}/{key[1]}".encode(), None))
+        self.removed.clear()
+        return out
 
     # ---- alerts
     def on_alert(self, partition: int, offset: int, value: bytes | None) -> None:
@@ -345,15 +461,17 @@ class Dispatcher:
             alert = orjson.loads(value or b"")
         except orjson.JSONDecodeError:
             alert = None
-        taken = 0
-        if isinstance(alert, dict) and "id" in alert:
-            for queue in list(self.subscriptions.values()):
-                taken += queue.offer(alert, (partition, offset))
-        self.offsets.consumed_record(partition, offset, taken)
-
-    def finished(self, delivery: Delivery) -> None:
-        for partition, offset in delivery.offsets:
-            self.offsets.done(partition, offset)
+        self.consumed[partition] = offset + 1
+        for queue in list(self.subscriptions.values()):
+            # below its recorded progress: delivered or dead-lettered for it before a restart
+            fresh = offset >= self.durable.get((queue.id, partition), 0)
+            taken = (
+                fresh
+                and isinstance(alert, dict)
+                and "id" in alert
+                and queue.offer(alert, (partition, offset))
+            )
+            queue.offsets.consumed_record(partition, offset, int(taken))
 
     async def post(self, record: dict[str, Any], payload: dict[str, Any]) -> tuple[int | None, str]:
         assert self.session is not None
@@ -438,7 +556,9 @@ class Dispatcher:
                     for r in records:
                         self.on_alert(r.partition, r.offset, r.value)
                 if time.monotonic() - last_commit >= 1.0:
-                    points = self.offsets.commit_points()
+                    # each subscription's progress first: the group never passes it
+                    await self.write_progress()
+                    points = self.commit_points()
                     if points:
                         await consumer.commit(
                             {TopicPartition(s.topic_alerts, p): o for p, o in points.items()}
@@ -447,6 +567,15 @@ class Dispatcher:
         finally:
             self.alerts_ready.clear()
             await consumer.stop()
+
+    async def write_progress(self) -> None:
+        assert self.producer is not None
+        records = self.progress_records()
+        sends = [
+            await self.producer.send(topics.webhook_progress(self.settings), value, key=key)
+            for key, value in records
+        ]
+        await asyncio.gather(*sends)
 
     async def run(self) -> None:
         s = self.settings
@@ -465,9 +594,22 @@ class Dispatcher:
                     ),
                 )
             ),
+            asyncio.create_task(
+                supervise(
+                    "progress",
+                    lambda: tail(
+                        s.kafka_bootstrap,
+                        topics.webhook_progress(s),
+                        self.on_progress,
+                        ready=self.progress_ready,
+                    ),
+                )
+            ),
         ]
         try:
-            await self.subs_ready.wait()  # know the subscriptions before taking alerts
+            # know the subscriptions and how far each got before taking alerts
+            await self.subs_ready.wait()
+            await self.progress_ready.wait()
             tasks.append(asyncio.create_task(supervise("alerts", self.consume_alerts)))
             await asyncio.gather(*tasks)
         finally:
@@ -485,12 +627,14 @@ def _web(dispatcher: Dispatcher) -> web.Application:
         app,
         lambda: {
             "subscriptions_loaded": dispatcher.subs_ready.is_set(),
+            "progress_loaded": dispatcher.progress_ready.is_set(),
             "alerts_reader": dispatcher.alerts_ready.is_set(),
         },
         # Counts only: subscription ids are not for whoever can reach the port.
         lambda: {
             "subscriptions": len(dispatcher.subscriptions),
             "down": sum(1 for q in dispatcher.subscriptions.values() if q.down),
+            "paused": sum(1 for q in dispatcher.subscriptions.values() if q.paused),
         },
     )
     return app

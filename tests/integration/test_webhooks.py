@@ -172,7 +172,9 @@ async def _until(predicate: Any, timeout: float = 90.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-def _for(receiver: Receiver, path: str, article_id: str) -> list[tuple[dict[str, str], dict]]:
+def _for(
+    receiver: Receiver, path: str, article_id: str
+) -> list[tuple[dict[str, str], dict[str, Any]]]:
     return [
         (h, p)
         for h, p in receiver.bodies(path)
@@ -279,3 +281,31 @@ async def test_receiver_down_then_back_gets_everything_once(
         assert sorted(got) == sorted(ids)
     finally:
         await receiver.stop()
+
+
+async def test_one_down_receiver_causes_no_re_sends_to_others_after_a_restart(
+    env: Env, dispatcher: Dispatcher, receiver: Receiver
+) -> None:
+    """Issue 16, item 7: progress is kept per subscription. Before, the group's offsets
+    waited for the down receiver, and a restart re-sent everything after them to everyone."""
+    down = Receiver()  # not started: connections are refused
+    _subscribe(env, dispatcher, receiver.url("fine"), "--rule", "red-line")
+    _subscribe(env, dispatcher, down.url("away"), "--rule", "red-line")
+    arts = [article(IRAQ) for _ in range(3)]
+    ids = [aid for aid, _ in arts]
+    for _, raw in arts:
+        await env.produce([raw])
+    await _until(lambda: all(_for(receiver, "/fine", aid) for aid in ids))
+    dispatcher.wait(lambda status: status["down"] == 1)
+    await asyncio.sleep(2)  # the progress of both is written (every second)
+    dispatcher.stop()
+    dispatcher.start()  # re-reads rasid.alerts from the group's offsets: before the 3 alerts
+    await down.start()
+    try:
+        await _until(lambda: all(_for(down, "/away", aid) for aid in ids))
+        await asyncio.sleep(3)
+        assert sorted(p["alert"]["article"]["id"] for _, p in down.bodies("/away")) == sorted(ids)
+        fine = [p["alert"]["article"]["id"] for _, p in receiver.bodies("/fine")]
+        assert sorted(fine) == sorted(ids)  # once each: nothing re-sent after the restart
+    finally:
+        await down.stop()

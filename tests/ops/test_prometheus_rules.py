@@ -28,6 +28,7 @@ REQUIRED = {
     "RasidIngestStale",
     "RasidIngestNothingPublished",
     "RasidWebhookDeadLetters",
+    "RasidWebhookReceiverPaused",  # issue 16, item 7
 }
 RUNBOOKS = DEPLOY / "runbooks"
 PROMTOOL = shutil.which("promtool")
@@ -79,6 +80,10 @@ def test_promtool_unit_tests_catch_a_changed_threshold(tmp_path: Path) -> None:
         ("[15m])", "[10m])"),  # RasidWebhookDeadLetters
         ("offset 15m\n", "offset 10m\n"),
         ("for: 0m", "for: 1m"),
+        (
+            'rasid_webhook_subscriptions_paused{job="rasid-webhooks"}) > 0',
+            'rasid_webhook_subscriptions_paused{job="rasid-webhooks"}) > 1',
+        ),
     ]:
         assert text.count(old) >= 1, old
         mutated = tmp_path / "alerts.yml"
