@@ -148,6 +148,11 @@ class Settings(BaseSettings):
     api_keys_required: bool = True
     api_heartbeat_seconds: float = Field(15.0, gt=0)
     api_buffer_alerts: int = Field(10_000, ge=1)  # recent alerts kept in memory for /alerts
+    # What one key may cost (streams/api/limits.py): requests per second with a burst, and open
+    # streams; over them the API answers 429 with Retry-After. Not applied without keys.
+    api_key_requests_per_second: float = Field(20.0, gt=0)
+    api_key_burst: int = Field(40, ge=1)
+    api_key_streams: int = Field(10, ge=1)
     # Stream tickets (POST /alerts/stream/ticket): one use, valid this long, signed with this
     # secret; set the same secret on every API process behind a load balancer (unset: a random
     # one per process, so a ticket only works on the process that issued it).

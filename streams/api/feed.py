@@ -1,12 +1,22 @@
 """Kafka readers of the API process: the alert feed (a bounded buffer of recent alert messages,
-fanned out to every live stream) and the API key store (the compacted keys topic, whole)."""
+fanned out to every live stream) and the API key store (the compacted keys topic, whole).
+
+The buffer is indexed so that no request costs time proportional to it: `/alerts` walks the
+newest revisions from its cursor (`page`), and a resuming stream finds its position in each
+partition by bisection (`backlog`). What a resume needs from before the buffer is read back
+from Kafka in chunks, a few read-backs at a time, and streamed as it comes: a request never
+holds more than one chunk (issue 16: ten forged resumes took the API from 94 MB to 733 MB).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import heapq
+import itertools
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +30,8 @@ from streams.kafka.partitions import wait_for_partitions
 log = logging.getLogger("rasid.api")
 
 STREAM_QUEUE = 1000  # events a slow stream client may lag behind before it is disconnected
+READBACK_CHUNK = 500  # records a read-back from Kafka holds at a time
+READBACKS = 2  # read-backs from Kafka running at once (the others wait their turn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,23 +92,26 @@ async def tail(
 
 async def read_range(
     bootstrap: str, topic: str, partition: int, start: int, stop: int
-) -> list[Any]:
-    """Records [start, stop) of one partition: a stream resuming from before the buffer."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+) -> AsyncIterator[list[Any]]:
+    """Records [start, stop) of one partition, in chunks of at most READBACK_CHUNK: a stream
+    resuming from before the buffer."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=262_144,  # what one fetch may buffer
+    )
     await consumer.start()
-    out: list[Any] = []
     try:
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
         consumer.seek(tp, start)
         while (await consumer.position(tp)) < stop:
-            batch = await consumer.getmany(tp, timeout_ms=2000)
+            batch = await consumer.getmany(tp, timeout_ms=2000, max_records=READBACK_CHUNK)
             if not batch:
                 break
-            out.extend(r for r in batch.get(tp, []) if r.offset < stop)
+            yield [r for r in batch.get(tp, []) if r.offset < stop]
     finally:
         await consumer.stop()
-    return out
 
 
 def entry_of(record: Any) -> Entry | None:
@@ -118,6 +133,13 @@ class AlertFeed:
     def __init__(self, bootstrap: str, topic: str, size: int) -> None:
         self.bootstrap, self.topic, self.size = bootstrap, topic, size
         self.buffer: deque[Entry] = deque(maxlen=size)
+        # The same entries per partition, in offset order (a resume bisects them) …
+        self.parts: dict[int, deque[Entry]] = {}
+        # … and the newest revision of each alert, with (cursor, alert id) kept sorted: /alerts
+        # walks it from its cursor and stops at its limit.
+        self.newest_of: dict[str, Entry] = {}
+        self.newest: list[tuple[tuple[int, int, int], str]] = []
+        self.readbacks = asyncio.Semaphore(READBACKS)
         self.position: dict[int, int] = {}  # partition → next offset
         self.first: dict[int, int] = {}  # partition → first offset the buffer can still serve
         self.queues: set[asyncio.Queue[Entry | None]] = set()
@@ -140,7 +162,17 @@ class AlertFeed:
         if len(self.buffer) == self.buffer.maxlen:
             old = self.buffer[0]
             self.first[old.partition] = max(self.first.get(old.partition, 0), old.offset + 1)
+            self.parts[old.partition].popleft()  # consumption order keeps offset order
+            if self.newest_of.get(old.alert["id"]) is old:
+                self._unlist(old)
+                del self.newest_of[old.alert["id"]]
         self.buffer.append(entry)
+        self.parts.setdefault(entry.partition, deque()).append(entry)
+        previous = self.newest_of.get(entry.alert["id"])
+        if previous is not None:
+            self._unlist(previous)
+        self.newest_of[entry.alert["id"]] = entry
+        bisect.insort(self.newest, (entry.cursor, entry.alert["id"]))
         for queue in list(self.queues):
             if queue.qsize() >= STREAM_QUEUE:
                 # Too slow: its stream ends after the last entry it already holds (none is
@@ -150,6 +182,12 @@ class AlertFeed:
                 queue.put_nowait(None)
             else:
                 queue.put_nowait(entry)
+
+    def _unlist(self, entry: Entry) -> None:
+        item = (entry.cursor, entry.alert["id"])
+        i = bisect.bisect_left(self.newest, item)
+        if i < len(self.newest) and self.newest[i] == item:
+            del self.newest[i]
 
     async def run(self) -> None:
         await tail(self.bootstrap, self.topic, self.add, start=self._start, ready=self.ready)
@@ -191,26 +229,53 @@ class AlertFeed:
             self.queues.discard(queue)
             queue.put_nowait(None)
 
-    async def since(self, position: dict[int, int]) -> list[Entry]:
-        """Every message after `position`, in consumption order: from Kafka for the part the
-        buffer no longer (or not yet) holds, then from the buffer."""
-        older: list[Entry] = []
-        for partition, first in self.first.items():
+    async def backlog(self, position: dict[int, int]) -> AsyncIterator[Entry]:
+        """Every message after `position`: first what the buffer no longer (or not yet) holds,
+        read back from Kafka partition by partition, in chunks; then the buffer's part, merged
+        across partitions in time order."""
+        at = dict(position)
+        for partition in sorted(self.first):
             # At most one buffer's worth per partition is read back: a very old (or forged)
             # position must not make one client read the whole topic.
-            start = max(position.get(partition, 0), first - self.size)
-            if start < first:
-                records = await read_range(self.bootstrap, self.topic, partition, start, first)
-                older.extend(e for e in map(entry_of, records) if e is not None)
-        older.sort(key=lambda e: e.cursor)
-        return older + [e for e in self.buffer if e.offset >= position.get(e.partition, 0)]
+            at[partition] = max(at.get(partition, 0), self.first[partition] - self.size)
+            # re-checked after each read: the buffer may have moved on meanwhile
+            while at[partition] < (stop := self.first[partition]):
+                async with self.readbacks:
+                    chunks = read_range(self.bootstrap, self.topic, partition, at[partition], stop)
+                    async for records in chunks:
+                        for entry in map(entry_of, records):
+                            if entry is not None:
+                                yield entry
+                at[partition] = stop
+        slices = []
+        for partition, entries in self.parts.items():
+            start = bisect.bisect_left(entries, at.get(partition, 0), key=_offset)
+            slices.append(list(itertools.islice(entries, start, None)))  # a snapshot: add() goes on
+        for entry in heapq.merge(*slices, key=_cursor):
+            yield entry
 
-    def latest(self) -> list[Entry]:
-        """The last revision of every alert in the buffer, newest first."""
-        last: dict[str, Entry] = {}
-        for entry in self.buffer:
-            last[entry.alert["id"]] = entry
-        return sorted(last.values(), key=lambda e: e.cursor, reverse=True)
+    def page(
+        self, before: tuple[int, int, int] | None, limit: int, allow: Callable[[Entry], bool]
+    ) -> tuple[list[Entry], bool]:
+        """Up to `limit` newest revisions older than the cursor `before` that `allow` passes,
+        newest first, and whether there are more."""
+        end = len(self.newest) if before is None else bisect.bisect_left(self.newest, (before,))
+        page: list[Entry] = []
+        for i in range(end - 1, -1, -1):
+            entry = self.newest_of[self.newest[i][1]]
+            if allow(entry):
+                if len(page) == limit:
+                    return page, True
+                page.append(entry)
+        return page, False
+
+
+def _offset(entry: Entry) -> int:
+    return entry.offset
+
+
+def _cursor(entry: Entry) -> tuple[int, int, int]:
+    return entry.cursor
 
 
 class KeyStore:

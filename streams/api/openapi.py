@@ -50,6 +50,11 @@ _UNAUTHORIZED = {
     "description": "No API key, or an unknown or revoked one.",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
+_TOO_MANY = {
+    "description": "This key is over its request rate or its open streams (per key limits).",
+    "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
 _BAD_REQUEST = {
     "description": "A bad filter, limit, cursor or event id.",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -121,6 +126,7 @@ def openapi() -> dict[str, Any]:
                         },
                         "400": _BAD_REQUEST,
                         "401": _UNAUTHORIZED,
+                        "429": _TOO_MANY,
                     },
                 }
             },
@@ -163,6 +169,7 @@ def openapi() -> dict[str, Any]:
                         },
                         "400": _BAD_REQUEST,
                         "401": _UNAUTHORIZED,
+                        "429": _TOO_MANY,
                     },
                 }
             },
@@ -190,6 +197,7 @@ def openapi() -> dict[str, Any]:
                             },
                         },
                         "401": _UNAUTHORIZED,
+                        "429": _TOO_MANY,
                     },
                 }
             },

@@ -37,6 +37,7 @@ from streams.api.access import (
 )
 from streams.api.feed import AlertFeed, Entry, KeyStore, supervise
 from streams.api.http import Runner, json_error, json_errors
+from streams.api.limits import KeyLimits
 from streams.api.openapi import openapi
 from streams.filters import AlertFilter
 from streams.kafka import names as topics
@@ -52,6 +53,7 @@ FEED: web.AppKey[AlertFeed] = web.AppKey("feed", AlertFeed)
 KEYS: web.AppKey[KeyStore] = web.AppKey("keys", KeyStore)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 TICKETS: web.AppKey[TicketLedger] = web.AppKey("tickets", TicketLedger)
+LIMITS: web.AppKey[KeyLimits] = web.AppKey("limits", KeyLimits)
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -90,6 +92,19 @@ def authenticate(request: web.Request, *, ticket: bool = False) -> ApiKey | None
     return check_token(token, keys)
 
 
+def too_many(request: web.Request, key: ApiKey, route: str) -> web.Response | None:
+    """A 429 if this key is over its request rate (not applied when keys are not required)."""
+    if not request.app[SETTINGS].api_keys_required:
+        return None
+    wait = request.app[LIMITS].request(key.id, time.monotonic())
+    if wait is None:
+        return None
+    _count(route, 429)
+    return _error(
+        429, "too many requests for this key; retry later", headers={"Retry-After": str(wait)}
+    )
+
+
 def _filter(request: web.Request) -> AlertFilter:
     query = request.query
     return AlertFilter.from_params(
@@ -122,6 +137,8 @@ async def alerts_view(request: web.Request) -> web.Response:
     if key is None:
         _count("alerts", 401)
         return _error(401, "a valid API key is required (Authorization: Bearer …)")
+    if (refused := too_many(request, key, "alerts")) is not None:
+        return refused
     try:
         wanted = _filter(request)
         limit = _limit(request.query.get("limit", "50"))
@@ -130,26 +147,22 @@ async def alerts_view(request: web.Request) -> web.Response:
         _count("alerts", 400)
         return _error(400, str(exc))
     feed = request.app[FEED]
-    page: list[Entry] = []
-    more = False
-    for entry in feed.latest():
-        if before is not None and entry.cursor >= before:
-            continue
-        if not (key.allows(entry.alert) and wanted.matches(entry.alert)):
-            continue
-        if len(page) == limit:
-            more = True
-            break
-        page.append(entry)
+    page, more = feed.page(before, limit, lambda e: key.allows(e.alert) and wanted.matches(e.alert))
     _count("alerts", 200)
-    return _json(
-        {
-            "alerts": [e.alert for e in page],
-            "next_cursor": "-".join(map(str, page[-1].cursor)) if more and page else None,
+    # The alerts as the feed holds them, already serialized: nothing is encoded twice.
+    body = b"".join(
+        (
+            b'{"alerts":[',
+            ",".join(e.data for e in page).encode(),
+            b'],"next_cursor":',
+            orjson.dumps("-".join(map(str, page[-1].cursor)) if more and page else None),
             # Open the stream from here (last_event_id) to miss nothing after this page.
-            "position": encode_position(feed.position),
-        }
+            b',"position":',
+            orjson.dumps(encode_position(feed.position)),
+            b"}",
+        )
     )
+    return web.Response(body=body, content_type="application/json")
 
 
 async def ticket_view(request: web.Request) -> web.Response:
@@ -163,6 +176,8 @@ async def ticket_view(request: web.Request) -> web.Response:
     if key is None:
         _count("ticket", 401)
         return _error(401, "a valid API key is required (Authorization: Bearer …)")
+    if (refused := too_many(request, key, "ticket")) is not None:
+        return refused
     _count("ticket", 200)
     ttl = settings.api_ticket_seconds
     return _json(
@@ -176,6 +191,8 @@ async def stream_view(request: web.Request) -> web.StreamResponse:
     if key is None:
         _count("stream", 401)
         return _error(401, "a valid API key is required (Authorization: Bearer …)")
+    if (refused := too_many(request, key, "stream")) is not None:
+        return refused
     feed, settings = request.app[FEED], request.app[SETTINGS]
     last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
     if last and not feed.first:  # the topic's partitions are not known yet
@@ -189,6 +206,28 @@ async def stream_view(request: web.Request) -> web.StreamResponse:
     except ValueError as exc:
         _count("stream", 400)
         return _error(400, str(exc))
+    limits = request.app[LIMITS]
+    if settings.api_keys_required and not limits.open_stream(key.id):
+        _count("stream", 429)
+        return _error(
+            429,
+            f"too many open streams for this key (at most {settings.api_key_streams})",
+            headers={"Retry-After": "5"},
+        )
+    try:
+        return await _stream(request, key, wanted, resume)
+    finally:
+        if settings.api_keys_required:
+            limits.close_stream(key.id)
+
+
+async def _stream(
+    request: web.Request,
+    key: ApiKey,
+    wanted: AlertFilter,
+    resume: dict[int, int] | None,
+) -> web.StreamResponse:
+    feed, settings = request.app[FEED], request.app[SETTINGS]
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream; charset=utf-8",
@@ -215,8 +254,13 @@ async def stream_view(request: web.Request) -> web.StreamResponse:
     try:
         await response.write(b"retry: 3000\n\n")
         if resume is not None:
-            for entry in await feed.since(resume):
+            sent = 0
+            async for entry in feed.backlog(resume):
                 await send(entry)
+                sent += 1
+                if sent % 100 == 0:
+                    # a long backlog must not hold the event loop: live streams go on meanwhile
+                    await asyncio.sleep(0)
         while True:
             try:
                 item = await asyncio.wait_for(queue.get(), settings.api_heartbeat_seconds)
@@ -260,6 +304,11 @@ def build_app(settings: Settings, *, readers: bool = True) -> web.Application:
     )
     secret = settings.api_ticket_secret.get_secret_value().encode() or secrets.token_bytes(32)
     app[TICKETS] = TicketLedger(secret, settings.api_ticket_seconds)
+    app[LIMITS] = KeyLimits(
+        rate=settings.api_key_requests_per_second,
+        burst=settings.api_key_burst,
+        streams=settings.api_key_streams,
+    )
     app.router.add_get("/", page_view)
     app.router.add_get("/alerts", alerts_view)
     app.router.add_get("/alerts/stream", stream_view)

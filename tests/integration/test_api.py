@@ -169,12 +169,16 @@ async def test_openapi_is_served_and_committed(api: Api) -> None:
 
 
 async def test_many_concurrent_streams_all_get_the_alert(env: Env, api: Api, full_key: str) -> None:
-    await _wait_key(api, full_key)
+    # one key may hold RASID_API_KEY_STREAMS (10) streams: five keys, ten streams each
+    keys = [full_key, *(create_key(env, f"many-{i}") for i in range(4))]
+    for key in keys:
+        await _wait_key(api, key)
     clients = 50
     aid, raw = article(IRAQ)
     async with contextlib.AsyncExitStack() as stack:
         streams = [
-            await stack.enter_async_context(stream(api.url, full_key)) for _ in range(clients)
+            await stack.enter_async_context(stream(api.url, keys[i % len(keys)]))
+            for i in range(clients)
         ]
         status, metrics_text = await _text(f"{api.url}/metrics")
         assert status == 200
@@ -197,3 +201,46 @@ async def test_many_concurrent_streams_all_get_the_alert(env: Env, api: Api, ful
 async def _text(url: str) -> tuple[int, str]:
     async with aiohttp.ClientSession() as session, session.get(url) as resp:
         return resp.status, await resp.text()
+
+
+async def test_a_resume_from_before_the_buffer_reads_back_from_kafka(
+    env: Env, tmp_path: Path
+) -> None:
+    """Issue 16, item 5: the API keeps 12 alerts; a stream resuming from the start of the topic
+    gets the 18 older ones read back from Kafka (in chunks) and the 12 buffered, each once.
+    (A read-back covers at most one buffer per partition: 10 alerts per partition here.)"""
+    import uuid
+
+    from aiokafka import AIOKafkaProducer
+
+    from tests.integration.conftest import free_port
+
+    own = Env(
+        bootstrap=env.bootstrap,
+        prefix=f"rasid-readback-{uuid.uuid4().hex[:8]}",
+        web_port=free_port(),
+        data_dir=tmp_path / "unused",
+    )
+    own.rasid("topics")
+    producer = AIOKafkaProducer(bootstrap_servers=own.bootstrap, acks="all")
+    await producer.start()
+    try:
+        for n in range(30):
+            doc = {"id": f"readback-{n:02d}", "status": "new", "article": {"id": f"art-{n:02d}"}}
+            await producer.send_and_wait(
+                own.topics["alerts"], orjson.dumps(doc), key=b"%d" % n, partition=n % 3
+            )
+    finally:
+        await producer.stop()
+    token = create_key(own, "readback")
+    server = Api(own, tmp_path / "api.log", RASID_API_BUFFER_ALERTS="12")
+    server.start()
+    try:
+        await _wait_key(server, token)
+        ids = {f"art-{n:02d}" for n in range(30)}
+        async with stream(server.url, token, last_event_id="1.0.0.0") as s:
+            events = await s.collect(ids, timeout=60)
+    finally:
+        server.stop()
+    got = [e.data["article"]["id"] for e in events]
+    assert sorted(got) == sorted(ids)  # every one, once

@@ -53,7 +53,7 @@ async def test_a_cut_stream_resumes_with_no_gap_and_no_repeat() -> None:
     offsets = [e.offset for e in delivered]
     assert offsets == list(range(len(offsets)))  # what it got has no hole
     # It resumes with the id of the last event it received: the next offset of partition 0.
-    resumed = await feed.since({0: offsets[-1] + 1})
+    resumed = [e async for e in feed.backlog({0: offsets[-1] + 1})]
     got = offsets + [e.offset for e in resumed]
     assert got == list(range(total))  # no gap, no repeat
     feed.unsubscribe(queue)
@@ -71,7 +71,7 @@ async def test_a_cut_stream_on_several_partitions_loses_nothing() -> None:
     for e in delivered:
         assert e.offset == position[e.partition]  # in order, nothing skipped
         position[e.partition] = e.offset + 1
-    resumed = await feed.since(position)
+    resumed = [e async for e in feed.backlog(position)]
     assert sorted((e.partition, e.offset) for e in delivered + resumed) == sorted(sent)
     feed.unsubscribe(queue)
 
