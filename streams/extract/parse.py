@@ -376,6 +376,10 @@ class _Parts:
     published_at: datetime | None
 
 
+_SHORT_POST_LINES = 4  # an input of at most this many lines may be all headline
+_BREAKING = frozenset(normalize(h) for h in ("عاجل", "خبر عاجل", "أخبار عاجلة"))
+
+
 def _parse_lines(
     text: str, *, title: str | None, fetched_at: datetime | None, tz: tzinfo
 ) -> _Parts:
@@ -396,6 +400,7 @@ def _parse_lines(
     protect = {meta_idx, meta_idx - 1} if meta_idx is not None else set()
     single_block = n > 0 and lines[-1].block == 0
     drop: set[int] = set()
+    breaking: set[int] = set()  # lines dropped as the items of an «عاجل» heading
     for i, line in enumerate(lines):
         if i in drop or i in protect:
             continue
@@ -409,6 +414,8 @@ def _parse_lines(
                 and j - i <= (1 if single_block else 10)
             ):
                 drop.add(j)
+                if line.norm.strip(" :：-–—|•·»«") in _BREAKING:
+                    breaking.add(j)
                 j += 1
         elif _is_chrome_line(line):
             drop.add(i)
@@ -453,6 +460,14 @@ def _parse_lines(
         headline = given if given is not None else lines[start].joined
         body_idx = [i for i in body_idx if not _same_joined(lines[i].joined, headline)]
     paragraphs = [lines[i].text for i in body_idx]
+    if not paragraphs and title is None and title_idx is None and n <= _SHORT_POST_LINES:
+        # A short post (a tweet, a breaking line, a programme teaser) whose lines were all
+        # taken for a section/time line or a dateline («#رقم_اليوم | …», «برنامج – حلقة …»):
+        # it is the only text there is, so it is the article, never a dead letter (issue 15:
+        # 38 of ASND's 7,243 posts were). So is the line under a lone «عاجل |»: in a short
+        # post that is the breaking news, not a ticker. Other chrome stays dropped.
+        use = sorted({*kept, *breaking})
+        paragraphs = [lines[i].text for i in use if len(lines[i].words) >= 2]
 
     if title is not None:
         final_title = title.strip()

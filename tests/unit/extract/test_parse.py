@@ -231,6 +231,28 @@ def test_nothing_usable_raises(text: str) -> None:
         parse_article(text, tz=BAGHDAD)
 
 
+@pytest.mark.parametrize(
+    ("text", "news"),
+    [
+        # taken for a section/time line («اليوم» is a date)
+        ("#رقم_اليوم | 12 مليار دولار حجم التبادل التجاري بين #العراق وتركيا", "12 مليار دولار"),
+        # taken for a dateline («X – …»)
+        ("#بالأرقام – كلفة إعادة إعمار الموصل القديمة", "كلفة إعادة إعمار"),
+        ("برنامج المرصد – الحلقة الأخيرة عن مياه دجلة", "مياه دجلة"),
+        # the line under a lone «عاجل |» is the breaking news, not a ticker item
+        ("عاجل | \nقوات الأمن تغلق الطرق المؤدية إلى المنطقة الخضراء في #بغداد", "المنطقة الخضراء"),
+        ("خبر عاجل\nانفجار قرب ساحة التحرير وسط بغداد", "ساحة التحرير"),
+        ("RT @SomeDesk: عاجل | قوات الأمن تغلق الطرق في #بغداد", "تغلق الطرق"),
+    ],
+)
+def test_a_short_post_is_its_own_article(text: str, news: str) -> None:
+    """Issue 15: a tweet or breaking line whose only line looked like page furniture was
+    dead-lettered as chrome; it is the only text there is, so it is the article."""
+    article = parse_article(text, tz=BAGHDAD)
+    assert news in article.body
+    assert article.title
+
+
 def test_parse_error_is_value_error() -> None:
     assert issubclass(ParseError, ValueError)
 
