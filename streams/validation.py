@@ -27,7 +27,8 @@ from streams.times import maybe_rfc3339
 SCHEMA_DIR = resources.schema_dir()  # packaged copy of the top-level schemas/
 SCHEMA_FILES = {
     "raw-article": "raw-article.v1.json",
-    "enriched-article": "enriched-article.v1.json",
+    "enriched-article": "enriched-article.v2.json",  # v2: `breaking`
+    "enriched-article-v1": "enriched-article.v1.json",  # written by the previous release
     "alert": "alert.v2.json",  # one alert per rule and story (rasid.alerts)
     "alert-hit": "alert.v1.json",  # one rule on one article, before story grouping
     "story-candidate": "story-candidate.v2.json",

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
+from streams.classify.breaking import is_breaking
 from streams.classify.places import Gazetteer, classify_regions
 from streams.classify.topics import classify_topics
 from streams.extract.parse import parse_article
@@ -13,7 +14,7 @@ from streams.ids import article_id
 from streams.model import Label, ParsedArticle
 from streams.times import maybe_rfc3339
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: `breaking`
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -72,4 +73,5 @@ def enrich(
         "ingested_at": now.isoformat(),
         "regions": [label_dict(r) for r in regions],
         "topics": [label_dict(t) for t in topics],
+        "breaking": is_breaking(parsed.title, parsed.body),
     }

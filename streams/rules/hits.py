@@ -24,6 +24,7 @@ def match_article(enriched: Mapping[str, Any], rules: RuleSet) -> list[RuleHit]:
         topics=_codes(enriched["topics"]),
         source=enriched["source"],
         lang=enriched.get("lang"),
+        breaking=bool(enriched.get("breaking", False)),
     )
 
 

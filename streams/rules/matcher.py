@@ -138,10 +138,18 @@ class _CompiledRule:
     topics: frozenset[str]
     sources: frozenset[str]
     langs: frozenset[str]
+    breaking: bool | None
 
     def applies(
-        self, regions: frozenset[str], topics: frozenset[str], source: str | None, lang: str | None
+        self,
+        regions: frozenset[str],
+        topics: frozenset[str],
+        source: str | None,
+        lang: str | None,
+        breaking: bool,
     ) -> bool:
+        if self.breaking is not None and self.breaking != breaking:
+            return False
         if self.regions and self.regions.isdisjoint(regions):
             return False
         if self.topics and self.topics.isdisjoint(topics):
@@ -281,6 +289,7 @@ class RuleSet:
                 topics=spec.topics,
                 sources=spec.sources,
                 langs=spec.langs,
+                breaking=spec.breaking,
             )
         )
         # The rule is evaluated only for articles where one of its trigger terms occurred.
@@ -341,12 +350,14 @@ class RuleSet:
         topics: Collection[str] = (),
         source: str | None = None,
         lang: str | None = None,
+        breaking: bool = False,
     ) -> list[RuleHit]:
         """Rules that fire on an article, in rule-file order.
 
         `fields` maps field names ("title", "body") to ORIGINAL text. `regions`, `topics`,
-        `source` and `lang` describe the article and feed the rules' filters: a rule with a
-        `regions` (`topics`, `lang`) filter applies only if the article has one of those.
+        `source`, `lang` and `breaking` describe the article and feed the rules' filters: a
+        rule with a `regions` (`topics`, `lang`) filter applies only if the article has one of
+        those, one with `breaking: true` (false) only if it is (is not) breaking news.
         """
         scans = {name: self._scan(text) for name, text in fields.items() if text}
         found: set[int] = set()
@@ -361,7 +372,7 @@ class RuleSet:
         hits: list[RuleHit] = []
         for index in candidates:
             rule = self._rules[index]
-            if not rule.applies(region_set, topic_set, source, lang):
+            if not rule.applies(region_set, topic_set, source, lang, breaking):
                 continue
             found_hits = self._eval(rule.expr, scans)
             if found_hits:
@@ -581,6 +592,7 @@ def check_rule_tests(specs: Iterable[RuleSpec], file: str | None = None) -> list
                     topics=spec.topics,
                     source=next(iter(spec.sources), None),
                     lang=next(iter(spec.langs), None),
+                    breaking=spec.breaking is True,
                 )
             )
             if fired != should_fire:

@@ -32,6 +32,7 @@ _RULE_KEYS = frozenset(
         "description",
         "severity",
         "enabled",
+        "breaking",
         "owner",
         "tags",
         "match",
@@ -130,6 +131,7 @@ class RuleSpec:
     topics: frozenset[str] = frozenset()
     sources: frozenset[str] = frozenset()
     langs: frozenset[str] = frozenset()
+    breaking: bool | None = None  # True: breaking items only; False: never them; None: any
     owner: str | None = None
     tags: tuple[str, ...] = ()
     lists_used: tuple[str, ...] = ()  # named lists the rule references
@@ -178,6 +180,7 @@ class _Validator:
         title = self.field(self.title)
         severity = self.field(self.severity)
         enabled = self.field(self.enabled)
+        breaking = self.field(self.breaking)
         self.field(self.description)
         owner = self.field(self.owner)
         tags = self.field(lambda: tuple(self.code_list("tags")))
@@ -202,6 +205,7 @@ class _Validator:
             topics=topics or frozenset(),
             sources=sources or frozenset(),
             langs=langs or frozenset(),
+            breaking=breaking,
             owner=owner,
             tags=tags or (),
             lists_used=tuple(self.lists_used),
@@ -240,6 +244,12 @@ class _Validator:
         if not isinstance(enabled, bool):
             raise self.fail("enabled", f"must be true or false, got {enabled!r}")
         return enabled
+
+    def breaking(self) -> bool | None:
+        breaking = self.raw.get("breaking")
+        if breaking is not None and not isinstance(breaking, bool):
+            raise self.fail("breaking", f"must be true or false, got {breaking!r}")
+        return breaking
 
     def description(self) -> None:
         if "description" in self.raw and not isinstance(self.raw["description"], str):

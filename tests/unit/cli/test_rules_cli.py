@@ -47,7 +47,7 @@ def test_validate_reports_one_error_per_problem(
     err = capsys.readouterr().err.splitlines()
     f = str(path)
     assert err == [
-        f"error: {f}: rule 'red-line': field 'colour': unknown key (allowed: description, "
+        f"error: {f}: rule 'red-line': field 'colour': unknown key (allowed: breaking, description, "
         "enabled, id, lang, match, owner, phrases, regions, severity, sources, tags, tests, "
         "title, topics, unless_near, version)",
         f"error: {f}: rule 'red-line': field 'severity': must be one of info, low, medium, "

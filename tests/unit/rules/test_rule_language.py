@@ -366,7 +366,7 @@ def test_every_problem_is_reported_once() -> None:
         "rules.yaml",
     )
     assert [str(p) for p in doc.problems] == [
-        "rules.yaml: rule 'a': field 'colour': unknown key (allowed: description, enabled, id, "
+        "rules.yaml: rule 'a': field 'colour': unknown key (allowed: breaking, description, enabled, id, "
         "lang, match, owner, phrases, regions, severity, sources, tags, tests, title, topics, "
         "unless_near, version)",
         "rules.yaml: rule 'a': field 'title': must be a non-empty string",
