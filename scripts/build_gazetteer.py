@@ -147,6 +147,8 @@ def main() -> None:
         "stoplist": sorted(stop),
         "source_cues": sorted({norm_name(w) for w in curated.get("source_cues", [])}),
         "speech_verbs": sorted({norm_name(w) for w in curated.get("speech_verbs", [])}),
+        "common_words": sorted({norm_name(w) for w in curated.get("common_words", [])}),
+        "place_cues": sorted({norm_name(w) for w in curated.get("place_cues", [])}),
         "entries": out_entries,
     }
     OUT.write_text(

@@ -12,7 +12,9 @@ countries, curated places, actors, demonyms and GeoNames-only names weigh 1.0/0.
 A place that only says where a source speaks from («مصدر مطلع من داخل روسيا», «من موسكو قال»)
 counts 0.3 of that. Ambiguous names («عمان», «صور», «طرابلس», GeoNames names shared by several
 countries) count only when the article has another, unambiguous mention of the same country or
-a cue word next to them («سلطنة عمان», «العاصمة الأردنية عمان»). A country is returned when its raw
+a cue word next to them («سلطنة عمان», «العاصمة الأردنية عمان»). Names that are also ordinary
+words («دوما» "always", «حديثة» "modern": `common_words`) count only after a place cue («في
+دوما», «مدينة حديثة», «بحديثة») or with another firm mention of the same country. A country is returned when its raw
 weight is >= 0.7 and >= 25 % of the strongest country's; the score is raw / (raw + 3).
 """
 
@@ -218,6 +220,8 @@ class Gazetteer:
         self.stoplist = frozenset(doc.get("stoplist", []))
         self.source_cues = frozenset(doc.get("source_cues", []))
         self.speech_verbs = frozenset(doc.get("speech_verbs", []))
+        self.common_words = frozenset(doc.get("common_words", []))
+        self.place_cues = frozenset(doc.get("place_cues", []))
         self.attribution: str = doc.get("attribution", "")
 
     @classmethod
@@ -260,6 +264,18 @@ def _is_source_location(gaz: Gazetteer, words: Sequence[str], start: int, end: i
     return False
 
 
+_LOCATIVE_PROCLITICS = ("وب", "ول", "ب", "ل")
+
+
+def _place_cued(gaz: Gazetteer, words: Sequence[str], start: int, name: str) -> bool:
+    """A common-word name used as a place: a cue word right before it («في دوما», «مدينة
+    حديثة»), or a locative proclitic on it («بحديثة», «لدوما»)."""
+    if start > 0 and not gaz.place_cues.isdisjoint(word_variants(words[start - 1])):
+        return True
+    token, first = words[start], name.split(" ", 1)[0]
+    return token != first and token.startswith(_LOCATIVE_PROCLITICS)
+
+
 @dataclass(slots=True)
 class _Hit:
     entry: GazetteerEntry
@@ -267,6 +283,7 @@ class _Hit:
     weight: float
     evidence: Evidence
     supported_codes: tuple[str, ...]  # for ambiguous names: codes backed by a nearby cue
+    common: bool = False  # a common-word name without a place cue: needs a firm mention
 
 
 def classify_regions(
@@ -302,16 +319,21 @@ def classify_regions(
             if entry.cues:
                 window = _window_words(words, m.start, m.end, CUE_WINDOW)
                 supported = tuple(c for c, cs in entry.cues if _cue_present(cs, window))
+            common = entry.name in gaz.common_words and not _place_cued(
+                gaz, words, m.start, entry.name
+            )
             ev = Evidence(text[start:end], field, start, end)
-            hits.append(_Hit(entry, field, weight, ev, supported))
+            hits.append(_Hit(entry, field, weight, ev, supported, common))
 
     # Countries with at least one unambiguous mention support ambiguous names.
-    firm = {c for h in hits if not h.entry.needs_support for c, _ in h.entry.codes}
+    firm = {c for h in hits if not (h.entry.needs_support or h.common) for c, _ in h.entry.codes}
     raw: dict[str, float] = {}
     evidence: dict[str, list[Evidence]] = {}
     for h in hits:
         for code, name_weight in h.entry.codes:
             if h.entry.needs_support and code not in firm and code not in h.supported_codes:
+                continue
+            if h.common and code not in firm:
                 continue
             raw[code] = raw.get(code, 0.0) + h.weight * name_weight
             evidence.setdefault(code, []).append(h.evidence)
