@@ -7,7 +7,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from streams.classify.breaking import is_breaking
-from streams.classify.places import Gazetteer, classify_regions
+from streams.classify.places import Gazetteer, locate
 from streams.classify.topics import classify_topics
 from streams.extract.parse import parse_article
 from streams.ids import article_id
@@ -53,9 +53,7 @@ def enrich(
     """Classify a parsed article and build the enriched-article message."""
     # A producer's explicit timestamp beats what the parser read off the page.
     published_at = maybe_rfc3339(raw.get("published_at")) or parsed.published_at
-    regions = classify_regions(
-        parsed.title, parsed.body, dateline=parsed.dateline, gazetteer=gazetteer
-    )
+    regions = locate(parsed.title, parsed.body, dateline=parsed.dateline, gazetteer=gazetteer)
     topics = classify_topics(parsed.title, parsed.body, section=parsed.section)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -71,7 +69,8 @@ def enrich(
         "published_at": _iso(published_at),
         "fetched_at": _iso(maybe_rfc3339(raw.get("fetched_at"))),
         "ingested_at": now.isoformat(),
-        "regions": [label_dict(r) for r in regions],
+        "regions": [label_dict(r) for r in regions.about],
+        "mentioned": [label_dict(r) for r in regions.mentioned],
         "topics": [label_dict(t) for t in topics],
         "breaking": is_breaking(parsed.title, parsed.body),
     }

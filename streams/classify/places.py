@@ -16,11 +16,19 @@ a cue word next to them («سلطنة عمان», «العاصمة الأردن�
 words («دوما» "always", «حديثة» "modern": `common_words`) count only after a place cue («في
 دوما», «مدينة حديثة», «بحديثة») or with another firm mention of the same country. A country is returned when its raw
 weight is >= 0.7 and >= 25 % of the strongest country's; the score is raw / (raw + 3).
+
+About, or only mentioned (issue 15): a country that passes those thresholds is one the article
+is *about* (`regions`) when it is the strongest, or is named where an article says what it is
+about (title, dateline, the body's first sentence), or is named at least MIN_MENTIONS times;
+the others it merely
+*mentions* (`mentioned`: «a Dubai business story that mentions America»), as are countries below
+the thresholds.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -194,6 +202,8 @@ LEAD_CHARS, LEAD_WEIGHT = 300, 1.5
 SOURCE_DISCOUNT = 0.3
 CUE_WINDOW = 3
 MIN_RAW, MIN_RELATIVE = 0.7, 0.25
+MIN_MENTIONS = 2  # a country named this often in the body is what the article is about
+MENTIONED_RAW = 0.3  # weaker than this, a name is not even reported as mentioned
 MAX_EVIDENCE = 20
 _SOURCE_PREPS = frozenset({"من", "داخل", "في"})
 
@@ -284,6 +294,15 @@ class _Hit:
     evidence: Evidence
     supported_codes: tuple[str, ...]  # for ambiguous names: codes backed by a nearby cue
     common: bool = False  # a common-word name without a place cue: needs a firm mention
+    prominent: bool = False  # in the title, the dateline or the body's first sentence
+
+
+@dataclass(frozen=True, slots=True)
+class Regions:
+    """The countries an article is about, and those it only mentions; strongest first."""
+
+    about: list[Label]
+    mentioned: list[Label]
 
 
 def classify_regions(
@@ -293,7 +312,18 @@ def classify_regions(
     dateline: str | None = None,
     gazetteer: Gazetteer | None = None,
 ) -> list[Label]:
-    """Countries the article is about, strongest first (see the module docstring).
+    """Countries the article is about, strongest first (see the module docstring)."""
+    return locate(title, body, dateline=dateline, gazetteer=gazetteer).about
+
+
+def locate(
+    title: str,
+    body: str,
+    *,
+    dateline: str | None = None,
+    gazetteer: Gazetteer | None = None,
+) -> Regions:
+    """Countries the article is about and those it mentions (see the module docstring).
 
     Evidence offsets point into the original `title`, `body` or `dateline` text
     (`Evidence.field` is "title", "body" or "dateline").
@@ -303,6 +333,7 @@ def classify_regions(
     for field, text in (("title", title), ("dateline", dateline or ""), ("body", body)):
         if not text:
             continue
+        first_sentence = _first_sentence_end(text) if field == "body" else len(text)
         tokens = tokenize(text)
         words = tokens.words
         for m in gaz.index.find(tokens):
@@ -322,13 +353,17 @@ def classify_regions(
             common = entry.name in gaz.common_words and not _place_cued(
                 gaz, words, m.start, entry.name
             )
+            # what the article says it is about: not where a source speaks from
+            in_summary = start < first_sentence and weight >= FIELD_WEIGHT["body"]
             ev = Evidence(text[start:end], field, start, end)
-            hits.append(_Hit(entry, field, weight, ev, supported, common))
+            hits.append(_Hit(entry, field, weight, ev, supported, common, in_summary))
 
     # Countries with at least one unambiguous mention support ambiguous names.
     firm = {c for h in hits if not (h.entry.needs_support or h.common) for c, _ in h.entry.codes}
     raw: dict[str, float] = {}
     evidence: dict[str, list[Evidence]] = {}
+    prominent: set[str] = set()  # named in the title, the dateline or the lead
+    mentions: dict[str, int] = {}
     for h in hits:
         for code, name_weight in h.entry.codes:
             if h.entry.needs_support and code not in firm and code not in h.supported_codes:
@@ -337,15 +372,31 @@ def classify_regions(
                 continue
             raw[code] = raw.get(code, 0.0) + h.weight * name_weight
             evidence.setdefault(code, []).append(h.evidence)
+            mentions[code] = mentions.get(code, 0) + 1
+            if h.prominent:
+                prominent.add(code)
     if not raw:
-        return []
+        return Regions([], [])
     top = max(raw.values())
-    labels = [
-        Label(code, round(value / (value + 3.0), 3), _dedupe(evidence[code]))
-        for code, value in sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))
-        if value >= MIN_RAW and value >= MIN_RELATIVE * top
-    ]
-    return labels
+    about: list[Label] = []
+    mentioned: list[Label] = []
+    for code, value in sorted(raw.items(), key=lambda kv: (-kv[1], kv[0])):
+        label = Label(code, round(value / (value + 3.0), 3), _dedupe(evidence[code]))
+        strong = value >= MIN_RAW and value >= MIN_RELATIVE * top
+        if strong and (value == top or code in prominent or mentions[code] >= MIN_MENTIONS):
+            about.append(label)
+        elif value >= MENTIONED_RAW:
+            mentioned.append(label)
+    return Regions(about, mentioned)
+
+
+_SENTENCE_END = re.compile(r"[.!?؟\n]")
+
+
+def _first_sentence_end(body: str) -> int:
+    """Where the body's first sentence ends (at most LEAD_CHARS): the article's own summary."""
+    found = _SENTENCE_END.search(body, 40, LEAD_CHARS)
+    return found.end() if found else LEAD_CHARS
 
 
 def _dedupe(items: list[Evidence]) -> tuple[Evidence, ...]:

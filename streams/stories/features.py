@@ -161,9 +161,11 @@ def story_features(title: str, body: str, places: Sequence[str] = ()) -> StoryFe
 
 
 def places_of(enriched: Mapping[str, Any]) -> list[str]:
-    """The place names an enriched article's region evidence found, in order, once each."""
+    """The place names an enriched article's region evidence found, in order, once each: of the
+    regions it is about, then of those it mentions (two reports of one event name the same
+    places, whichever of them a report is about)."""
     out: list[str] = []
-    for region in enriched.get("regions", ()):
+    for region in (*enriched.get("regions", ()), *enriched.get("mentioned", ())):
         for evidence in region.get("evidence", ()):
             if evidence["text"] not in out:
                 out.append(evidence["text"])
