@@ -149,6 +149,7 @@ def main() -> None:
         "speech_verbs": sorted({norm_name(w) for w in curated.get("speech_verbs", [])}),
         "common_words": sorted({norm_name(w) for w in curated.get("common_words", [])}),
         "place_cues": sorted({norm_name(w) for w in curated.get("place_cues", [])}),
+        "desk_marks": list(curated.get("desk_marks", [])),
         "entries": out_entries,
     }
     OUT.write_text(

@@ -9,7 +9,8 @@ reused for every article.
 Scoring: every mention adds `field weight × name weight` to its country, where the title weighs
 3, the dateline 2, the lead of the body (first 300 characters) 1.5 and the rest of the body 1;
 countries, curated places, actors, demonyms and GeoNames-only names weigh 1.0/0.9/0.8/0.7/0.5.
-A place that only says where a source speaks from («مصدر مطلع من داخل روسيا», «من موسكو قال»)
+A place that only says where a source speaks from («مصدر مطلع من داخل روسيا», «من موسكو قال»),
+or where the outlet's desk sits («دبي، الإمارات العربية المتحدة (CNN) --»: `desk_marks`),
 counts 0.3 of that. Ambiguous names («عمان», «صور», «طرابلس», GeoNames names shared by several
 countries) count only when the article has another, unambiguous mention of the same country or
 a cue word next to them («سلطنة عمان», «العاصمة الأردنية عمان»). Names that are also ordinary
@@ -201,8 +202,8 @@ FIELD_WEIGHT = {"title": 3.0, "dateline": 2.0, "body": 1.0}
 LEAD_CHARS, LEAD_WEIGHT = 300, 1.5
 SOURCE_DISCOUNT = 0.3
 CUE_WINDOW = 3
-MIN_RAW, MIN_RELATIVE = 0.7, 0.25
-MIN_MENTIONS = 2  # a country named this often in the body is what the article is about
+MIN_RAW, MIN_RELATIVE = 1.0, 0.25
+MIN_MENTIONS = 4  # a country named this often is what the article is about
 MENTIONED_RAW = 0.3  # weaker than this, a name is not even reported as mentioned
 MAX_EVIDENCE = 20
 _SOURCE_PREPS = frozenset({"من", "داخل", "في"})
@@ -232,6 +233,7 @@ class Gazetteer:
         self.speech_verbs = frozenset(doc.get("speech_verbs", []))
         self.common_words = frozenset(doc.get("common_words", []))
         self.place_cues = frozenset(doc.get("place_cues", []))
+        self.desk_marks = tuple(doc.get("desk_marks", []))
         self.attribution: str = doc.get("attribution", "")
 
     @classmethod
@@ -334,6 +336,7 @@ def locate(
         if not text:
             continue
         first_sentence = _first_sentence_end(text) if field == "body" else len(text)
+        desk = _desk_end(text, gaz.desk_marks) if field == "body" else 0
         tokens = tokenize(text)
         words = tokens.words
         for m in gaz.index.find(tokens):
@@ -344,7 +347,7 @@ def locate(
             weight = FIELD_WEIGHT[field]
             if field == "body" and start < LEAD_CHARS:
                 weight = LEAD_WEIGHT
-            if _is_source_location(gaz, words, m.start, m.end):
+            if start < desk or _is_source_location(gaz, words, m.start, m.end):
                 weight *= SOURCE_DISCOUNT
             supported: tuple[str, ...] = ()
             if entry.cues:
@@ -388,6 +391,16 @@ def locate(
         elif value >= MENTIONED_RAW:
             mentioned.append(label)
     return Regions(about, mentioned)
+
+
+DESK_CHARS = 120
+
+
+def _desk_end(body: str, marks: Sequence[str]) -> int:
+    """Where an outlet's desk line ends («دبي، الإمارات العربية المتحدة (CNN) --»), else 0."""
+    head = body[:DESK_CHARS]
+    found = [head.find(mark) + len(mark) for mark in marks if mark in head]
+    return min(found) if found else 0
 
 
 _SENTENCE_END = re.compile(r"[.!?؟\n]")
