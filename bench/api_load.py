@@ -26,8 +26,6 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +43,9 @@ from aiokafka import AIOKafkaProducer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from recovery import free_port, rss_mb  # noqa: E402
 
 from streams.api.access import ApiKey, hash_token, new_token  # noqa: E402
 
@@ -52,12 +53,6 @@ ALERTS = 10_000
 SSE_CLIENTS = 200
 LIST_CLIENTS = 50
 PARTITIONS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def alert(n: int, **extra: Any) -> dict[str, Any]:
@@ -81,11 +76,6 @@ def alert(n: int, **extra: Any) -> dict[str, Any]:
         "updated_at": now,
         **extra,
     }
-
-
-def rss_mb(pid: int) -> float:
-    match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
-    return int(match.group(1)) / 1024 if match else float("nan")
 
 
 async def setup(bootstrap: str, prefix: str) -> list[str]:

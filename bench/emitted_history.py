@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import re
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from recovery import Worker, first_output  # noqa: E402
+from recovery import Worker, first_output, rss_mb  # noqa: E402
 
 from streams.kafka.names import CHANGELOG  # noqa: E402
 from streams.worker.emitted import encode, shard_key  # noqa: E402
@@ -80,12 +79,6 @@ async def write_history(bootstrap: str, app_id: str, ids: int, days: int) -> int
     finally:
         await producer.stop()
     return written
-
-
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"VmRSS:\s+(\d+) kB", status)
-    return int(match.group(1)) / 1024 if match else float("nan")
 
 
 def reloaded_ids(log: Path) -> str:

@@ -15,15 +15,15 @@ counts 0.3 of that. Ambiguous names («عمان», «صور», «طرابلس»,
 countries) count only when the article has another, unambiguous mention of the same country or
 a cue word next to them («سلطنة عمان», «العاصمة الأردنية عمان»). Names that are also ordinary
 words («دوما» "always", «حديثة» "modern": `common_words`) count only after a place cue («في
-دوما», «مدينة حديثة», «بحديثة») or with another firm mention of the same country. A country is returned when its raw
-weight is >= 0.7 and >= 25 % of the strongest country's; the score is raw / (raw + 3).
+دوما», «مدينة حديثة», «بحديثة») or with another firm mention of the same country. A country
+passes when its raw weight is >= MIN_RAW (1.0) and >= 25 % of the strongest country's; the score
+is raw / (raw + 3).
 
-About, or only mentioned (issue 15): a country that passes those thresholds is one the article
-is *about* (`regions`) when it is the strongest, or is named where an article says what it is
-about (title, dateline, the body's first sentence), or is named at least MIN_MENTIONS times;
-the others it merely
-*mentions* (`mentioned`: «a Dubai business story that mentions America»), as are countries below
-the thresholds.
+About, or only mentioned (issue 15): a country that passes is one the article is *about*
+(`regions`) when it is the strongest, or is named where an article says what it is about
+(title, dateline, the body's first sentence), or is named at least MIN_MENTIONS times; the
+others it merely *mentions* (`mentioned`: «a Dubai business story that mentions America»), as
+are countries that do not pass but weigh at least MENTIONED_RAW.
 """
 
 from __future__ import annotations
@@ -365,7 +365,7 @@ def locate(
     firm = {c for h in hits if not (h.entry.needs_support or h.common) for c, _ in h.entry.codes}
     raw: dict[str, float] = {}
     evidence: dict[str, list[Evidence]] = {}
-    prominent: set[str] = set()  # named in the title, the dateline or the lead
+    prominent: set[str] = set()  # named in the title, the dateline or the first sentence
     mentions: dict[str, int] = {}
     for h in hits:
         for code, name_weight in h.entry.codes:

@@ -98,8 +98,9 @@ def _section_topic(section: str, lex: _Lexicons) -> str | None:
 def classify_topics(title: str, body: str, *, section: str | None = None) -> list[Label]:
     """Topics of an article, strongest first: the learned model's topic first (evidence: the
     words that weigh most for it), then the lexicons' others (evidence: the terms found).
-    When the outlet's section names a topic, or without the model's data file, or when no word
-    of the text is known to it, the lexicons decide alone (issue 15: on short posts the model is right far more often, bench figures in
+    When the outlet's section names a topic, without the model's data file, or when the model
+    knows too little of the text or cannot tell two topics apart, the lexicons decide alone
+    (issue 15: on short posts the model is right far more often; figures in
     docs/classification.md)."""
     lexicon = lexicon_topics(title, body, section=section)
     if section and _section_topic(section, _lexicons()) is not None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from streams.classify.breaking import BREAKING_MARKS
 from streams.errors import RasidError
 from streams.model import ParsedArticle
 from streams.text.arabic import normalize
@@ -377,7 +378,6 @@ class _Parts:
 
 
 _SHORT_POST_LINES = 4  # an input of at most this many lines may be all headline
-_BREAKING = frozenset(normalize(h) for h in ("عاجل", "خبر عاجل", "أخبار عاجلة"))
 
 
 def _parse_lines(
@@ -414,7 +414,7 @@ def _parse_lines(
                 and j - i <= (1 if single_block else 10)
             ):
                 drop.add(j)
-                if line.norm.strip(" :：-–—|•·»«") in _BREAKING:
+                if tuple(line.words) in BREAKING_MARKS:
                     breaking.add(j)
                 j += 1
         elif _is_chrome_line(line):

@@ -111,6 +111,19 @@ class Env:
         )
 
 
+def new_env(bootstrap: str, tmp: Path, prefix: str | None = None, *, name: str = "own") -> Env:
+    """A deployment of its own on the test broker: topics and consumer group (the prefix; pass
+    another env's to share them), web port and data dir."""
+    data_dir = tmp / f"worker-{uuid.uuid4().hex[:6]}"
+    data_dir.mkdir()
+    return Env(
+        bootstrap=bootstrap,
+        prefix=prefix or f"rasid-{name}-{uuid.uuid4().hex[:8]}",
+        web_port=free_port(),
+        data_dir=data_dir,
+    )
+
+
 async def assign_from_beginning(
     consumer: AIOKafkaConsumer, topic: str, deadline: float = float("inf")
 ) -> None:

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from streams.validation import schema_errors
-from tests.integration.conftest import Env, Worker
+from tests.integration.conftest import Env, Worker, new_env
 from tests.integration.subscribers import EGYPT, IRAQ, Api, article, create_key, stream
 
 pytestmark = pytest.mark.integration
@@ -209,18 +209,9 @@ async def test_a_resume_from_before_the_buffer_reads_back_from_kafka(
     """Issue 16, item 5: the API keeps 12 alerts; a stream resuming from the start of the topic
     gets the 18 older ones read back from Kafka (in chunks) and the 12 buffered, each once.
     (A read-back covers at most one buffer per partition: 10 alerts per partition here.)"""
-    import uuid
-
     from aiokafka import AIOKafkaProducer
 
-    from tests.integration.conftest import free_port
-
-    own = Env(
-        bootstrap=env.bootstrap,
-        prefix=f"rasid-readback-{uuid.uuid4().hex[:8]}",
-        web_port=free_port(),
-        data_dir=tmp_path / "unused",
-    )
+    own = new_env(env.bootstrap, tmp_path, name="readback")
     own.rasid("topics")
     producer = AIOKafkaProducer(bootstrap_servers=own.bootstrap, acks="all")
     await producer.start()

@@ -4,7 +4,6 @@ and is compacted hourly."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import orjson
@@ -14,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams.kafka.names import CHANGELOG
-from tests.integration.conftest import Env, Worker, assign_from_beginning, free_port, read_topic
+from tests.integration.conftest import Env, Worker, assign_from_beginning, new_env, read_topic
 from tests.integration.test_stories import COPIES, _raw
 
 pytestmark = pytest.mark.integration
@@ -42,13 +41,7 @@ async def _changelog(env: Env, topic: str) -> tuple[list[tuple[bytes, bytes]], d
 
 
 async def test_a_restarted_worker_still_knows_what_it_forwarded(env: Env, tmp_path: Path) -> None:
-    own = Env(
-        bootstrap=env.bootstrap,
-        prefix=f"rasid-emitted-{uuid.uuid4().hex[:8]}",
-        web_port=free_port(),
-        data_dir=tmp_path / "worker",
-    )
-    own.data_dir.mkdir()
+    own = new_env(env.bootstrap, tmp_path, name="emitted")
     own.rasid("topics")
     # The story changelog as an earlier release left it: faust's compaction, weekly segments.
     admin = AIOKafkaAdminClient(bootstrap_servers=own.bootstrap)

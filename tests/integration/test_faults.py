@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -17,7 +18,6 @@ import socket
 import subprocess
 import time
 import urllib.request
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams import ids
 from tests.integration.conftest import Env, Worker, assign_from_beginning, free_port
+from tests.integration.conftest import new_env as own_env
 from tests.integration.corpus import articles, encode, expected_alert_ids
 
 pytestmark = pytest.mark.integration
@@ -38,15 +39,7 @@ log = logging.getLogger(__name__)
 N = 2000
 
 
-def new_env(bootstrap: str, tmp: Path, prefix: str | None = None) -> Env:
-    data_dir = tmp / f"worker-{uuid.uuid4().hex[:6]}"
-    data_dir.mkdir()
-    return Env(
-        bootstrap=bootstrap,
-        prefix=prefix or f"rasid-fault-{uuid.uuid4().hex[:8]}",
-        web_port=free_port(),
-        data_dir=data_dir,
-    )
+new_env = functools.partial(own_env, name="fault")
 
 
 def kill9(worker: Worker) -> None:

@@ -4,14 +4,13 @@ the copies changes nothing; a restarted worker still knows the story."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import orjson
 import pytest
 
 from streams.validation import schema_errors
-from tests.integration.conftest import Env, Worker, free_port
+from tests.integration.conftest import Env, Worker, new_env
 
 pytestmark = pytest.mark.integration
 
@@ -76,13 +75,7 @@ async def test_a_restarted_worker_still_joins_the_story(env: Env, tmp_path: Path
     """The story stage's index lives in memory: after a restart it is rebuilt from the
     stories table (restored from its changelog), so the next outlet's copy updates the alert
     instead of opening a second story."""
-    own = Env(
-        bootstrap=env.bootstrap,
-        prefix=f"rasid-restart-{uuid.uuid4().hex[:8]}",
-        web_port=free_port(),
-        data_dir=tmp_path / "worker",
-    )
-    own.data_dir.mkdir()
+    own = new_env(env.bootstrap, tmp_path, name="restart")
     own.rasid("topics")
     worker = Worker(own, tmp_path / "worker.log")
     worker.start()
