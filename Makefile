@@ -4,7 +4,7 @@
 # and the fast loop while working:
 #   make unit   unit and agent tests only: no apt-get, no broker, no browser (creates .venv if missing)
 #   make lint   ruff and mypy
-.PHONY: demo stop test unit lint bootstrap lock
+.PHONY: demo stop test unit lint bootstrap lock console
 
 demo:
 	scripts/demo
@@ -28,6 +28,12 @@ lint:
 
 bootstrap:
 	scripts/bootstrap
+
+# The live console's vendored npm files (streams/api/static/vendor/: map libraries and Natural
+# Earth outlines) from the exact versions of web/package-lock.json; needs npm, which nothing
+# else does (the files are committed; tests/unit/api/test_console_assets.py checks them).
+console:
+	scripts/build_console
 
 # The lock files, from pyproject.toml, for Python 3.11 on linux (whatever this machine is):
 #   requirements-dev.lock  runtime + the dev extra: what scripts/bootstrap puts in .venv (and CI)

@@ -38,6 +38,7 @@ from streams.errors import BadInput
 from streams.ingest.replay import to_raw
 from streams.settings import Settings
 from streams.stories import features as features_module
+from streams.stories import offline as offline_module
 from streams.stories.cluster import StoryParams
 from streams.stories.offline import StoryInput, cluster_in_order, story_input
 from streams.times import utcnow
@@ -69,9 +70,12 @@ def load_inputs(corpus: Path) -> list[StoryInput]:
 
 def cached_inputs(corpus: Path) -> list[StoryInput]:
     """`load_inputs`, kept in .cache/ keyed by the corpus file and the code's features version,
-    so a sweep or a training run does not parse 31,000 articles again (~2 min)."""
+    so a sweep or a training run does not parse 31,000 articles again (~2 min). The key covers
+    the features code and the pickled StoryInput's own module."""
     stat = corpus.stat()
-    code = hashlib.sha256(Path(features_module.__file__).read_bytes()).hexdigest()[:12]
+    code = hashlib.sha256(
+        b"".join(Path(m.__file__ or "").read_bytes() for m in (features_module, offline_module))
+    ).hexdigest()[:12]
     key = f"{corpus.name}-{stat.st_size}-{int(stat.st_mtime)}-{code}"
     path = HERE.parent / ".cache" / "bench" / f"story-inputs-{key}.pickle"
     if path.exists():

@@ -1,4 +1,4 @@
-"""Alert filters (regions, topics, rules, minimum severity, since): the scope of an API key and
+"""Alert filters (regions, topics, rules, minimum severity, since, until): the scope of an API key and
 the selection of a webhook subscription. Pure: no I/O."""
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class AlertFilter:
     rules: frozenset[str] = frozenset()
     min_severity: str | None = None
     since: datetime | None = None
+    until: datetime | None = None  # the API's time range (the console's older pages, an hour)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> AlertFilter:
@@ -40,10 +41,15 @@ class AlertFilter:
         if severity is not None and severity not in SEVERITY_RANK:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}")
         since = params.get("since") or None
+        until = params.get("until") or None
         try:
             since_at = parse_rfc3339(since) if since else None
         except ValueError:
             raise ValueError("since must be an RFC 3339 time") from None
+        try:
+            until_at = parse_rfc3339(until) if until else None
+        except ValueError:
+            raise ValueError("until must be an RFC 3339 time") from None
         return cls(
             regions=frozenset(
                 r.upper() for r in _split(params.get("region") or params.get("regions"))
@@ -52,6 +58,7 @@ class AlertFilter:
             rules=_split(params.get("rule") or params.get("rules")),
             min_severity=severity,
             since=since_at,
+            until=until_at,
         )
 
     def matches(self, alert: Mapping[str, Any]) -> bool:
@@ -63,9 +70,12 @@ class AlertFilter:
             return False
         if self.min_severity and rank(alert.get("severity")) < rank(self.min_severity):
             return False
-        if self.since:
+        if self.since or self.until:
             stamp = alert.get("updated_at") or alert.get("alerted_at")
-            if not stamp or parse_rfc3339(stamp) < self.since:
+            if not stamp:
+                return False
+            at = parse_rfc3339(stamp)
+            if (self.since and at < self.since) or (self.until and at > self.until):
                 return False
         return True
 

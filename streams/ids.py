@@ -12,7 +12,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from streams.text.arabic import normalize
 
 # Query parameters that only track the reader; they never change which article a URL names.
-_TRACKING_PREFIXES = ("utm_", "fbclid", "gclid", "mc_", "yclid", "_ga", "ref", "cmp")
+# xtor, at_medium, at_campaign: AT Internet (Xiti), the analytics of many French and Arabic
+# outlets (France 24, RFI, Monte Carlo Doualiya) tags its feed links with.
+_TRACKING_PREFIXES = (
+    "utm_", "fbclid", "gclid", "mc_", "yclid", "_ga", "ref", "cmp", "xtor", "at_medium",
+    "at_campaign",
+)  # fmt: skip
 
 
 # AMP (Accelerated Mobile Pages) copies of an article: query flags, path markers, caches.

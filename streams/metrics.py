@@ -36,8 +36,9 @@ ALERTS_SUPPRESSED = Counter(
 )
 STORY_ASSIGNMENTS = Counter(
     "rasid_story_assignments_total",
-    "Articles assigned to a story: opened a new one (new), joined a live one (joined), or"
-    " were the same text from the same outlet again (copy: no alert update).",
+    "Articles assigned to a story: opened a new one (new), joined a live one (joined), were"
+    " the same text from the same outlet again (copy: no alert update), or a later revision"
+    " of an article already in a live story (revised: that story and its alerts updated).",
     ["outcome"],
 )
 STORY_ALERTS = Counter(
@@ -83,10 +84,17 @@ RULES_REJECTED = Gauge(
 )
 
 # rasid ingest (docs/ingest.md): `source` comes from the sources file, the rest from fixed sets.
-INGEST_KINDS = ("feed", "listing", "page")
+INGEST_KINDS = ("feed", "listing", "page", "telegram", "sitemap", "home")  # home: feed discovery
 INGEST_OUTCOMES = (
     "ok", "not_modified", "client_error", "server_error", "timeout", "network_error",
-    "robots_disallowed", "too_large", "unparseable",
+    "robots_disallowed", "too_large", "unparseable", "rate_limited",
+)  # fmt: skip
+# Why a fetch of a source failed: the HTTP status for the common ones, its class for others,
+# else what happened instead of an answer (a fixed set: no status from the wire as a label).
+INGEST_FAILURE_STATUSES = (
+    "400", "401", "403", "404", "408", "410", "429", "451", "500", "502", "503", "504",
+    "4xx", "5xx", "timeout", "network_error", "robots_disallowed", "too_large", "unparseable",
+    "host_resting",
 )  # fmt: skip
 INGEST_FETCHES = Counter(
     "rasid_ingest_fetches_total",
@@ -112,12 +120,35 @@ INGEST_LAST_SUCCESS = Gauge(
     "Unix time of the last successful feed or listing poll, by source.",
     ["source"],
 )
+INGEST_SOURCE_FAILURES = Counter(
+    "rasid_ingest_source_failures_total",
+    "Failed fetches (feeds, listings and pages) by source and status: the HTTP status (common"
+    " ones; else 4xx/5xx) or timeout, network_error, robots_disallowed, too_large, unparseable,"
+    " host_resting. `source` values come only from the operator's sources file (a bounded"
+    " set).",
+    ["source", "status"],
+)
+INGEST_SOURCE_FAILING = Gauge(
+    "rasid_ingest_source_consecutive_failures",
+    "Consecutive failed polls of the source's worst feed or listing (0: every one answered at"
+    " its last poll). `source` values come only from the operator's sources file.",
+    ["source"],
+)
+INGEST_REVISIONS = Counter(
+    "rasid_ingest_revisions_total",
+    "Articles published again as a later revision (title or text changed), by source.",
+    ["source"],
+)
 
 
 def ingest_sources(names: list[str]) -> None:
     """Create the ingest series of the configured sources up front (zeros, not gaps)."""
     for name in names:
         INGEST_ARTICLES.labels(source=name)
+        INGEST_REVISIONS.labels(source=name)
+        INGEST_SOURCE_FAILING.labels(source=name).set(0)
+        for status in INGEST_FAILURE_STATUSES:
+            INGEST_SOURCE_FAILURES.labels(source=name, status=status)
         for reason in ("url", "content"):
             INGEST_DUPLICATES.labels(source=name, reason=reason)
         for kind in INGEST_KINDS:

@@ -39,8 +39,13 @@ def data_file(name: str) -> Traversable:
 
 
 def static_dir() -> Traversable:
-    """The live page's files (`rasid api` serves index.html at /)."""
+    """The live console's files (`rasid api` serves index.html at /, the rest under /static/)."""
     return package_root() / "api" / "static"
+
+
+def static_path() -> Path:
+    """static_dir() as a filesystem path (aiohttp serves files from a directory)."""
+    return _as_path(static_dir())
 
 
 def _as_path(item: Traversable) -> Path:

@@ -124,7 +124,22 @@ class Settings(BaseSettings):
     ingest_backoff_max: float = Field(3600.0, gt=0)
     ingest_max_page_bytes: int = Field(5_000_000, ge=1)  # larger responses are refused
     ingest_robots_ttl: float = Field(3600.0, gt=0)
+    # Public Telegram channels are read from <base>/s/<channel>; tests point it at 127.0.0.1.
+    ingest_telegram_base: str = Field("https://t.me", pattern=r"^https?://[^/?#]+/?$")
+    # Sitemap entries and Telegram posts older than this are not published (monitoring, not
+    # archiving); a Telegram post already published is revised whatever its age.
+    ingest_max_age_hours: float = Field(48.0, gt=0)
     ingest_web_port: int = 6067  # /metrics, /healthz of the ingest process
+    # A page that fails for now (timeout, 408/429/5xx) with no feed summary to fall back on is
+    # retried with backoff at later polls, at most this many times, then given up.
+    ingest_page_max_attempts: int = Field(8, ge=1)
+    # Revisions (docs/ingest.md): a published URL whose title or text changed is published
+    # again under the same id as the next revision, up to this revision number, and only
+    # within this many hours of its first publication.
+    ingest_max_revisions: int = Field(20, ge=1, le=100_000)
+    ingest_revision_window_hours: float = Field(48.0, ge=0)
+    # SIGTERM/SIGINT: `rasid ingest` abandons fetches in flight and exits within this bound.
+    ingest_shutdown_seconds: float = Field(8.0, gt=0)
     replay_checkpoint_dir: Path = STATE_DIR / "replay"
 
     # Stories and subscribers (docs/subscribers.md)

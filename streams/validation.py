@@ -26,12 +26,15 @@ from streams.times import maybe_rfc3339
 
 SCHEMA_DIR = resources.schema_dir()  # packaged copy of the top-level schemas/
 SCHEMA_FILES = {
-    "raw-article": "raw-article.v1.json",
-    "enriched-article": "enriched-article.v2.json",  # v2: `breaking`
-    "enriched-article-v1": "enriched-article.v1.json",  # written by the previous release
-    "alert": "alert.v2.json",  # one alert per rule and story (rasid.alerts)
+    "raw-article": "raw-article.v2.json",  # v2: `revision`; v1 messages are valid v2
+    "enriched-article": "enriched-article.v3.json",  # v3: labels' `name`, `revision`
+    "enriched-article-v2": "enriched-article.v2.json",  # written by the previous release
+    "enriched-article-v1": "enriched-article.v1.json",  # written by earlier releases
+    "alert": "alert.v3.json",  # one alert per rule and story (rasid.alerts); v3: names
+    "alert-v2": "alert.v2.json",  # the previous release's: upgraded on read (streams/alerts.py)
     "alert-hit": "alert.v1.json",  # one rule on one article, before story grouping
-    "story-candidate": "story-candidate.v2.json",
+    "story-candidate": "story-candidate.v3.json",  # v3: `revision`
+    "story-candidate-v2": "story-candidate.v2.json",  # read during a rolling upgrade
     "story-candidate-v1": "story-candidate.v1.json",  # read during a rolling upgrade
     "apikey": "apikey.v1.json",
     "subscription": "subscription.v1.json",
@@ -40,6 +43,7 @@ SCHEMA_FILES = {
     "deadletter": "deadletter.v1.json",
     "rule-message": "rule-message.v1.json",
     "rules-file": "rules.v1.json",
+    "trend": "trend.v1.json",  # rasid.trends (streams/trends/detector.py)
 }
 
 

@@ -24,6 +24,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams import metrics
+from streams.alerts import upgrade as upgrade_alert
 from streams.api.access import ApiKey
 from streams.kafka.partitions import wait_for_partitions
 
@@ -121,6 +122,7 @@ def entry_of(record: Any) -> Entry | None:
         return None
     if not isinstance(alert, dict) or "id" not in alert:
         return None
+    alert = upgrade_alert(alert)  # the previous release's version 2 is served as version 3
     return Entry(
         record.partition, record.offset, int(record.timestamp), alert, orjson.dumps(alert).decode()
     )

@@ -45,6 +45,12 @@ _FILTERS: list[dict[str, Any]] = [
         "description": "Only alerts updated at or after this time (RFC 3339).",
         "schema": {"type": "string", "format": "date-time"},
     },
+    {
+        "name": "until",
+        "in": "query",
+        "description": "Only alerts updated at or before this time (RFC 3339).",
+        "schema": {"type": "string", "format": "date-time"},
+    },
 ]
 _UNAUTHORIZED = {
     "description": "No API key, or an unknown or revoked one.",
@@ -61,8 +67,11 @@ _BAD_REQUEST = {
 }
 
 
+ALERT_SCHEMA = "alert.v3.json"  # what the API serves: v2 alerts are upgraded on read
+
+
 def _alert_schema() -> dict[str, Any]:
-    schema = dict(orjson.loads((SCHEMA_DIR / "alert.v2.json").read_bytes()))
+    schema = dict(orjson.loads((SCHEMA_DIR / ALERT_SCHEMA).read_bytes()))
     schema.pop("$schema", None)
     schema.pop("$id", None)
     # Local $refs point into the schema's own $defs: re-root them under components.
@@ -72,7 +81,7 @@ def _alert_schema() -> dict[str, Any]:
 
 
 def _defs() -> dict[str, Any]:
-    schema = orjson.loads((SCHEMA_DIR / "alert.v2.json").read_bytes())
+    schema = orjson.loads((SCHEMA_DIR / ALERT_SCHEMA).read_bytes())
     text = orjson.dumps(schema.get("$defs", {})).decode()
     text = text.replace("#/$defs/", "#/components/schemas/Alert_")
     return {f"Alert_{k}": v for k, v in orjson.loads(text).items()}
@@ -201,9 +210,64 @@ def openapi() -> dict[str, Any]:
                     },
                 }
             },
+            "/names": {
+                "get": {
+                    "summary": "Names of region and topic codes (Arabic, English) and outlets.",
+                    "description": "streams/data/names.yaml, and the titles of the sources "
+                    "file (RASID_SOURCES_PATH): what the console shows instead of codes "
+                    "(alerts carry the names of their own codes in `names`).",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "Code → {ar, en}, per kind.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Names"}
+                                }
+                            },
+                        }
+                    },
+                }
+            },
+            "/places": {
+                "get": {
+                    "summary": "Map positions of places named by alerts.",
+                    "description": (
+                        "Each `at` is a region code and a place as an alert gives it in "
+                        "`explanation.regions[].found`, e.g. `IQ:ببغداد`. The place is read "
+                        "as the region classifier reads it (normalisation, proclitics); its "
+                        "coordinates come from GeoNames (CC-BY 4.0). A name without "
+                        "coordinates, or a country-level one, gets the country's centre "
+                        "(`exact: false`); null for a code Rasid has no place for."
+                    ),
+                    "parameters": [
+                        {
+                            "name": "at",
+                            "in": "query",
+                            "required": True,
+                            "description": "CODE:name, repeated (1–100; names up to 100 chars).",
+                            "schema": {"type": "string"},
+                            "example": "IQ:ببغداد",
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Each `at` value → its position, or null.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Places"}
+                                }
+                            },
+                        },
+                        "400": _BAD_REQUEST,
+                        "401": _UNAUTHORIZED,
+                        "429": _TOO_MANY,
+                    },
+                }
+            },
             "/": {
                 "get": {
-                    "summary": "The live page (HTML; asks for a key in the browser).",
+                    "summary": "The live console (HTML; asks for a key in the browser).",
                     "security": [],
                     "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
                 }
@@ -247,6 +311,63 @@ def openapi() -> dict[str, Any]:
                     "type": "object",
                     "required": ["error"],
                     "properties": {"error": {"type": "string"}},
+                },
+                "Names": {
+                    "type": "object",
+                    "required": ["regions", "topics", "sources"],
+                    "properties": {
+                        "sources": {
+                            "type": "object",
+                            "description": "Outlet id → its title in the sources file.",
+                            "additionalProperties": {"type": "string"},
+                        },
+                        "regions": {
+                            "type": "object",
+                            "additionalProperties": {"$ref": "#/components/schemas/Alert_name"},
+                        },
+                        "topics": {
+                            "type": "object",
+                            "additionalProperties": {"$ref": "#/components/schemas/Alert_name"},
+                        },
+                    },
+                },
+                "Places": {
+                    "type": "object",
+                    "required": ["places", "attribution"],
+                    "properties": {
+                        "places": {
+                            "type": "object",
+                            "additionalProperties": {
+                                "oneOf": [
+                                    {"$ref": "#/components/schemas/Place"},
+                                    {"type": "null"},
+                                ]
+                            },
+                        },
+                        "attribution": {"type": "string"},
+                    },
+                },
+                "Place": {
+                    "type": "object",
+                    "required": ["lat", "lon", "exact", "name", "label"],
+                    "properties": {
+                        "lat": {"type": "number"},
+                        "lon": {"type": "number"},
+                        "exact": {
+                            "type": "boolean",
+                            "description": "The place itself; false: its country's centre.",
+                        },
+                        "name": {
+                            "type": "string",
+                            "description": "The gazetteer's normalised name, or the country "
+                            "code for a country centre.",
+                        },
+                        "label": {
+                            "type": ["string", "null"],
+                            "description": "The place's name as GeoNames writes it; null "
+                            "for a country centre.",
+                        },
+                    },
                 },
             },
         },

@@ -1,6 +1,9 @@
 """`rasid api`: the HTTP API for alert subscribers (aiohttp), a process of its own.
 
-    GET /                 the live page (no key needed to load it; it asks for one)
+    GET /                 the live console (no key needed to load it; it asks for one)
+    GET /static/…         its scripts, styles and vendored map data (streams/api/static/)
+    GET /names            display names of region and topic codes (streams/data/names.yaml)
+    GET /places           where places an alert names are: coordinates for the console's map
     GET /alerts           recent alerts (last revision of each), filters, cursor pagination
     GET /alerts/stream    Server-Sent Events, same filters, Last-Event-ID resume, heartbeats
     POST /alerts/stream/ticket  a one-use ticket for the stream (browsers' EventSource)
@@ -20,6 +23,8 @@ import logging
 import secrets
 import signal
 import time
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -39,14 +44,33 @@ from streams.api.feed import AlertFeed, Entry, KeyStore, supervise
 from streams.api.http import Runner, json_error, json_errors
 from streams.api.limits import KeyLimits
 from streams.api.openapi import openapi
+from streams.classify import names as display_names
+from streams.classify.geo import CODE, MAX_TEXT, default_geo
 from streams.filters import AlertFilter
+from streams.ingest.sources import SourcesError, load_sources
 from streams.kafka import names as topics
 from streams.settings import Settings
 
 log = logging.getLogger("rasid.api")
 
-PAGE = resources.static_dir() / "index.html"
+STATIC = resources.static_path()
+PAGE = STATIC / "index.html"
 MAX_LIMIT = 500
+MAX_PLACES = 100  # `at` values of one GET /places
+
+# Every response: not framed (clickjacking), not sniffed, no Referer to the outlets the console
+# links to. The page may run only its own files (no inline script or style, no eval) and talk
+# only to this API; everything else is data and may run nothing.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+DATA_CSP = "default-src 'none'; frame-ancestors 'none'"
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 ANONYMOUS = ApiKey(id="anonymous", name="anonymous", token_hash="")
 
 FEED: web.AppKey[AlertFeed] = web.AppKey("feed", AlertFeed)
@@ -114,6 +138,7 @@ def _filter(request: web.Request) -> AlertFilter:
             "rule": query.getall("rule", []),
             "severity": query.get("severity"),
             "since": query.get("since"),
+            "until": query.get("until"),
         }
     )
 
@@ -292,6 +317,83 @@ async def openapi_view(request: web.Request) -> web.Response:
     return _json(openapi())
 
 
+def _source_titles(path: Path) -> dict[str, str]:
+    """Outlet id → its title in the sources file (`rasid ingest`'s), where it has one."""
+    try:
+        return {s.name: s.title for s in load_sources(path) if s.title}
+    except SourcesError:
+        log.warning("sources file unreadable: outlets are shown by id", exc_info=True)
+        return {}
+
+
+@cache
+def _names_body(sources: Path) -> bytes:
+    table = display_names.table()
+    return orjson.dumps(
+        {"regions": table["region"], "topics": table["topic"], "sources": _source_titles(sources)}
+    )
+
+
+async def names_view(request: web.Request) -> web.Response:
+    """Arabic and English names of every region and topic code, and the outlets' titles (the
+    console's filters and cards)."""
+    return web.Response(
+        body=_names_body(request.app[SETTINGS].sources_file),
+        content_type="application/json",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+def _places_query(values: list[str]) -> list[tuple[str, str, str]]:
+    """`at` values, each `CODE:place as written` → (value, code, text); ValueError if bad."""
+    if not 1 <= len(values) <= MAX_PLACES:
+        raise ValueError(f"at: 1 to {MAX_PLACES} values CODE:name")
+    out = []
+    for value in values:
+        code, sep, text = value.partition(":")
+        if not (sep and CODE.match(code) and text.strip() and len(text) <= MAX_TEXT):
+            raise ValueError(f"at must be CODE:name (an ISO code, a name of 1-{MAX_TEXT} chars)")
+        out.append((value, code, text))
+    return out
+
+
+async def places_view(request: web.Request) -> web.Response:
+    """Map positions of places as alerts give them (`explanation.regions[].found` with the
+    region's code): the place's coordinates, or its country's centre (`exact: false`)."""
+    key = authenticate(request)
+    if key is None:
+        _count("places", 401)
+        return _error(401, "a valid API key is required (Authorization: Bearer …)")
+    if (refused := too_many(request, key, "places")) is not None:
+        return refused
+    try:
+        wanted = _places_query(request.query.getall("at", []))
+    except ValueError as exc:
+        _count("places", 400)
+        return _error(400, str(exc))
+    geo = default_geo()
+    places = {}
+    for value, code, text in wanted:
+        point = geo.locate(code, text)
+        places[value] = point.as_dict() if point is not None else None
+    _count("places", 200)
+    return _json(
+        {"places": places, "attribution": geo.attribution},
+        headers={"Cache-Control": "private, max-age=86400"},
+    )
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    html = response.content_type == "text/html"
+    response.headers.setdefault("Content-Security-Policy", PAGE_CSP if html else DATA_CSP)
+    if request.path.startswith("/static/"):
+        # Revalidated on every load (ETag / Last-Modified: a 304 when unchanged), so a new
+        # release's console is never mixed with cached files of the old one.
+        response.headers.setdefault("Cache-Control", "no-cache")
+
+
 def build_app(settings: Settings, *, readers: bool = True) -> web.Application:
     """The API app; `readers=False` (tests) leaves the feed and the key store to the caller."""
     app = web.Application(middlewares=[json_errors])
@@ -310,10 +412,14 @@ def build_app(settings: Settings, *, readers: bool = True) -> web.Application:
         streams=settings.api_key_streams,
     )
     app.router.add_get("/", page_view)
+    app.router.add_static("/static/", STATIC)
+    app.router.add_get("/names", names_view)
+    app.router.add_get("/places", places_view)
     app.router.add_get("/alerts", alerts_view)
     app.router.add_get("/alerts/stream", stream_view)
     app.router.add_post("/alerts/stream/ticket", ticket_view)
     app.router.add_get("/openapi.json", openapi_view)
+    app.on_response_prepare.append(security_headers)
     health.add_routes(
         app,
         lambda: {

@@ -7,6 +7,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from streams.classify.breaking import is_breaking
+from streams.classify.names import Kind, name
 from streams.classify.places import Gazetteer, locate
 from streams.classify.topics import classify_topics
 from streams.extract.parse import parse_article
@@ -14,16 +15,17 @@ from streams.ids import article_id
 from streams.model import Label, ParsedArticle
 from streams.times import maybe_rfc3339
 
-SCHEMA_VERSION = 2  # 2: `breaking`
+SCHEMA_VERSION = 3  # 2: `breaking`, `mentioned`; 3: labels' `name`, `revision`
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def label_dict(label: Label) -> dict[str, Any]:
+def label_dict(label: Label, kind: Kind) -> dict[str, Any]:
     return {
         "code": label.code,
+        "name": name(kind, label.code),
         "score": round(label.score, 4),
         "evidence": [
             {"text": e.text, "field": e.field, "start": e.start, "end": e.end}
@@ -58,6 +60,7 @@ def enrich(
     return {
         "schema_version": SCHEMA_VERSION,
         "id": article_id(raw),
+        "revision": raw.get("revision", 1),  # raw-article v2 (absent: a first version)
         "source": raw["source"],
         "url": raw.get("url"),
         "title": parsed.title,
@@ -69,8 +72,8 @@ def enrich(
         "published_at": _iso(published_at),
         "fetched_at": _iso(maybe_rfc3339(raw.get("fetched_at"))),
         "ingested_at": now.isoformat(),
-        "regions": [label_dict(r) for r in regions.about],
-        "mentioned": [label_dict(r) for r in regions.mentioned],
-        "topics": [label_dict(t) for t in topics],
+        "regions": [label_dict(r, "region") for r in regions.about],
+        "mentioned": [label_dict(r, "region") for r in regions.mentioned],
+        "topics": [label_dict(t, "topic") for t in topics],
         "breaking": is_breaking(parsed.title, parsed.body),
     }

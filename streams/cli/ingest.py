@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from streams import metrics
     from streams.ingest.http import Fetcher, FetcherConfig
     from streams.ingest.policy import Backoff
+    from streams.ingest.pollers import MoreSources
     from streams.ingest.service import Ingester
     from streams.ingest.sources import load_sources
     from streams.ingest.state import KafkaState
@@ -102,21 +104,31 @@ async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
                 # Room for the JSON envelope under the worker's raw message limit.
                 max_html_bytes=max(10_000, settings.max_body_bytes - 50_000),
                 backoff=Backoff(settings.ingest_backoff_base, settings.ingest_backoff_max),
+                max_revisions=settings.ingest_max_revisions,
+                revision_window=settings.ingest_revision_window_hours * 3600.0,
+                page_max_attempts=settings.ingest_page_max_attempts,
+                more=MoreSources(
+                    telegram_base=settings.ingest_telegram_base,
+                    max_age=timedelta(hours=settings.ingest_max_age_hours),
+                ),
             )
             log.info(
                 "ingest started",
                 extra={"sources": [s.name for s in sources], "state_records": store.records_loaded},
             )
-            if args.once:
-                report = await ingester.run_once()
-                print(orjson.dumps({"sources": len(sources), **vars(report)}).decode())
-                return 0
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await ingester.run(stop)
-            log.info("ingest stopped")
+            if args.once:
+                report = await ingester.run_once(stop)
+                per_source = {n: r.summary() for n, r in sorted(ingester.last_reports.items())}
+                summary = {"sources": len(sources), **report.summary(), "per_source": per_source}
+                print(orjson.dumps(summary).decode())
+                return 130 if stop.is_set() else 0
+            # SIGTERM: fetches in flight are abandoned, the run ends within the bound.
+            clean = await ingester.run_until_stopped(stop, settings.ingest_shutdown_seconds)
+            log.info("ingest stopped", extra={"clean": clean})
             return 0
     finally:
         await store.stop()
@@ -138,7 +150,15 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from aiokafka import AIOKafkaProducer
 
     from streams.ids import article_id
-    from streams.ingest.replay import Checkpoint, Progress, count_lines, decode_line, iter_lines
+    from streams.ingest.replay import (
+        Checkpoint,
+        Progress,
+        count_lines,
+        decode_line,
+        iter_lines,
+        state_records,
+    )
+    from streams.ingest.state import ensure_state_topic
     from streams.kafka.admin import ensure_topics
 
     archive = Path(args.jsonl)
@@ -159,6 +179,7 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
     total = None if args.no_count else count_lines(archive)
     progress = Progress(total, start=checkpoint.line, stream=sys.stderr)
     await ensure_topics(settings)
+    await ensure_state_topic(settings)
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         acks="all",
@@ -171,9 +192,15 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
         await producer.stop()
         raise
     stop = asyncio.Event()
+    caught: list[int] = []
+
+    def interrupted(sig: int) -> None:
+        caught.append(sig)
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, interrupted, int(sig))
     pending: list[Any] = []
     published = skipped = 0
     last_line = checkpoint.line
@@ -207,6 +234,12 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
                 pending.append(
                     await producer.send(settings.topic_raw, orjson.dumps(message), key=aid.encode())
                 )
+                # The dedup state: `rasid ingest` will not publish these URLs again. Flushed
+                # with the checkpoint, so a line it counts has its state written too.
+                for key, value in state_records(message, aid, now=time.time()):
+                    pending.append(
+                        await producer.send(settings.topic_ingest_state, value, key=key.encode())
+                    )
                 published += 1
                 checkpoint.published += 1
             last_line = n
@@ -230,9 +263,12 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
                 "done": checkpoint.done,
                 "checkpoint": str(path),
                 "topic": settings.topic_raw,
+                "interrupted": bool(caught),
             }
         ).decode()
     )
+    if caught and not checkpoint.done:  # stopped by a signal: say so, as the shell would
+        return 128 + int(caught[0])
     return 0
 
 

@@ -20,6 +20,7 @@ from streams.cli import broker
 from streams.cli import ingest as ingest_cli
 from streams.cli import rules as rules_cli
 from streams.cli import subscribers as subscribers_cli
+from streams.cli import trends as trends_cli
 from streams.errors import BadInput, CommandFailed, DeadLetterReason, RasidError, UsageError
 from streams.kafka.partitions import wait_for_partitions
 from streams.settings import Settings, get_settings
@@ -447,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest_cli.register(sub)  # rasid ingest, rasid replay
     rules_cli.register(sub)  # rasid rules validate|push|delete|list|backtest
     subscribers_cli.register(sub)  # rasid api, keys, subscriptions, webhooks
+    trends_cli.register(sub)  # rasid trends
     return parser
 
 

@@ -1,8 +1,10 @@
 """Feed documents (RSS 0.9x/1.0/2.0, Atom) and listing pages → the items they point to.
 
-feedparser copes with every RSS dialect, Atom, wrong encodings and broken XML (it then sets
-`bozo` but still returns what it recovered); a document with no entries that is not a feed at
-all is a FeedError.
+feedparser copes with every RSS dialect, Atom and broken XML (it then sets `bozo` but still
+returns what it recovered); a document with no entries that is not a feed at all is a
+FeedError. The bytes are decoded here first, as pages are (extract.decode_page): feedparser
+believes the HTTP charset, and an outlet's windows-1256 feed served as ISO-8859-1 would
+otherwise be published as mojibake.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from streams.errors import RasidError
+from streams.ingest.extract import decode_page
 from streams.ingest.sources import Listing
 
 
@@ -35,6 +38,7 @@ class FeedItem:
     summary: str | None = None  # plain text (the feed's description / content)
     published_at: datetime | None = None
     lang: str | None = None
+    updated: datetime | None = None  # the entry's own updated time (Atom), for revisions
 
 
 _TAG = re.compile(r"<[^>]+>")
@@ -83,6 +87,27 @@ def _entry_time(entry: Mapping[str, Any], tz: tzinfo) -> datetime | None:
     return None
 
 
+def _entry_updated(entry: Mapping[str, Any], tz: tzinfo) -> datetime | None:
+    # dict.get: feedparser's own get() answers `published` for a missing `updated`.
+    raw = dict.get(entry, "updated") if isinstance(entry, dict) else entry.get("updated")
+    moment = parse_time(raw if isinstance(raw, str) else None, tz)
+    parsed = dict.get(entry, "updated_parsed") if isinstance(entry, dict) else None
+    if moment is None and isinstance(parsed, time_mod.struct_time):
+        moment = datetime(*parsed[:6], tzinfo=UTC)
+    return moment
+
+
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+def _as_utf8(content: bytes, content_type: str | None) -> bytes:
+    """Feed bytes decoded like a page (BOM, strict UTF-8, declared charsets checked for
+    Arabic mojibake, a guess), re-encoded as UTF-8 with a declaration saying so."""
+    text, _ = decode_page(content, content_type)
+    text = _XML_DECL.sub('<?xml version="1.0" encoding="utf-8"?>', text.lstrip("\ufeff"), count=1)
+    return text.encode("utf-8")
+
+
 def _entry_summary(entry: Mapping[str, Any]) -> str | None:
     # Full content (content:encoded, Atom content) beats the short description.
     for content in entry.get("content") or []:
@@ -115,10 +140,11 @@ def parse_feed(
     content: bytes, *, url: str, tz: tzinfo, content_type: str | None = None
 ) -> list[FeedItem]:
     """Feed bytes (any encoding) → its items with an http(s) link, in document order."""
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
-    doc = feedparser.parse(content, response_headers=headers, sanitize_html=False)
+    media = (content_type or "application/xml").split(";", 1)[0].strip() or "application/xml"
+    headers = {"content-location": url, "content-type": f"{media}; charset=utf-8"}
+    doc = feedparser.parse(
+        _as_utf8(content, content_type), response_headers=headers, sanitize_html=False
+    )
     entries = doc.get("entries") or []
     if not entries and not doc.get("version"):
         raise FeedError(f"not a feed: {doc.get('bozo_exception')}")
@@ -138,6 +164,7 @@ def parse_feed(
                 summary=_entry_summary(entry),
                 published_at=_entry_time(entry, tz),
                 lang=feed_lang if isinstance(feed_lang, str) and feed_lang else None,
+                updated=_entry_updated(entry, tz),
             )
         )
     return items

@@ -1,5 +1,6 @@
 """The HTTP client of the ingester (aiohttp): timeouts, gzip, conditional GET, a clear
-User-Agent, robots.txt, per-host concurrency and request spacing. Policy lives in policy.py."""
+User-Agent, robots.txt, per-host concurrency and request spacing, and a rest for a host that
+answered 429 or 503 (its Retry-After, else a default). Policy lives in policy.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from streams.ingest.dedup import Validators
-from streams.ingest.policy import HostSchedule, RobotsRules, agent_token, host_of
+from streams.ingest.policy import (
+    DEFAULT_HOST_REST,
+    HostSchedule,
+    RobotsRules,
+    agent_token,
+    host_of,
+)
 
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -30,6 +37,7 @@ class FetchResult:
     retry_after: float | None = None
     seconds: float = 0.0
     detail: str = ""
+    rest: float | None = None  # this answer (429/503) made the host rest this many seconds
 
     @property
     def ok(self) -> bool:
@@ -47,6 +55,16 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError, IndexError):
         return None
+
+
+def _error_outcome(status: int) -> str:
+    """408 and 429 are "not now", not "never" (policy.TRANSIENT_STATUSES): they must not be
+    filed with the permanent 4xx."""
+    if status == 408:
+        return "timeout"
+    if status == 429:
+        return "rate_limited"
+    return "server_error" if status >= 500 else "client_error"
 
 
 @dataclass
@@ -132,11 +150,20 @@ class Fetcher:
                             **common,  # type: ignore[arg-type]
                         )
                     if resp.status >= 400:
+                        retry_after = _retry_after(resp.headers.get("Retry-After"))
+                        rest = None
+                        if resp.status == 429:  # too many requests: the whole host rests
+                            rest = retry_after if retry_after is not None else DEFAULT_HOST_REST
+                        elif resp.status == 503 and retry_after is not None:
+                            rest = retry_after  # the host said for how long it is down
+                        if rest is not None:
+                            self.schedule.rest(host, time.monotonic(), rest)
                         return FetchResult(
-                            outcome="server_error" if resp.status >= 500 else "client_error",
-                            retry_after=_retry_after(resp.headers.get("Retry-After")),
+                            outcome=_error_outcome(resp.status),
+                            retry_after=retry_after,
                             seconds=time.perf_counter() - started,
                             detail=f"HTTP {resp.status}",
+                            rest=rest,
                             **common,  # type: ignore[arg-type]
                         )
                     length = resp.content_length
@@ -190,6 +217,10 @@ class Fetcher:
                     detail=f"{type(exc).__name__}: {exc}"[:300],
                 )
 
+    def rest_host(self, host: str, seconds: float) -> None:
+        """Make a host rest (a Retry-After remembered across a restart)."""
+        self.schedule.rest(host, time.monotonic(), seconds)
+
     async def robots(self, url: str) -> RobotsRules:
         """robots.txt of the URL's host, fetched at most once per TTL (concurrent callers
         wait for the one fetch)."""
@@ -228,6 +259,11 @@ class Fetcher:
         for _ in range(MAX_REDIRECTS + 1):
             if urlsplit(target).scheme not in {"http", "https"}:
                 return FetchResult(url, target, "client_error", detail="redirect to non-http URL")
+            resting = self.schedule.resting(host_of(target), time.monotonic())
+            if resting > 0:  # told to come back later: not asked (robots.txt neither)
+                return FetchResult(
+                    url, target, "rate_limited", retry_after=resting, detail="host resting"
+                )
             rules = await self.robots(target)
             if not rules.allowed(self.agent, target):
                 return FetchResult(url, target, "robots_disallowed", detail="robots.txt")

@@ -1,5 +1,6 @@
 """Politeness and retry policy, as plain logic over an injected clock: exponential backoff per
-feed, a minimum interval between requests to one host, and robots.txt rules per host."""
+feed or page, a minimum interval between requests to one host (pushed back by a server's
+Retry-After), and robots.txt rules per host (RFC 9309, parsed by Protego as Scrapy does)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
-from urllib.robotparser import RobotFileParser
+
+from protego import Protego
+
+# Answers that mean "not now" rather than "never": Request Timeout, Too Many Requests, Service
+# Unavailable. The page is asked for again later, and the host is given a rest.
+TRANSIENT_STATUSES = frozenset({408, 429, 503})
+# The longest a server's Retry-After may hold a host back (a silly value must not stall it).
+RETRY_AFTER_CAP = 3600.0
+# 429 without a Retry-After: rest the host this long anyway (a 503 without one only backs off
+# the URL: it is as often one page's backend as the whole site).
+DEFAULT_HOST_REST = 30.0
 
 
 @dataclass
@@ -38,9 +49,22 @@ class Backoff:
         self._until[key] = now + wait
         return wait
 
-    def success(self, key: str) -> None:
-        self._failures.pop(key, None)
+    def success(self, key: str) -> bool:
+        """Forget the key's failures; True if there were any (so a caller knows whether its
+        persisted record needs clearing)."""
+        had = self._failures.pop(key, None) is not None
         self._until.pop(key, None)
+        return had
+
+    def until(self, key: str) -> float:
+        """The clock time before which the key is not tried (0 when it is ready)."""
+        return self._until.get(key, 0.0)
+
+    def restore(self, key: str, failures: int, until: float) -> None:
+        """Take back a key's state after a restart (`until` on this backoff's clock)."""
+        if failures > 0:
+            self._failures[key] = failures
+            self._until[key] = until
 
     def failures(self, key: str) -> int:
         return self._failures.get(key, 0)
@@ -52,11 +76,13 @@ class Backoff:
 @dataclass
 class HostSchedule:
     """At most one request start per `interval` seconds per host (a robots.txt Crawl-delay
-    can only make it longer). `reserve` books the next free slot and says how long to wait."""
+    can only make it longer). `reserve` books the next free slot and says how long to wait;
+    a host told to rest (Retry-After) is not asked at all until the rest ends."""
 
     interval: float = 1.0
     _next: dict[str, float] = field(default_factory=dict)
     _delay: dict[str, float] = field(default_factory=dict)
+    _rest: dict[str, float] = field(default_factory=dict)
 
     def set_crawl_delay(self, host: str, seconds: float | None) -> None:
         if seconds is None:
@@ -72,26 +98,51 @@ class HostSchedule:
         self._next[host] = start + self.interval_for(host)
         return start - now
 
+    def rest(self, host: str, now: float, seconds: float) -> float:
+        """No request to the host before now + seconds (capped): a 429/503 Retry-After applies
+        to the whole host, not only to the URL that got it. Returns when the rest ends."""
+        until = max(self._rest.get(host, 0.0), now + min(max(seconds, 0.0), RETRY_AFTER_CAP))
+        self._rest[host] = until
+        return until
+
+    def resting(self, host: str, now: float) -> float:
+        """Seconds the host still rests (0: it may be asked)."""
+        until = self._rest.get(host)
+        if until is None:
+            return 0.0
+        if until <= now:
+            del self._rest[host]
+            return 0.0
+        return until - now
+
 
 def host_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"
 
 
+# RFC 9309 §2.5: parse at least 500 KiB; more is ignored.
+ROBOTS_MAX_CHARS = 512 * 1024
+
+
 @dataclass(frozen=True)
 class RobotsRules:
     """robots.txt of one host, as fetched. RFC 9309: a 4xx means no rules (all allowed); a
-    5xx or an unreachable host means "disallow everything" until the next try."""
+    5xx or an unreachable host means "disallow everything" until the next try. Matching is
+    RFC 9309's (Protego): `*` and `$` in paths, the longest matching rule wins, Allow wins a
+    tie; the standard library's robotparser knows neither and takes the first match."""
 
-    parser: RobotFileParser | None
+    parser: Protego | None
     allow_all: bool = False
     fetched_at: float = 0.0
 
     @classmethod
     def from_response(cls, status: int | None, text: str, now: float) -> RobotsRules:
         if status is not None and 200 <= status < 300:
-            parser = RobotFileParser()
-            parser.parse(text.splitlines())
+            try:
+                parser = Protego.parse(text[:ROBOTS_MAX_CHARS])
+            except Exception:  # a parser on hostile input: unreadable = no rules (4xx-like)
+                return cls(None, allow_all=True, fetched_at=now)
             return cls(parser, fetched_at=now)
         if status is not None and 400 <= status < 500:
             return cls(None, allow_all=True, fetched_at=now)
@@ -104,13 +155,18 @@ class RobotsRules:
     def allowed(self, agent: str, url: str) -> bool:
         if self.parser is None:
             return self.allow_all
-        return self.parser.can_fetch(agent, url)
+        return bool(self.parser.can_fetch(url, agent))
 
     def crawl_delay(self, agent: str) -> float | None:
         if self.parser is None:
             return None
         delay = self.parser.crawl_delay(agent)
         return float(delay) if delay is not None else None
+
+    @property
+    def sitemaps(self) -> list[str]:
+        """The `Sitemap:` URLs of the file (any group)."""
+        return [] if self.parser is None else [str(u) for u in self.parser.sitemaps]
 
     def expired(self, now: float, ttl: float) -> bool:
         # Unreachable robots.txt is retried sooner than a good one is refreshed.

@@ -20,6 +20,7 @@ from typing import IO, Any
 
 import orjson
 
+from streams.ingest.dedup import published_records, rfc3339
 from streams.ingest.feeds import parse_time
 from streams.validation import schema_errors
 
@@ -61,7 +62,7 @@ def to_raw(record: dict[str, Any], *, tz: tzinfo) -> dict[str, Any] | None:
     if not isinstance(body, str) or not body.strip() or not isinstance(source, str):
         return None
     message: dict[str, Any] = {
-        "schema_version": 1,
+        "schema_version": 2,
         "source": source,
         "body": body,
         "content_type": "text/plain",
@@ -71,6 +72,8 @@ def to_raw(record: dict[str, Any], *, tz: tzinfo) -> dict[str, Any] | None:
         value = record.get(field)
         if isinstance(value, str) and value.strip():
             message[field] = value.strip()
+    if "id" in message:
+        message["revision"] = 1  # an archive holds each article once
     published = parse_time(record.get("time") if isinstance(record.get("time"), str) else None, tz)
     if published is not None:
         message["published_at"] = published.isoformat()
@@ -78,6 +81,25 @@ def to_raw(record: dict[str, Any], *, tz: tzinfo) -> dict[str, Any] | None:
         # («اليوم») then resolve against that day, not the day of the replay.
         message["fetched_at"] = published.isoformat()
     return message
+
+
+def state_records(message: dict[str, Any], aid: str, *, now: float) -> list[tuple[str, bytes]]:
+    """The ingest dedup records of a replayed article with a URL (its URL key, pointing at its
+    id), so that `rasid ingest` does not publish it again. No text fingerprint: a replayed
+    article is never revised by the ingester."""
+    url = message.get("url")
+    source = message.get("source")
+    if not isinstance(url, str) or not url or not isinstance(source, str):
+        return []
+    revision = message.get("revision", 1)
+    return published_records(
+        article_id=aid,
+        source=source,
+        urls=[url],
+        content_hash=None,
+        at=rfc3339(now),
+        revision=revision if isinstance(revision, int) and revision >= 1 else 1,
+    )
 
 
 @dataclass

@@ -68,6 +68,14 @@ class Source:
     weight: float = 0.5
     fetch_pages: bool = True
     title: str | None = None
+    # Beyond feeds and listings (docs/ingest.md): public Telegram channels (t.me/s/<name>),
+    # sitemaps (URLs, and/or those robots.txt of `home` names), feeds found on `home`.
+    telegram: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    sitemaps_from_robots: bool = False
+    home: str | None = None
+    discover: bool = False
+    discover_hosts: tuple[str, ...] = ()
 
 
 def _validator() -> Draft202012Validator:
@@ -99,6 +107,8 @@ def parse_sources(data: Any) -> list[Source]:
             except re.error as exc:
                 raise SourcesError(f"source {conf['name']}: bad link_pattern: {exc}") from exc
             listings.append(Listing(listing["url"], compiled))
+        sitemaps = conf.get("sitemaps") or []
+        sitemaps = [sitemaps] if isinstance(sitemaps, str) else sitemaps
         out.append(
             Source(
                 name=conf["name"],
@@ -111,6 +121,12 @@ def parse_sources(data: Any) -> list[Source]:
                 weight=float(conf["weight"]),
                 fetch_pages=bool(conf["fetch_pages"]),
                 title=conf.get("title"),
+                telegram=tuple(dict.fromkeys(conf.get("telegram") or ())),
+                sitemaps=tuple(dict.fromkeys(u for u in sitemaps if u != "robots")),
+                sitemaps_from_robots="robots" in sitemaps,
+                home=conf.get("home"),
+                discover=bool(conf.get("discover", False)),
+                discover_hosts=tuple(h.lower() for h in conf.get("discover_hosts") or ()),
             )
         )
     return out

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import NewTopic
@@ -44,7 +45,7 @@ class KafkaState:
         self.settings = settings
         self.topic = settings.topic_ingest_state
         self.producer = producer
-        self.state = DedupState()
+        self.state = DedupState(revision_window=settings.ingest_revision_window_hours * 3600.0)
         self.records_loaded = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._follow: asyncio.Task[None] | None = None
@@ -91,11 +92,11 @@ class KafkaState:
                 log.exception("reading the ingest state topic failed; retrying")
                 await asyncio.sleep(5.0)
 
-    async def put(self, records: list[tuple[str, bytes]]) -> None:
+    async def put(self, records: Sequence[tuple[str, bytes | None]]) -> None:
         """Write records (applied locally at once, so this process never waits for its own
-        echo)."""
+        echo); a None value is a tombstone."""
         for key, value in records:
-            errors = record_errors(value)
+            errors = record_errors(value) if value is not None else []
             if errors:  # our own bug, never the input's: refuse to write it
                 raise SchemaViolation(f"ingest-state {key}: {errors[0]}")
             self.state.apply(key, value)

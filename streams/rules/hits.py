@@ -39,13 +39,23 @@ def _explain(labels: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def hit_key(enriched: Mapping[str, Any]) -> str:
+    """What an article-level hit id names: the article, and its revision after the first, so
+    each revision of an article is forwarded to the story stage once (replays are not)."""
+    revision = int(enriched.get("revision", 1))
+    return enriched["id"] if revision == 1 else f"{enriched['id']}#r{revision}"
+
+
 def build_alert(enriched: Mapping[str, Any], hit: RuleHit, *, now: datetime) -> dict[str, Any]:
+    """The article-level hit (schema alert.v1): what the story stage turns into an alert."""
     return {
         "schema_version": SCHEMA_VERSION,
-        "id": alert_id(hit.rule_id, hit.rule_version, enriched["id"]),
+        "id": alert_id(hit.rule_id, hit.rule_version, hit_key(enriched)),
         "rule": hit.rule_id,
         "rule_version": hit.rule_version,
         "rule_title": hit.title,
+        # optional in alert.v1: a rule without an English title makes the hit it always made
+        **({"rule_title_en": hit.title_en} if hit.title_en is not None else {}),
         "severity": hit.severity,
         "article": {
             "id": enriched["id"],

@@ -131,6 +131,7 @@ class _CompiledRule:
     id: str
     version: int
     title: str
+    title_en: str | None
     severity: str
     written: tuple[str, ...]  # phrases as written, in rule order (index = PhraseRef[1])
     expr: _CExpr
@@ -282,6 +283,7 @@ class RuleSet:
                 id=spec.id,
                 version=spec.version,
                 title=spec.title,
+                title_en=spec.title_en,
                 severity=spec.severity,
                 written=tuple(written),
                 expr=compiled,
@@ -378,7 +380,14 @@ class RuleSet:
             if found_hits:
                 matches = self._matches(rule, scans, found_hits)
                 hits.append(
-                    RuleHit(rule.id, rule.version, rule.severity, rule.title, tuple(matches))
+                    RuleHit(
+                        rule.id,
+                        rule.version,
+                        rule.severity,
+                        rule.title,
+                        tuple(matches),
+                        rule.title_en,
+                    )
                 )
         return hits
 

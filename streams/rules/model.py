@@ -35,6 +35,7 @@ class RuleHit:
     severity: str
     title: str
     matches: tuple[Match, ...]
+    title_en: str | None = None  # the rule's English title, when it has one
 
 
 @dataclass(frozen=True, slots=True)

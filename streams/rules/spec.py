@@ -29,6 +29,7 @@ _RULE_KEYS = frozenset(
         "id",
         "version",
         "title",
+        "title_en",
         "description",
         "severity",
         "enabled",
@@ -127,6 +128,7 @@ class RuleSpec:
     severity: str
     enabled: bool
     expr: Expr
+    title_en: str | None = None  # the English title when `title` is Arabic
     regions: frozenset[str] = frozenset()
     topics: frozenset[str] = frozenset()
     sources: frozenset[str] = frozenset()
@@ -178,6 +180,7 @@ class _Validator:
 
         version = self.field(self.version)
         title = self.field(self.title)
+        title_en = self.field(self.title_en)
         severity = self.field(self.severity)
         enabled = self.field(self.enabled)
         breaking = self.field(self.breaking)
@@ -198,6 +201,7 @@ class _Validator:
             id=rule_id,
             version=version,
             title=title,
+            title_en=title_en,
             severity=severity,
             enabled=enabled,
             expr=expr,
@@ -231,6 +235,14 @@ class _Validator:
         title = self.raw.get("title")
         if not isinstance(title, str) or not title.strip():
             raise self.fail("title", "must be a non-empty string")
+        return title.strip()
+
+    def title_en(self) -> str | None:
+        title = self.raw.get("title_en")
+        if title is None:
+            return None
+        if not isinstance(title, str) or not title.strip():
+            raise self.fail("title_en", "must be a non-empty string")
         return title.strip()
 
     def severity(self) -> str:

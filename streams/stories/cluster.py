@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 
 import orjson
 
+from streams import alerts
+from streams.classify.names import names_of
 from streams.ids import alert_id
 from streams.resources import data_file
 from streams.severity import raised
@@ -265,6 +267,15 @@ class StoryIndex:
     """term → {story id: last_seen}: which live stories have the term among their heaviest."""
 
     postings: dict[str, dict[str, float]] = field(default_factory=dict)
+    # article id → its live story, so a later revision of an article finds the story it is in
+    # even when its new text shares no heavy term with it. Bounded by the live stories'
+    # listed articles; forgotten with the story.
+    members: dict[str, str] = field(default_factory=dict)
+    seen: dict[str, float] = field(default_factory=dict)  # story id → last_seen
+
+    def joined(self, sid: str, article_id: str, at: float) -> None:
+        self.members[article_id] = sid
+        self.seen[sid] = max(at, self.seen.get(sid, at))
 
     def add(self, sid: str, terms: Sequence[str], at: float) -> None:
         for t in terms:
@@ -295,6 +306,10 @@ class StoryIndex:
                 dropped += 1
             if not posting:
                 del self.postings[t]
+        gone = {sid for sid, seen in self.seen.items() if seen < horizon}
+        if gone:
+            self.members = {a: s for a, s in self.members.items() if s not in gone}
+            self.seen = {s: seen for s, seen in self.seen.items() if s not in gone}
         return dropped
 
     @classmethod
@@ -309,6 +324,8 @@ class StoryIndex:
         ]
         for seen, sid, story in sorted(live):
             index.add(sid, index_terms(story, params.index_terms), seen)
+            for article_id in story["articles"]:
+                index.joined(sid, article_id, seen)
         return index
 
 
@@ -320,14 +337,62 @@ class Assignment:
     copy: bool = False  # the same text from the same outlet again: not news
     size: int = 1  # articles in the story, this one included
     sources: tuple[str, ...] = ()
+    revised: bool = False  # a later revision of an article already in this story
 
 
 def _joined(
-    story: Mapping[str, Any], sid: str, is_new: bool, score: float, copy: bool
+    story: Mapping[str, Any],
+    sid: str,
+    is_new: bool,
+    score: float,
+    copy: bool,
+    *,
+    revised: bool = False,
 ) -> Assignment:
     return Assignment(
-        sid, is_new, round(score, 4), copy, int(story["size"]), tuple(story["sources"])
+        sid,
+        is_new,
+        round(score, 4),
+        copy,
+        int(story["size"]),
+        tuple(story["sources"]),
+        revised,
     )
+
+
+def _revise(
+    story: Mapping[str, Any],
+    sid: str,
+    article_id: str,
+    revision: int,
+    features: StoryFeatures,
+    at: float,
+    *,
+    stories: MutableMapping[str, Any],
+    index: StoryIndex,
+    df: DocFreq,
+    params: StoryParams,
+) -> Assignment:
+    """A later revision of a member (a one-line «عاجل» grown into a full article): the story
+    keeps the article and learns its fuller text (centroids, places, numbers), so later reports
+    of the event find it; its size, articles and sources are unchanged. A revision folded in
+    before (a replay) changes nothing."""
+    revisions = story.get("revisions", {})
+    if revisions.get(article_id, 1) >= revision:
+        return _joined(story, sid, False, 1.0, False)
+    df.add(features.terms())
+    revised = dict(story)
+    size = revised["size"]
+    add_member(revised, article_vectors(features, df), features, at)
+    revised["size"] = size  # the same article, not one more
+    listed = set(revised["articles"])  # bounded like them
+    revised["revisions"] = {
+        **{a: r for a, r in revisions.items() if a in listed},
+        article_id: revision,
+    }
+    stories[sid] = revised
+    index.add(sid, index_terms(revised, params.index_terms), revised["last_seen"])
+    return _joined(revised, sid, False, 1.0, False, revised=True)
 
 
 def assign_story(
@@ -340,18 +405,37 @@ def assign_story(
     index: StoryIndex,
     df: DocFreq,
     params: StoryParams,
+    revision: int = 1,
 ) -> Assignment:
     """Find the live story this article belongs to, or open one; record the article in it.
 
     `stories`: story id → state (`new_story`, `add_member`). Re-assigning an article already in
-    a story returns that story and changes nothing. A same-outlet copy of a member (same
-    fingerprint) is not news: the story is returned with `copy` set and left as it was.
+    a story returns that story and changes nothing; a later `revision` of it (raw-article v2)
+    returns that story with `revised` set, after folding the new text in (`_revise`). A
+    revision whose story has closed is clustered like a new article. A same-outlet copy of a
+    member (same fingerprint) is not news: the story is returned with `copy` set, unchanged.
     """
     horizon = at - params.window_seconds
     own = story_id_for(article_id)
-    existing = stories.get(own)
-    if existing and article_id in existing["articles"]:
-        return _joined(existing, own, False, 1.0, False)
+    sid, home = own, stories.get(own)
+    if not (home and article_id in home["articles"]):  # it may have joined another story
+        sid = index.members.get(article_id, own)
+        home = stories.get(sid)
+    if home and article_id in home["articles"]:
+        if revision == 1:
+            return _joined(home, sid, False, 1.0, False)
+        return _revise(
+            home,
+            sid,
+            article_id,
+            revision,
+            features,
+            at,
+            stories=stories,
+            index=index,
+            df=df,
+            params=params,
+        )
     df.add(features.terms())
     vectors = article_vectors(features, df)
     best: tuple[float, str] | None = None
@@ -359,7 +443,7 @@ def assign_story(
         story = stories.get(sid)
         if not story or story["last_seen"] < horizon:
             continue
-        if article_id in story["articles"]:
+        if article_id in story["articles"]:  # `index.members` finds these first
             return _joined(story, sid, False, 1.0, False)
         p = compare(vectors, features, story, at).probability(params.model)
         if p < params.threshold or (best is not None and (p, sid) <= best):
@@ -387,6 +471,7 @@ def assign_story(
     story["copies"] = [*story["copies"], copy_key][-MAX_COPIES:]
     stories[sid] = story  # re-assigned, not mutated: a changelog table sees the change
     index.add(sid, index_terms(story, params.index_terms), story["last_seen"])
+    index.joined(sid, article_id, story["last_seen"])
     return _joined(story, sid, is_new, score, False)
 
 
@@ -409,8 +494,11 @@ def _union(first: Sequence[str], more: Sequence[str]) -> list[str]:
     return out
 
 
-def _article_ref(hit: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(hit["article"])
+def _article_ref(hit: Mapping[str, Any], revision: int) -> dict[str, Any]:
+    article = dict(hit["article"])
+    if revision > 1:  # absent means 1: first versions look as they did before revisions
+        article["revision"] = revision
+    return article
 
 
 def story_alert(
@@ -420,35 +508,42 @@ def story_alert(
     *,
     now: str,
     escalate_at: int,
+    revision: int = 1,
 ) -> dict[str, Any] | None:
-    """The alert (schema v2) after an article-level hit (schema alert.v1) joins a story.
+    """The alert after an article-level hit (schema alert.v1) joins a story.
 
     No previous alert: status "new", revision 1. Otherwise "updated", with the article and its
-    source added. None when the article is already in the alert (a re-publish or a replay):
+    source added, or, for a later `revision` of an article the alert already lists, that
+    article's entry replaced in place (its new title; `revision` on the entry). None when the
+    alert already has this article at this revision or a later one (a re-publish or a replay):
     that must look like nothing happened, not like a new source.
     """
-    article = _article_ref(hit)
-    if previous is not None and any(a["id"] == article["id"] for a in previous["articles"]):
+    article = _article_ref(hit, revision)
+    listed = [] if previous is None else previous["articles"]
+    at = next((i for i, a in enumerate(listed) if a["id"] == article["id"]), None)
+    if at is not None and listed[at].get("revision", 1) >= revision:
         return None
     if previous is None:
-        articles = [article]
-        sources = [article["source"]]
+        articles, sources = [article], [article["source"]]
         regions, topics = list(hit["regions"]), list(hit["topics"])
-        created, revision, status = now, 1, "new"
+        created, number, status = now, 1, "new"
     else:
-        articles = [*previous["articles"], article][-MAX_LISTED_ARTICLES:]
-        sources = _union(previous["sources"], [article["source"]])
+        if at is None:
+            articles = [*listed, article][-MAX_LISTED_ARTICLES:]
+            sources = _union(previous["sources"], [article["source"]])
+        else:  # a revision: same article, same source
+            articles, sources = [*listed[:at], article, *listed[at + 1 :]], previous["sources"]
         regions = _union(previous["regions"], hit["regions"])
         topics = _union(previous["topics"], hit["topics"])
-        created, revision, status = previous["created_at"], previous["revision"] + 1, "updated"
+        created, number, status = previous["created_at"], previous["revision"] + 1, "updated"
     alert = {k: v for k, v in hit.items() if k not in ("schema_version", "id")}
     severity = escalate(hit["severity"], len(sources), escalate_at)
     alert.update(
-        schema_version=2,
+        schema_version=alerts.SCHEMA_VERSION,
         id=alert_id(hit["rule"], hit["rule_version"], story_id),
         story_id=story_id,
         status=status,
-        revision=revision,
+        revision=number,
         rule_severity=hit["severity"],
         severity=severity,
         escalated=severity != hit["severity"],
@@ -456,6 +551,7 @@ def story_alert(
         articles=articles,
         regions=regions,
         topics=topics,
+        names=names_of(regions, topics),
         created_at=created,
         updated_at=now,
         alerted_at=now,
@@ -473,7 +569,9 @@ class Clusterer:
     index: StoryIndex = field(default_factory=StoryIndex)
     df: DocFreq = field(default_factory=DocFreq)
 
-    def add(self, article_id: str, source: str, features: StoryFeatures, at: float) -> Assignment:
+    def add(
+        self, article_id: str, source: str, features: StoryFeatures, at: float, revision: int = 1
+    ) -> Assignment:
         return assign_story(
             article_id,
             source,
@@ -483,4 +581,5 @@ class Clusterer:
             index=self.index,
             df=self.df,
             params=self.params,
+            revision=revision,
         )

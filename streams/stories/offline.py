@@ -22,6 +22,7 @@ class StoryInput:
     source: str
     at: float  # seconds since the epoch
     features: StoryFeatures
+    revision: int = 1
 
 
 def story_input(enriched: Mapping[str, Any], *, published: bool = False) -> StoryInput:
@@ -33,6 +34,7 @@ def story_input(enriched: Mapping[str, Any], *, published: bool = False) -> Stor
         enriched["source"],
         datetime.fromisoformat(stamp).timestamp(),
         story_features(enriched["title"], enriched["body"], places_of(enriched)),
+        int(enriched.get("revision", 1)),
     )
 
 
@@ -40,17 +42,19 @@ def cluster_in_order(
     inputs: Iterable[StoryInput], params: StoryParams | None = None
 ) -> Iterator[dict[str, Any]]:
     """One result per input, in publication order: id, story_id, is_new, similarity, copy,
-    the story's size and sources at that moment."""
+    revised (a later revision of an article already in the story), the story's size and
+    sources at that moment."""
     clusterer = Clusterer(params or StoryParams())
     ordered = sorted(enumerate(inputs), key=lambda item: (item[1].at, item[0]))
     for _, item in ordered:
-        a = clusterer.add(item.article_id, item.source, item.features, item.at)
+        a = clusterer.add(item.article_id, item.source, item.features, item.at, item.revision)
         yield {
             "id": item.article_id,
             "story_id": a.story_id,
             "is_new": a.is_new,
             "similarity": a.similarity,
             "copy": a.copy,
+            "revised": a.revised,
             "size": a.size,
             "sources": list(a.sources),
             "at": datetime.fromtimestamp(item.at, UTC).isoformat(),

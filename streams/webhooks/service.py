@@ -49,6 +49,7 @@ from aiohttp.resolver import ThreadedResolver
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import health, metrics
+from streams.alerts import upgrade as upgrade_alert
 from streams.api.feed import supervise, tail
 from streams.api.http import Runner, json_errors
 from streams.filters import AlertFilter
@@ -461,6 +462,8 @@ class Dispatcher:
             alert = orjson.loads(value or b"")
         except orjson.JSONDecodeError:
             alert = None
+        if isinstance(alert, dict):  # the previous release's version 2 goes out as version 3
+            alert = upgrade_alert(alert)
         self.consumed[partition] = offset + 1
         for queue in list(self.subscriptions.values()):
             # below its recorded progress: delivered or dead-lettered for it before a restart

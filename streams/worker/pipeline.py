@@ -63,7 +63,7 @@ class Pipeline:
         return match_article(enriched, self.rules)
 
     # Stage "alert": one article-level alert per hit (validated on the way out); the story
-    # stage (streams/worker/story_stage.py) turns them into alert.v2 messages.
+    # stage (streams/worker/story_stage.py) turns them into alert.v3 messages.
     def alerts(
         self, enriched: dict[str, Any], hits: list[RuleHit], now: datetime
     ) -> list[dict[str, Any]]:

@@ -58,7 +58,7 @@ class StoryStage:
     topic: Any
     stories: StoryStore  # story id → state; the faust table "stories" behind it
 
-    alerts: Any  # faust Table: alert id → {"alert": current alert.v2, "at": seconds}
+    alerts: Any  # faust Table: alert id → {"alert": current alert (v3; v2 from the previous release), "at": seconds}
     docfreq: Any  # faust Table: "df-NN" → a shard of the document-frequency snapshot
     params: StoryParams
     escalate_at: int
@@ -120,10 +120,17 @@ def outgoing(
     from the tokens the classifiers made of the same title and body (no second normalisation)."""
     features = story_features(enriched["title"], enriched["body"], places_of(enriched))
     message = {
-        "schema_version": 2,
+        "schema_version": 3,
         "article_id": enriched["id"],
+        "revision": enriched.get("revision", 1),
         "source": enriched["source"],
         "at": enriched["ingested_at"],
+        "event_at": enriched.get("published_at")
+        or enriched.get("fetched_at")
+        or enriched["ingested_at"],
+        "title": enriched["title"][:300],
+        "regions": [r["code"] for r in enriched["regions"]][:16],
+        "topics": [t["code"] for t in enriched["topics"]][:16],
         "features": features.as_message(),
         "hits": hits,
     }
@@ -150,14 +157,20 @@ def _decode(value: bytes | None) -> tuple[dict[str, Any], StoryFeatures]:
     rolling upgrade: its MinHash signature is not comparable, so the article opens a story of
     its own and its alerts still go out)."""
     message = decode_valid(
-        "story-candidate", value, "story candidate", older={1: "story-candidate-v1"}
+        "story-candidate",
+        value,
+        "story candidate",
+        older={1: "story-candidate-v1", 2: "story-candidate-v2"},
     )
     for hit in message["hits"]:
         if not is_valid("alert-hit", hit):
             raise BadInput(DeadLetterReason.SCHEMA_VIOLATION, "a hit is not a valid alert.v1")
+    # versions 1 and 2: first versions only, and nothing for the trends stage to count by
+    cand = {"revision": 1, "event_at": message["at"], "title": "", "regions": [], "topics": []}
+    cand.update(message)
     if message["schema_version"] == 1:
-        return dict(message), NO_FEATURES
-    return dict(message), StoryFeatures.from_message(message["features"])
+        return cand, NO_FEATURES
+    return cand, StoryFeatures.from_message(message["features"])
 
 
 async def process(ctx: WorkerContext, stage: StoryStage, value: bytes | None) -> int:
@@ -174,8 +187,17 @@ async def process(ctx: WorkerContext, stage: StoryStage, value: bytes | None) ->
             index=stage.index,
             df=stage.df,
             params=stage.params,
+            revision=cand["revision"],
         )
-    outcome = "copy" if assignment.copy else "new" if assignment.is_new else "joined"
+    outcome = (
+        "copy"
+        if assignment.copy
+        else "revised"
+        if assignment.revised
+        else "new"
+        if assignment.is_new
+        else "joined"
+    )
     metrics.STORY_ASSIGNMENTS.labels(outcome=outcome).inc()
     if cand["hits"]:
         stage.stories.keep(assignment.story_id)  # an alert must find its story after a restart
@@ -196,8 +218,9 @@ async def process(ctx: WorkerContext, stage: StoryStage, value: bytes | None) ->
             previous["alert"] if previous else None,
             now=_alert_time(cand["at"], previous),
             escalate_at=stage.escalate_at,
+            revision=cand["revision"],
         )
-        if alert is None:  # this article is already in the alert: a replay, not news
+        if alert is None:  # this article (this revision) is already in the alert: a replay
             metrics.ALERTS_SUPPRESSED.inc()
             continue
         check_outgoing("alert", alert)

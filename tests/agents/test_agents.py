@@ -264,11 +264,31 @@ async def test_story_agent_clusters_every_article_and_ignores_same_outlet_copies
     assert {a["story_id"] for a in red} == {story_id_for("quiet-1")}
 
 
-async def test_story_agent_still_reads_version_1_candidates(rasid: WorkerContext) -> None:
-    """A candidate from a worker of the previous release (a rolling upgrade) keeps its alerts:
-    its MinHash signature is not comparable, so it opens a story of its own."""
+V3_ONLY = ("schema_version", "revision", "event_at", "title", "regions", "topics")
+
+
+async def test_story_agent_still_reads_version_2_candidates(rasid: WorkerContext) -> None:
+    """A candidate from a worker of the previous release (a rolling upgrade): revision 1."""
     _, candidate = await _sample_candidate(rasid)
-    old = {k: v for k, v in candidate.items() if k not in ("features", "schema_version")}
+    old = {k: v for k, v in candidate.items() if k not in V3_ONLY}
+    old.update(schema_version=2)
+    assert schema_errors("story-candidate-v2", old) == []
+    capture = Capture()
+    with capture.install(rasid):
+        async with rasid.app.agents["rasid.stories"].test_context() as ctx:
+            await ctx.put(orjson.dumps(old), key=b"old")
+            assert ctx.results[0] == f"alerts:{len({h['rule'] for h in old['hits']})}"
+    alerts = capture.on("rasid.alerts")
+    assert {a["status"] for a in alerts} == {"new"}
+    assert all("revision" not in a["articles"][0] for a in alerts)  # revision 1
+    assert {a["story_id"] for a in alerts} == {story_id_for(candidate["article_id"])}
+
+
+async def test_story_agent_still_reads_version_1_candidates(rasid: WorkerContext) -> None:
+    """A candidate from a worker two releases back keeps its alerts: its MinHash signature is
+    not comparable, so it opens a story of its own."""
+    _, candidate = await _sample_candidate(rasid)
+    old = {k: v for k, v in candidate.items() if k not in ("features", *V3_ONLY)}
     old.update(schema_version=1, signature_params="s1-b64-r2", signature=[1, 2, 3])
     assert schema_errors("story-candidate-v1", old) == []
     capture = Capture()
@@ -314,3 +334,49 @@ async def test_story_stage_dead_letters_a_bad_candidate_and_goes_on(rasid: Worke
     assert all(letter["stage"] == "alert" for letter in letters)
     assert all(schema_errors("deadletter", letter) == [] for letter in letters)
     assert capture.on("rasid.alerts") == []
+
+
+async def test_a_revised_article_updates_its_story_and_alert_once_per_revision(
+    rasid: WorkerContext,
+) -> None:
+    """A one-line «عاجل» (revision 1, no rule fires) grown into the full article (revision 2,
+    same id): the article agent forwards the new revision's hits once, and the story stage
+    keeps the article in the story its first version opened; revision 3 updates the alert
+    in place (same article, same source), and a replayed revision changes nothing."""
+    body = SAMPLE.read_text(encoding="utf-8")
+    first = _raw("عاجل | مصدر أمني: اشتباكات قرب الحدود", id="bt-1")
+    grown = _raw(body, id="bt-1", schema_version=2, revision=2)
+    latest = _raw(body + "\nتحديث: ارتفاع عدد المصابين.", id="bt-1", schema_version=2, revision=3)
+    capture = Capture()
+    with capture.install(rasid):
+        async with rasid.app.agents["rasid.articles"].test_context() as ctx:
+            for raw in (first, grown, grown, latest):
+                await ctx.put(raw, key=b"bt-1")
+            results = [ctx.results[i] for i in range(4)]
+        candidates = capture.on("rasid.alerts.stories")
+        assert [(c["article_id"], c["revision"]) for c in candidates] == [
+            ("bt-1", 1),
+            ("bt-1", 2),
+            ("bt-1", 2),
+            ("bt-1", 3),
+        ]
+        n = len(candidates[1]["hits"])
+        assert n > 0 and results == ["alerts:0", f"alerts:{n}", "alerts:0", f"alerts:{n}"]
+        assert [e["revision"] for e in capture.on("rasid.articles.enriched")] == [1, 2, 2, 3]
+        async with rasid.app.agents["rasid.stories"].test_context() as ctx:
+            for message in [*candidates, candidates[1]]:  # and revision 2 forwarded again
+                await ctx.put(orjson.dumps(message), key=b"bt-1")
+            stories = [ctx.results[i] for i in range(5)]
+    assert stories == ["alerts:0", f"alerts:{n}", "alerts:0", f"alerts:{n}", "alerts:0"]
+    red = [a for a in capture.on("rasid.alerts") if a["rule"] == "red-line"]
+    assert [(a["status"], a["revision"], a["story_id"]) for a in red] == [
+        ("new", 1, story_id_for("bt-1")),
+        ("updated", 2, story_id_for("bt-1")),
+    ]
+    assert [[(x["id"], x["revision"]) for x in a["articles"]] for a in red] == [
+        [("bt-1", 2)],
+        [("bt-1", 3)],
+    ]
+    assert red[-1]["sources"] == ["baghdadtoday"]
+    for alert in red:
+        assert schema_errors("alert", alert) == []

@@ -4,6 +4,7 @@ replay publishes every line of an archive once across an interruption."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from streams.ingest.dedup import url_key
 from tests.ingest_fixture_server import FixtureServer, sources_yaml
 from tests.integration.conftest import Env, free_port
 from tests.integration.conftest import read_topic as _read_topic
@@ -152,9 +154,12 @@ async def test_ingest_publishes_once_and_a_restart_publishes_nothing(
             'rasid_ingest_fetches_total{kind="feed",outcome="not_modified",source="fixture"}'
             in body
         )
+        # The flaky feeds failed in the --once runs: their backoff (60 s) came back from the
+        # state topic, so this process has not asked them again yet.
         assert (
-            'rasid_ingest_fetches_total{kind="feed",outcome="timeout",source="flaky"} 1.0' in body
+            'rasid_ingest_fetches_total{kind="feed",outcome="timeout",source="flaky"} 0.0' in body
         )
+        assert 'rasid_ingest_source_consecutive_failures{source="flaky"} 1.0' in body
         assert 'rasid_ingest_articles_total{source="fixture"} 0.0' in body
         assert 'rasid_ingest_last_success_timestamp_seconds{source="fixture"}' in body
         assert "rasid_ingest_fetch_seconds_bucket" in body
@@ -217,3 +222,90 @@ async def test_replay_source_filter(env: Env, tmp_path: Path) -> None:
     assert report["published"] == 5 and report["done"] is True
     messages = await read_topic(env.bootstrap, environment["RASID_TOPIC_RAW"], expect=5)
     assert {m["source"] for m in messages} == {"shafaq"} and len(messages) == 5
+
+
+async def test_ingest_once_breaks_down_per_source_and_sigterm_mid_poll_ends_fast(
+    env: Env, server: FixtureServer, tmp_path: Path
+) -> None:
+    """Issue 18: `--once` prints each source's counts and HTTP statuses; SIGTERM while a page
+    is still loading ends the service within 10 s (exit 0), and the next run publishes every
+    article once — none twice."""
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(sources_yaml(server.base, interval=1.0), encoding="utf-8")
+    # A long request timeout: the slow page (6 s) is in flight when the signal comes.
+    environment = environ(
+        env, "sigterm", RASID_SOURCES_PATH=str(sources), RASID_INGEST_TIMEOUT="30"
+    )
+    slow_before = len(server.hits("/news/slow.html"))
+    port = free_port()
+    log_path = tmp_path / "ingest.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "ingest"],
+            env={**environment, "RASID_INGEST_WEB_PORT": str(port), "RASID_LOG_LEVEL": "INFO"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while len(server.hits("/news/slow.html")) == slow_before:
+            assert proc.poll() is None, log_path.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the slow page was never requested"
+            time.sleep(0.05)
+        proc.terminate()
+        started = time.monotonic()
+        proc.wait(timeout=30)
+        stopped_in = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, log_path.read_text(errors="replace")[-3000:]
+    assert stopped_in < 10, stopped_in
+    assert '"polled"' in log_path.read_text(errors="replace")  # the heartbeat
+
+    report = rasid(environment, "ingest", "--once")
+    per_source = report["per_source"]
+    assert set(per_source) == {"fixture", "loose", "listing", "flaky"}
+    for counts in per_source.values():
+        assert set(counts) >= {"new", "revisions", "duplicates", "errors", "statuses"}
+    # The interrupted feed kept no validators: read in full, its pending items published.
+    assert per_source["fixture"]["statuses"].get("200", 0) >= 1 and per_source["fixture"]["new"]
+    assert report["statuses"] == {
+        k: sum(c["statuses"].get(k, 0) for c in per_source.values()) for k in report["statuses"]
+    }
+    messages = await read_topic(env.bootstrap, environment["RASID_TOPIC_RAW"], expect=9)
+    assert paths(messages, server.base) == sorted(EXPECTED_PATHS)  # each once
+    assert {m["revision"] for m in messages} == {1} and {m["schema_version"] for m in messages} == {
+        2
+    }
+
+
+async def test_an_interrupted_replay_exits_non_zero_and_writes_the_dedup_state(
+    env: Env, tmp_path: Path
+) -> None:
+    environment = environ(env, "replay-int", RASID_REPLAY_CHECKPOINT_DIR=str(tmp_path / "ckpt"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "replay", "--jsonl", str(SAMPLE), "--rate", "2"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(4.0)  # a few lines sent (2 per second), most not yet
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode(errors="replace")[-2000:]
+    summary = orjson.loads(out.decode().strip().splitlines()[-1])
+    assert summary["interrupted"] is True and summary["done"] is False
+    assert 0 < summary["published"] < 10
+    raw = await read_topic(
+        env.bootstrap, environment["RASID_TOPIC_RAW"], expect=summary["published"]
+    )
+    state = await read_topic(env.bootstrap, environment["RASID_TOPIC_INGEST_STATE"], expect=1)
+    with_url = [m for m in raw if m.get("url")]
+    assert with_url and len(state) == len({url_key(m["url"]) for m in with_url})
+    assert {s["key"] for s in state} == {url_key(m["url"]) for m in with_url}
+    assert {s["id"] for s in state} == {m["key"] for m in with_url}
+    # Resumed, it finishes: exit 0, every line once.
+    second = rasid(environment, "replay", "--jsonl", str(SAMPLE))
+    assert second["done"] is True and second["interrupted"] is False
+    assert summary["published"] + second["published"] == 10

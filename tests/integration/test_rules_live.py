@@ -81,7 +81,7 @@ async def test_default_pack_was_pushed_on_first_start(env: Env, worker: Worker) 
     rules = {m["id"]: m for m in map(orjson.loads, out.splitlines())}
     assert {"red-line", "factions-redeployment", "bombing-ied"} <= set(rules)
     assert rules["red-line"]["rule"]["severity"] == "high"
-    assert _metric(env, "rasid_rule_version", 'rule="red-line"') == 1.0
+    assert _metric(env, "rasid_rule_version", 'rule="red-line"') == 2.0  # the pack's version
 
 
 async def test_push_change_delete_without_restart(env: Env, worker: Worker, tmp_path: Path) -> None:

@@ -50,8 +50,16 @@ PACKAGED = {
     "streams/data/rules/default.yaml": ROOT / "deploy" / "rules" / "default.yaml",
     "streams/data/sources.yaml": ROOT / "deploy" / "sources.yaml",
     "streams/api/static/index.html": ROOT / "streams" / "api" / "static" / "index.html",
+    # the console's modules and vendored map files (package-data api/static/**/*)
+    **{
+        f"streams/api/static/{p.relative_to(ROOT / 'streams' / 'api' / 'static')}": p
+        for p in sorted((ROOT / "streams" / "api" / "static").rglob("*"))
+        if p.is_file()
+    },
+    "streams/data/places_geo.json": ROOT / "streams" / "data" / "places_geo.json",
     "streams/data/gazetteer.json": ROOT / "streams" / "data" / "gazetteer.json",
     "streams/data/topic_lexicons.yaml": ROOT / "streams" / "data" / "topic_lexicons.yaml",
+    "streams/data/names.yaml": ROOT / "streams" / "data" / "names.yaml",
 }
 
 

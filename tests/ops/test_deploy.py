@@ -275,6 +275,9 @@ def test_dashboard_shows_what_operators_need() -> None:
         "rasid_article_topics_total",
         "rasid_source_last_article_timestamp_seconds",
         "rasid_consumer_lag",
+        # a failing or silent ingest source (issue 18)
+        "rasid_ingest_source_consecutive_failures",
+        "rasid_ingest_source_failures_total",
     ):
         assert needed in exprs, needed
     # Every process exports rasid_rules_loaded (0 outside the worker): select the worker.

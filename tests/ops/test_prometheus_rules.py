@@ -29,6 +29,7 @@ REQUIRED = {
     "RasidIngestNothingPublished",
     "RasidWebhookDeadLetters",
     "RasidWebhookReceiverPaused",  # issue 16, item 7
+    "RasidIngestSourceFailing",  # issue 18: a failing or silent source
 }
 RUNBOOKS = DEPLOY / "runbooks"
 PROMTOOL = shutil.which("promtool")
@@ -83,6 +84,14 @@ def test_promtool_unit_tests_catch_a_changed_threshold(tmp_path: Path) -> None:
         (
             'rasid_webhook_subscriptions_paused{job="rasid-webhooks"}) > 0',
             'rasid_webhook_subscriptions_paused{job="rasid-webhooks"}) > 1',
+        ),
+        (  # RasidIngestSourceFailing, both branches
+            'rasid_ingest_source_consecutive_failures{job="rasid-ingest"}) >= 3',
+            'rasid_ingest_source_consecutive_failures{job="rasid-ingest"}) >= 4',
+        ),
+        (
+            'rasid_ingest_last_success_timestamp_seconds{job="rasid-ingest"}) > 1800',
+            'rasid_ingest_last_success_timestamp_seconds{job="rasid-ingest"}) > 2000',
         ),
     ]:
         assert text.count(old) >= 1, old

@@ -30,7 +30,7 @@ OK = {"source": "baghdadtoday", "body": "نص الخبر"}
             b'{"source": "x", "body": "t", "published_at": "yesterday"}',
             DeadLetterReason.SCHEMA_VIOLATION,
         ),
-        (b'{"source": "x", "body": "t", "schema_version": 2}', DeadLetterReason.SCHEMA_VIOLATION),
+        (b'{"source": "x", "body": "t", "schema_version": 3}', DeadLetterReason.SCHEMA_VIOLATION),
         (b'{"source": "x", "body": ""}', DeadLetterReason.EMPTY_BODY),
         (b'{"source": "x", "body": " \\n\\t "}', DeadLetterReason.EMPTY_BODY),
         (orjson.dumps({"source": "x", "body": "a" * 2000}), DeadLetterReason.TOO_LARGE),
@@ -109,3 +109,16 @@ def test_duplicated_keys_last_one_wins() -> None:
     json), the last value of a repeated key is the one used."""
     value = b'{"source": "x", "body": "first", "body": "second", "source": "y"}'
     assert decode_raw(value, max_bytes=10_000) == {"source": "y", "body": "second"}
+
+
+@pytest.mark.parametrize(
+    ("message", "ok"),
+    [
+        ({"source": "x", "body": "t", "schema_version": 2, "id": "a", "revision": 2}, True),
+        ({"source": "x", "body": "t", "schema_version": 1}, True),  # v1 messages stay valid
+        ({"source": "x", "body": "t", "schema_version": 2, "revision": 2}, False),  # needs id
+        ({"source": "x", "body": "t", "id": "a", "revision": 0}, False),
+    ],
+)
+def test_raw_article_revisions(message: dict[str, object], ok: bool) -> None:
+    assert (schema_errors("raw-article", message) == []) is ok

@@ -49,7 +49,7 @@ def test_validate_reports_one_error_per_problem(
     assert err == [
         f"error: {f}: rule 'red-line': field 'colour': unknown key (allowed: breaking, description, "
         "enabled, id, lang, match, owner, phrases, regions, severity, sources, tags, tests, "
-        "title, topics, unless_near, version)",
+        "title, title_en, topics, unless_near, version)",
         f"error: {f}: rule 'red-line': field 'severity': must be one of info, low, medium, "
         "high, critical, got 'urgent'",
         f"error: {f}: rule 'red-line': field 'match.phrase': regex syntax is not supported in "

@@ -30,7 +30,8 @@ ANT = {
 def test_ant_record_to_raw_article() -> None:
     raw = to_raw(ANT, tz=BAGHDAD)
     assert raw == {
-        "schema_version": 1,
+        "schema_version": 2,  # with a revision: an archive holds each article once
+        "revision": 1,
         "id": "AL-culture-1-20180218",
         "source": "alarabia",
         "url": "http://www.alarabiya.net/ar/culture/2018/02/18/x.html",

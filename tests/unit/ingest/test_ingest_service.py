@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -29,15 +29,16 @@ UA = "RasidBot/0.1 (test; +https://example.invalid/bot)"
 class MemoryStore:
     """The state topic as a list: `rebuilt()` is what a restarted process would read."""
 
-    def __init__(self, log: list[tuple[str, bytes]] | None = None) -> None:
-        self.log: list[tuple[str, bytes]] = list(log or [])
+    def __init__(self, log: list[tuple[str, bytes | None]] | None = None) -> None:
+        self.log: list[tuple[str, bytes | None]] = list(log or [])
         self.state = DedupState()
         for key, value in self.log:
             self.state.apply(key, value)
 
-    async def put(self, records: list[tuple[str, bytes]]) -> None:
+    async def put(self, records: Sequence[tuple[str, bytes | None]]) -> None:
         for key, value in records:
-            assert record_errors(value) == [], (key, value)  # as KafkaState checks
+            # as KafkaState checks (None: a tombstone)
+            assert value is None or record_errors(value) == [], (key, value)
             self.state.apply(key, value)
             self.log.append((key, value))
 
@@ -337,12 +338,25 @@ sources:
 """
     )
     store, sink = MemoryStore(), MemorySink()
+    now = [1000.0]
     async with Fetcher(config()) as fetcher:
-        ingester = Ingester(parse_sources(doc), fetcher, store, sink)
+        ingester = Ingester(
+            parse_sources(doc),
+            fetcher,
+            store,
+            sink,
+            backoff=Backoff(base=30, jitter=0),
+            clock=lambda: now[0],
+        )
         first = await ingester.run_once()
         assert (first.new, first.retry) == (0, 1)
         # The feed's ETag was not kept: the next poll gets the feed in full, not a 304.
         assert store.state.validators_for(f"{server.base}/feeds/retry.xml").etag is None
+        # Within the page's backoff it is not asked again; after it, it is.
+        early = await ingester.run_once()
+        assert (early.new, early.retry) == (0, 1)
+        assert len(server.hits("/news/flaky.html")) == 1
+        now[0] += 31
         second = await ingester.run_once()
     assert second.new == 1
     assert [r.status for r in server.hits("/feeds/retry.xml")][-1] == 200

@@ -61,6 +61,6 @@ def test_a_breaking_line_is_marked_and_matched_end_to_end() -> None:
         raw = orjson.dumps({"schema_version": 1, "source": "desk", "body": body})
         enriched, alerts = pipe.classify(raw)
         assert schema_errors("enriched-article", enriched) == []
-        assert enriched["schema_version"] == 2
+        assert enriched["schema_version"] == 3
         assert enriched["breaking"] is breaking
         assert [a["rule"] for a in alerts] == (["breaking-blast"] if breaking else [])

@@ -367,7 +367,7 @@ def test_every_problem_is_reported_once() -> None:
     )
     assert [str(p) for p in doc.problems] == [
         "rules.yaml: rule 'a': field 'colour': unknown key (allowed: breaking, description, enabled, id, "
-        "lang, match, owner, phrases, regions, severity, sources, tags, tests, title, topics, "
+        "lang, match, owner, phrases, regions, severity, sources, tags, tests, title, title_en, topics, "
         "unless_near, version)",
         "rules.yaml: rule 'a': field 'title': must be a non-empty string",
         "rules.yaml: rule 'a': field 'severity': must be one of info, low, medium, high, "

@@ -15,6 +15,7 @@ from streams.rules import (
     RuleHit,
     RuleSet,
     default_rules_path,
+    load_rule_file,
     phrase_keys,
     stems,
 )
@@ -306,6 +307,15 @@ def test_hit_carries_rule_metadata() -> None:
     )
 
 
+def test_hit_carries_the_english_title_when_the_rule_has_one() -> None:
+    (with_en,) = rules({"title": "إعلان خط أحمر", "title_en": " Red line "}).match(
+        {"body": "خط احمر"}
+    )
+    assert (with_en.title, with_en.title_en) == ("إعلان خط أحمر", "Red line")
+    (without,) = rules().match({"body": "خط احمر"})
+    assert without.title_en is None
+
+
 def test_matches_in_title_and_body_in_order() -> None:
     title = "الفصائل: زينب خط احمر"
     body = "قالت الفصائل إن المنطقة خط أحمر، وإن الخطوط الحمراء واضحة."
@@ -470,6 +480,8 @@ def test_disabled_rule_is_not_compiled() -> None:
         ({"version": "2"}, r"rule 'red-line': field 'version'"),
         ({"version": True}, r"rule 'red-line': field 'version'"),
         ({"title": ""}, r"rule 'red-line': field 'title'"),
+        ({"title_en": " "}, r"rule 'red-line': field 'title_en'"),
+        ({"title_en": 3}, r"rule 'red-line': field 'title_en'"),
         ({"enabled": "yes"}, r"rule 'red-line': field 'enabled'"),
         ({"regions": "IQ"}, r"rule 'red-line': field 'regions'"),
         ({"topics": [""]}, r"rule 'red-line': field 'topics'"),
@@ -592,6 +604,21 @@ def test_default_pack_loads(default_pack: RuleSet) -> None:
     } <= set(default_pack.rule_ids)
     (hit,) = default_pack.match({"body": "خط احمر"})
     assert hit.severity == "high"
+
+
+_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
+
+
+def test_default_pack_titles_are_arabic_with_an_english_title() -> None:
+    """What analysts read is Arabic: every rule of the default pack has an Arabic `title` (no
+    Latin letters: a bidi mix renders badly) and its English `title_en`."""
+    pack = load_rule_file(default_rules_path())
+    assert pack.problems == [] and pack.specs
+    for spec in pack.specs:
+        assert _ARABIC_LETTER.search(spec.title), spec.id
+        assert not re.search("[A-Za-z]", spec.title), spec.id
+        assert spec.title_en and re.search("[A-Za-z]", spec.title_en), spec.id
+        assert not _ARABIC_LETTER.search(spec.title_en), spec.id
 
 
 @pytest.mark.parametrize(("form", "term"), [pytest.param(f, t, id=f) for f, t in RED_LINE_FORMS])

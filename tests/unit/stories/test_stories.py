@@ -93,10 +93,15 @@ def test_story_features_are_bounded() -> None:
     f = story_features("عنوان", body, [f"مكان{i}" for i in range(100)])
     assert len(f.body) <= 120 and len(f.numbers) <= 20 and len(f.entities) <= 24
     message = {
-        "schema_version": 2,
+        "schema_version": 3,
         "article_id": "a",
+        "revision": 1,
         "source": "s",
         "at": "2024-12-01T10:00:00+00:00",
+        "event_at": "2024-12-01T09:58:00+03:00",
+        "title": "عنوان",
+        "regions": ["IQ"],
+        "topics": ["security"],
         "features": f.as_message(),
         "hits": [],
     }
@@ -151,6 +156,60 @@ def test_story_records_sources_and_articles_once_and_same_outlet_copies_not_at_a
     assert story["sources"] == ["s1", "s2"]
     assert [a.copy for a in got] == [False, False, False, True]
     assert (got[-1].story_id, got[-1].size, got[-1].sources) == (story_id_for("a"), 2, ("s1", "s2"))
+
+
+BREAKING = "عاجل | الداخلية العراقية تغلق المنافذ"  # the one-line first version
+
+
+@pytest.mark.parametrize("opener", [True, False])
+def test_a_revision_updates_its_story_instead_of_joining_as_another_article(
+    opener: bool,
+) -> None:
+    """A one-line breaking item grown into a full article (revision 2) stays in its story,
+    whether it opened the story or joined one, even when its new text would have matched
+    another story: the story learns the fuller text, and counts the article once."""
+    c = Clusterer()
+    _assign(c, "x", "s9", "other", 0)  # an unrelated live story
+    aid = "a" if opener else "b"
+    if opener:
+        c.add("a", "s1", story_features(BREAKING, BREAKING, ["بغداد"]), 10)
+    else:
+        _assign(c, "a", "s1", "story", 10)
+        _assign(c, "b", "s2", "rewrite", 20)
+    sid = story_id_for("a")
+    before = dict(c.stories[sid])
+    got = c.add(aid, "s1" if opener else "s2", _features("other"), 60, revision=2)
+    assert (got.story_id, got.revised, got.is_new, got.copy) == (sid, True, False, False)
+    story = c.stories[sid]
+    assert story["size"] == before["size"] and story["articles"] == before["articles"]
+    assert story["sources"] == before["sources"]
+    assert story["revisions"] == {aid: 2}
+    assert term("المغربي") in story["body"]  # the new text is in the centroid
+    # the same revision again (a replay) changes nothing; a later one is folded in
+    again = c.add(aid, "s1", _features("other"), 70, revision=2)
+    assert not again.revised and c.stories[sid] == story
+    assert c.add(aid, "s1", _features("story"), 80, revision=3).revised
+
+
+def test_a_revision_finds_its_story_after_the_index_is_rebuilt() -> None:
+    c = Clusterer()
+    _assign(c, "a", "s1", "story", 0)
+    _assign(c, "b", "s2", "rewrite", 10)
+    c.index = StoryIndex.build(c.stories, P, horizon=0)
+    assert c.index.members == {"a": story_id_for("a"), "b": story_id_for("a")}
+    got = c.add("b", "s2", _features("other"), 20, revision=2)
+    assert (got.story_id, got.revised) == (story_id_for("a"), True)
+
+
+def test_a_revision_after_its_story_closed_is_clustered_as_an_article() -> None:
+    c = Clusterer()
+    _assign(c, "a", "s1", "story", 0)
+    _assign(c, "b", "s2", "rewrite", 10)
+    later = P.window_seconds + 100
+    c.index.forget(later - P.window_seconds)
+    assert c.index.members == {} and c.index.seen == {}
+    got = c.add("b", "s2", _features("other"), later, revision=2)
+    assert (got.story_id, got.is_new, got.revised) == (story_id_for("b"), True, False)
 
 
 def test_a_rebuilt_index_assigns_like_the_live_one() -> None:
@@ -333,6 +392,31 @@ def test_story_alert_lifecycle() -> None:
     )
     for alert in (second, third, fourth):
         assert schema_errors("alert", alert) == []
+
+
+def test_a_story_alert_takes_a_later_revision_of_a_listed_article_in_place() -> None:
+    sid = story_id_for("a1")
+    t = [f"2024-12-01T10:00:0{i}+00:00" for i in range(6)]
+    first = story_alert(_hit("a1", "s1"), sid, None, now=t[1], escalate_at=3)
+    second = story_alert(_hit("a2", "s2"), sid, first, now=t[2], escalate_at=3)
+    assert second is not None and "revision" not in second["articles"][0]  # 1: as before
+    grown = _hit("a1", "s1", regions=["IQ", "SY"])
+    grown["article"]["title"] = "العنوان الكامل"
+    third = story_alert(grown, sid, second, now=t[3], escalate_at=3, revision=2)
+    assert third is not None
+    assert (third["status"], third["revision"], third["sources"]) == ("updated", 3, ["s1", "s2"])
+    assert [(a["id"], a.get("revision", 1), a["title"]) for a in third["articles"]] == [
+        ("a1", 2, "العنوان الكامل"),
+        ("a2", 1, "عنوان"),
+    ]
+    assert third["regions"] == ["IQ", "SY"] and third["updated_at"] == t[3]
+    assert schema_errors("alert", third) == []
+    # a replay of revision 2, or of the first version: nothing happened
+    for revision in (1, 2):
+        assert story_alert(grown, sid, third, now=t[4], escalate_at=3, revision=revision) is None
+    fourth = story_alert(grown, sid, third, now=t[5], escalate_at=3, revision=3)
+    assert fourth is not None and fourth["revision"] == 4
+    assert [a.get("revision", 1) for a in fourth["articles"]] == [3, 1]
 
 
 @pytest.mark.parametrize(("anchor", "joins"), [(0.0, True), (0.2, True), (0.999999, False)])

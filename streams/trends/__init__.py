@@ -1,0 +1,1 @@
+"""Burst detection ("is something happening?"): pure code, no faust (docs/trends.md)."""

@@ -1,0 +1,907 @@
+"""The burst detector: "is something happening?" per region × topic and per rule.
+
+Pure code, no faust, no wall clock: time comes from the events alone, so a replay of the same
+input in the same order gives the same trend records, byte for byte (docs/trends.md).
+
+What is counted. An article reaches the detector after story clustering, under each key it
+belongs to (`keys_for`: its regions × topics, each region alone, each topic alone; `rule:<id>`
+when an alert on it opens or gains an outlet). Only two things count: a **new story** (weight 1)
+and an **outlet joining a story** it had not reported yet (weight `outlet_weight`, 0.5). More
+articles of the same outlet on the same story, and copies, count nothing: ten copies of one story
+are one event. Half a point per outlet: a story all five outlets carry weighs 3, more than a
+story only one carries, less than five separate events.
+
+Windows. Counts live in 5-minute buckets of event time (`published_at`, else `fetched_at`) and
+are summed over sliding windows of 15 min, 1 h, 6 h and 1 d that end at the watermark (the latest
+event time seen). An event older than watermark − `grace_seconds` (30 min) is **late**: it goes
+into the key's baseline (so an outlet that always lags does not make the baseline too low),
+is counted in `late`, and never into a window.
+
+Baseline. Per key, an EWMA of its hourly counts (half-life 7 days; hours are closed as the
+watermark passes them; bias-corrected while young) × an hour-of-day profile (the key's own 24
+counts shrunk towards the whole stream's by a prior of `season_prior` events: hour-of-week is far
+too sparse at a few events a day) × the stream factor (the whole stream's volume of the last two
+days or so relative to its usual week: a source added or lost moves every key at once, and is
+not news). The expected count of a window is floored at `min_expected`, so that a quiet key is
+not "extreme" over two events. A silence of the whole stream longer than `max_gap_hours` is an
+outage: its hours are left out of every rate.
+
+Verdict. p = P(X ≥ count) under Poisson(expected) (streams/trends/poisson.py, continuous in the
+count), for counts ≥ `min_count` and ≥ `min_ratio` × expected. Every event re-tests every sliding
+window, so the levels are set on p_day = p × the windows a day holds × (count − expected) (the
+Poisson clumping heuristic for a scan statistic): about how often a calm key shows such a window
+per day. elevated below 1e-3, high below 1e-5, extreme below 1e-7. A key is judged after
+`key_warmup_hours` of its own history, once the stream has `global_warmup_hours` distinct hours
+and `global_warmup_events` counted articles. The key's level is the highest over its windows; a
+record goes out when it enters a level or escalates, not per article; the episode ends when no
+window is at p < `calm_p` any more.
+
+Why. A record says the count, the expected count and how it was made, the window, the top
+stories (headline, size, outlets) and the terms that grew: the terms of the window's stories
+whose share is at least twice their share among the key's earlier stories (a fading count).
+
+Bounded state. Per key: one cell per 5 minutes of the longest window, 24 profile counts, up to
+2 × `max_stories` story slots, up to 4 × `max_terms` term counts; at most `max_keys` keys, the
+least recently active evicted first (`take_changes` reports it as deleted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from streams.trends.poisson import tail
+
+LEVELS = ("elevated", "high", "extreme")
+GLOBAL = "~global"  # the state record of the whole stream (watermark, profile, counters)
+ANY = "*"
+RULE_PREFIX = "rule:"
+GULF = frozenset({"AE", "BH", "KW", "OM", "QA", "SA"})  # the GCC states
+DAY_HOURS = 24
+_STATE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TrendEvent:
+    """One article as one key sees it, after story clustering."""
+
+    at: float  # event time, seconds since the epoch
+    key: str
+    story_id: str
+    is_new_story: bool  # the article opened its story
+    source: str
+    new_outlet: bool  # the article's outlet had not reported its story before
+    headline: str = ""
+    terms: tuple[str, ...] = ()
+    story_size: int = 1  # articles in the story, this one included
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    name: str
+    seconds: int
+
+
+@dataclass(frozen=True)
+class TrendParams:
+    windows: tuple[Window, ...] = (
+        Window("15m", 900),
+        Window("1h", 3600),
+        Window("6h", 21600),
+        Window("1d", 86400),  # at a few outlets, a day's event is spread over more than 6 h
+    )
+    bucket_seconds: int = 300
+    grace_seconds: int = 1800
+    outlet_weight: float = 0.5
+    half_life_hours: float = 168.0  # the keys' rates and the stream's usual volume
+    stream_half_life_hours: float = 48.0  # the stream's current volume
+    key_warmup_hours: float = 72.0
+    global_warmup_hours: int = 168  # distinct hours with events: a week of the daily rhythm
+    global_warmup_events: int = 200
+    max_gap_hours: int = 12  # a longer silence of the whole stream is an outage, not news
+    thresholds: tuple[float, ...] = (1e-3, 1e-5, 1e-7)  # p_day of elevated, high, extreme
+    calm_p: float = 1e-2
+    min_count: float = 3.0
+    min_ratio: float = 2.0
+    min_expected: float = 0.5
+    season_prior: float = 24.0  # a key's profile: events' worth of the stream's
+    stream_season_prior: float = 480.0  # the stream's profile: events' worth of a flat one
+    season_cap: float = 4096.0  # profile counts are halved past this sum: old hours fade
+    max_keys: int = 4096
+    max_stories: int = 16  # story slots kept per key (up to twice as many between prunes)
+    top_stories: int = 5
+    max_sources: int = 16
+    max_terms: int = 64  # term counts kept per key (up to four times as many between prunes)
+    terms_cap: float = 256.0  # term counts are halved past this many stories
+    top_terms: int = 8
+    min_term_count: float = 2.0  # stories of the window that share a term
+    max_event_terms: int = 8
+    max_term_chars: int = 40
+    max_headline_chars: int = 300
+    max_key_chars: int = 200
+    max_regions: int = 2  # of an article, strongest first (keys_for)
+    max_topics: int = 2
+    region_groups: Mapping[str, frozenset[str]] = field(default_factory=lambda: {"GULF": GULF})
+
+    def __post_init__(self) -> None:
+        b = self.bucket_seconds
+        if b <= 0 or 3600 % b:
+            raise ValueError("bucket_seconds must divide an hour")
+        if not self.windows or any(w.seconds <= 0 or w.seconds % b for w in self.windows):
+            raise ValueError("every window must be a positive multiple of bucket_seconds")
+        if not 0 <= self.grace_seconds < max(w.seconds for w in self.windows):
+            raise ValueError("grace_seconds must be shorter than the longest window")
+        if len(self.thresholds) != len(LEVELS) or list(self.thresholds) != sorted(
+            self.thresholds, reverse=True
+        ):
+            raise ValueError("thresholds: one p-value per level, decreasing")
+        if not self.calm_p >= self.thresholds[0]:
+            raise ValueError("calm_p must be at least the elevated threshold")
+        if min(self.max_keys, self.max_stories, self.max_terms, self.max_gap_hours) < 1:
+            raise ValueError("max_keys, max_stories, max_terms, max_gap_hours must be positive")
+
+
+DEFAULTS = TrendParams()
+
+
+def keys_for(
+    regions: Sequence[str], topics: Sequence[str], params: TrendParams = DEFAULTS
+) -> list[str]:
+    """The keys of an article from its regions and topics (strongest first): each of its
+    first `max_regions` regions and the groups they belong to (the Gulf), crossed with each of
+    its first `max_topics` topics; each region alone (`IQ|*`: an event filed under politics by
+    one outlet and security by another is still one place's event); each topic alone
+    (`*|security`: what no region key sees, e.g. articles with no place found)."""
+    p = params
+    regs = list(dict.fromkeys(r for r in regions[: p.max_regions] if r))
+    regs += [g for g, members in p.region_groups.items() if any(r in members for r in regs)]
+    tops = list(dict.fromkeys(t for t in topics[: p.max_topics] if t))
+    keys = [f"{r}|{t}" for r in regs for t in tops]
+    keys += [f"{r}|{ANY}" for r in regs]
+    keys += [f"{ANY}|{t}" for t in tops]
+    return keys
+
+
+def trend_id(key: str, window: str, start_bucket: int, level: str) -> str:
+    """One id per key, window, window start and level: a replay sends the same ids."""
+    text = "\x1f".join((key, window, str(start_bucket), level))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _ewma(state: list[float], last: float, hours: int, decay: float) -> None:
+    """Close `hours` hours into an EWMA [sum, weight]: the first with `last`, the rest empty.
+    sum / weight is the mean per hour, bias-corrected while the history is short."""
+    an = decay**hours
+    state[0] = state[0] * an + last * decay ** (hours - 1)
+    state[1] = state[1] * an + (1.0 - an) / (1.0 - decay)
+
+
+def _fade(profile: list[float], total: float, cap: float) -> float:
+    """Halve a profile past its cap (in place): old hours weigh less. Returns the new total."""
+    if total <= cap:
+        return total
+    profile[:] = [x / 2 for x in profile]
+    return total / 2
+
+
+def _gate(p: TrendParams, below: float) -> float:
+    """The count under which a window's p-value cannot be below `below` whatever its
+    expected count: P(X ≥ count) grows with the mean, and the mean is at least min_expected.
+    Found by bisection, a hair low (counts are multiples of 0.5): a window under it is
+    skipped without computing its expected count, which changes no verdict."""
+    lo, hi = 0.0, 1.0
+    while tail(hi, p.min_expected) >= below:
+        lo, hi = hi, hi * 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if tail(mid, p.min_expected) >= below else (lo, mid)
+    return max(p.min_count, lo - 1e-6)
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+@dataclass(slots=True)
+class _Story:
+    """What a key remembers of a story it counted: for the top stories and the terms."""
+
+    headline: str
+    size: int
+    sources: list[str]
+    reports: float  # weighted count of its events under this key
+    first: float
+    last: float
+    terms: list[str]
+
+
+@dataclass(slots=True)
+class _Key:
+    seq: int  # when it was last active (least recently active keys are evicted first)
+    first: int  # the stream hour (`_clock`) when the key appeared: its history starts there
+    head: int  # the bucket of the last cell of `new` and `joined`
+    new: list[int]  # new stories per bucket, oldest first, one cell per bucket of the
+    joined: list[int]  # longest window; outlets joining a story, the same way
+    hour: int  # the stream hour `acc` collects
+    hod: int  # its hour of day (UTC)
+    acc: float
+    rate: list[float]  # EWMA [sum, weight] of the closed hours
+    season: list[float]  # weighted events per hour of day (UTC)
+    season_total: float
+    stories: dict[str, _Story]
+    terms: dict[str, float]
+    terms_total: float
+    level: int  # 0 none, else 1 + index in LEVELS
+    since: float | None  # when the current episode began
+    late: int
+    day: int  # the last day (UTC) the key was judged
+    days: int  # days judged
+    # Derived, not stored: per window, [new stories, outlets joining] (sums of the cells).
+    sums: list[list[int]] = field(default_factory=list)
+
+    def dump(self) -> bytes:
+        return orjson.dumps(
+            {
+                "v": _STATE_VERSION,
+                "seq": self.seq,
+                "first": self.first,
+                "head": self.head,
+                "cells": [  # the non-empty buckets: [age, new, joined]
+                    [len(self.new) - 1 - i, n, j]
+                    for i, (n, j) in enumerate(zip(self.new, self.joined, strict=True))
+                    if n or j
+                ],
+                "hour": self.hour,
+                "hod": self.hod,
+                "acc": self.acc,
+                "rate": self.rate,
+                "season": self.season,
+                "season_total": self.season_total,
+                "stories": [
+                    [sid, s.headline, s.size, s.sources, s.reports, s.first, s.last, s.terms]
+                    for sid, s in self.stories.items()
+                ],
+                "terms": list(self.terms.items()),
+                "terms_total": self.terms_total,
+                "level": self.level,
+                "since": self.since,
+                "late": self.late,
+                "day": self.day,
+                "days": self.days,
+            }
+        )
+
+    @classmethod
+    def load(cls, data: bytes, spans: Sequence[int]) -> _Key:
+        d = orjson.loads(data)
+        if d.get("v") != _STATE_VERSION:
+            raise ValueError(f"unknown trend key state version {d.get('v')!r}")
+        ks = cls(
+            seq=int(d["seq"]),
+            first=int(d["first"]),
+            head=int(d["head"]),
+            new=[0] * max(spans),
+            joined=[0] * max(spans),
+            hour=int(d["hour"]),
+            hod=int(d["hod"]),
+            acc=float(d["acc"]),
+            rate=[float(x) for x in d["rate"]],
+            season=[float(x) for x in d["season"]],
+            season_total=float(d["season_total"]),
+            stories={
+                str(sid): _Story(str(h), int(n), list(src), float(r), float(f), float(la), list(t))
+                for sid, h, n, src, r, f, la, t in d["stories"]
+            },
+            terms={str(t): float(c) for t, c in d["terms"]},
+            terms_total=float(d["terms_total"]),
+            level=int(d["level"]),
+            since=None if d["since"] is None else float(d["since"]),
+            late=int(d["late"]),
+            day=int(d["day"]),
+            days=int(d["days"]),
+        )
+        cells = max(spans)
+        for age, n, j in d["cells"]:
+            if 0 <= int(age) < cells:
+                ks.new[cells - 1 - int(age)] = int(n)
+                ks.joined[cells - 1 - int(age)] = int(j)
+        ks.sums = [[sum(ks.new[-span:]), sum(ks.joined[-span:])] for span in spans]
+        return ks
+
+
+_GLOBAL = (
+    "watermark",
+    "hours",
+    "skipped",
+    "hour",
+    "hod",
+    "acc",
+    "short",
+    "long",
+    "season",
+    "season_total",
+    "events",
+    "seq",
+    "late",
+    "evicted",
+    "key_days",
+    "records",
+)
+
+
+@dataclass(slots=True)
+class _Global:
+    watermark: float | None = None
+    hours: int = 0  # distinct hours the watermark entered
+    skipped: int = 0  # hours of outages (gaps over max_gap_hours), left out of every rate
+    hour: int = 0  # the stream hour `acc` collects
+    hod: int = 0
+    acc: float = 0.0
+    short: list[float] = field(default_factory=lambda: [0.0, 0.0])  # EWMA [sum, weight]
+    long: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    season: list[float] = field(default_factory=lambda: [0.0] * DAY_HOURS)
+    season_total: float = 0.0
+    events: int = 0  # counted articles (a new story or an outlet joining one)
+    seq: int = 0
+    late: int = 0
+    evicted: int = 0
+    key_days: int = 0  # (key, day) pairs judged: the denominator of the false-alarm rate
+    records: list[int] = field(default_factory=lambda: [0] * len(LEVELS))
+
+    def dump(self) -> bytes:
+        return orjson.dumps({"v": _STATE_VERSION, **{k: getattr(self, k) for k in _GLOBAL}})
+
+    @classmethod
+    def load(cls, data: bytes) -> _Global:
+        d = orjson.loads(data)
+        if d.get("v") != _STATE_VERSION:
+            raise ValueError(f"unknown trend state version {d.get('v')!r}")
+        g = cls(**{k: d[k] for k in _GLOBAL})
+        g.watermark = None if g.watermark is None else float(g.watermark)
+        for name in ("acc", "season_total"):
+            setattr(g, name, float(getattr(g, name)))
+        g.short, g.long = [float(x) for x in g.short], [float(x) for x in g.long]
+        g.season = [float(x) for x in g.season]
+        return g
+
+
+class TrendDetector:
+    """Feed it events in arrival order (`observe`, or `observe_keys` for one article under
+    several keys); it returns the trend records they cause, usually none."""
+
+    def __init__(self, params: TrendParams | None = None) -> None:
+        self.params = p = params or DEFAULTS
+        self._keys: OrderedDict[str, _Key] = OrderedDict()
+        self._g = _Global()
+        self._changed: dict[str, None] = {}
+        self._per_hour = 3600 // p.bucket_seconds
+        self._spans = [w.seconds // p.bucket_seconds for w in p.windows]
+        self._longest = max(self._spans)
+        self._widest = self._spans.index(self._longest)
+        self._per_day = [86400 / w.seconds for w in p.windows]
+        # per window, then their least: for a calm key (can it rise?), in an episode (calm yet?)
+        self._gates = tuple(
+            [*gates, min(gates)]
+            for gates in (
+                [_gate(p, p.thresholds[0] / n) for n in self._per_day],
+                [_gate(p, max(p.thresholds[0] / n, p.calm_p)) for n in self._per_day],
+            )
+        )
+        self._decay = 0.5 ** (1.0 / p.half_life_hours)
+        self._short_decay = 0.5 ** (1.0 / p.stream_half_life_hours)
+        self._windows: dict[int, tuple[int, list[tuple[int, int]], float]] = {}  # _window
+        self._factor = (-1, 1.0)  # (stream hour, _stream_factor)
+        self._terms_in: tuple[str, ...] = ()
+        self._terms_out: tuple[str, ...] = ()
+
+    # ------------------------------------------------------------ input
+    @property
+    def watermark(self) -> float | None:
+        return self._g.watermark
+
+    def advance(self, at: float) -> None:
+        """Move the watermark to an event time (every article does, counted or not)."""
+        if not math.isfinite(at):
+            raise ValueError(f"event time must be finite, got {at!r}")
+        g = self._g
+        if g.watermark is not None and at <= g.watermark:
+            return
+        jump = 1 if g.watermark is None else int(at // 3600) - int(g.watermark // 3600)
+        if jump > 0:
+            g.hours += 1
+        if jump > self.params.max_gap_hours:
+            g.skipped += jump - 1  # the stream resumes where it stopped
+        first = g.watermark is None
+        g.watermark = at
+        self._changed[GLOBAL] = None
+        hour = self._clock(at)
+        if first:
+            g.hour, g.hod = hour, int(at // 3600) % DAY_HOURS
+        elif hour > g.hour:
+            _ewma(g.short, g.acc, hour - g.hour, self._short_decay)
+            _ewma(g.long, g.acc, hour - g.hour, self._decay)
+            g.season[g.hod] += g.acc
+            g.season_total = _fade(g.season, g.season_total + g.acc, 64 * self.params.season_cap)
+            g.acc = 0.0
+            g.hour, g.hod = hour, int(at // 3600) % DAY_HOURS
+
+    def observe(self, event: TrendEvent) -> list[dict[str, Any]]:
+        """Count one event under its key; the trend records (trend.v1) it causes."""
+        return self.observe_keys(event, (event.key,))
+
+    def observe_keys(self, event: TrendEvent, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """Count one event under each of `keys` (its own `key` is not used): an article's
+        region and topic keys share the work done once per article."""
+        p = self.params
+        for key in (*keys, event.story_id):
+            if not key or len(key) > p.max_key_chars:
+                raise ValueError(f"keys and story ids have 1 to {p.max_key_chars} characters")
+        at = float(event.at)
+        self.advance(at)
+        new = event.is_new_story
+        if not (new or event.new_outlet) or not keys:
+            return []  # the same outlet again, or a copy: not news
+        weight = 1.0 if new else p.outlet_weight
+        g = self._g
+        wm = g.watermark
+        assert wm is not None
+        g.events += 1
+        g.acc += weight
+        self._changed[GLOBAL] = None
+        late = at < wm - p.grace_seconds
+        if late:
+            g.late += 1
+        bucket = int(at // p.bucket_seconds)
+        now = int(wm // p.bucket_seconds)
+        age = now - bucket
+        terms = self._terms_of(event)
+        hour = self._clock(wm)
+        judged = g.hours >= p.global_warmup_hours and g.events >= p.global_warmup_events
+        cells, spans, known, changed = self._longest, self._spans, self._keys, self._changed
+        slot = 0 if new else 1
+        records: list[dict[str, Any]] = []
+        # The hot path, once per key and article: kept inline (docs/trends.md, cost).
+        for key in keys:
+            g.seq += 1
+            ks = known.get(key)
+            if ks is None:
+                ks = self._new_key(key, wm)
+            else:
+                ks.seq = g.seq
+                known.move_to_end(key)
+            changed[key] = None
+            if ks.hour != hour:
+                self._roll(ks, wm)
+            ks.acc += weight  # late or not, into the baseline
+            if late:
+                ks.late += 1
+                continue
+            if ks.head != now:
+                self._slide(ks, now)
+            (ks.new if new else ks.joined)[cells - 1 - age] += 1
+            for span, window in zip(spans, ks.sums, strict=True):
+                if age < span:
+                    window[slot] += 1
+            self._remember(ks, event, at, weight, wm, terms)
+            if new:
+                self._learn_terms(ks, terms)
+            if judged and hour - ks.first >= p.key_warmup_hours and ks.rate[1] > 0:
+                records += self._judge(key, ks, wm, now)
+        return records
+
+    # ------------------------------------------------------------ state
+    def take_changes(self) -> list[tuple[str, bytes | None]]:
+        """(key, state) of every key changed since the last call, None for an evicted key, and
+        the stream's own record under GLOBAL: what a changelog table should store."""
+        out: list[tuple[str, bytes | None]] = []
+        for key in self._changed:
+            if key == GLOBAL:
+                out.append((key, self._g.dump()))
+            else:
+                ks = self._keys.get(key)
+                out.append((key, ks.dump() if ks is not None else None))
+        self._changed.clear()
+        return out
+
+    def to_state(self) -> dict[str, bytes]:
+        """Everything: one JSON record per key, and the stream's under GLOBAL."""
+        state = {GLOBAL: self._g.dump()}
+        state.update((key, ks.dump()) for key, ks in self._keys.items())
+        return state
+
+    @classmethod
+    def from_state(
+        cls, state: Mapping[str, bytes], params: TrendParams | None = None
+    ) -> TrendDetector:
+        """A detector that continues exactly where `to_state` (or the changes) left off; the
+        records may come in any order (a table restores them so)."""
+        detector = cls(params)
+        if GLOBAL in state:
+            detector._g = _Global.load(state[GLOBAL])
+        keys = [(k, _Key.load(v, detector._spans)) for k, v in state.items() if k != GLOBAL]
+        for key, ks in sorted(keys, key=lambda kv: kv[1].seq):
+            detector._keys[key] = ks
+        while len(detector._keys) > detector.params.max_keys:
+            detector._keys.popitem(last=False)
+        return detector
+
+    def stats(self) -> dict[str, Any]:
+        g = self._g
+        return {
+            "keys": len(self._keys),
+            "events": g.events,
+            "late": g.late,
+            "evicted": g.evicted,
+            "key_days": g.key_days,
+            "records": dict(zip(LEVELS, g.records, strict=True)),
+        }
+
+    # ------------------------------------------------------------ internals
+    def _clock(self, at: float) -> int:
+        """The stream's hour: hours since the epoch, outages left out."""
+        return int(at // 3600) - self._g.skipped
+
+    def _new_key(self, key: str, wm: float) -> _Key:
+        p, g = self.params, self._g
+        ks = self._keys[key] = _Key(
+            seq=g.seq,
+            first=self._clock(wm),
+            head=int(wm // p.bucket_seconds),
+            new=[0] * self._longest,
+            joined=[0] * self._longest,
+            sums=[[0, 0] for _ in self._spans],
+            hour=self._clock(wm),
+            hod=int(wm // 3600) % DAY_HOURS,
+            acc=0.0,
+            rate=[0.0, 0.0],
+            season=[0.0] * DAY_HOURS,
+            season_total=0.0,
+            stories={},
+            terms={},
+            terms_total=0.0,
+            level=0,
+            since=None,
+            late=0,
+            day=-1,
+            days=0,
+        )
+        if len(self._keys) > p.max_keys:
+            gone, _ = self._keys.popitem(last=False)
+            self._changed[gone] = None
+            g.evicted += 1
+        return ks
+
+    def _roll(self, ks: _Key, wm: float) -> None:
+        """Close the hours between the key's last hour and the watermark's into its rate and
+        its hour-of-day profile."""
+        hour = self._clock(wm)
+        if hour > ks.hour:
+            _ewma(ks.rate, ks.acc, hour - ks.hour, self._decay)
+            ks.season[ks.hod] += ks.acc
+            ks.season_total = _fade(ks.season, ks.season_total + ks.acc, self.params.season_cap)
+            ks.acc = 0.0
+            ks.hour, ks.hod = hour, int(wm // 3600) % DAY_HOURS
+
+    def _slide(self, ks: _Key, now: int) -> None:
+        """Make the last cell that of bucket `now`: older cells move out at the front."""
+        steps = now - ks.head
+        if steps <= 0:
+            return
+        cells = self._longest
+        if steps >= cells:
+            ks.new, ks.joined = [0] * cells, [0] * cells
+            ks.sums = [[0, 0] for _ in self._spans]
+        else:
+            new, joined = ks.new, ks.joined
+            for span, window in zip(self._spans, ks.sums, strict=True):
+                if steps >= span:
+                    window[0] = window[1] = 0
+                else:  # the window's oldest `steps` cells leave it
+                    window[0] -= sum(new[cells - span : cells - span + steps])
+                    window[1] -= sum(joined[cells - span : cells - span + steps])
+            del new[:steps], joined[:steps]
+            zeros = [0] * steps
+            ks.new += zeros
+            ks.joined += zeros
+        ks.head = now
+
+    def _remember(
+        self,
+        ks: _Key,
+        event: TrendEvent,
+        at: float,
+        weight: float,
+        wm: float,
+        terms: tuple[str, ...],
+    ) -> None:
+        p = self.params
+        story = ks.stories.get(event.story_id)
+        if story is None:
+            if len(ks.stories) >= 2 * p.max_stories:
+                # keep the max_stories that matter: in the longest window, most reports, latest
+                horizon = wm - self._longest * p.bucket_seconds
+                kept = heapq.nlargest(
+                    p.max_stories,
+                    ks.stories.items(),
+                    key=lambda kv: (kv[1].last >= horizon, kv[1].reports, kv[1].last, kv[0]),
+                )
+                ks.stories = dict(sorted(kept, key=lambda kv: (kv[1].first, kv[0])))
+            headline = event.headline[: p.max_headline_chars]
+            story = ks.stories[event.story_id] = _Story(headline, 1, [], 0.0, at, at, list(terms))
+        if event.story_size > story.size:
+            story.size = int(event.story_size)
+        story.reports += weight
+        if at < story.first:
+            story.first = at
+        if at > story.last:
+            story.last = at
+        sources = story.sources
+        if event.source not in sources and len(sources) < p.max_sources:
+            sources.append(event.source[: p.max_key_chars])
+        if not story.headline and event.headline:
+            story.headline = event.headline[: p.max_headline_chars]
+
+    def _terms_of(self, event: TrendEvent) -> tuple[str, ...]:
+        """The event's terms, bounded and once each (the last tuple cleaned is remembered by
+        identity: an article's events share one)."""
+        if event.terms is self._terms_in:
+            return self._terms_out
+        p = self.params
+        terms = (t[: p.max_term_chars] for t in event.terms[: p.max_event_terms] if t)
+        self._terms_in, self._terms_out = event.terms, tuple(dict.fromkeys(terms))
+        return self._terms_out
+
+    def _learn_terms(self, ks: _Key, terms: tuple[str, ...]) -> None:
+        """A bounded, fading count of the terms of the key's new stories: its usual
+        vocabulary."""
+        p = self.params
+        counts = ks.terms
+        for t in terms:
+            counts[t] = counts.get(t, 0.0) + 1.0
+        ks.terms_total += 1.0
+        if ks.terms_total > p.terms_cap:
+            counts = ks.terms = {t: c / 2 for t, c in counts.items() if c >= 1.0}
+            ks.terms_total /= 2
+        if len(counts) > 4 * p.max_terms:
+            # once-seen terms go first (a cheap pass), then the smallest counts if need be
+            counts = ks.terms = {t: c for t, c in counts.items() if c > 1.0}
+            if len(counts) > p.max_terms:
+                kept = heapq.nlargest(p.max_terms, counts.items(), key=lambda kv: (kv[1], kv[0]))
+                ks.terms = dict(kept)
+
+    def _window(self, span: int, now: int) -> tuple[list[tuple[int, int]], float]:
+        """The window of `span` buckets ending at bucket `now`: its (hour of day, buckets),
+        and the stream's profile summed over it × season_prior. The same for every key until
+        the next bucket (the stream's profile changes only when an hour closes)."""
+        cached = self._windows.get(span)
+        if cached is not None and cached[0] == now:
+            return cached[1], cached[2]
+        per_hour, g = self._per_hour, self._g
+        hours = []
+        b = now - span + 1
+        while b <= now:
+            hour = b // per_hour
+            end = min(now, hour * per_hour + per_hour - 1)
+            hours.append((hour % DAY_HOURS, end - b + 1))
+            b = end + 1
+        flat = self.params.stream_season_prior / DAY_HOURS
+        stream = sum(n * (g.season[hod] + flat) for hod, n in hours)
+        stream *= self.params.season_prior / (g.season_total + flat * DAY_HOURS)
+        self._windows[span] = (now, hours, stream)
+        return hours, stream
+
+    def _seasonal_hours(self, ks: _Key, span: int, now: int) -> float:
+        """Σ over the window's buckets of the key's hour-of-day factor, in hours: the key's own
+        profile shrunk towards the stream's (mean 1 over a day)."""
+        if span % (DAY_HOURS * self._per_hour) == 0:
+            return span / self._per_hour  # whole days: the profile's mean, 1
+        hours, stream = self._window(span, now)
+        season = ks.season
+        own = sum(n * season[hod] for hod, n in hours)
+        return (
+            DAY_HOURS
+            * (own + stream)
+            / (ks.season_total + self.params.season_prior)
+            / (self._per_hour)
+        )
+
+    def _stream_factor(self) -> float:
+        """The stream's volume of the last day or so relative to its usual: a key's usual
+        share of a stream that doubled (a source added) is twice as many events."""
+        g = self._g
+        if self._factor[0] == g.hour:
+            return self._factor[1]  # it changes only when an hour closes
+        if g.short[1] <= 0 or g.long[1] <= 0 or g.long[0] <= 0:
+            factor = 1.0
+        else:
+            factor = (g.short[0] / g.short[1]) / (g.long[0] / g.long[1])
+        self._factor = (g.hour, min(5.0, max(0.2, factor)))
+        return self._factor[1]
+
+    def _rate(self, ks: _Key) -> float:
+        """The key's expected events per hour now, before the hour-of-day profile."""
+        return ks.rate[0] / ks.rate[1] * self._stream_factor()
+
+    def _expected(self, ks: _Key, i: int, now: int) -> float:
+        value = self._rate(ks) * self._seasonal_hours(ks, self._spans[i], now)
+        return max(value, self.params.min_expected)
+
+    def _judge(self, key: str, ks: _Key, wm: float, now: int) -> list[dict[str, Any]]:
+        """The key's level after an event (it is past its warm-up): a record if it rose."""
+        p = self.params
+        day = int(wm // 86400)
+        if day != ks.day:
+            ks.day = day
+            ks.days += 1
+            self._g.key_days += 1
+        # A window below its gate cannot matter (see _gates): most events stop here.
+        gates = self._gates[1 if ks.level else 0]
+        stories, outlets = ks.sums[self._widest]  # every window is inside the widest
+        widest = stories + p.outlet_weight * outlets
+        if widest < gates[-1]:
+            if ks.level:
+                ks.level, ks.since = 0, None  # the episode is over
+            return []
+        best: tuple[int, float, int, float, float, float] | None = None
+        calm = True
+        for i, (stories, outlets) in enumerate(ks.sums):
+            count = stories + p.outlet_weight * outlets
+            if count < gates[i]:
+                continue
+            expected = self._expected(ks, i, now)
+            if count < p.min_ratio * expected:
+                continue
+            pvalue = tail(count, expected)
+            if pvalue < p.calm_p:
+                calm = False
+            # Every event re-tests every window: judged per test, a calm key would cross
+            # 1e-3 about daily. p_day estimates how many windows a day a calm key shows as
+            # extreme (the windows a day holds × p × count − expected, the Poisson clumping
+            # heuristic for a sliding window), so the thresholds bound how often a calm key
+            # reaches each level (elevated: about once in 1,000 key-days).
+            scan = max(1.0, count - expected)
+            daily = min(1.0, pvalue * self._per_day[i] * scan)
+            level = sum(1 for t in p.thresholds if daily < t)
+            if level and (best is None or (level, -daily) > (best[0], -best[1])):
+                best = (level, daily, i, count, expected, pvalue)
+        if calm and ks.level:
+            ks.level, ks.since = 0, None  # the episode is over
+        if best is None or best[0] <= ks.level:
+            return []
+        previous = ks.level
+        ks.level = best[0]
+        if ks.since is None:
+            ks.since = wm
+        self._g.records[best[0] - 1] += 1
+        return [self._record(key, ks, best, previous, wm, now)]
+
+    def _record(
+        self,
+        key: str,
+        ks: _Key,
+        best: tuple[int, float, int, float, float, float],
+        previous: int,
+        wm: float,
+        now: int,
+    ) -> dict[str, Any]:
+        p = self.params
+        level, daily, i, count, expected, pvalue = best
+        window, span = p.windows[i], self._spans[i]
+        start_bucket = now - span + 1
+        start = start_bucket * p.bucket_seconds
+        in_window = sorted(
+            ((sid, s) for sid, s in ks.stories.items() if s.last >= start),
+            key=lambda kv: (-kv[1].reports, -kv[1].last, kv[0]),
+        )
+        stories, outlets = ks.sums[i]
+        assert ks.since is not None
+        return {
+            "schema_version": 1,
+            "id": trend_id(key, window.name, start_bucket, LEVELS[level - 1]),
+            "key": key,
+            **self._scope(key),
+            "level": LEVELS[level - 1],
+            "previous_level": LEVELS[previous - 1] if previous else None,
+            "window": window.name,
+            "window_seconds": window.seconds,
+            "window_start": _iso(start),
+            "window_end": _iso((now + 1) * p.bucket_seconds),
+            "since": _iso(ks.since),
+            "detected_at": _iso(wm),
+            "count": count,
+            "new_stories": stories,
+            "new_outlets": outlets,
+            "expected": round(expected, 4),
+            "ratio": round(count / expected, 3),
+            "p_value": pvalue,
+            "p_day": daily,
+            "score": round(-math.log10(max(daily, 1e-300)), 3),
+            "baseline": {
+                "rate_per_hour": round(self._rate(ks), 4),
+                "stream_factor": round(self._stream_factor(), 3),
+                "seasonal_factor": round(
+                    self._seasonal_hours(ks, span, now) * 3600 / window.seconds, 3
+                ),
+                "history_hours": self._clock(wm) - ks.first,
+                "half_life_hours": p.half_life_hours,
+            },
+            "top_stories": [
+                {
+                    "story_id": sid,
+                    "headline": s.headline,
+                    "size": s.size,
+                    "reports": s.reports,
+                    "sources": list(s.sources),
+                    "first_seen": _iso(s.first),
+                    "last_seen": _iso(s.last),
+                }
+                for sid, s in in_window[: p.top_stories]
+            ],
+            "terms": self._grown_terms(ks, [s for _, s in in_window]),
+        }
+
+    def _scope(self, key: str) -> dict[str, Any]:
+        """The key's parts, and the regions and topics a subscriber's filter sees."""
+        if key.startswith(RULE_PREFIX):
+            return {"kind": "rule", "rule": key[len(RULE_PREFIX) :], "regions": [], "topics": []}
+        region, sep, topic = key.partition("|")
+        if not sep:
+            return {"kind": "other", "regions": [], "topics": []}
+        out: dict[str, Any] = {}
+        if region == ANY:
+            out["kind"] = "topic"
+        elif topic == ANY:
+            out["kind"] = "region"
+        else:
+            out["kind"] = "region_topic"
+        if region != ANY:
+            out["region"] = region
+        if topic != ANY:
+            out["topic"] = topic
+        members = self.params.region_groups.get(region)
+        if region == ANY:
+            out["regions"] = []
+        else:
+            out["regions"] = sorted(members) if members is not None else [region]
+        out["topics"] = [] if topic == ANY else [topic]
+        return out
+
+    def _grown_terms(self, ks: _Key, stories: Sequence[_Story]) -> list[dict[str, Any]]:
+        """Terms whose share of the window's stories exceeds their share of the key's usual
+        vocabulary (the fading counts of its stories' terms), most grown first."""
+        p = self.params
+        total = len(stories)
+        if total <= 0:
+            return []
+        counts: dict[str, float] = {}
+        for s in stories:
+            for t in s.terms:
+                counts[t] = counts.get(t, 0.0) + 1.0
+        grown = []
+        for t, c in counts.items():
+            if c < p.min_term_count:
+                continue
+            share = c / total
+            usual = (ks.terms.get(t, 0.0) + 0.5) / (ks.terms_total + 1.0)
+            ratio = share / usual
+            if ratio >= 2.0:
+                grown.append((c * math.log(ratio), t, c, share, usual, ratio))
+        grown.sort(key=lambda g: (-g[0], g[1]))
+        return [
+            {
+                "term": t,
+                "count": c,
+                "window_share": round(share, 4),
+                "baseline_share": round(usual, 4),
+                "ratio": round(ratio, 2),
+            }
+            for _, t, c, share, usual, ratio in grown[: p.top_terms]
+        ]
