@@ -94,6 +94,12 @@ def browser() -> Iterator[Any]:
     driver.quit()
 
 
+NILE = (
+    "أعلن محافظ أسوان اليوم أن حصة مصر من مياه النيل خط أحمر ({tag})، وأن لجنة فنية ستزور "
+    "السدود الجنوبية لمراجعة منسوب بحيرة ناصر خلال الأسبوع المقبل."
+)
+
+
 def _raw(aid: str, source: str, title: str, body: str, published: datetime, url: str) -> bytes:
     return orjson.dumps(
         {
@@ -206,11 +212,13 @@ def test_the_console_groups_a_story_filters_and_explains(
     browser.execute_script("window.__loadedOnce = true")  # gone if the page reloads
 
     # One story, first from one outlet …
-    body = EGYPT.format(tag=" ".join(uuid.uuid4().hex[:8] for _ in range(40)))
+    # Its own wording: earlier tests of the session publish EGYPT articles from other outlets,
+    # and a story this close to theirs would join them (more than one outlet from the start).
+    body = NILE.format(tag=" ".join(uuid.uuid4().hex[:8] for _ in range(40)))
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     first_at, second_at = now - timedelta(hours=2, minutes=7), now - timedelta(minutes=43)
     first, second = f"page-{uuid.uuid4().hex[:10]}", f"page-{uuid.uuid4().hex[:10]}"
-    first_raw = _raw(first, "almasry", "وزير الخارجية: أمن مصر المائي خط أحمر", body, first_at,
+    first_raw = _raw(first, "almasry", "محافظ أسوان: حصة مصر من مياه النيل خط أحمر", body, first_at,
                      "https://www.example.org/news/1")  # fmt: skip
     asyncio.run(env.produce([first_raw]))
     selector = f'article.story[data-articles~="{first}"]'
@@ -235,7 +243,7 @@ def test_the_console_groups_a_story_filters_and_explains(
 
     # … then the same story from a second outlet, whose URL is a javascript: one: the same
     # card, now with two outlets, each with its headline and time, the bad URL not a link.
-    second_raw = _raw(second, "youm7", "الخارجية المصرية: سد النهضة يهدد حصة مصر من النيل",
+    second_raw = _raw(second, "youm7", "لجنة فنية تراجع منسوب بحيرة ناصر وحصة مصر من النيل",
                       body.replace("اليوم", "اليوم الثلاثاء"), second_at,
                       "javascript:alert(document.domain)")  # fmt: skip
     asyncio.run(env.produce([second_raw]))
@@ -284,7 +292,7 @@ def test_the_console_groups_a_story_filters_and_explains(
     assert "خط أحمر" in [m.text for m in dialog.find_elements(By.CSS_SELECTOR, ".match mark")]
     assert dialog.find_element(By.CSS_SELECTOR, ".rule").text == "إعلان خط أحمر"
     egypt = dialog.find_element(By.CSS_SELECTOR, '.evidence.regions li[data-code="EG"]')
-    assert "القاهرة" in [q.text for q in egypt.find_elements(By.CSS_SELECTOR, "q")]
+    assert "أسوان" in [q.text for q in egypt.find_elements(By.CSS_SELECTOR, "q")]
     listed = dialog.find_elements(By.CSS_SELECTOR, ".articles .outlet")
     assert [o.get_attribute("data-article") for o in listed] == [first, second]
     hrefs = [a.get_attribute("href") for a in dialog.find_elements(By.CSS_SELECTOR, "a")]

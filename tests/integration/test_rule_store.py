@@ -44,7 +44,8 @@ async def test_first_start_seeds_then_never_again() -> None:
     ruleset, state = await _load(settings)
     expected = RuleSet.from_yaml(default_rules_path())
     assert sorted(ruleset.rule_ids) == sorted(expected.rule_ids)
-    assert all(m["version"] == 1 for m in state.messages.values())
+    versions = {spec.id: spec.version for spec in expected.specs}  # as the pack has them
+    assert {k: m["version"] for k, m in state.messages.items()} == versions
 
     # a second start reads the same rules and pushes nothing
     _, state2 = await _load(settings)
