@@ -14,6 +14,8 @@ real stream; then two labelled sets (article ids and labels only, no corpus text
   apart (how many were grouped): a follow-up joining its story is neither right nor wrong.
 - bench/data/dedup_labels.json: every article of three whole days with its story (transitive
   closure of its same-story pairs): pairwise figures and B-cubed precision/recall/F1.
+- bench/data/story_pairs_heldout.json: 184 more pairs from three other days, labelled the same
+  way and never trained on (`heldout_pairs`): the check that the model did not fit the first.
 
 Skips cleanly when the corpus is absent.
 """
@@ -34,8 +36,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from streams.classify import places as places_module
 from streams.errors import BadInput
 from streams.ingest.replay import to_raw
+from streams.resources import data_file
 from streams.settings import Settings
 from streams.stories import features as features_module
 from streams.stories import offline as offline_module
@@ -71,11 +75,13 @@ def load_inputs(corpus: Path) -> list[StoryInput]:
 def cached_inputs(corpus: Path) -> list[StoryInput]:
     """`load_inputs`, kept in .cache/ keyed by the corpus file and the code's features version,
     so a sweep or a training run does not parse 31,000 articles again (~2 min). The key covers
-    the features code and the pickled StoryInput's own module."""
+    the features code, the pickled StoryInput's own module, and the region classifier and its
+    data (a story's places are the places its region evidence found)."""
     stat = corpus.stat()
-    code = hashlib.sha256(
-        b"".join(Path(m.__file__ or "").read_bytes() for m in (features_module, offline_module))
-    ).hexdigest()[:12]
+    modules = (features_module, offline_module, places_module)
+    parts = [Path(m.__file__ or "").read_bytes() for m in modules]
+    parts += [data_file(name).read_bytes() for name in ("gazetteer.json", "places_curated.yaml")]
+    code = hashlib.sha256(b"".join(parts)).hexdigest()[:12]
     key = f"{corpus.name}-{stat.st_size}-{int(stat.st_mtime)}-{code}"
     path = HERE.parent / ".cache" / "bench" / f"story-inputs-{key}.pickle"
     if path.exists():
@@ -121,9 +127,8 @@ def _f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def score(
-    story_of: dict[str, str], pairs: list[dict[str, Any]], days: dict[str, Any]
-) -> dict[str, Any]:
+def pair_figures(story_of: dict[str, str], pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pairwise precision and recall on labelled pairs (follow-ups counted apart)."""
     tp = fp = fn = 0
     follow_grouped = follow = 0
     for pair in pairs:
@@ -140,6 +145,19 @@ def score(
             follow_grouped += same
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
+    return {
+        "same_event": tp + fn,
+        "different": sum(p["label"] in NEGATIVE for p in pairs),
+        "precision": round(precision, 3),
+        "recall": round(recall, 3),
+        "f1": round(_f1(precision, recall), 3),
+        "follow_ups_grouped": f"{follow_grouped}/{follow}",
+    }
+
+
+def score(
+    story_of: dict[str, str], pairs: list[dict[str, Any]], days: dict[str, Any]
+) -> dict[str, Any]:
     ids = [i for i in days["articles"] if i in story_of]
     truth = _groups(
         ids, [p for p in days["same_story_pairs"] if p[0] in story_of and p[1] in story_of]
@@ -149,14 +167,7 @@ def score(
     want = {frozenset(p) for g in _by(truth).values() for p in itertools.combinations(g, 2)}
     got = {frozenset(p) for g in _by(predicted).values() for p in itertools.combinations(g, 2)}
     return {
-        "pairs": {
-            "same_event": tp + fn,
-            "different": sum(p["label"] in NEGATIVE for p in pairs),
-            "precision": round(precision, 3),
-            "recall": round(recall, 3),
-            "f1": round(_f1(precision, recall), 3),
-            "follow_ups_grouped": f"{follow_grouped}/{follow}",
-        },
+        "pairs": pair_figures(story_of, pairs),
         "days": {
             "articles": len(ids),
             "pair_precision": round(len(want & got) / len(got), 3) if got else 1.0,
@@ -180,6 +191,11 @@ def main() -> int:
     ap.add_argument("corpus", nargs="?", default=str(DEFAULT_CORPUS))
     ap.add_argument("--pairs", default=str(HERE / "data" / "story_pairs.json"))
     ap.add_argument("--days", default=str(HERE / "data" / "dedup_labels.json"))
+    ap.add_argument(
+        "--heldout",
+        default=str(HERE / "data" / "story_pairs_heldout.json"),
+        help="pairs never trained on, scored apart",
+    )
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--sweep", action="store_true", help="also try a grid of thresholds")
     args = ap.parse_args()
@@ -189,6 +205,8 @@ def main() -> int:
         return 0
     pairs = orjson.loads(Path(args.pairs).read_bytes())["pairs"]
     days = orjson.loads(Path(args.days).read_bytes())
+    held = Path(args.heldout)
+    heldout = orjson.loads(held.read_bytes())["pairs"] if held.exists() else []
     started = time.perf_counter()
     inputs = cached_inputs(corpus)
     print(
@@ -208,6 +226,8 @@ def main() -> int:
         elapsed = time.perf_counter() - started
         story_of = {r["id"]: r["story_id"] for r in results}
         figures = score(story_of, pairs, days)
+        if heldout:
+            figures["heldout_pairs"] = pair_figures(story_of, heldout)
         setting = {
             "threshold": params.threshold,
             "anchor": params.anchor,

@@ -106,6 +106,32 @@ def report(
     )
 
 
+# Issue 15's targets, printed with the figures (docs/classification.md).
+TARGETS = (
+    "targets (issue 15): ASND dev first topic right >= 75%, no topic <= 5%, security F1 >= 0.80;"
+    " ANT held-out sections macro-F1 >= 0.85"
+)
+
+
+def f1_of(gold: list[str | None], pred: list[str | None], label: str) -> float:
+    tp = sum(1 for g, p in zip(gold, pred, strict=True) if g == label and p == label)
+    fp = sum(1 for g, p in zip(gold, pred, strict=True) if g != label and p == label)
+    fn = sum(1 for g, p in zip(gold, pred, strict=True) if g == label and p != label)
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def confusion(gold: list[str | None], pred: list[str | None], labels: tuple[str, ...]) -> None:
+    """Rows: gold; columns: our first topic (other: any other topic, or none)."""
+    cols = (*labels, "other")
+    print("confusion, rows gold, columns our first topic:")
+    print(f"{'':<12}" + "".join(f"{c:>10}" for c in cols))
+    for g in labels:
+        row = Counter(
+            p if p in labels else "other" for gg, p in zip(gold, pred, strict=True) if gg == g
+        )
+        print(f"{g:<12}" + "".join(f"{row[c]:>10}" for c in cols))
+
+
 def eval_ant(path: Path, limit: int | None) -> None:
     gold: list[str | None] = []
     pred: list[str | None] = []
@@ -134,6 +160,12 @@ def eval_ant(path: Path, limit: int | None) -> None:
     for cat, n in sorted(region_n.items()):
         print(f"  {cat:<18} {region_any[cat] / n:6.1%}  (n={n})")
     print(f"time: {dt:.1f}s for {len(gold)} articles ({1000 * dt / max(1, len(gold)):.2f} ms each)")
+    print(f"TARGET ANT held-out sections macro-F1 >= 0.85: {macro_f1(gold, pred):.3f}")
+
+
+def macro_f1(gold: list[str | None], pred: list[str | None]) -> float:
+    labels = sorted({g for g in gold if g} | {p for p in pred if p and p in set(gold)})
+    return sum(f1_of(gold, pred, lab) for lab in labels) / max(1, len(labels))
 
 
 def eval_asnd(path: Path, limit: int | None) -> None:
@@ -155,6 +187,12 @@ def eval_asnd(path: Path, limit: int | None) -> None:
         pred.append(labels[0].code if labels else None)
         multi.append({lb.code for lb in labels})
     report(f"ASND {path.name} (dev, text as title)", gold, pred, multi)
+    confusion(gold, pred, ("security", "politics"))
+    right = sum(1 for g, p in zip(gold, pred, strict=True) if g == p) / max(1, len(gold))
+    none = sum(1 for p in pred if p is None) / max(1, len(pred))
+    print(f"TARGET ASND dev first topic right >= 75%: {right:.1%}")
+    print(f"TARGET ASND dev no topic <= 5%: {none:.1%}")
+    print(f"TARGET ASND dev security F1 >= 0.80: {f1_of(gold, pred, 'security'):.3f}")
 
 
 def main() -> int:
@@ -162,6 +200,7 @@ def main() -> int:
     ap.add_argument("data", nargs="+", type=Path)
     ap.add_argument("--limit", type=int, default=None, help="at most N items per corpus")
     args = ap.parse_args()
+    print(TARGETS)
     for path in args.data:
         if not path.exists():
             print(f"skip: {path} not found")

@@ -11,13 +11,20 @@ Real ANT articles are published to a fresh set of topics (own prefix, own consum
 the broker, and one `rasid worker` process (default rule pack) runs the pipeline. Printed:
 
 - throughput: N articles published at once; articles/s from the first send until every one
-  of them is out of the pipeline (enriched and through the match stage, per the workers'
-  /metrics, or dead-lettered), end to end;
+  of them is out of the pipeline (enriched, or dead-lettered, and its story candidate through
+  the story stage, per the workers' /metrics: `--until match` for a worker from before issue
+  14), end to end; with the workers' CPU per article (all threads) and RSS;
 - baseline: a plain aiokafka consumer reading and JSON-decoding the same N messages from the
   same broker; the ratio pipeline/baseline;
-- latency at fixed offered loads: articles sent at R/s for S seconds; for every article the
-  time from its send to its enriched message and to its first alert on the alerts topic
-  (p50/p95/p99), and the rate the pipeline kept up with.
+- the single-stage faust floor of the same run (bench/faust_floor.py --hops 1) side by side
+  with the pipeline, and their ratio (`--no-floor` skips it);
+- latency at fixed offered loads: articles sent at R/s for S seconds ("half": half the
+  throughput just measured); for every article the time from its send to its enriched message
+  and to its first alert on the alerts topic (p50/p95/p99), and the rate the pipeline kept up
+  with;
+- `--scaling`: the throughput run again with two worker processes (fresh topics), and 2 vs 1;
+- `--rss 10000,100000`: worker RSS after that many articles processed in all (flat = no state
+  that grows with history).
 
 It prints figures; it asserts nothing. Corpus data is only read.
 """
@@ -140,15 +147,26 @@ class Deployment:
         if urls:
             raise SystemExit("workers not ready in 120 s")
 
-    def matched(self) -> int:
-        """Enriched articles the match stage has finished, summed over the workers' /metrics."""
+    def matched(self, prefixes: tuple[str, ...] | None = None) -> int:
+        """Articles a stage has finished (default: the story stage, the last one; or
+        `MATCH_DONE`), summed over the workers' /metrics."""
+        prefixes = prefixes or STORY_DONE
         total = 0.0
         for port in self.web_ports:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
                 for line in resp.read().decode().splitlines():
-                    if line.startswith(MATCH_DONE):
+                    if line.startswith(prefixes):
                         total += float(line.rsplit(" ", 1)[1])
         return int(total)
+
+    def rss_mb(self) -> list[float]:
+        """Resident memory of each worker process (MB), from /proc."""
+        out = []
+        for proc in self.procs:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out.append(int(line.split()[1]) / 1024)
+        return out
 
     def profile(self, out: Path) -> subprocess.Popen[bytes]:
         """Sample the first worker with py-spy (collapsed stacks, one per line) until stopped."""
@@ -170,14 +188,21 @@ class Deployment:
 
 # A message leaves the match stage matched (then delivered) or as a dead letter.
 MATCH_DONE = ('rasid_stage_out_total{stage="match"}', 'rasid_stage_errors_total{stage="match"}')
+# Every article's story candidate through the story stage (since issue 14 every article has
+# one; in the same process, so "end to end" waits for it too). `--until match` for a worker
+# of an earlier release, whose story stage saw only the alerting articles.
+STORY_DONE = ('rasid_stage_out_total{stage="story"}',)
 
 
 def messages(articles: list[dict[str, Any]], tag: str, n: int) -> Iterator[tuple[str, bytes]]:
     """n raw messages cycling through the articles, each with a unique id (so every alert id
-    is new and nothing is suppressed as a repeat)."""
+    is new and nothing is suppressed as a repeat) and its outlet renamed per run: the same
+    text again from the same outlet is a copy for the story stage (no alert update), so a
+    later run would raise no alert at all."""
     for i in range(n):
         a = dict(articles[i % len(articles)])
         a["id"] = f"{tag}-{i}-{a['id']}"
+        a["source"] = f"{a['source']}-{tag}-{i // len(articles)}"
         yield a["id"], orjson.dumps(a)
 
 
@@ -306,25 +331,28 @@ async def baseline(dep: Deployment, n: int) -> float:
         await c.stop()
 
 
-async def throughput(dep: Deployment, articles: list[dict[str, Any]], n: int) -> tuple[float, int]:
+async def throughput(
+    dep: Deployment, articles: list[dict[str, Any]], n: int, until: tuple[str, ...] = STORY_DONE
+) -> tuple[float, int]:
     watcher = Watcher(dep)
     await watcher.start()
     producer = await make_producer(dep.bootstrap)
-    matched_before = await asyncio.to_thread(dep.matched)
+    matched_before = await asyncio.to_thread(dep.matched, until)
     try:
         started = time.perf_counter()
         futs = [
             await producer.send(dep.topics["raw"], value, key=key.encode())
-            for key, value in messages(articles, "tp", n)
+            for key, value in messages(articles, f"tp{uuid.uuid4().hex[:4]}", n)
         ]
         await asyncio.gather(*futs)
         ok = await wait_until(lambda: watcher.done() >= n, timeout=max(120.0, n / 5))
         if not ok:
             print(f"  (only {watcher.done()} of {n} came out before the timeout)")
-        # End to end: every enriched article also through the match stage, which runs behind.
+        # End to end: every enriched article also through the story stage, which runs behind.
         deadline = time.monotonic() + max(120.0, n / 5)
         while time.monotonic() < deadline:
-            if await asyncio.to_thread(dep.matched) - matched_before >= len(watcher.enriched):
+            done = await asyncio.to_thread(dep.matched, until)
+            if done - matched_before >= len(watcher.enriched):
                 break
             await asyncio.sleep(0.2)  # a scrape costs the worker a little CPU
         elapsed = time.perf_counter() - started
@@ -390,22 +418,26 @@ async def main_async(args: argparse.Namespace) -> None:
         f"corpus: {len(articles)} ANT articles, message size p50 {pct(sizes, 50) / 1000:.1f} KB, "
         f"p95 {pct(sizes, 95) / 1000:.1f} KB; broker {args.bootstrap}; {os.cpu_count()} CPUs"
     )
+    until = STORY_DONE if args.until == "story" else MATCH_DONE
     dep = Deployment(args.bootstrap, args.partitions, args.worker_root)
     try:
         dep.cli("topics")
         dep.start_workers(args.workers)
         # Warm-up: caches, gazetteer, connections.
-        await throughput(dep, articles, min(200, args.limit))
+        await throughput(dep, articles, min(200, args.limit), until)
         n = args.limit
         spy = dep.profile(args.profile) if args.profile else None
-        rate, alerts = await throughput(dep, articles, n)
+        cpu0 = worker_cpu(dep)
+        rate, alerts = await throughput(dep, articles, n, until)
+        cpu = (worker_cpu(dep) - cpu0) / n * 1000
         if spy is not None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its file on interrupt
             spy.wait(timeout=60)
             print(f"profile of the worker during the throughput run: {args.profile}")
         print(
             f"throughput, {args.workers} worker process(es), end to end: {rate:8.1f} articles/s "
-            f"({n} articles, {alerts} alerted)",
+            f"({n} articles, {alerts} alerted; worker CPU {cpu:.2f} ms per article, all "
+            f"threads; RSS {', '.join(f'{m:.0f}' for m in dep.rss_mb())} MB)",
             flush=True,
         )
         base = await baseline(dep, n)
@@ -427,12 +459,16 @@ async def main_async(args: argparse.Namespace) -> None:
                     bootstrap=args.bootstrap,
                 )
             )
-            print(f"ratio pipeline/single-stage faust floor: {rate / floor:.2f}")
+            print(
+                f"side by side: pipeline {rate:.0f} articles/s, single-stage faust floor "
+                f"{floor:.0f} articles/s: ratio {rate / floor:.2f}"
+            )
         print(
             "latency ingest → enriched / → alert (ms)      p50     p95     p99   offered  kept up  alerts"
         )
         for spec in args.rates.split(","):
-            r = None if spec == "max" else float(spec)
+            # "half": half the capacity just measured (issue 13: p99 ingest → alert there)
+            r = None if spec == "max" else rate / 2 if spec == "half" else float(spec)
             res = await latency(dep, articles, r, args.seconds, args.limit)
             e, a = res["enriched_ms"], res["alert_ms"]
             print(
@@ -441,8 +477,49 @@ async def main_async(args: argparse.Namespace) -> None:
                 f"              alert    {a[0]:7.0f} {a[1]:7.0f} {a[2]:7.0f}"
                 f"  {'':7}  {'':7}  {res['alerts']:6d}"
             )
+        if args.rss:
+            await memory(dep, articles, [int(x) for x in args.rss.split(",")], until)
     finally:
         dep.stop()
+    if args.scaling and args.workers == 1:
+        # The same throughput run with two worker processes in one group, fresh topics.
+        two = Deployment(args.bootstrap, args.partitions, args.worker_root)
+        try:
+            two.cli("topics")
+            two.start_workers(2)
+            await throughput(two, articles, min(200, args.limit), until)
+            rate2, _ = await throughput(two, articles, args.limit, until)
+            print(
+                f"scaling: 2 workers {rate2:.0f} articles/s against 1 worker {rate:.0f}: "
+                f"{rate2 / rate:.2f}x"
+            )
+        finally:
+            two.stop()
+
+
+def worker_cpu(dep: Deployment) -> float:
+    """CPU seconds (user + system, all threads) the worker processes have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for proc in dep.procs:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+async def memory(
+    dep: Deployment, articles: list[dict[str, Any]], marks: list[int], until: tuple[str, ...]
+) -> None:
+    """Worker RSS after `marks` articles processed in all (e.g. 10,000 and 100,000): state
+    that grows with history shows as RSS growing between the marks."""
+    done = 0
+    for mark in sorted(marks):
+        while done < mark:
+            chunk = min(5000, mark - done)
+            await throughput(dep, articles, chunk, until)
+            done += chunk
+        rss = ", ".join(f"{m:.0f}" for m in dep.rss_mb())
+        print(f"worker RSS after {done} articles (+ the runs above): {rss} MB", flush=True)
 
 
 def corpus_parser(doc: str | None) -> argparse.ArgumentParser:
@@ -468,7 +545,11 @@ def corpus_missing(path: Path) -> bool:
 def main() -> int:
     parser = corpus_parser(__doc__)
     parser.add_argument("--limit", type=int, default=2000, help="articles for the throughput run")
-    parser.add_argument("--rates", default="50,500,max", help="offered loads, articles/s")
+    parser.add_argument(
+        "--rates",
+        default="50,half,max",
+        help="offered loads, articles/s ('half': half the throughput just measured)",
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each latency run")
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--workers", type=int, default=1, help="worker processes, one group")
@@ -477,6 +558,20 @@ def main() -> int:
         dest="floor",
         action="store_false",
         help="skip the single-stage faust floor (bench/faust_floor.py --hops 1) in the same run",
+    )
+    parser.add_argument(
+        "--until",
+        choices=("story", "match"),
+        default="story",
+        help="end to end means through the story stage (default), or the match stage only "
+        "(a worker from before issue 14)",
+    )
+    parser.add_argument(
+        "--scaling", action="store_true", help="also run two workers and print 2 vs 1"
+    )
+    parser.add_argument(
+        "--rss",
+        help="worker RSS after these totals of articles processed, e.g. 10000,100000",
     )
     parser.add_argument(
         "--worker-root",

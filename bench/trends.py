@@ -1,14 +1,15 @@
 """Cost of burst detection per article (streams/trends/detector.py), detector only.
 
     .venv/bin/python bench/trends.py [../shared/data/ant/ant_multisource.jsonl.gz]
-        [--repeat 5] [--shuffle-time SEED]
+        [--repeat 5] [--shuffle-time SEED] [--records FILE]
 
 ANT articles are parsed, enriched and matched by the worker's code (cached in .cache/bench:
 delete it after changing the classifiers), clustered into stories in publication order as
 `rasid trends` does, and turned into the detector's input (streams/trends/offline.py
 `events_of`). Only then is the clock started: the whole event list is fed to a fresh detector
 --repeat times, and the fastest run is reported (CPU time, the machine is shared) as ms per
-article and µs per (article, key), with the records it gave. Classification and clustering are
+article and µs per (article, key), with the records it gave (--records: written as JSON lines,
+to check that a faster detector gives the same output byte for byte). Classification and clustering are
 not counted: their costs are bench/pipeline.py's and bench/story_stage.py's.
 Skips cleanly when the corpus is absent.
 """
@@ -18,11 +19,13 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import inspect
 import pickle
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -65,8 +68,10 @@ def load_inputs(corpus: Path, settings: Settings) -> list[TrendInput]:
 def cached_inputs(corpus: Path, settings: Settings) -> list[TrendInput]:
     """`load_inputs`, kept in .cache/bench keyed by the corpus file and the input code."""
     stat = corpus.stat()
-    code = hashlib.sha256(
-        Path(features_module.__file__).read_bytes() + Path(offline_module.__file__).read_bytes()
+    code = hashlib.sha256(  # the code that makes the inputs, not the rest of offline.py
+        Path(features_module.__file__).read_bytes()
+        + inspect.getsource(offline_module.trend_input).encode()
+        + inspect.getsource(offline_module.event_time).encode()
     ).hexdigest()[:12]
     path = HERE.parent / ".cache" / "bench" / f"trend-inputs-{corpus.name}-{stat.st_size}-{code}"
     if path.exists():
@@ -99,15 +104,31 @@ def detector_input(inputs: list[TrendInput], settings: Settings) -> Fed:
     return fed
 
 
-def run(fed: Fed) -> tuple[float, TrendDetector, int]:
+def run(fed: Fed) -> tuple[float, TrendDetector, list[dict[str, Any]]]:
     detector = TrendDetector()
-    records = 0
+    records: list[dict[str, Any]] = []
     started = time.process_time()
     for at, events in fed:
         detector.advance(at)
         for event, keys in events:
-            records += len(detector.observe_keys(event, keys))
+            records += detector.observe_keys(event, keys)
     return time.process_time() - started, detector, records
+
+
+def run_worker(fed: Fed, batch: int) -> tuple[float, int, int]:
+    """As the worker's trend stage runs it: the replay guard (streams/worker/trend_stage.py
+    `detect`) and, every `batch` articles (one candidate message), the changed keys serialised
+    for the table (`take_changes`). Returns (CPU seconds, records, state bytes written)."""
+    from streams.worker.trend_stage import detect
+
+    detector = TrendDetector()
+    records = written = 0
+    started = time.process_time()
+    for i, (at, events) in enumerate(fed, 1):
+        records += len(detect(detector, at, events))
+        if i % batch == 0:
+            written += sum(len(v) for _, v in detector.take_changes() if v is not None)
+    return time.process_time() - started, records, written
 
 
 def main() -> int:
@@ -115,6 +136,14 @@ def main() -> int:
     ap.add_argument("corpus", nargs="?", default=str(DEFAULT_CORPUS))
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--shuffle-time", type=int, default=None, metavar="SEED")
+    ap.add_argument("--records", metavar="FILE", help="write the records as JSON lines")
+    ap.add_argument(
+        "--worker",
+        type=int,
+        default=0,
+        metavar="BATCH",
+        help="also time the worker's stage: replay guard and state writes every BATCH articles",
+    )
     args = ap.parse_args()
     corpus = Path(args.corpus)
     if not corpus.exists():
@@ -131,6 +160,19 @@ def main() -> int:
         elapsed, detector, records = run(fed)
         times.append(elapsed)
     best = min(times)
+    worker: dict[str, Any] = {}
+    if args.worker:
+        runs = [run_worker(fed, args.worker) for _ in range(max(1, args.repeat))]
+        cpu, count, written = min(runs)
+        worker = {
+            "worker_batch": args.worker,
+            "worker_ms_per_article": round(1000 * cpu / len(fed), 4),
+            "worker_records": count,
+            "worker_state_bytes_per_article": round(written / len(fed)),
+        }
+    if args.records:
+        with open(args.records, "wb") as out:
+            out.writelines(orjson.dumps(r) + b"\n" for r in records)
     state = detector.to_state()
     sizes = [len(v) for v in state.values()]
     print(
@@ -141,10 +183,15 @@ def main() -> int:
                 "ms_per_article": round(1000 * best / len(fed), 4),
                 "ms_per_article_median": round(1000 * statistics.median(times) / len(fed), 4),
                 "us_per_key_event": round(1e6 * best / max(1, key_events), 2),
-                "trend_records": records,
+                "trend_records": len(records),
                 **detector.stats(),
                 "state_bytes_per_key_mean": round(statistics.mean(sizes)),
                 "state_bytes_per_key_max": max(sizes),
+                # the final state, hashed: a faster detector must leave the same bytes
+                "state_sha256": hashlib.sha256(
+                    b"".join(k.encode() + b"\0" + state[k] for k in sorted(state))
+                ).hexdigest()[:16],
+                **worker,
             }
         ).decode()
     )

@@ -33,6 +33,16 @@ from streams.text.arabic import normalize  # noqa: E402
 
 DATA = ROOT / "streams" / "data"
 CURATED = DATA / "places_curated.yaml"
+CONTEXT_LISTS = (
+    "nationality_nouns",
+    "relation_cues",
+    "media_cues",
+    "event_cues",
+    "reaction_verbs",
+    "capitals",
+    "present_speech_verbs",
+    "list_cues",
+)
 OUT = DATA / "gazetteer.json"
 GEO_OUT = DATA / "places_geo.json"
 # Gazetteer kinds that name a point on the map; countries, actors and demonyms name a country
@@ -157,6 +167,8 @@ def main() -> None:
         "common_words": sorted({norm_name(w) for w in curated.get("common_words", [])}),
         "place_cues": sorted({norm_name(w) for w in curated.get("place_cues", [])}),
         "desk_marks": list(curated.get("desk_marks", [])),
+        # context word lists of the asides and lists (streams/classify/places.py)
+        **{key: sorted({norm_name(w) for w in curated.get(key, [])}) for key in CONTEXT_LISTS},
         "entries": out_entries,
     }
     OUT.write_text(

@@ -23,6 +23,7 @@ class Stage(StrEnum):
     MATCH = "match"
     ALERT = "alert"
     STORY = "story"  # story assignment (its failures are dead-lettered as "alert")
+    TREND = "trend"  # burst detection, in the story agent (its failures too: "alert")
 
 
 class RasidError(Exception):

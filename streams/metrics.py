@@ -44,10 +44,37 @@ STORY_ASSIGNMENTS = Counter(
 STORY_ALERTS = Counter(
     "rasid_story_alerts_total", "Story alerts emitted, by status (new, updated).", ["status"]
 )
+TREND_LEVELS = ("elevated", "high", "extreme")  # streams/trends/detector.py LEVELS
+TREND_KINDS = ("region_topic", "region", "topic", "rule", "other")
+TRENDS = Counter(
+    "rasid_trends_total",
+    "Trend records sent to the trends topic (a key entered or escalated to a level), by level"
+    " and kind of key.",
+    ["level", "kind"],
+)
+TREND_LATE = Counter(
+    "rasid_trend_late_events_total",
+    "Articles counted by the trend detector older than its watermark minus the grace period:"
+    " into the baseline only, never into a window.",
+)
+TREND_KEYS = Gauge(
+    "rasid_trend_keys", "Keys (region × topic, region, topic, rule) the trend detector holds."
+)
+for _level in TREND_LEVELS:
+    for _kind in TREND_KINDS:
+        TRENDS.labels(level=_level, kind=_kind)
 API_STREAMS = Gauge("rasid_api_streams", "Open Server-Sent Events streams (rasid api).")
 API_REQUESTS = Counter(
     "rasid_api_requests_total", "API requests, by route and status class.", ["route", "status"]
 )
+TREND_RECORDS_INVALID = Counter(
+    "rasid_trend_records_invalid_total",
+    "Records of the trends topic skipped by a reader (rasid api, rasid webhooks) because they"
+    " are not valid trend.v1 JSON (or are over 256 KiB).",
+    ["reader"],
+)
+for _reader in ("api", "webhooks"):
+    TREND_RECORDS_INVALID.labels(reader=_reader)
 WEBHOOK_DELIVERIES = Counter(
     "rasid_webhook_deliveries_total",
     "Webhook delivery attempts, by outcome (delivered, retry, deadletter, held, throttled, "
@@ -87,14 +114,14 @@ RULES_REJECTED = Gauge(
 INGEST_KINDS = ("feed", "listing", "page", "telegram", "sitemap", "home")  # home: feed discovery
 INGEST_OUTCOMES = (
     "ok", "not_modified", "client_error", "server_error", "timeout", "network_error",
-    "robots_disallowed", "too_large", "unparseable", "rate_limited",
+    "robots_disallowed", "too_large", "unparseable", "rate_limited", "not_allowed",
 )  # fmt: skip
 # Why a fetch of a source failed: the HTTP status for the common ones, its class for others,
 # else what happened instead of an answer (a fixed set: no status from the wire as a label).
 INGEST_FAILURE_STATUSES = (
     "400", "401", "403", "404", "408", "410", "429", "451", "500", "502", "503", "504",
     "4xx", "5xx", "timeout", "network_error", "robots_disallowed", "too_large", "unparseable",
-    "host_resting",
+    "host_resting", "not_allowed",
 )  # fmt: skip
 INGEST_FETCHES = Counter(
     "rasid_ingest_fetches_total",
@@ -124,14 +151,14 @@ INGEST_SOURCE_FAILURES = Counter(
     "rasid_ingest_source_failures_total",
     "Failed fetches (feeds, listings and pages) by source and status: the HTTP status (common"
     " ones; else 4xx/5xx) or timeout, network_error, robots_disallowed, too_large, unparseable,"
-    " host_resting. `source` values come only from the operator's sources file (a bounded"
+    " host_resting, not_allowed (a site or address the operator did not allow). `source` values come only from the operator's sources file (a bounded"
     " set).",
     ["source", "status"],
 )
 INGEST_SOURCE_FAILING = Gauge(
     "rasid_ingest_source_consecutive_failures",
-    "Consecutive failed polls of the source's worst feed or listing (0: every one answered at"
-    " its last poll). `source` values come only from the operator's sources file.",
+    "Consecutive failed polls of the source's worst feed, listing, Telegram channel, sitemap"
+    " or home page (0: every one answered at its last poll). `source` values come only from the operator's sources file.",
     ["source"],
 )
 INGEST_REVISIONS = Counter(

@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     ingest_revision_window_hours: float = Field(48.0, ge=0)
     # SIGTERM/SIGINT: `rasid ingest` abandons fetches in flight and exits within this bound.
     ingest_shutdown_seconds: float = Field(8.0, gt=0)
+    # Where `rasid ingest` may go (streams/ingest/policy.py HostPolicy): the sites of the
+    # sources file's URLs and their subdomains, plus these (comma-separated host names, e.g. a
+    # CDN or feed host whose links lead to the outlet). Names that resolve to loopback, private
+    # or link-local addresses are refused unless RASID_INGEST_ALLOW_PRIVATE_ADDRESSES.
+    ingest_allowed_hosts: str = Field("", max_length=10_000)
+    ingest_allow_private_addresses: bool = False
     replay_checkpoint_dir: Path = STATE_DIR / "replay"
 
     # Stories and subscribers (docs/subscribers.md)
@@ -158,6 +164,21 @@ class Settings(BaseSettings):
     topic_subscriptions: str | None = None
     topic_deliveries_deadletter: str | None = None
     topic_webhook_progress: str | None = None
+    topic_trends: str | None = None  # <prefix>.trends (streams/trends/, docs/trends.md)
+    # Burst detection in the story agent (docs/trends.md#settings; streams/worker/trend_stage.py
+    # trend_params maps these to TrendParams, which checks that they fit together).
+    trends_enabled: bool = True
+    trends_windows_minutes: list[int] = Field(
+        default_factory=lambda: [15, 60, 360, 1440], min_length=1, max_length=6
+    )
+    trends_bucket_minutes: int = Field(5, ge=1, le=60)  # must divide an hour and every window
+    trends_grace_minutes: int = Field(30, ge=0)  # older events: baseline only, never a window
+    trends_outlet_weight: float = Field(0.5, ge=0, le=1)  # an outlet joining a story
+    trends_half_life_hours: float = Field(168.0, gt=0)  # of the keys' baseline rates
+    trends_key_warmup_hours: float = Field(72.0, ge=0)  # a key's own history before a verdict
+    trends_warmup_hours: int = Field(168, ge=0)  # the stream's distinct hours before any
+    trends_warmup_events: int = Field(200, ge=0)  # and its counted articles
+    trends_max_keys: int = Field(4096, ge=1, le=20_000)  # least recently active evicted
     api_host: str = "127.0.0.1"
     api_port: int = 6068  # rasid api: /alerts, /alerts/stream, the live page
     api_keys_required: bool = True
@@ -184,6 +205,14 @@ class Settings(BaseSettings):
     # a receiver unreachable this long: its queue is dead-lettered and the subscription paused
     # (pinged every backoff cap; resumed by a 2xx)
     webhook_down_limit_seconds: float = Field(1800.0, gt=0)
+
+    @field_validator("trends_windows_minutes")
+    @classmethod
+    def _check_windows(cls, v: list[int]) -> list[int]:
+        # a key holds one cell per bucket of the longest window: two days at most
+        if any(not 1 <= m <= 2880 for m in v):
+            raise ValueError("trend windows are 1 to 2880 minutes")
+        return v
 
     @field_validator("rules_path", "sources_path", mode="before")
     @classmethod

@@ -33,13 +33,16 @@ SCHEMA_FILES = {
     "alert": "alert.v3.json",  # one alert per rule and story (rasid.alerts); v3: names
     "alert-v2": "alert.v2.json",  # the previous release's: upgraded on read (streams/alerts.py)
     "alert-hit": "alert.v1.json",  # one rule on one article, before story grouping
-    "story-candidate": "story-candidate.v3.json",  # v3: `revision`
+    "story-candidates": "story-candidate.v4.json",  # v4: one message per hot-stage batch
+    "story-candidate": "story-candidate.v3.json",  # one candidate: an item of v4, or alone
     "story-candidate-v2": "story-candidate.v2.json",  # read during a rolling upgrade
     "story-candidate-v1": "story-candidate.v1.json",  # read during a rolling upgrade
     "apikey": "apikey.v1.json",
-    "subscription": "subscription.v1.json",
+    "subscription": "subscription.v2.json",  # v2: `kinds` (alerts, trends), `trend_filters`
+    "subscription-v1": "subscription.v1.json",  # still read: alerts only
     "delivery-deadletter": "delivery-deadletter.v1.json",
-    "webhook-progress": "webhook-progress.v1.json",
+    "webhook-progress": "webhook-progress.v2.json",  # v2 names the topic (rasid.trends)
+    "webhook-progress-v1": "webhook-progress.v1.json",  # rasid.alerts' progress, still written
     "deadletter": "deadletter.v1.json",
     "rule-message": "rule-message.v1.json",
     "rules-file": "rules.v1.json",
@@ -82,6 +85,13 @@ def decode_valid(
         message = orjson.loads(value or b"")
     except orjson.JSONDecodeError as exc:
         raise BadInput(DeadLetterReason.INVALID_JSON, str(exc)) from None
+    return check_valid(kind, message, what, older=older)
+
+
+def check_valid(
+    kind: str, message: Any, what: str, *, older: Mapping[int, str] | None = None
+) -> Any:
+    """`decode_valid` for a message already decoded (e.g. one item of a batch)."""
     if older and isinstance(message, dict) and message.get("schema_version") in older:
         kind = older[message["schema_version"]]
     if not is_valid(kind, message):

@@ -93,6 +93,8 @@ class FixtureServer:
             return web.Response(status=ERRORS[path], text="error")
         if path == "/robots.txt" and self.robots_redirect:
             raise web.HTTPMovedPermanently(self.robots_redirect)
+        if path == "/go/out":  # a redirect to wherever ?to= says (another site)
+            raise web.HTTPFound(request.query["to"])
         if path.startswith("/go/"):  # redirects: to a page, into /private/, in a loop
             target = {"/go/1004": "/news/1004.html", "/go/private": "/private/2001.html"}
             raise web.HTTPFound(target.get(path, path))

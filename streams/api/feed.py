@@ -31,6 +31,7 @@ from streams.kafka.partitions import wait_for_partitions
 log = logging.getLogger("rasid.api")
 
 STREAM_QUEUE = 1000  # events a slow stream client may lag behind before it is disconnected
+ALERTS_ONLY = frozenset({"alert"})  # what a stream gets unless it asks for trends too
 READBACK_CHUNK = 500  # records a read-back from Kafka holds at a time
 READBACKS = 2  # read-backs from Kafka running at once (the others wait their turn)
 
@@ -48,6 +49,11 @@ class Entry:
     @property
     def cursor(self) -> tuple[int, int, int]:
         return (self.timestamp, self.partition, self.offset)
+
+
+# A live stream's queue: alert entries, trend entries (streams/api/trends.py TrendEntry) for
+# the streams that asked for them, None to end it.
+StreamQueue = asyncio.Queue[Any]
 
 
 async def tail(
@@ -144,9 +150,10 @@ class AlertFeed:
         self.readbacks = asyncio.Semaphore(READBACKS)
         self.position: dict[int, int] = {}  # partition → next offset
         self.first: dict[int, int] = {}  # partition → first offset the buffer can still serve
-        self.queues: set[asyncio.Queue[Entry | None]] = set()
-        self.owners: dict[asyncio.Queue[Entry | None], str] = {}  # stream → its key's id
-        self.revoked: set[asyncio.Queue[Entry | None]] = set()  # streams to end at once
+        self.queues: set[StreamQueue] = set()
+        self.owners: dict[StreamQueue, str] = {}  # stream → its key's id
+        self.kinds: dict[StreamQueue, frozenset[str]] = {}  # stream → "alert", "trend"
+        self.revoked: set[StreamQueue] = set()  # streams to end at once
         self.ready = asyncio.Event()
 
     def _start(self, partition: int, begin: int, end: int) -> int:
@@ -175,7 +182,14 @@ class AlertFeed:
             self._unlist(previous)
         self.newest_of[entry.alert["id"]] = entry
         bisect.insort(self.newest, (entry.cursor, entry.alert["id"]))
+        self.fan_out(entry, "alert")
+
+    def fan_out(self, entry: Any, kind: str) -> None:
+        """Hand an entry (an alert's, or a trend's: streams/api/trends.py) to every live stream
+        that asked for its kind."""
         for queue in list(self.queues):
+            if kind not in self.kinds.get(queue, ALERTS_ONLY):
+                continue
             if queue.qsize() >= STREAM_QUEUE:
                 # Too slow: its stream ends after the last entry it already holds (none is
                 # dropped, so the id of its last event is exact) and it resumes from there
@@ -194,20 +208,22 @@ class AlertFeed:
     async def run(self) -> None:
         await tail(self.bootstrap, self.topic, self.add, start=self._start, ready=self.ready)
 
-    def subscribe(self, key_id: str = "") -> asyncio.Queue[Entry | None]:
-        queue: asyncio.Queue[Entry | None] = asyncio.Queue()  # bounded by add()
+    def subscribe(self, key_id: str = "", kinds: frozenset[str] = ALERTS_ONLY) -> StreamQueue:
+        queue: StreamQueue = asyncio.Queue()  # bounded by fan_out()
         self.queues.add(queue)
         self.owners[queue] = key_id
+        self.kinds[queue] = kinds
         metrics.API_STREAMS.inc()
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[Entry | None]) -> None:
+    def unsubscribe(self, queue: StreamQueue) -> None:
         self.queues.discard(queue)
         self.owners.pop(queue, None)
+        self.kinds.pop(queue, None)
         self.revoked.discard(queue)
         metrics.API_STREAMS.dec()
 
-    def is_revoked(self, queue: asyncio.Queue[Entry | None]) -> bool:
+    def is_revoked(self, queue: StreamQueue) -> bool:
         return queue in self.revoked
 
     def revoke(self, key_id: str) -> int:

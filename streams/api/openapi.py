@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from streams.severity import SEVERITIES
+from streams.trends.detector import LEVELS
 from streams.validation import SCHEMA_DIR
 
 _FILTERS: list[dict[str, Any]] = [
@@ -87,6 +88,62 @@ def _defs() -> dict[str, Any]:
     return {f"Alert_{k}": v for k, v in orjson.loads(text).items()}
 
 
+TREND_SCHEMA = "trend.v1.json"  # what GET /trends and `event: trend` carry
+
+
+def _trend_components() -> dict[str, Any]:
+    """Trend (the record) and its $defs as Trend_<name>, local $refs re-rooted."""
+    schema = dict(orjson.loads((SCHEMA_DIR / TREND_SCHEMA).read_bytes()))
+    for name in ("$schema", "$id"):
+        schema.pop(name, None)
+    text = orjson.dumps(schema).decode().replace("#/$defs/", "#/components/schemas/Trend_")
+    schema = dict(orjson.loads(text))
+    defs = schema.pop("$defs", {})
+    return {"Trend": schema, **{f"Trend_{k}": v for k, v in defs.items()}}
+
+
+_TREND_FILTERS: list[dict[str, Any]] = [
+    {
+        "name": "region",
+        "in": "query",
+        "description": "ISO code(s) or a group (GULF), comma-separated or repeated: trends "
+        "whose region or one of whose `regions` is one of them.",
+        "schema": {"type": "string"},
+        "example": "IQ,SY",
+    },
+    {
+        "name": "topic",
+        "in": "query",
+        "description": "Topic code(s), comma-separated or repeated.",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "rule",
+        "in": "query",
+        "description": "Rule id(s): the trends of these rules (`kind: rule`).",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "level",
+        "in": "query",
+        "description": "Minimum level (elevated < high < extreme).",
+        "schema": {"enum": list(LEVELS)},
+    },
+    {
+        "name": "since",
+        "in": "query",
+        "description": "Only trends detected at or after this time (RFC 3339, on detected_at).",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+    {
+        "name": "until",
+        "in": "query",
+        "description": "Only trends detected at or before this time (RFC 3339).",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+]
+
+
 @cache
 def openapi() -> dict[str, Any]:
     return {
@@ -123,6 +180,16 @@ def openapi() -> dict[str, Any]:
                             "schema": {"type": "string"},
                             "description": "next_cursor of the previous page.",
                         },
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "schema": {"type": "string", "maxLength": 200},
+                            "description": (
+                                "Search: alerts whose rule title (Arabic or English), "
+                                "article headlines or matched phrases contain it, "
+                                "case-insensitive, Arabic spelling folded (أحمر = احمر)."
+                            ),
+                        },
                     ],
                     "responses": {
                         "200": {
@@ -148,7 +215,12 @@ def openapi() -> dict[str, Any]:
                         "Reconnecting with `Last-Event-ID` (or `last_event_id`) resumes right "
                         "after that event: nothing missed, nothing repeated. Without it, the "
                         "stream starts with the next alert. A comment line is sent as a "
-                        "heartbeat when the stream is idle."
+                        "heartbeat when the stream is idle. With `events=trends` (or "
+                        "`alerts,trends`) trend records come as events named `trend` (data: "
+                        "the Trend JSON, filtered by region, topic, rule, level, since, until "
+                        "and the key's scope) without an id, so Last-Event-ID stays the last "
+                        "alert's position; trends are not replayed on a resume (GET /trends "
+                        "fills the gap)."
                     ),
                     "parameters": [
                         *_FILTERS,
@@ -170,11 +242,64 @@ def openapi() -> dict[str, Any]:
                             "description": "Instead of the Authorization header: a ticket of "
                             "POST /alerts/stream/ticket (one use).",
                         },
+                        {
+                            "name": "events",
+                            "in": "query",
+                            "schema": {"enum": ["alerts", "trends", "alerts,trends"]},
+                            "description": "What the stream carries (default: alerts).",
+                        },
+                        {
+                            "name": "level",
+                            "in": "query",
+                            "schema": {"enum": list(LEVELS)},
+                            "description": "Minimum level of the trend events.",
+                        },
                     ],
                     "responses": {
                         "200": {
                             "description": "An endless text/event-stream.",
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        "400": _BAD_REQUEST,
+                        "401": _UNAUTHORIZED,
+                        "429": _TOO_MANY,
+                    },
+                }
+            },
+            "/trends": {
+                "get": {
+                    "summary": "Recent trends (bursts of new stories), newest first.",
+                    "description": (
+                        "Trend records (schema trend.v1) as the worker's trend stage wrote "
+                        "them: a region × topic, region, topic or rule whose new stories and "
+                        "outlets in a window are far above its usual. A key scoped to regions "
+                        "or topics sees only trends with one of its regions and one of its "
+                        "topics (topic-only and rule trends have no regions, region-only and "
+                        "rule trends no topics, as alerts without them)."
+                    ),
+                    "parameters": [
+                        *_TREND_FILTERS,
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                            "description": "Page size (default 50).",
+                        },
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "next_cursor of the previous page.",
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A page of trends.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/TrendPage"}
+                                }
+                            },
                         },
                         "400": _BAD_REQUEST,
                         "401": _UNAUTHORIZED,
@@ -281,7 +406,7 @@ def openapi() -> dict[str, Any]:
             },
             "/readyz": {
                 "get": {
-                    "summary": "200 once alerts and keys are loaded, else 503.",
+                    "summary": "200 once alerts, keys and trends are loaded, else 503.",
                     "security": [],
                     "responses": {"200": {"description": "ready"}, "503": {"description": "not"}},
                 }
@@ -292,6 +417,18 @@ def openapi() -> dict[str, Any]:
             "schemas": {
                 "Alert": _alert_schema(),
                 **_defs(),
+                **_trend_components(),
+                "TrendPage": {
+                    "type": "object",
+                    "required": ["trends", "next_cursor"],
+                    "properties": {
+                        "trends": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Trend"},
+                        },
+                        "next_cursor": {"type": ["string", "null"]},
+                    },
+                },
                 "AlertPage": {
                     "type": "object",
                     "required": ["alerts", "next_cursor", "position"],

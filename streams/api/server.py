@@ -4,15 +4,18 @@
     GET /static/…         its scripts, styles and vendored map data (streams/api/static/)
     GET /names            display names of region and topic codes (streams/data/names.yaml)
     GET /places           where places an alert names are: coordinates for the console's map
-    GET /alerts           recent alerts (last revision of each), filters, cursor pagination
-    GET /alerts/stream    Server-Sent Events, same filters, Last-Event-ID resume, heartbeats
+    GET /alerts           recent alerts (last revision of each), filters, search (q), cursor pages
+    GET /alerts/stream    Server-Sent Events, same filters, Last-Event-ID resume, heartbeats;
+                          `events=alerts,trends` adds `event: trend` records
+    GET /trends           recent trend records (issue 19: bursts), filters, cursor pagination
     POST /alerts/stream/ticket  a one-use ticket for the stream (browsers' EventSource)
     GET /openapi.json     the OpenAPI document (committed as schemas/openapi.v1.json)
     GET /healthz /readyz /metrics
 
 It reads `rasid.alerts` itself (no consumer group: every API process sees every alert, so they
-scale out behind a load balancer) and the compacted keys topic. Stream event ids are Kafka
-positions (streams/api/access.py encode_position), valid on any API process.
+scale out behind a load balancer), `rasid.trends` (streams/api/trends.py) and the compacted keys
+topic. Stream event ids are Kafka positions of the alerts topic (streams/api/access.py
+encode_position), valid on any API process; trend events carry no id.
 """
 
 from __future__ import annotations
@@ -40,10 +43,12 @@ from streams.api.access import (
     encode_position,
     sse,
 )
-from streams.api.feed import AlertFeed, Entry, KeyStore, supervise
+from streams.api.feed import ALERTS_ONLY, AlertFeed, Entry, KeyStore, supervise
 from streams.api.http import Runner, json_error, json_errors
 from streams.api.limits import KeyLimits
 from streams.api.openapi import openapi
+from streams.api.search import AlertSearch
+from streams.api.trends import TrendEntry, TrendFeed, TrendFilter
 from streams.classify import names as display_names
 from streams.classify.geo import CODE, MAX_TEXT, default_geo
 from streams.filters import AlertFilter
@@ -75,6 +80,7 @@ ANONYMOUS = ApiKey(id="anonymous", name="anonymous", token_hash="")
 
 FEED: web.AppKey[AlertFeed] = web.AppKey("feed", AlertFeed)
 KEYS: web.AppKey[KeyStore] = web.AppKey("keys", KeyStore)
+TRENDS: web.AppKey[TrendFeed] = web.AppKey("trends", TrendFeed)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 TICKETS: web.AppKey[TicketLedger] = web.AppKey("tickets", TicketLedger)
 LIMITS: web.AppKey[KeyLimits] = web.AppKey("limits", KeyLimits)
@@ -166,13 +172,22 @@ async def alerts_view(request: web.Request) -> web.Response:
         return refused
     try:
         wanted = _filter(request)
+        search = AlertSearch.parse(request.query.get("q"))
         limit = _limit(request.query.get("limit", "50"))
         before = _cursor(request.query["cursor"]) if request.query.get("cursor") else None
     except ValueError as exc:
         _count("alerts", 400)
         return _error(400, str(exc))
     feed = request.app[FEED]
-    page, more = feed.page(before, limit, lambda e: key.allows(e.alert) and wanted.matches(e.alert))
+    page, more = feed.page(
+        before,
+        limit,
+        lambda e: (
+            key.allows(e.alert)
+            and wanted.matches(e.alert)
+            and (search is None or search.matches(e.alert))
+        ),
+    )
     _count("alerts", 200)
     # The alerts as the feed holds them, already serialized: nothing is encoded twice.
     body = b"".join(
@@ -184,6 +199,67 @@ async def alerts_view(request: web.Request) -> web.Response:
             # Open the stream from here (last_event_id) to miss nothing after this page.
             b',"position":',
             orjson.dumps(encode_position(feed.position)),
+            b"}",
+        )
+    )
+    return web.Response(body=body, content_type="application/json")
+
+
+def _trend_filter(request: web.Request) -> TrendFilter:
+    query = request.query
+    return TrendFilter.from_params(
+        {
+            "region": query.getall("region", []),
+            "topic": query.getall("topic", []),
+            "rule": query.getall("rule", []),
+            "level": query.get("level"),
+            "since": query.get("since"),
+            "until": query.get("until"),
+        }
+    )
+
+
+EVENT_KINDS = {"alerts": "alert", "trends": "trend"}
+
+
+def _events(value: str | None) -> frozenset[str]:
+    """`events=alerts,trends` → the kinds of entries a stream gets (default: alerts only, so
+    an existing client sees no change)."""
+    if value is None or not value.strip():
+        return ALERTS_ONLY
+    names = {v.strip() for v in value.split(",") if v.strip()}
+    if not names or not names <= EVENT_KINDS.keys():
+        raise ValueError("events must be alerts, trends or alerts,trends")
+    return frozenset(EVENT_KINDS[n] for n in names)
+
+
+async def trends_view(request: web.Request) -> web.Response:
+    """Recent trend records, newest first (by when the API's topic received them), filtered
+    and scoped like /alerts: a scoped key sees only trends whose regions and topics meet its
+    scope (ApiKey.allows, the rule alerts follow)."""
+    key = authenticate(request)
+    if key is None:
+        _count("trends", 401)
+        return _error(401, "a valid API key is required (Authorization: Bearer …)")
+    if (refused := too_many(request, key, "trends")) is not None:
+        return refused
+    try:
+        wanted = _trend_filter(request)
+        limit = _limit(request.query.get("limit", "50"))
+        before = _cursor(request.query["cursor"]) if request.query.get("cursor") else None
+    except ValueError as exc:
+        _count("trends", 400)
+        return _error(400, str(exc))
+    page, more = request.app[TRENDS].page(
+        before, limit, lambda e: key.allows(e.trend) and wanted.matches(e.trend)
+    )
+    _count("trends", 200)
+    body = b"".join(
+        (
+            b'{"trends":[',
+            ",".join(e.data for e in page).encode(),
+            b'],"next_cursor":',
+            orjson.dumps("-".join(map(str, page[-1].cursor)) if more and page else None),
             b"}",
         )
     )
@@ -225,6 +301,8 @@ async def stream_view(request: web.Request) -> web.StreamResponse:
         return _error(503, "alerts not loaded yet; retry", headers={"Retry-After": "2"})
     try:
         wanted = _filter(request)
+        kinds = _events(request.query.get("events"))
+        trends = _trend_filter(request) if "trend" in kinds else None
         # Checked against the topic's real partitions before the stream starts: a bad id is a
         # 400, never a stream that opens and then closes.
         resume = decode_position(last, partitions=len(feed.first)) if last else None
@@ -240,7 +318,7 @@ async def stream_view(request: web.Request) -> web.StreamResponse:
             headers={"Retry-After": "5"},
         )
     try:
-        return await _stream(request, key, wanted, resume)
+        return await _stream(request, key, wanted, resume, kinds, trends)
     finally:
         if settings.api_keys_required:
             limits.close_stream(key.id)
@@ -251,6 +329,8 @@ async def _stream(
     key: ApiKey,
     wanted: AlertFilter,
     resume: dict[int, int] | None,
+    kinds: frozenset[str] = ALERTS_ONLY,
+    trends: TrendFilter | None = None,
 ) -> web.StreamResponse:
     feed, settings = request.app[FEED], request.app[SETTINGS]
     response = web.StreamResponse(
@@ -262,12 +342,20 @@ async def _stream(
     )
     await response.prepare(request)
     _count("stream", 200)
-    queue = feed.subscribe(key.id)  # before the backlog snapshot: nothing falls in between
+    # before the backlog snapshot: nothing falls in between
+    queue = feed.subscribe(key.id, kinds)
     position = dict(resume) if resume is not None else dict(feed.position)
 
-    async def send(entry: Entry) -> None:
+    async def send(entry: Entry | TrendEntry) -> None:
         if feed.is_revoked(queue):
             raise KeyRevoked
+        if isinstance(entry, TrendEntry):
+            # No id: an SSE client keeps the last id it was given (an alert position), so
+            # Last-Event-ID resumes the alerts exactly; trends are not replayed on a resume
+            # (GET /trends?since=… fills the gap).
+            if trends is not None and key.allows(entry.trend) and trends.matches(entry.trend):
+                await response.write(sse(entry.data, event="trend"))
+            return
         if entry.offset < position.get(entry.partition, 0):
             return  # already sent (backlog and live queue overlap)
         position[entry.partition] = entry.offset + 1
@@ -278,7 +366,7 @@ async def _stream(
 
     try:
         await response.write(b"retry: 3000\n\n")
-        if resume is not None:
+        if resume is not None and "alert" in kinds:
             sent = 0
             async for entry in feed.backlog(resume):
                 await send(entry)
@@ -404,6 +492,12 @@ def build_app(settings: Settings, *, readers: bool = True) -> web.Application:
     app[KEYS] = KeyStore(
         settings.kafka_bootstrap, topics.apikeys(settings), on_revoke=app[FEED].revoke
     )
+    feed = app[FEED]
+    app[TRENDS] = TrendFeed(
+        settings.kafka_bootstrap,
+        topics.trends(settings),
+        fan_out=lambda e: feed.fan_out(e, "trend"),
+    )
     secret = settings.api_ticket_secret.get_secret_value().encode() or secrets.token_bytes(32)
     app[TICKETS] = TicketLedger(secret, settings.api_ticket_seconds)
     app[LIMITS] = KeyLimits(
@@ -418,6 +512,7 @@ def build_app(settings: Settings, *, readers: bool = True) -> web.Application:
     app.router.add_get("/alerts", alerts_view)
     app.router.add_get("/alerts/stream", stream_view)
     app.router.add_post("/alerts/stream/ticket", ticket_view)
+    app.router.add_get("/trends", trends_view)
     app.router.add_get("/openapi.json", openapi_view)
     app.on_response_prepare.append(security_headers)
     health.add_routes(
@@ -425,6 +520,7 @@ def build_app(settings: Settings, *, readers: bool = True) -> web.Application:
         lambda: {
             "alerts_loaded": app[FEED].ready.is_set(),
             "keys_loaded": app[KEYS].ready.is_set(),
+            "trends_loaded": app[TRENDS].ready.is_set(),
         },
     )
 
@@ -432,6 +528,7 @@ def build_app(settings: Settings, *, readers: bool = True) -> web.Application:
         tasks = [
             asyncio.create_task(supervise("alerts", app[FEED].run)),
             asyncio.create_task(supervise("keys", app[KEYS].run)),
+            asyncio.create_task(supervise("trends", app[TRENDS].run)),
         ]
         yield
         for task in tasks:

@@ -9,21 +9,29 @@ reused for every article.
 Scoring: every mention adds `field weight × name weight` to its country, where the title weighs
 3, the dateline 2, the lead of the body (first 300 characters) 1.5 and the rest of the body 1;
 countries, curated places, actors, demonyms and GeoNames-only names weigh 1.0/0.9/0.8/0.7/0.5.
-A place that only says where a source speaks from («مصدر مطلع من داخل روسيا», «من موسكو قال»),
-or where the outlet's desk sits («دبي، الإمارات العربية المتحدة (CNN) --»: `desk_marks`),
-counts 0.3 of that. Ambiguous names («عمان», «صور», «طرابلس», GeoNames names shared by several
-countries) count only when the article has another, unambiguous mention of the same country or
-a cue word next to them («سلطنة عمان», «العاصمة الأردنية عمان»). Names that are also ordinary
-words («دوما» "always", «حديثة» "modern": `common_words`) count only after a place cue («في
-دوما», «مدينة حديثة», «بحديثة») or with another firm mention of the same country. A country
-passes when its raw weight is >= MIN_RAW (1.0) and >= 25 % of the strongest country's; the score
-is raw / (raw + 3).
+A name right after a name of the same country adds nothing («دبي، الإمارات», «ريال مدريد
+الإسباني»: one place). Asides count SOURCE_DISCOUNT (0.3) of their weight and never make a
+country prominent: a place that only says where a source speaks from («مصدر مطلع من داخل
+روسيا», «من موسكو قال»), where the outlet's desk sits («دبي، الإمارات العربية المتحدة (CNN)
+--»: `desk_marks`) or anything after a later desk line (another story appended to the page),
+and the context asides of `_is_aside` (a person's, a currency's or a militia's nationality, a
+backer or a border, a medium, an event or institution, a country or capital reacting or
+speaking). Countries named as a list of examples («السعودية والإمارات والكويت», «دول مثل مصر
+والأردن») count LIST_DISCOUNT (0.5). The context words are data (places_curated.yaml).
+Ambiguous names («عمان», «صور», «طرابلس», GeoNames names shared by several countries) count
+only when the article has another, unambiguous mention of the same country or a cue word next
+to them («سلطنة عمان», «العاصمة الأردنية عمان»). Names that are also ordinary words («دوما»
+"always", «حديثة» "modern": `common_words`) count only after a place cue («في دوما», «مدينة
+حديثة», «بحديثة») or with another firm mention of the same country. The score is
+raw / (raw + 3).
 
-About, or only mentioned (issue 15): a country that passes is one the article is *about*
-(`regions`) when it is the strongest, or is named where an article says what it is about
-(title, dateline, the body's first sentence), or is named at least MIN_MENTIONS times; the
-others it merely *mentions* (`mentioned`: «a Dubai business story that mentions America»), as
-are countries that do not pass but weigh at least MENTIONED_RAW.
+About, or only mentioned (issue 15): a country weighing at least MIN_RAW (1.0) is one the
+article is *about* (`regions`) when the title or dateline names it (and it has HEADLINE_RELATIVE
+of the strongest country's weight), or the body's first sentence does (LEAD_RELATIVE), or it is
+the strongest and weighs at least MIN_TOP, or it is named at least MIN_MENTIONS times with
+MENTION_RELATIVE of the strongest's weight; the others it merely *mentions* (`mentioned`: «a
+Dubai business story that mentions America»), down to MENTIONED_RAW. The thresholds were
+chosen on the dev half of bench/data/region_labels*.json (bench/eval_regions.py).
 """
 
 from __future__ import annotations
@@ -82,7 +90,8 @@ def _without_article(word: str) -> str:
     return word[2:] if word.startswith("ال") and len(word) > 2 else word
 
 
-_WordEntry = tuple[tuple[str, ...], T | None]  # (variants that start a phrase, prefix hit)
+# (variants that start a phrase, each with the phrase lengths it starts, longest first; prefix hit)
+_WordEntry = tuple[tuple[tuple[str, tuple[int, ...]], ...], T | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +115,7 @@ class PhraseIndex(Generic[T]):
         self._exact: dict[tuple[str, ...], T] = {}
         self._prefix: dict[str, T] = {}
         self._prefix_max = 0  # the longest prefix key: no longer slice can hit
-        self._first: set[str] = set()
+        self._first: dict[str, set[int]] = {}  # first word -> lengths of the phrases it starts
         self._memo: WordMemo[_WordEntry[T] | None] = WordMemo()  # word -> _entry(word)
         self.max_len = 1
         for phrase, payload in phrases:
@@ -119,7 +128,7 @@ class PhraseIndex(Generic[T]):
                 continue
             key = tuple(words)
             self._exact.setdefault(key, payload)
-            self._first.add(key[0])
+            self._first.setdefault(key[0], set()).add(len(key))
             self.max_len = max(self.max_len, len(words))
         # Tokens worth a look (see streams.text.scan): a token some first word is a variant
         # of ends with that word, without its article («للعراق» ends with «عراق»); a token a
@@ -145,7 +154,11 @@ class PhraseIndex(Generic[T]):
 
     def _entry(self, word: str) -> _WordEntry[T] | None:
         """What a word can start: phrase first words among its variants, and a prefix hit."""
-        firsts = tuple(v for v in word_variants(word) if v in self._first)
+        firsts = tuple(
+            (v, tuple(sorted(self._first[v], reverse=True)))
+            for v in word_variants(word)
+            if v in self._first
+        )
         prefix = self._prefix_lookup(word) if self._prefix else None
         entry = (firsts, prefix) if firsts or prefix is not None else None
         return self._memo.remember(word, entry)
@@ -172,11 +185,14 @@ class PhraseIndex(Generic[T]):
                 continue
             firsts, prefix_hit = entry
             found: Match[T] | None = None
-            for variant in firsts:
-                for size in range(min(self.max_len, n - j), 0, -1):
+            for variant, sizes in firsts:
+                for size in sizes:  # only the lengths this word starts, longest first
                     if found is not None and size <= found.end - found.start:
                         break
-                    hit = self._exact.get((variant, *words[j + 1 : j + size]))
+                    if size > n - j:
+                        continue
+                    key = (variant, *words[j + 1 : j + size]) if size > 1 else (variant,)
+                    hit = self._exact.get(key)
                     if hit is not None:
                         found = Match(j, j + size, hit)
                         break
@@ -194,19 +210,44 @@ class GazetteerEntry:
     kind: str
     needs_support: bool
     cues: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()  # code -> cue phrases
+    code_set: frozenset[str] = frozenset()  # the codes, as a set
 
 
 _DEFAULT_PATH = "gazetteer.json"
 
 FIELD_WEIGHT = {"title": 3.0, "dateline": 2.0, "body": 1.0}
 LEAD_CHARS, LEAD_WEIGHT = 300, 1.5
-SOURCE_DISCOUNT = 0.3
+SOURCE_DISCOUNT = 0.3  # a source's location, a desk line, an aside (see `_aside`)
+LIST_DISCOUNT = 0.5  # a country in a list of examples
+LIST_RUN = 3  # this many countries in a row are a list, cue or not
 CUE_WINDOW = 3
 MIN_RAW, MIN_RELATIVE = 1.0, 0.25
-MIN_MENTIONS = 4  # a country named this often is what the article is about
+MIN_TOP = 3.0  # the strongest country, named nowhere prominent, needs this much to be about
+HEADLINE_RELATIVE = 0.1  # a country in the title or dateline needs this share of the top's
+LEAD_RELATIVE = 0.25  # a country in the first sentence needs this share of the top's
+MIN_MENTIONS = 4  # a country named this often is what the article is about, when it has
+MENTION_RELATIVE = 0.4  # this share of the strongest country's weight
 MENTIONED_RAW = 0.3  # weaker than this, a name is not even reported as mentioned
 MAX_EVIDENCE = 20
 _SOURCE_PREPS = frozenset({"من", "داخل", "في"})
+_NOUN_WINDOW, _MEDIA_WINDOW, _EVENT_WINDOW, _SOURCE_WINDOW = 2, 3, 6, 5
+
+# Classes of context words (bit flags of `Gazetteer.flags`), from the gazetteer's word lists.
+SOURCE_CUE, SPEECH, PLACE_CUE, NATIONALITY, RELATION, MEDIA, EVENT, REACTION, LIST_CUE = (
+    1 << k for k in range(9)
+)
+_CONTEXT_LISTS = (
+    ("source_cues", SOURCE_CUE),
+    ("speech_verbs", SPEECH),
+    ("present_speech_verbs", SPEECH),
+    ("place_cues", PLACE_CUE),
+    ("nationality_nouns", NATIONALITY),
+    ("relation_cues", RELATION),
+    ("media_cues", MEDIA),
+    ("event_cues", EVENT),
+    ("reaction_verbs", REACTION),
+    ("list_cues", LIST_CUE),
+)
 
 
 class Gazetteer:
@@ -225,6 +266,7 @@ class Gazetteer:
                 kind=e["kind"],
                 needs_support=bool(e["needs_support"]),
                 cues=cues,
+                code_set=frozenset(e["codes"]),
             )
             entries.append((e["name"], entry))
         self.index: PhraseIndex[GazetteerEntry] = PhraseIndex(entries)
@@ -233,8 +275,26 @@ class Gazetteer:
         self.speech_verbs = frozenset(doc.get("speech_verbs", []))
         self.common_words = frozenset(doc.get("common_words", []))
         self.place_cues = frozenset(doc.get("place_cues", []))
+        self.capitals = frozenset(doc.get("capitals", []))
         self.desk_marks = tuple(doc.get("desk_marks", []))
         self.attribution: str = doc.get("attribution", "")
+        self._classes: dict[str, int] = {}
+        for key, flag in _CONTEXT_LISTS:
+            for word in doc.get(key, []):
+                self._classes[word] = self._classes.get(word, 0) | flag
+        self._flags: WordMemo[int] = WordMemo()
+        self.known_flags = self._flags.get
+
+    def flags(self, word: str) -> int:
+        """The context classes of a word, with or without its proclitics («وأدانت», «للمخرج»)."""
+        found = self._flags.get(word)
+        if found is None:
+            classes = self._classes
+            found = 0
+            for variant in word_variants(word):
+                found |= classes.get(variant, 0)
+            self._flags.remember(word, found)
+        return found
 
     @classmethod
     def load(cls, path: Path | None = None) -> Gazetteer:
@@ -261,28 +321,69 @@ def _cue_present(cues: tuple[tuple[str, ...], ...], window: set[str]) -> bool:
     return any(all(w in window for w in cue) for cue in cues)
 
 
-def _is_source_location(gaz: Gazetteer, words: Sequence[str], start: int, end: int) -> bool:
-    """«مصدر مطلع من داخل روسيا», «مصادر في موسكو», «من موسكو قال …»."""
-    if start == 0:
-        return False
-    before = {v for w in words[max(0, start - 5) : start] for v in word_variants(w)}
-    prev2 = set(words[max(0, start - 2) : start])
-    if prev2 & _SOURCE_PREPS and before & gaz.source_cues:
+def _is_aside(
+    gaz: Gazetteer, words: Sequence[str], start: int, end: int, entry: GazetteerEntry, title: bool
+) -> bool:
+    """Whether the name at words[start:end] only says where a source speaks from, or says
+    something about a person, a medium or an event rather than where the story is. The word
+    lists are data (streams/data/places_curated.yaml); each context word's classes are looked
+    up once (`Gazetteer.flags`).
+
+    - where a source speaks from: «مصدر مطلع من داخل روسيا», «مصادر في موسكو», «من موسكو قال»;
+    - a nationality up to 2 words after a person, a currency, a language or a militia
+      (`nationality_nouns`): «النجم الإسباني», «الدولار الأمريكي», «ميليشيات الحوثي الإيرانية»;
+    - a country up to 2 words after a backer's or a border's word (`relation_cues`): «الموالية
+      لإيران», «الحدود مع الأردن»;
+    - a name up to 3 words after a medium (`media_cues`): «صحيفة "إندبندنت" البريطانية»;
+    - a name up to 6 words after an event or institution it names (`event_cues`): «لمونديال
+      روسيا», «كأس العالم 2018 لكرة القدم في روسيا», «معهد ستوكهولم»;
+    - a country or capital reacting, right after or before a reaction verb (`reaction_verbs`):
+      «أدانت السعودية», «واشنطن تندد»; a capital speaking for its government (`capitals` with
+      a speech verb): «قالت واشنطن», «موسكو ترى». Not in a title: «السعودية تدين …» heads an
+      article about that reaction.
+    """
+    flags = gaz.flags
+    lo = start - _EVENT_WINDOW if start > _EVENT_WINDOW else 0
+    known = gaz.known_flags  # the memo itself: one C call per word once a word is known
+    context = [known(w, -1) for w in words[lo:start]]  # context[-1]: the word right before
+    if -1 in context:
+        context = [flags(w) for w in words[lo:start]]
+    # where a source speaks from
+    if not _SOURCE_PREPS.isdisjoint(words[max(0, start - 2) : start]) and any(
+        f & SOURCE_CUE for f in context[-_SOURCE_WINDOW:]
+    ):
         return True
-    if words[start - 1] == "من":
-        after = {v for w in words[end : end + 2] for v in word_variants(w)}
-        if after & gaz.speech_verbs:
+    after = flags(words[end]) if end < len(words) else 0
+    if (
+        start
+        and words[start - 1] == "من"
+        and (after & SPEECH or (end + 1 < len(words) and flags(words[end + 1]) & SPEECH))
+    ):
+        return True
+    near = NATIONALITY | RELATION if entry.kind == "demonym" else RELATION
+    for k, f in enumerate(reversed(context)):  # k = 0: the word right before
+        if f & EVENT or (f & MEDIA and k < _MEDIA_WINDOW) or (f & near and k < _NOUN_WINDOW):
             return True
+    if title:
+        return False
+    capital = entry.name in gaz.capitals
+    if entry.kind == "country" or capital:
+        around = (context[-1] if context else 0) | after
+        return bool(around & REACTION or (capital and around & SPEECH))
     return False
 
 
-_LOCATIVE_PROCLITICS = ("وب", "ول", "ب", "ل")
+_LOCATIVE_PROCLITICS = ("وب", "ب")  # not «ل»: «خسارة لهيت» is "a loss for (Miami) Heat"
 
 
-def _place_cued(gaz: Gazetteer, words: Sequence[str], start: int, name: str) -> bool:
+def _place_cued(gaz: Gazetteer, words: Sequence[str], start: int, entry: GazetteerEntry) -> bool:
     """A common-word name used as a place: a cue word right before it («في دوما», «مدينة
-    حديثة»), or a locative proclitic on it («بحديثة», «لدوما»)."""
-    if start > 0 and not gaz.place_cues.isdisjoint(word_variants(words[start - 1])):
+    حديثة»), or a locative proclitic on it («بحديثة»). A nationality («تركي», also a first
+    name) is never a place: it always needs a firm mention of its country."""
+    if entry.kind == "demonym":
+        return False
+    name = entry.name
+    if start > 0 and gaz.flags(words[start - 1]) & PLACE_CUE:
         return True
     token, first = words[start], name.split(" ", 1)[0]
     return token != first and token.startswith(_LOCATIVE_PROCLITICS)
@@ -295,8 +396,16 @@ class _Hit:
     weight: float
     evidence: Evidence
     supported_codes: tuple[str, ...]  # for ambiguous names: codes backed by a nearby cue
+    first: int  # token span [first, last) in its field
+    last: int
     common: bool = False  # a common-word name without a place cue: needs a firm mention
     prominent: bool = False  # in the title, the dateline or the body's first sentence
+    headline: bool = False  # in the title or the dateline
+    counted: bool = True  # counts towards MIN_MENTIONS (not in an appended story)
+    echo: frozenset[str] = frozenset()  # codes the name right before already gave
+
+
+_NO_CODES: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +427,74 @@ def classify_regions(
     return locate(title, body, dateline=dateline, gazetteer=gazetteer).about
 
 
+def _field_hits(gaz: Gazetteer, field: str, text: str) -> list[_Hit]:
+    """The gazetteer's names in one field, weighed by where and how they are written."""
+    body, title = field == "body", field == "title"
+    first_sentence = _first_sentence_end(text) if body else len(text)
+    desk, appended = _desk_spans(text, gaz.desk_marks) if body else (0, len(text))
+    tokens = tokenize(text)
+    words = tokens.words
+    hits: list[_Hit] = []
+    prev_last, prev_codes = -2, _NO_CODES
+    field_weight = FIELD_WEIGHT[field]
+    for m in gaz.index.find(tokens):
+        entry = m.payload
+        if entry.name in gaz.stoplist:
+            continue
+        start, end = tokens.span(m.start, m.end)
+        weight = field_weight
+        if body and start < LEAD_CHARS:
+            weight = LEAD_WEIGHT
+        aside = (
+            start < desk or start >= appended or _is_aside(gaz, words, m.start, m.end, entry, title)
+        )
+        if aside:
+            weight *= SOURCE_DISCOUNT
+        supported: tuple[str, ...] = ()
+        if entry.cues:
+            window = _window_words(words, m.start, m.end, CUE_WINDOW)
+            supported = tuple(c for c, cs in entry.cues if _cue_present(cs, window))
+        common = entry.name in gaz.common_words and not _place_cued(gaz, words, m.start, entry)
+        codes = entry.code_set
+        # «دبي، الإمارات», «ريال مدريد الإسباني», «حمص السورية»: one place, named twice
+        echo = codes & prev_codes if m.start <= prev_last + 1 else _NO_CODES
+        prev_last, prev_codes = m.end, codes
+        ev = Evidence(text[start:end], field, start, end)
+        hit = _Hit(entry, field, weight, ev, supported, m.start, m.end, common)
+        # what the article says it is about: not where a source speaks from, nor an aside
+        hit.prominent = start < first_sentence and not aside
+        hit.headline = hit.prominent and not body
+        hit.counted = start < appended
+        hit.echo = echo
+        hits.append(hit)
+    _mark_lists(gaz, words, hits)
+    return hits
+
+
+def _mark_lists(gaz: Gazetteer, words: Sequence[str], hits: list[_Hit]) -> None:
+    """Countries named in a list («السعودية والإمارات والكويت», «دول مثل مصر والأردن») are
+    examples: each counts LIST_DISCOUNT and none is prominent."""
+    n = len(hits)
+    i = 0
+    while i < n:
+        j = i + 1
+        codes = hits[i].entry.code_set
+        while j < n and hits[j].first <= hits[j - 1].last + 1:
+            new = hits[j].entry.code_set
+            if new & codes:
+                break
+            codes |= new
+            j += 1
+        size = j - i
+        first = hits[i].first
+        cued = size >= 2 and first > 0 and bool(gaz.flags(words[first - 1]) & LIST_CUE)
+        if size >= LIST_RUN or cued:
+            for h in hits[i:j]:
+                h.weight *= LIST_DISCOUNT
+                h.prominent = h.headline = False
+        i = j
+
+
 def locate(
     title: str,
     body: str,
@@ -333,39 +510,15 @@ def locate(
     gaz = gazetteer or default_gazetteer()
     hits: list[_Hit] = []
     for field, text in (("title", title), ("dateline", dateline or ""), ("body", body)):
-        if not text:
-            continue
-        first_sentence = _first_sentence_end(text) if field == "body" else len(text)
-        desk = _desk_end(text, gaz.desk_marks) if field == "body" else 0
-        tokens = tokenize(text)
-        words = tokens.words
-        for m in gaz.index.find(tokens):
-            entry = m.payload
-            if entry.name in gaz.stoplist:
-                continue
-            start, end = tokens.span(m.start, m.end)
-            weight = FIELD_WEIGHT[field]
-            if field == "body" and start < LEAD_CHARS:
-                weight = LEAD_WEIGHT
-            if start < desk or _is_source_location(gaz, words, m.start, m.end):
-                weight *= SOURCE_DISCOUNT
-            supported: tuple[str, ...] = ()
-            if entry.cues:
-                window = _window_words(words, m.start, m.end, CUE_WINDOW)
-                supported = tuple(c for c, cs in entry.cues if _cue_present(cs, window))
-            common = entry.name in gaz.common_words and not _place_cued(
-                gaz, words, m.start, entry.name
-            )
-            # what the article says it is about: not where a source speaks from
-            in_summary = start < first_sentence and weight >= FIELD_WEIGHT["body"]
-            ev = Evidence(text[start:end], field, start, end)
-            hits.append(_Hit(entry, field, weight, ev, supported, common, in_summary))
+        if text:
+            hits.extend(_field_hits(gaz, field, text))
 
     # Countries with at least one unambiguous mention support ambiguous names.
     firm = {c for h in hits if not (h.entry.needs_support or h.common) for c, _ in h.entry.codes}
     raw: dict[str, float] = {}
     evidence: dict[str, list[Evidence]] = {}
     prominent: set[str] = set()  # named in the title, the dateline or the first sentence
+    headline: set[str] = set()  # named in the title or the dateline
     mentions: dict[str, int] = {}
     for h in hits:
         for code, name_weight in h.entry.codes:
@@ -373,11 +526,16 @@ def locate(
                 continue
             if h.common and code not in firm:
                 continue
-            raw[code] = raw.get(code, 0.0) + h.weight * name_weight
             evidence.setdefault(code, []).append(h.evidence)
-            mentions[code] = mentions.get(code, 0) + 1
+            if code in h.echo:
+                continue
+            raw[code] = raw.get(code, 0.0) + h.weight * name_weight
+            if h.counted:
+                mentions[code] = mentions.get(code, 0) + 1
             if h.prominent:
                 prominent.add(code)
+            if h.headline:
+                headline.add(code)
     if not raw:
         return Regions([], [])
     top = max(raw.values())
@@ -385,22 +543,45 @@ def locate(
     mentioned: list[Label] = []
     for code, value in sorted(raw.items(), key=lambda kv: (-kv[1], kv[0])):
         label = Label(code, round(value / (value + 3.0), 3), _dedupe(evidence[code]))
-        strong = value >= MIN_RAW and value >= MIN_RELATIVE * top
-        if strong and (value == top or code in prominent or mentions[code] >= MIN_MENTIONS):
+        place = HEADLINE if code in headline else LEAD if code in prominent else 0
+        if _is_about(value, top, place, mentions.get(code, 0)):
             about.append(label)
         elif value >= MENTIONED_RAW:
             mentioned.append(label)
     return Regions(about, mentioned)
 
 
+HEADLINE, LEAD = 2, 1  # where an article names a country: the title or dateline, the lead
+
+
+def _is_about(value: float, top: float, place: int, mentions: int) -> bool:
+    if value < MIN_RAW:
+        return False
+    if place == HEADLINE:  # the title or the dateline names it
+        return value >= HEADLINE_RELATIVE * top
+    if place == LEAD:  # the body's first sentence names it
+        return value >= LEAD_RELATIVE * top
+    if value == top:  # the strongest, named nowhere prominent: only when it is named enough
+        return value >= MIN_TOP
+    return mentions >= MIN_MENTIONS and value >= max(MIN_RELATIVE, MENTION_RELATIVE) * top
+
+
 DESK_CHARS = 120
 
 
-def _desk_end(body: str, marks: Sequence[str]) -> int:
-    """Where an outlet's desk line ends («دبي، الإمارات العربية المتحدة (CNN) --»), else 0."""
+def _desk_spans(body: str, marks: Sequence[str]) -> tuple[int, int]:
+    """Where an outlet's desk line at the top ends («دبي، الإمارات العربية المتحدة (CNN) --»),
+    else 0; and where a later desk line's line starts (another story appended to the page),
+    else len(body)."""
     head = body[:DESK_CHARS]
     found = [head.find(mark) + len(mark) for mark in marks if mark in head]
-    return min(found) if found else 0
+    desk = min(found) if found else 0
+    appended = len(body)
+    for mark in marks:
+        at = body.find(mark, max(desk, DESK_CHARS))
+        if at >= 0:
+            appended = min(appended, body.rfind("\n", 0, at) + 1)
+    return desk, appended
 
 
 _SENTENCE_END = re.compile(r"[.!?؟\n]")

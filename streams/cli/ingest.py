@@ -9,15 +9,20 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from streams.cli import broker
 from streams.errors import CommandFailed, UsageError
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.ingest.policy import HostPolicy
+    from streams.ingest.sources import Source
 
 log = logging.getLogger("streams.ingest")
 
@@ -49,6 +54,18 @@ async def _web(settings: Settings, ready: dict[str, bool]) -> Any:
     await runner.setup()
     await web.TCPSite(runner, settings.web_host, settings.ingest_web_port).start()
     return runner
+
+
+def allowed(sources: Sequence[Source], settings: Settings) -> HostPolicy:
+    """Where the ingester may go: the sites the operator named (sources file, Telegram base,
+    RASID_INGEST_ALLOWED_HOSTS), and public addresses only unless told otherwise."""
+    from streams.ingest.policy import HostPolicy
+
+    extra = [h.strip() for h in settings.ingest_allowed_hosts.split(",") if h.strip()]
+    named = [url for source in sources for url in source.urls()]
+    if any(source.telegram for source in sources):
+        named.append(settings.ingest_telegram_base)
+    return HostPolicy.of([*named, *extra], allow_private=settings.ingest_allow_private_addresses)
 
 
 async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -94,6 +111,7 @@ async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
             host_interval=settings.ingest_host_interval,
             max_bytes=settings.ingest_max_page_bytes,
             robots_ttl=settings.ingest_robots_ttl,
+            policy=allowed(sources, settings),
         )
         async with Fetcher(config) as fetcher:
             ingester = Ingester(

@@ -16,6 +16,7 @@ from streams.cli import broker
 from streams.errors import CommandFailed, UsageError
 from streams.settings import Settings
 from streams.severity import SEVERITIES
+from streams.trends.detector import LEVELS
 
 # ---------------------------------------------------------------- compacted topics
 
@@ -206,22 +207,33 @@ def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
         if args.digest_minutes < 0:
             raise UsageError(f"--digest-minutes must be 0 or more, got {args.digest_minutes}")
         regions = _regions(args.region)
+        kinds = _plain(args.kind) or ["alerts"]
+        if not set(kinds) <= {"alerts", "trends"}:
+            raise UsageError("--kind must be alerts, trends or both")
         quiet = None
         if args.quiet_hours:
             quiet = {"window": args.quiet_hours, "utc_offset": args.quiet_utc_offset}
             _check_quiet_hours(args.quiet_hours, args.quiet_utc_offset)  # fail now, not later
         sub_id = secrets.token_hex(6)
         record = {
-            "schema_version": 1,
+            "schema_version": 2,
             "id": sub_id,
             "name": args.name,
             "url": url,
             "secret": args.secret or secrets.token_urlsafe(32),
+            # --region, --topic and --rule select trends too; --severity alerts, --level trends
+            "kinds": kinds,
             "filters": {
                 "regions": regions,
                 "topics": _plain(args.topic),
                 "rules": _plain(args.rule),
                 "min_severity": args.severity,
+            },
+            "trend_filters": {
+                "regions": regions,
+                "topics": _plain(args.topic),
+                "rules": _plain(args.rule),
+                "min_level": args.level,
             },
             "throttle_seconds": args.throttle,
             "quiet_hours": quiet,
@@ -284,6 +296,12 @@ def register(sub: Any) -> None:
     a.add_argument("--topic", action="append")
     a.add_argument("--rule", action="append")
     a.add_argument("--severity", choices=SEVERITIES)
+    a.add_argument(
+        "--kind",
+        action="append",
+        help="alerts (default), trends, or both (repeat or comma-separate): what is delivered",
+    )
+    a.add_argument("--level", choices=LEVELS, help="minimum level of the trends delivered")
     a.add_argument("--throttle", type=float, default=0.0, help="seconds per rule and story")
     a.add_argument("--quiet-hours", help="e.g. 22:00-07:00 (critical alerts still go)")
     a.add_argument("--quiet-utc-offset", default="+03:00", help="time zone of --quiet-hours")

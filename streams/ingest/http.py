@@ -1,24 +1,31 @@
 """The HTTP client of the ingester (aiohttp): timeouts, gzip, conditional GET, a clear
-User-Agent, robots.txt, per-host concurrency and request spacing, and a rest for a host that
-answered 429 or 503 (its Retry-After, else a default). Policy lives in policy.py."""
+User-Agent, robots.txt, per-host concurrency and request spacing, a rest for a host that
+answered 429 or 503 (its Retry-After, else a default), and only the sites and addresses the
+operator allowed (on every redirect hop, and on every address DNS gives). Policy lives in
+policy.py."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 
 from streams.ingest.dedup import Validators
 from streams.ingest.policy import (
     DEFAULT_HOST_REST,
+    HostPolicy,
     HostSchedule,
     RobotsRules,
     agent_token,
     host_of,
+    non_public,
 )
 
 MAX_REDIRECTS = 5
@@ -67,6 +74,31 @@ def _error_outcome(status: int) -> str:
     return "server_error" if status >= 500 else "client_error"
 
 
+class NonPublicAddress(OSError):
+    """A name resolved only to addresses the ingester must not reach."""
+
+
+class PublicResolver(AbstractResolver):
+    """DNS answers without the non-public addresses (HostPolicy): checked on what the socket
+    will connect to, so a name an operator allowed cannot be pointed at 127.0.0.1 or the cloud
+    metadata service later (DNS rebinding)."""
+
+    def __init__(self) -> None:
+        self._inner = DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        public = [r for r in found if not non_public(r["host"])]
+        if not public:
+            raise NonPublicAddress(f"{host} resolves only to non-public addresses")
+        return public
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
 @dataclass
 class FetcherConfig:
     user_agent: str
@@ -76,6 +108,7 @@ class FetcherConfig:
     host_interval: float = 1.0
     max_bytes: int = 5_000_000
     robots_ttl: float = 3600.0
+    policy: HostPolicy = field(default_factory=HostPolicy)  # default: nothing is allowed
 
 
 class Fetcher:
@@ -90,6 +123,7 @@ class Fetcher:
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._robots: dict[str, RobotsRules] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
+        self._refused: dict[str, str] = {}  # host → why its robots.txt was not asked for
 
     async def __aenter__(self) -> Fetcher:
         self._session = aiohttp.ClientSession(
@@ -101,7 +135,11 @@ class Fetcher:
             timeout=aiohttp.ClientTimeout(
                 total=self.config.timeout, sock_connect=self.config.connect_timeout
             ),
-            connector=aiohttp.TCPConnector(limit=64, ttl_dns_cache=300),
+            connector=aiohttp.TCPConnector(
+                limit=64,
+                ttl_dns_cache=300,
+                resolver=None if self.config.policy.allow_private else PublicResolver(),
+            ),
         )
         return self
 
@@ -209,6 +247,10 @@ class Fetcher:
                     detail=f"no complete answer in {self.config.timeout}s",
                 )
             except (aiohttp.ClientError, OSError, ValueError) as exc:
+                if isinstance(exc, NonPublicAddress) or isinstance(exc.__cause__, NonPublicAddress):
+                    return FetchResult(
+                        url, url, "not_allowed", detail=str(exc.__cause__ or exc)[:300]
+                    )
                 return FetchResult(
                     url,
                     url,
@@ -231,8 +273,16 @@ class Fetcher:
             now = time.monotonic()
             if rules is None or rules.expired(now, self.config.robots_ttl):
                 result = await self._request(f"{host}/robots.txt", accept="text/plain")
+                if result.outcome == "not_allowed":  # its address: not cached, DNS may change
+                    self._refused[host] = result.detail
+                    return RobotsRules.from_response(None, "", now)
+                self._refused.pop(host, None)
                 for _ in range(MAX_REDIRECTS):  # RFC 9309: follow at least five redirects
                     if result.outcome != "redirect":
+                        break
+                    refusal = self.config.policy.refusal(result.detail)
+                    if refusal is not None:  # read as unreachable: nothing is fetched
+                        result = FetchResult(result.url, result.detail, "network_error")
                         break
                     result = await self._request(result.detail, accept="text/plain")
                 status = result.status
@@ -259,6 +309,9 @@ class Fetcher:
         for _ in range(MAX_REDIRECTS + 1):
             if urlsplit(target).scheme not in {"http", "https"}:
                 return FetchResult(url, target, "client_error", detail="redirect to non-http URL")
+            refusal = self.config.policy.refusal(target)
+            if refusal is not None:  # never asked, robots.txt neither
+                return FetchResult(url, target, "not_allowed", seconds=seconds, detail=refusal)
             resting = self.schedule.resting(host_of(target), time.monotonic())
             if resting > 0:  # told to come back later: not asked (robots.txt neither)
                 return FetchResult(
@@ -266,6 +319,9 @@ class Fetcher:
                 )
             rules = await self.robots(target)
             if not rules.allowed(self.agent, target):
+                refused = self._refused.get(host_of(target))
+                if refused is not None:
+                    return FetchResult(url, target, "not_allowed", detail=refused)
                 return FetchResult(url, target, "robots_disallowed", detail="robots.txt")
             result = await self._request(target, headers, accept)
             seconds += result.seconds

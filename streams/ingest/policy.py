@@ -1,11 +1,13 @@
 """Politeness and retry policy, as plain logic over an injected clock: exponential backoff per
 feed or page, a minimum interval between requests to one host (pushed back by a server's
-Retry-After), and robots.txt rules per host (RFC 9309, parsed by Protego as Scrapy does)."""
+Retry-After), robots.txt rules per host (RFC 9309, parsed by Protego as Scrapy does), and the
+sites and addresses the ingester may reach at all (HostPolicy)."""
 
 from __future__ import annotations
 
+import ipaddress
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -176,3 +178,67 @@ class RobotsRules:
 def agent_token(user_agent: str) -> str:
     """'RasidBot/0.1 (+contact)' → 'RasidBot': the product token robots.txt groups name."""
     return user_agent.split("/", 1)[0].split()[0] if user_agent.strip() else "*"
+
+
+# ---------------------------------------------------------------------- where it may go
+def site_of(url_or_host: str) -> str:
+    """The site a URL or host belongs to: its lower-case host name, without a port and without
+    a leading «www.» (so www.example.com and example.com are one site)."""
+    text = url_or_host if "//" in url_or_host else f"//{url_or_host}"
+    host = (urlsplit(text).hostname or "").lower().rstrip(".")
+    return host[4:] if host.startswith("www.") else host
+
+
+def non_public(address: str) -> bool:
+    """An address the ingester must not reach unless told it may: loopback, private (RFC 1918,
+    unique-local), link-local (cloud metadata at 169.254.169.254), multicast, reserved,
+    unspecified, CGNAT; an IPv4-mapped IPv6 address counts as its IPv4 address."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def ip_literal(host: str) -> str | None:
+    """The address if `host` (from a URL, maybe bracketed) is an IP literal, else None."""
+    bare = host.strip("[]")
+    try:
+        ipaddress.ip_address(bare.split("%", 1)[0])
+    except ValueError:
+        return None
+    return bare
+
+
+@dataclass(frozen=True)
+class HostPolicy:
+    """Every outbound request goes to a site an operator allowed: the sites of the URLs in the
+    sources file (feeds, listings, sitemaps, home pages, `hosts`, `discover_hosts`, the Telegram
+    base) and RASID_INGEST_ALLOWED_HOSTS, and their subdomains. A feed's article links, a
+    sitemap's children, a redirect or a canonical link to any other site are not fetched.
+    Names that resolve to a non-public address are refused too (streams/ingest/http.py checks
+    every resolved address, so DNS cannot point an allowed name at the metadata service),
+    unless `allow_private` (tests and on-premises sources)."""
+
+    sites: frozenset[str] = frozenset()
+    allow_private: bool = False
+    any_site: bool = False  # only for tools and tests that fetch what they are given
+
+    @classmethod
+    def of(cls, urls_or_hosts: Iterable[str], *, allow_private: bool = False) -> HostPolicy:
+        sites = frozenset(s for s in (site_of(u) for u in urls_or_hosts) if s)
+        return cls(sites, allow_private)
+
+    def refusal(self, url: str) -> str | None:
+        """Why `url` must not be fetched, or None if it may."""
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+        if not host:
+            return "no host"
+        literal = ip_literal(host)
+        if literal is not None and not self.allow_private and non_public(literal):
+            return f"non-public address {literal}"
+        if self.any_site:
+            return None
+        labels = host.split(".")
+        if any(".".join(labels[i:]) in self.sites for i in range(len(labels))):
+            return None  # the site itself or a subdomain of it
+        return f"host {host} is not an allowed site"

@@ -124,6 +124,18 @@ async def poll_more(ing: Ingester, source: Source) -> PollReport:
     return report
 
 
+def more_urls(ing: Ingester, source: Source) -> list[str]:
+    """The URLs of the extra kinds whose failures back off (for the failing-source gauge):
+    each channel's preview page, the sitemaps named in the file, the home page, and the feeds
+    last found on it."""
+    urls = [telegram.channel_url(ing.more.telegram_base, ch) for ch in source.telegram]
+    urls += source.sitemaps
+    if source.home and (source.discover or source.sitemaps_from_robots):
+        urls.append(source.home)
+    cached = ing.more._discovered.get(source.name)
+    return urls + list(cached[1] if cached else ())
+
+
 # ---------------------------------------------------------------------- Telegram
 def telegram_revision(
     state: DedupState,

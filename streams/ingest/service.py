@@ -48,7 +48,7 @@ from streams.ingest.extract import (
 from streams.ingest.feeds import FeedError, FeedItem, parse_feed, parse_listing
 from streams.ingest.http import Fetcher, FetchResult
 from streams.ingest.policy import TRANSIENT_STATUSES, Backoff, host_of
-from streams.ingest.pollers import MoreSources, poll_more
+from streams.ingest.pollers import MoreSources, more_urls, poll_more
 from streams.ingest.sources import Listing, Source
 from streams.validation import check_outgoing
 
@@ -58,7 +58,7 @@ FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, a
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 # Page failures that will not heal by retrying at the next poll (408 and 429 are "timeout" and
 # "rate_limited": transient, like 5xx).
-_PERMANENT = frozenset({"client_error", "robots_disallowed", "too_large"})
+_PERMANENT = frozenset({"client_error", "robots_disallowed", "too_large", "not_allowed"})
 _CHECKED_MAX = 100_000  # feed entries already compared with their page (in memory)
 
 
@@ -181,7 +181,10 @@ class Ingester:
     ) -> FetchResult:
         accept = PAGE_ACCEPT if kind in {"page", "listing"} else FEED_ACCEPT
         result = await self._stoppable(self.fetcher.get(url, validators=validators, accept=accept))
-        if result.outcome not in {"robots_disallowed", "rate_limited"} or result.status:
+        if (
+            result.outcome not in {"robots_disallowed", "rate_limited", "not_allowed"}
+            or result.status
+        ):
             metrics.INGEST_FETCH_SECONDS.labels(source=source.name, kind=kind).observe(
                 result.seconds
             )
@@ -259,7 +262,10 @@ class Ingester:
         return report
 
     def _set_failing(self, source: Source) -> None:
+        """The gauge of consecutive failures: the worst of the source's own URLs (feeds,
+        listings, Telegram channels, sitemaps, the home page, feeds found on it)."""
         urls = [*source.feeds, *(listing.url for listing in source.listings)]
+        urls += more_urls(self, source)
         worst = max((self.backoff.failures(u) for u in urls), default=0)
         metrics.INGEST_SOURCE_FAILING.labels(source=source.name).set(worst)
 

@@ -76,6 +76,18 @@ class Source:
     home: str | None = None
     discover: bool = False
     discover_hosts: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()  # other sites its articles may be on (HostPolicy)
+
+    def urls(self) -> list[str]:
+        """Every URL and host the operator wrote for this source: what HostPolicy allows."""
+        return [
+            *self.feeds,
+            *(listing.url for listing in self.listings),
+            *self.sitemaps,
+            *([self.home] if self.home else []),
+            *self.discover_hosts,
+            *self.hosts,
+        ]
 
 
 def _validator() -> Draft202012Validator:
@@ -127,6 +139,7 @@ def parse_sources(data: Any) -> list[Source]:
                 home=conf.get("home"),
                 discover=bool(conf.get("discover", False)),
                 discover_hosts=tuple(h.lower() for h in conf.get("discover_hosts") or ()),
+                hosts=tuple(h.lower() for h in conf.get("hosts") or ()),
             )
         )
     return out

@@ -79,10 +79,14 @@ async def _until_led(admin: AIOKafkaAdminClient, names: list[str], *, timeout: f
 
 
 async def ensure_topics(settings: Settings, *, attempts: int = 30) -> list[str]:
-    """Create the pipeline topics that do not exist yet; return the names created."""
+    """Create the pipeline topics that do not exist yet (with the trends topic the worker
+    writes: its readers, rasid api and rasid webhooks, call this too); return the names
+    created."""
+    from streams.kafka.names import trends  # names imports this module
+
     wanted = [
         NewTopic(name, settings.topic_partitions, settings.topic_replication)
-        for name in settings.topics
+        for name in (*settings.topics, trends(settings))
     ]
     return await create_missing(settings, wanted, attempts=attempts)
 

@@ -3,7 +3,7 @@
 Unless set explicitly, each name is derived from the alerts topic's prefix, so a deployment that
 renames its topics (or a test run with its own prefix) gets its own subscriber topics too:
 `rasid.alerts` → `rasid.alerts.stories`, `rasid.apikeys`, `rasid.subscriptions`,
-`rasid.deliveries.deadletter`.
+`rasid.deliveries.deadletter`, `rasid.trends`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ CHANGELOG = {
 
 # The worker's tables (streams/worker/app.py, story_stage.py); faust names their changelogs
 # "<app id>-<table>-changelog".
-TABLES = ("emitted-ids", "stories", "story-alerts", "story-docfreq")
+TABLES = ("emitted-ids", "stories", "story-alerts", "story-docfreq", "trends")
 
 
 def changelogs(settings: Settings) -> list[str]:
@@ -57,6 +57,11 @@ def deliveries_deadletter(settings: Settings) -> str:
 
 def webhook_progress(settings: Settings) -> str:
     return settings.topic_webhook_progress or f"{prefix(settings)}.webhooks.progress"
+
+
+def trends(settings: Settings) -> str:
+    """Burst records (trend.v1), keyed by trend id, written by the story agent."""
+    return settings.topic_trends or f"{prefix(settings)}.trends"
 
 
 async def ensure(settings: Settings, *, attempts: int = 30) -> list[str]:

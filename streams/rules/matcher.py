@@ -45,6 +45,8 @@ and is reported. A final «ة» is never taken for the pronoun «ه», so «خط
 from __future__ import annotations
 
 import math
+import re
+from bisect import bisect_right
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +92,7 @@ class _Node:
         self.terms: list[int] = []
 
 
+_Start = tuple[tuple[int, ...], tuple[_Node, ...]]  # (one-word terms, nodes with children)
 PhraseRef = tuple[int, int]  # (term id, index of the phrase as written in the rule)
 
 
@@ -165,7 +168,7 @@ Span = tuple[int, int]  # [first token, last token + 1)
 _Hit = tuple[str, int, int, int, int]
 
 # Sentence ends for `same_sentence` (a comma or a colon does not end a sentence: «قال: …»).
-_SENTENCE_ENDS = frozenset(".!?؟؛;\n\r\u2029\u2028")
+_SENTENCE_END = re.compile("[.!?؟؛;\n\r\u2029\u2028]")
 
 
 class _Scan:
@@ -180,18 +183,27 @@ class _Scan:
         self._sentences: list[int] | None = None
 
     def sentence(self, token: int) -> int:
-        """Index of the sentence a token is in (computed on first use)."""
+        """A number that two tokens share iff they are in the same sentence: how many sentence
+        ends precede the token's start in the text (no sentence end is part of a token, so
+        two tokens differ exactly when a gap between them has one). The ends are found on
+        first use, in C; only the asked tokens' offsets are computed."""
         if self._sentences is None:
-            spans = self.tokens.original_spans()
-            ids = [0] * len(spans)
-            current = 0
-            for k in range(1, len(spans)):
-                gap = self.text[spans[k - 1][1] : spans[k][0]]
-                if any(ch in _SENTENCE_ENDS for ch in gap):
-                    current += 1
-                ids[k] = current
-            self._sentences = ids
-        return self._sentences[token]
+            self._sentences = [m.start() for m in _SENTENCE_END.finditer(self.text)]
+        return bisect_right(self._sentences, self.tokens.span(token, token + 1)[0])
+
+
+def _start(root: dict[str, _Node], stems: Collection[str]) -> _Start:
+    """What a word starts: the one-word terms it is (each once), and the trie nodes a longer
+    term goes on from."""
+    nodes = [root[s] for s in sorted(root.keys() & stems)]
+    first = tuple(dict.fromkeys(tid for node in nodes for tid in node.terms))
+    return first, tuple(node for node in nodes if node.children)
+
+
+def _broken(text: str, tokens: Tokens, first: int, last: int) -> bool:
+    """Whether sentence punctuation or a line break separates two adjacent tokens of
+    first … last: one look at the text between them (no break character is part of a token)."""
+    return is_break(text, tokens.span(first, first + 1)[1], tokens.span(last, last + 1)[0])
 
 
 def _gap(a: Span, b: Span) -> int:
@@ -205,6 +217,7 @@ class RuleSet:
     __slots__ = (
         "__weakref__",
         "_prefilter",
+        "_requires",
         "_root",
         "_rules",
         "_rules_by_term",
@@ -218,9 +231,10 @@ class RuleSet:
         self._specs = tuple(specs)
         self._terms: list[_Term] = []
         self._root = _Node()
-        self._starts: WordMemo[tuple[str, ...]] = WordMemo()  # word -> trie keys it starts
+        self._starts: WordMemo[_Start] = WordMemo()  # word -> what it starts (_start)
         self._rules: list[_CompiledRule] = []
         self._rules_by_term: dict[int, list[int]] = {}
+        self._requires: dict[int, tuple[frozenset[int], ...]] = {}  # rule → its other groups
 
         self._term_ids: dict[tuple[str, ...], int] = {}
         for spec in specs:
@@ -294,9 +308,16 @@ class RuleSet:
                 breaking=spec.breaking,
             )
         )
-        # The rule is evaluated only for articles where one of its trigger terms occurred.
-        for tid in dict.fromkeys(self._intern(p) for p in _triggers(spec.expr)):
+        # The rule is evaluated only for articles where one of its trigger terms occurred, and
+        # one term of each of its other required groups (an `all` or `near` needs every part).
+        trigger = frozenset(self._intern(p) for p in _triggers(spec.expr))
+        for tid in sorted(trigger):
             self._rules_by_term.setdefault(tid, []).append(index)
+        groups = {frozenset(self._intern(p) for p in g) for g in _required(spec.expr)}
+        groups.discard(trigger)
+        if groups:
+            # smallest first: the groups least likely to have occurred reject soonest
+            self._requires[index] = tuple(sorted(groups, key=len))
 
     # -- construction ------------------------------------------------------------------------
 
@@ -368,6 +389,11 @@ class RuleSet:
         candidates = sorted({r for tid in found for r in self._rules_by_term.get(tid, ())})
         if not candidates:
             return []
+        # Evaluate only the rules every required group of which occurred (not just the trigger).
+        requires = self._requires
+        candidates = [
+            r for r in candidates if all(not found.isdisjoint(g) for g in requires.get(r, ()))
+        ]
 
         region_set = frozenset(r.upper() for r in regions)
         topic_set = frozenset(t.casefold() for t in topics)
@@ -401,33 +427,36 @@ class RuleSet:
         n = len(words)
         # Only the tokens the shared automaton hit can start a term: the rest is skipped.
         for i in candidates(tokens, self._prefilter):
-            starts = memo.get(words[i], UNSEEN)
-            if starts is UNSEEN:
-                starts = memo.remember(words[i], tuple(word_stems(words[i]) & root.keys()))
-            if not starts:
-                continue
-            nodes = [root[s] for s in starts]
-            k = i
+            entry = memo.get(words[i], UNSEEN)
+            if entry is UNSEEN:
+                entry = memo.remember(words[i], _start(root, word_stems(words[i])))
+            first, nodes = entry
+            for tid in first:  # one-word terms: no walk, no break to check
+                occurrences.setdefault(tid, []).append((i, i + 1))
+            k = i + 1
+            clear = i  # no sentence break between tokens i … clear (checked lazily)
             # The trie is a tree and a token's stems are distinct keys, so a node is never
             # reached twice from one start; a term may end at several nodes (it is stored under
             # each spelling of its words), so its occurrence is recorded once.
-            while nodes:
-                k += 1
-                found = [tid for node in nodes for tid in node.terms]
-                for tid in dict.fromkeys(found) if len(nodes) > 1 else found:
-                    occurrences.setdefault(tid, []).append((i, k))
-                if k >= n:
-                    break
+            while nodes and k < n:
                 following = word_stems(words[k])
                 nodes = [
                     child
                     for node in nodes
-                    if node.children
                     for s in following
                     if (child := node.children.get(s)) is not None
                 ]
-                if nodes and is_break(text, tokens.span(k - 1, k)[1], tokens.span(k, k + 1)[0]):
-                    break
+                k += 1
+                found = [tid for node in nodes for tid in node.terms]
+                if found:
+                    # A phrase never spans a break: checked only when a longer term is found
+                    # (most walks end without one), from the last token checked on.
+                    if _broken(text, tokens, clear, k - 1):
+                        break
+                    clear = k - 1
+                    for tid in dict.fromkeys(found) if len(nodes) > 1 else found:
+                        occurrences.setdefault(tid, []).append((i, k))
+                nodes = [node for node in nodes if node.children]
         return _Scan(text, tokens, occurrences)
 
     # -- evaluation --------------------------------------------------------------------------
@@ -567,6 +596,21 @@ def _triggers(expr: Expr) -> list[PhraseSpec]:
         parts = [_triggers(c) for c in expr.children if anchored(c)]
         return min(parts, key=_specificity)
     return []  # `not`: never a trigger (anchoring guarantees another part is)
+
+
+def _required(expr: Expr) -> list[list[PhraseSpec]]:
+    """Groups of phrases such that `expr` can be true only if one phrase of EACH group occurred
+    (a necessary condition, not a sufficient one): a leaf needs one of its phrases, `near` one
+    of every group, `all` what each of its anchored parts needs, `any` one of its triggers."""
+    if isinstance(expr, Leaf):
+        return [list(expr.phrases)]
+    if isinstance(expr, Near):
+        return [list(g) for g in expr.groups]
+    if isinstance(expr, AllOf):
+        return [g for c in expr.children if anchored(c) for g in _required(c)]
+    if isinstance(expr, AnyOf):
+        return [_triggers(expr)]
+    return []  # `not`: requires nothing to occur
 
 
 def _specificity(phrases: list[PhraseSpec]) -> tuple[int, int]:

@@ -4,13 +4,16 @@ Pure code, no faust. Online single-pass clustering as media monitors do it (Mira
 "Multilingual Clustering of Streaming News", EMNLP 2018; EMM NewsBrief): every article becomes
 TF-IDF sub-vectors for its title, lead and body (streams/stories/features.py gives the terms,
 streams/stories/docfreq.py the document frequencies learned from the stream); it is compared
-with the centroids of the live stories, and with their places and numbers, and how long each
-story has been quiet; a logistic model (streams/data/story_model.json, trained on labelled pairs
-by bench/train_story_model.py) turns these into the probability that the article reports the
+with the centroids of the live stories (field by field, title against lead both ways, and how
+much of its rarest terms' weight they hold), with their places and numbers, and with their
+age; a logistic model (streams/data/story_model.json, trained on labelled pairs by
+bench/train_story_model.py) turns these into the probability that the article reports the
 story's event. It joins the most probable story if that reaches the threshold, or opens one.
 
-Candidates come from an inverted index (a story's heaviest terms → the story), so the work per
-article depends on how many stories share its heaviest terms, not on how many stories are live.
+Candidates come from an inverted index (a story's heaviest terms and their weights → the
+story), ranked by the dot product over those terms, so the work per article depends on how many
+stories share its heaviest terms, not on how many stories are live; a candidate sharing almost
+nothing of the article's lead and rarest terms is skipped before the full comparison.
 The worker keeps story → state in a changelog-backed table and the index in memory (rebuilt
 from the stories with `StoryIndex.build`), and passes both in; `Clusterer` bundles dicts.
 """
@@ -38,13 +41,21 @@ from streams.stories.features import StoryFeatures
 K = TypeVar("K")
 MAX_LISTED_ARTICLES = 200  # an alert (and a story) lists at most this many articles
 MAX_COPIES = 200  # (source, fingerprint) pairs a story remembers to spot same-outlet copies
-MAX_POSTINGS = 100  # stories per index term: the most recently active ones
+MAX_POSTINGS = 40  # stories per index term: the most recently active ones
 MAX_STORY_NUMBERS = 40
 MAX_STORY_ENTITIES = 40
 FIELDS = ("title", "lead", "body")
 ARTICLE_TERMS = {"title": 20, "lead": 40, "body": 60}  # heaviest terms kept per vector
 CENTROID_TERMS = {"title": 40, "lead": 80, "body": 100}
+QUERY_TERMS = 8  # an article's heaviest body terms the `rare` feature (and the index) look at
+# A candidate sharing almost nothing of the article's lead and of its heaviest terms is not
+# scored: of 128,000 comparisons over ANT (bench/dedup_eval.py) none below both reached the
+# join threshold (lead cosine < 0.05 and rare < 0.25: 42% of the comparisons, p ≤ 0.65).
+GATE_LEAD = 0.05
+GATE_RARE = 0.25
 Vectors = dict[str, dict[str, float]]
+# what the model weighs, in the order of Similarity's fields and story_model.json's weights
+FEATURES = ("title", "lead", "body", "places", "numbers", "age_hours", "cross", "rare")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,14 +69,13 @@ class StoryModel:
     places: float
     numbers: float
     age_hours: float
+    cross: float = 0.0  # features a model file may lack (one trained before them) weigh 0
+    rare: float = 0.0
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> StoryModel:
         w = data["weights"]
-        return cls(
-            float(data["bias"]),
-            *(float(w[k]) for k in ("title", "lead", "body", "places", "numbers", "age_hours")),
-        )
+        return cls(float(data["bias"]), *(float(w.get(k, 0.0)) for k in FEATURES))
 
 
 @lru_cache(maxsize=1)
@@ -86,11 +96,13 @@ class StoryParams:
     window_seconds: float = 48 * 3600.0  # a story quiet this long is closed
     threshold: float = field(default_factory=lambda: packaged_model()[1])  # min. probability
     model: StoryModel = field(default_factory=_default_model)
-    index_terms: int = 8  # a story's heaviest body terms (and half as many title terms) indexed
+    # a story's heaviest body terms (and half as many title terms) indexed
+    index_terms: int = QUERY_TERMS
     max_candidates: int = 12  # stories scored per article (the most weight shared)
     # min. probability against the story's first article too (0: not checked), so a story
     # that grew does not drift away from the event it reports
     anchor: float = field(default_factory=lambda: packaged_model()[2])
+    gate: bool = True  # skip the full comparison of candidates that share almost nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +115,12 @@ class Similarity:
     places: float  # 0 when either names no place
     numbers: float  # Jaccard of the numbers both give
     age_hours: float  # since the story's first article: an event is reported within hours
+    # the article's title against the story's lead and its lead against the story's title
+    # (mean): a rewrite's title often says what the other's lead says
+    cross: float = 0.0
+    # share of the article's heaviest (rarest) terms' weight that the story's centroids have:
+    # names of people, organisations and places a rewrite keeps whatever its angle
+    rare: float = 0.0
 
     def probability(self, model: StoryModel) -> float:
         z = (
@@ -113,6 +131,8 @@ class Similarity:
             + model.places * self.places
             + model.numbers * self.numbers
             + model.age_hours * self.age_hours
+            + model.cross * self.cross
+            + model.rare * self.rare
         )
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
@@ -146,22 +166,33 @@ def article_vectors(features: StoryFeatures, df: DocFreq) -> Vectors:
             for t, c in counts.items()
             if c > 0
         ]
-        top = heapq.nlargest(ARTICLE_TERMS[name], weighted)  # ties: the larger term
+        n = ARTICLE_TERMS[name]
+        # ties: the larger term; no heap when every term is kept (the body usually)
+        top = heapq.nlargest(n, weighted) if len(weighted) > n else weighted
         norm = math.sqrt(sum([w * w for w, _ in top])) or 1.0
         out[name] = {t: w / norm for w, t in top}
     return out
 
 
 def _dot(vector: Mapping[str, float], centroid: Mapping[str, float]) -> float:
-    # the shared terms are few: intersect the key sets in C, then multiply only those
-    return sum([vector[t] * centroid[t] for t in vector.keys() & centroid.keys()])
+    # one lookup per term of the smaller side and no set built: cheaper than intersecting keys
+    if len(vector) > len(centroid):
+        vector, centroid = centroid, vector
+    get = centroid.get
+    return sum([w * get(t, 0.0) for t, w in vector.items()])
 
 
-def _places(entities: Sequence[str], story: Mapping[str, int]) -> float:
+def _places(entities: Sequence[str], story: Mapping[str, int], norm: float = 0.0) -> float:
+    """Cosine of the article's places (each once) with the story's place counts; `norm`: the
+    story's, when its state has it cached (`add_member`)."""
     if not entities or not story:
         return 0.0
-    dot = sum(story.get(e, 0) for e in entities)
-    return dot / (math.sqrt(len(entities)) * math.sqrt(sum(c * c for c in story.values())))
+    get = story.get
+    dot = sum([get(e, 0) for e in entities])
+    if not dot:
+        return 0.0
+    norm = norm or math.sqrt(sum([c * c for c in story.values()]))
+    return dot / (math.sqrt(len(entities)) * norm)
 
 
 def _numbers(numbers: Sequence[str], story: Mapping[str, int]) -> float:
@@ -171,32 +202,58 @@ def _numbers(numbers: Sequence[str], story: Mapping[str, int]) -> float:
     return shared / (len(numbers) + len(story) - shared)
 
 
+def _rare(query: Query, body: Mapping[str, float], title: Mapping[str, float]) -> float:
+    total = found = 0.0
+    for t, w in query.body:
+        total += w
+        if t in body or t in title:
+            found += w
+    return found / total if total else 0.0
+
+
 def compare(
-    vectors: Vectors, features: StoryFeatures, story: Mapping[str, Any], at: float
+    vectors: Vectors,
+    features: StoryFeatures,
+    story: Mapping[str, Any],
+    at: float,
+    query: Query | None = None,
 ) -> Similarity:
+    """An article against a story (its centroids, places, numbers, age); `query`: the article's
+    heaviest terms (`Query.of`), when the caller has them already."""
     norms = story["norms"]
+    title, lead = vectors["title"], vectors["lead"]
     return Similarity(
-        _dot(vectors["title"], story["title"]) / norms["title"],
-        _dot(vectors["lead"], story["lead"]) / norms["lead"],
+        _dot(title, story["title"]) / norms["title"],
+        _dot(lead, story["lead"]) / norms["lead"],
         _dot(vectors["body"], story["body"]) / norms["body"],
-        _places(features.entities, story["entities"]),
+        _places(features.entities, story["entities"], story.get("entities_norm", 0.0)),
         _numbers(features.numbers, story["numbers"]),
         max(0.0, at - story["first_seen"]) / 3600.0,
+        (_dot(title, story["lead"]) / norms["lead"] + _dot(lead, story["title"]) / norms["title"])
+        / 2,
+        _rare(query or Query.of(vectors, QUERY_TERMS), story["body"], story["title"]),
     )
 
 
 def compare_first(
-    vectors: Vectors, features: StoryFeatures, story: Mapping[str, Any], at: float
+    vectors: Vectors,
+    features: StoryFeatures,
+    story: Mapping[str, Any],
+    at: float,
+    query: Query | None = None,
 ) -> Similarity:
     """An article against the story's first article (what the model was trained on)."""
-    first = story["first"]
+    first = story.get("first") or _first_of(story)
+    title, lead = vectors["title"], vectors["lead"]
     return Similarity(
-        _dot(vectors["title"], first["title"]),
-        _dot(vectors["lead"], first["lead"]),
+        _dot(title, first["title"]),
+        _dot(lead, first["lead"]),
         _dot(vectors["body"], first["body"]),
         _places(features.entities, dict.fromkeys(first["entities"], 1)),
         _numbers(features.numbers, dict.fromkeys(first["numbers"], 1)),
         max(0.0, at - story["first_seen"]) / 3600.0,
+        (_dot(title, first["lead"]) + _dot(lead, first["title"])) / 2,
+        _rare(query or Query.of(vectors, QUERY_TERMS), first["body"], first["title"]),
     )
 
 
@@ -226,35 +283,77 @@ def _counted(counts: Mapping[str, int], items: Sequence[str], cap: int) -> dict[
     return out
 
 
+def _first_of(story: Mapping[str, Any]) -> dict[str, Any]:
+    """What the anchor compares with: the story's first article (rounded: it is stored). Taken
+    from a one-article story's own state when a second article (or a revision) comes."""
+    return {
+        **{name: {t: round(w, 4) for t, w in story[name].items()} for name in FIELDS},
+        "entities": list(story["entities"]),
+        "numbers": list(story["numbers"]),
+    }
+
+
 def add_member(story: dict[str, Any], vectors: Vectors, features: StoryFeatures, at: float) -> None:
-    """Fold one article into a story's centroids, places and numbers (in place)."""
+    """Fold one article into a story's centroids, places and numbers (in place).
+
+    A story's first article is only copied aside (`first`, for the anchor) once a second one
+    comes: most stories never get one, and until then the centroid is that article."""
+    if "first" not in story and story["size"]:
+        story["first"] = _first_of(story)
     norms = {}
     for name in FIELDS:
-        centroid = dict(story[name])
-        for t, w in vectors[name].items():
-            centroid[t] = centroid.get(t, 0.0) + w
-        if len(centroid) > CENTROID_TERMS[name]:
-            centroid = dict(_heaviest(centroid, CENTROID_TERMS[name]))
+        vector = vectors[name]
+        if story["size"]:
+            centroid = dict(story[name])
+            get = centroid.get
+            for t, w in vector.items():
+                centroid[t] = get(t, 0.0) + w
+            if len(centroid) > CENTROID_TERMS[name]:
+                centroid = dict(_heaviest(centroid, CENTROID_TERMS[name]))
+            norms[name] = math.sqrt(sum([w * w for w in centroid.values()])) or 1.0
+        else:  # a new story: the article's own unit vector (a new dict: it is the state)
+            centroid = dict(vector)
+            norms[name] = 1.0
         story[name] = centroid
-        norms[name] = math.sqrt(sum([w * w for w in centroid.values()])) or 1.0
     story["norms"] = norms
-    if "first" not in story:
-        story["first"] = {
-            **{name: {t: round(w, 4) for t, w in vectors[name].items()} for name in FIELDS},
-            "entities": list(features.entities),
-            "numbers": list(features.numbers),
-        }
     story["entities"] = _counted(story["entities"], features.entities, MAX_STORY_ENTITIES)
+    story["entities_norm"] = math.sqrt(sum([c * c for c in story["entities"].values()]))
     story["numbers"] = _counted(story["numbers"], features.numbers, MAX_STORY_NUMBERS)
     story["size"] = story["size"] + 1
     story["last_seen"] = max(story["last_seen"], at)
 
 
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What an article looks up in the index: its heaviest body terms and half as many title
+    terms, with their weights."""
+
+    body: list[tuple[str, float]]
+    title: list[tuple[str, float]]
+
+    @classmethod
+    def of(cls, vectors: Vectors, n: int) -> Query:
+        return cls(_heaviest(vectors["body"], n), _heaviest(vectors["title"], max(1, n // 2)))
+
+    def index_entries(self) -> list[tuple[str, float]]:
+        """`index_entries` of a story whose centroid is this article alone."""
+        terms = {t for t, _ in self.body}
+        return self.body + [(t, w) for t, w in self.title if t not in terms]
+
+
+def index_entries(story: Mapping[str, Any], n: int) -> list[tuple[str, float]]:
+    """The terms a story is found by, its heaviest body terms and half as many title terms,
+    with their weights in the story's unit-length centroid (what `candidates` ranks by)."""
+    norms = story["norms"]
+    body = [(t, w / norms["body"]) for t, w in _heaviest(story["body"], n)]
+    terms = {t for t, _ in body}
+    title = _heaviest(story["title"], max(1, n // 2))
+    return body + [(t, w / norms["title"]) for t, w in title if t not in terms]
+
+
 def index_terms(story: Mapping[str, Any], n: int) -> list[str]:
     """The terms a story is found by: its heaviest body terms and half as many title terms."""
-    terms = [t for t, _ in _heaviest(story["body"], n)]
-    terms += [t for t, _ in _heaviest(story["title"], max(1, n // 2)) if t not in terms]
-    return terms
+    return [t for t, _ in index_entries(story, n)]
 
 
 def story_id_for(article_id: str) -> str:
@@ -264,9 +363,10 @@ def story_id_for(article_id: str) -> str:
 
 @dataclass
 class StoryIndex:
-    """term → {story id: last_seen}: which live stories have the term among their heaviest."""
+    """term → {story id: (last_seen, weight)}: which live stories have the term among their
+    heaviest, and its weight in the story's centroid."""
 
-    postings: dict[str, dict[str, float]] = field(default_factory=dict)
+    postings: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     # article id → its live story, so a later revision of an article finds the story it is in
     # even when its new text shares no heavy term with it. Bounded by the live stories'
     # listed articles; forgotten with the story.
@@ -277,23 +377,34 @@ class StoryIndex:
         self.members[article_id] = sid
         self.seen[sid] = max(at, self.seen.get(sid, at))
 
-    def add(self, sid: str, terms: Sequence[str], at: float) -> None:
-        for t in terms:
-            posting = self.postings.setdefault(t, {})
-            posting.pop(sid, None)  # re-inserted: dicts keep the most recent last
-            posting[sid] = at
+    def add(self, sid: str, terms: Sequence[str | tuple[str, float]], at: float) -> None:
+        """List the story under each term (a term alone weighs 1)."""
+        postings = self.postings
+        for entry in terms:
+            t, w = (entry, 1.0) if isinstance(entry, str) else entry
+            posting = postings.get(t)
+            if posting is None:
+                posting = postings[t] = {}
+            else:
+                posting.pop(sid, None)  # re-inserted: dicts keep the most recent last
+            posting[sid] = (at, w)
             if len(posting) > MAX_POSTINGS:
                 del posting[next(iter(posting))]
 
-    def candidates(self, vectors: Vectors, horizon: float, params: StoryParams) -> list[str]:
-        """Stories sharing the article's heaviest terms, most shared weight first."""
-        query = _heaviest(vectors["body"], params.index_terms)
-        query += _heaviest(vectors["title"], max(1, params.index_terms // 2))
+    def candidates(
+        self, vectors: Vectors, horizon: float, params: StoryParams, query: Query | None = None
+    ) -> list[str]:
+        """Stories sharing the article's heaviest terms, ranked by the dot product over those
+        terms (the article's weight × the story's): a cheap, close guess at the cosines."""
         shared: dict[str, float] = {}
-        for t, w in query:
-            for sid, seen in self.postings.get(t, {}).items():
-                if seen >= horizon:
-                    shared[sid] = shared.get(sid, 0.0) + w
+        get, postings = shared.get, self.postings
+        query = query or Query.of(vectors, params.index_terms)
+        for t, w in (*query.body, *query.title):
+            posting = postings.get(t)
+            if posting:
+                for sid, (seen, weight) in posting.items():
+                    if seen >= horizon:
+                        shared[sid] = get(sid, 0.0) + w * weight
         return [sid for sid, _ in _heaviest(shared, params.max_candidates)]
 
     def forget(self, horizon: float) -> int:
@@ -301,7 +412,7 @@ class StoryIndex:
         dropped = 0
         for t in list(self.postings):
             posting = self.postings[t]
-            for sid in [s for s, seen in posting.items() if seen < horizon]:
+            for sid in [s for s, (seen, _) in posting.items() if seen < horizon]:
                 del posting[sid]
                 dropped += 1
             if not posting:
@@ -323,7 +434,7 @@ class StoryIndex:
             if s and s["last_seen"] >= horizon
         ]
         for seen, sid, story in sorted(live):
-            index.add(sid, index_terms(story, params.index_terms), seen)
+            index.add(sid, index_entries(story, params.index_terms), seen)
             for article_id in story["articles"]:
                 index.joined(sid, article_id, seen)
         return index
@@ -391,7 +502,7 @@ def _revise(
         article_id: revision,
     }
     stories[sid] = revised
-    index.add(sid, index_terms(revised, params.index_terms), revised["last_seen"])
+    index.add(sid, index_entries(revised, params.index_terms), revised["last_seen"])
     return _joined(revised, sid, False, 1.0, False, revised=True)
 
 
@@ -439,18 +550,33 @@ def assign_story(
     df.add(features.terms())
     vectors = article_vectors(features, df)
     best: tuple[float, str] | None = None
-    for sid in index.candidates(vectors, horizon, params):
+    query = Query.of(vectors, params.index_terms)
+    rare_query = query if params.index_terms == QUERY_TERMS else None
+    for sid in index.candidates(vectors, horizon, params, query):
         story = stories.get(sid)
         if not story or story["last_seen"] < horizon:
             continue
         if article_id in story["articles"]:  # `index.members` finds these first
             return _joined(story, sid, False, 1.0, False)
-        p = compare(vectors, features, story, at).probability(params.model)
+        if (
+            params.gate
+            and _rare(query, story["body"], story["title"]) < GATE_RARE
+            and _dot(vectors["lead"], story["lead"]) < GATE_LEAD * story["norms"]["lead"]
+        ):
+            continue  # not worth the full comparison
+        p = compare(vectors, features, story, at, rare_query).probability(params.model)
         if p < params.threshold or (best is not None and (p, sid) <= best):
             continue
         if (
             params.anchor
-            and compare_first(vectors, features, story, at).probability(params.model)
+            and (
+                # a one-article story is its first article: p is already that comparison
+                p
+                if "first" not in story
+                else compare_first(vectors, features, story, at, rare_query).probability(
+                    params.model
+                )
+            )
             < params.anchor
         ):
             continue
@@ -470,7 +596,8 @@ def assign_story(
         story["sources"] = [*story["sources"], source]
     story["copies"] = [*story["copies"], copy_key][-MAX_COPIES:]
     stories[sid] = story  # re-assigned, not mutated: a changelog table sees the change
-    index.add(sid, index_terms(story, params.index_terms), story["last_seen"])
+    entries = query.index_entries() if is_new else index_entries(story, params.index_terms)
+    index.add(sid, entries, story["last_seen"])
     index.joined(sid, article_id, story["last_seen"])
     return _joined(story, sid, is_new, score, False)
 

@@ -18,7 +18,14 @@ from typing import Any
 from streams.stories.cluster import Assignment, Clusterer, StoryParams
 from streams.stories.features import StoryFeatures, places_of, story_features
 from streams.stories.offline import StoryInput
-from streams.trends.detector import RULE_PREFIX, TrendDetector, TrendEvent, keys_for
+from streams.trends.detector import (
+    DEFAULTS,
+    RULE_PREFIX,
+    TrendDetector,
+    TrendEvent,
+    TrendParams,
+    keys_for,
+)
 
 MAX_TERMS = 12
 
@@ -82,47 +89,79 @@ def shuffled_times(inputs: Sequence[TrendInput], seed: int) -> list[TrendInput]:
     return [replace(i, story=replace(i.story, at=at)) for i, at in zip(inputs, times, strict=True)]
 
 
+def article_events(
+    *,
+    at: float,
+    source: str,
+    headline: str,
+    terms: tuple[str, ...],
+    regions: Sequence[str],
+    topics: Sequence[str],
+    assignment: Assignment,
+    new_outlet: bool,
+    rules: Sequence[tuple[str, bool]] = (),
+    params: TrendParams = DEFAULTS,
+) -> list[tuple[TrendEvent, tuple[str, ...]]]:
+    """What the detector is fed for one clustered article, as (event, keys): the article under
+    its region/topic keys (not a same-outlet copy), and under `rule:<id>` for each of `rules`:
+    (rule id, True) when the rule's alert on the story opens, (rule id, False) when it gains the
+    article's outlet. Shared by the offline run (`events_of`) and the worker's trend stage
+    (streams/worker/trend_stage.py), which find the rules' alerts each their own way."""
+
+    def event(key: str, is_new: bool, joined: bool) -> TrendEvent:
+        return TrendEvent(
+            at,
+            key,
+            assignment.story_id,
+            is_new,
+            source,
+            joined,
+            headline,
+            terms,
+            assignment.size,
+        )
+
+    out = []
+    keys = tuple(keys_for(regions, topics, params))
+    if keys and not assignment.copy:
+        out.append((event(keys[0], assignment.is_new, new_outlet), keys))
+    for rule, opened in rules:
+        key = RULE_PREFIX + rule
+        out.append((event(key, opened, not opened), (key,)))
+    return out
+
+
 def events_of(
     item: TrendInput,
     assignment: Assignment,
     new_outlet: bool,
     rule_sources: dict[tuple[str, str], list[str]],
 ) -> list[tuple[TrendEvent, tuple[str, ...]]]:
-    """What the detector is fed for one clustered article, as (event, keys): the article under
-    its region/topic keys, and under `rule:<id>` for each rule whose alert on the story opens or
-    gains an outlet (`rule_sources`: (rule, story) → outlets, the alert's `sources`, updated
-    here; a copy still opens the alert of a rule that had none on the story, as the worker's
-    story stage does)."""
+    """`article_events` of one article of a file: a rule's alert on a story opens or gains an
+    outlet as `rule_sources` ((rule, story) → outlets, the alert's `sources`, updated here)
+    says; a copy still opens the alert of a rule that had none on the story, as the worker's
+    story stage does."""
     s = item.story
-    terms = terms_of(s.features)
-
-    def event(key: str, is_new: bool, joined: bool) -> TrendEvent:
-        return TrendEvent(
-            s.at,
-            key,
-            assignment.story_id,
-            is_new,
-            s.source,
-            joined,
-            item.headline,
-            terms,
-            assignment.size,
-        )
-
-    out = []
-    keys = tuple(keys_for(item.regions, item.topics))
-    if keys and not assignment.copy:
-        out.append((event(keys[0], assignment.is_new, new_outlet), keys))
+    rules: list[tuple[str, bool]] = []
     for rule in item.rules:
-        key = RULE_PREFIX + rule
         sources = rule_sources.get((rule, assignment.story_id))
         if sources is None:
             rule_sources[(rule, assignment.story_id)] = [s.source]
-            out.append((event(key, True, False), (key,)))
+            rules.append((rule, True))
         elif not assignment.copy and s.source not in sources:
             sources.append(s.source)
-            out.append((event(key, False, True), (key,)))
-    return out
+            rules.append((rule, False))
+    return article_events(
+        at=s.at,
+        source=s.source,
+        headline=item.headline,
+        terms=terms_of(s.features),
+        regions=item.regions,
+        topics=item.topics,
+        assignment=assignment,
+        new_outlet=new_outlet,
+        rules=rules,
+    )
 
 
 def detect_in_order(

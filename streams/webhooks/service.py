@@ -1,7 +1,9 @@
-"""`rasid webhooks`: deliver alerts to the webhook subscriptions (docs/subscribers.md).
+"""`rasid webhooks`: deliver alerts and trends to the webhook subscriptions
+(docs/subscribers.md).
 
-One consumer group (`<app id>-webhooks`) reads `rasid.alerts`; scale out with partitions and
-processes. Every subscription has its own ordered queue and one POST in flight, so a slow or
+One consumer group (`<app id>-webhooks`) reads `rasid.alerts` and `rasid.trends` (a
+subscription of `kinds` alerts, trends or both; version 1 subscriptions get alerts only); scale
+out with partitions and processes. Every subscription has its own ordered queue and one POST in flight, so a slow or
 dead receiver delays only itself; within it, the revisions of one alert go in order (a retried
 or held revision holds back the later ones of the same alert, not other alerts). Per delivery:
 
@@ -18,10 +20,11 @@ or held revision holds back the later ones of the same alert, not other alerts).
   is PAUSED: its queue and every alert for it go to the dead letters (nothing piles up, nothing
   is lost), a `ping` is posted every backoff cap, and its first 2xx resumes deliveries.
 
-Progress is kept per subscription: for each subscription and partition of `rasid.alerts`, the
-offset before which everything is delivered or dead-lettered for it, written to the compacted
-`rasid.webhooks.progress` before the group's offsets, which are committed up to the oldest of
-them. After a restart each subscription is offered only the alerts from its own offset on, so
+Progress is kept per subscription: for each subscription and partition of `rasid.alerts` and
+of `rasid.trends`, the offset before which everything is delivered or dead-lettered for it,
+written to the compacted `rasid.webhooks.progress` (webhook-progress v1 for the alerts topic,
+v2, which names its topic, for the trends topic) before the group's offsets, which are
+committed up to the oldest of them. After a restart each subscription is offered only the alerts from its own offset on, so
 one receiver's backlog is re-sent to that receiver alone (at-least-once: receivers drop
 repeats by X-Rasid-Delivery).
 """
@@ -52,6 +55,8 @@ from streams import health, metrics
 from streams.alerts import upgrade as upgrade_alert
 from streams.api.feed import supervise, tail
 from streams.api.http import Runner, json_errors
+from streams.api.trends import TREND_MAX_BYTES, TrendFilter
+from streams.errors import BadInput
 from streams.filters import AlertFilter
 from streams.kafka import names as topics
 from streams.settings import Settings, _parse_utc_offset
@@ -70,6 +75,10 @@ from streams.webhooks.policy import (
 
 log = logging.getLogger("rasid.webhooks")
 _seq = itertools.count()
+
+# Where a record sits: (topic, partition). Progress, pending deliveries and the group's
+# offsets are kept per slot, so the alerts and the trends topics never mix their offsets.
+Slot = tuple[str, int]
 
 
 class ForbiddenTarget(OSError):
@@ -106,34 +115,34 @@ class Delivery:
     seq: int
     id: str = field(compare=False)
     payload: dict[str, Any] = field(compare=False)
-    offsets: list[tuple[int, int]] = field(compare=False)  # alert records it completes
+    offsets: list[tuple[Slot, int]] = field(compare=False)  # records it completes
     attempts: int = field(default=0, compare=False)
     alert: str | None = field(default=None, compare=False)  # the alert id (None: a digest)
 
 
 class Offsets:
-    """One subscription's progress: per partition, the oldest offset with a delivery still
-    pending for it, else the next offset to consume."""
+    """One subscription's progress: per slot (topic, partition), the oldest offset with a
+    delivery still pending for it, else the next offset to consume."""
 
     def __init__(self) -> None:
-        self.pending: dict[int, dict[int, int]] = {}  # partition → offset → open deliveries
-        self.consumed: dict[int, int] = {}  # partition → next offset
+        self.pending: dict[Slot, dict[int, int]] = {}  # slot → offset → open deliveries
+        self.consumed: dict[Slot, int] = {}  # slot → next offset
 
-    def consumed_record(self, partition: int, offset: int, deliveries: int) -> None:
-        self.consumed[partition] = offset + 1
+    def consumed_record(self, slot: Slot, offset: int, deliveries: int) -> None:
+        self.consumed[slot] = offset + 1
         if deliveries:
-            self.pending.setdefault(partition, {})[offset] = deliveries
+            self.pending.setdefault(slot, {})[offset] = deliveries
 
-    def done(self, partition: int, offset: int) -> None:
-        open_ = self.pending.get(partition, {})
+    def done(self, slot: Slot, offset: int) -> None:
+        open_ = self.pending.get(slot, {})
         if offset in open_:
             open_[offset] -= 1
             if open_[offset] <= 0:
                 del open_[offset]
 
-    def point(self, partition: int, default: int) -> int:
-        open_ = self.pending.get(partition)
-        return min(open_) if open_ else self.consumed.get(partition, default)
+    def point(self, slot: Slot, default: int) -> int:
+        open_ = self.pending.get(slot)
+        return min(open_) if open_ else self.consumed.get(slot, default)
 
 
 class SubscriptionQueue:
@@ -144,7 +153,9 @@ class SubscriptionQueue:
         self.record = record
         self.id: str = record["id"]
         self.d = dispatcher
+        self.kinds = frozenset(record.get("kinds", ("alerts",)))  # version 1: alerts only
         self.filter = AlertFilter.from_params(record["filters"])
+        self.trend_filter = TrendFilter.from_params(record.get("trend_filters") or {})
         quiet = record.get("quiet_hours")
         self.quiet = (
             QuietHours.parse(quiet["window"], _parse_utc_offset(quiet["utc_offset"]))
@@ -153,7 +164,7 @@ class SubscriptionQueue:
         )
         self.throttle = Throttle(float(record.get("throttle_seconds", 0)))
         self.digest_minutes = int(record.get("digest_minutes", 0))
-        self.digest: list[tuple[dict[str, Any], tuple[int, int]]] = []
+        self.digest: list[tuple[dict[str, Any], tuple[Slot, int]]] = []
         self.offsets = Offsets()
         self.heap: list[Delivery] = []
         # The newest queued delivery of each alert: the next revision never goes before it.
@@ -182,12 +193,12 @@ class SubscriptionQueue:
             self.paused = False
 
     def finished(self, delivery: Delivery) -> None:
-        for partition, offset in delivery.offsets:
-            self.offsets.done(partition, offset)
+        for slot, offset in delivery.offsets:
+            self.offsets.done(slot, offset)
 
-    def offer(self, alert: dict[str, Any], where: tuple[int, int]) -> bool:
+    def offer(self, alert: dict[str, Any], where: tuple[Slot, int]) -> bool:
         """Queue the alert if this subscription wants it; True if it did."""
-        if not self.filter.matches(alert):
+        if "alerts" not in self.kinds or not self.filter.matches(alert):
             return False
         if not self.throttle.allow(alert, time.time()):
             metrics.WEBHOOK_DELIVERIES.labels(outcome="throttled").inc()
@@ -208,7 +219,28 @@ class SubscriptionQueue:
         self.push(payload, [where], until.timestamp() if until else 0.0)
         return True
 
-    def push(self, payload: dict[str, Any], offsets: list[tuple[int, int]], at: float) -> None:
+    def offer_trend(self, trend: dict[str, Any], where: tuple[Slot, int]) -> bool:
+        """Queue the trend record if this subscription wants it; True if it did. A trend goes
+        in a POST of its own (never in a digest, never throttled: the detector sends one
+        record per level per episode already); quiet hours hold it unless it is extreme."""
+        if "trends" not in self.kinds or not self.trend_filter.matches(trend):
+            return False
+        now = datetime.now(UTC)
+        urgent = {"severity": "critical"} if trend.get("level") == "extreme" else {}
+        until = hold_until(urgent, self.quiet, now)
+        if until is not None:
+            metrics.WEBHOOK_DELIVERIES.labels(outcome="held").inc()
+        payload = {
+            "type": "trend",
+            "subscription_id": self.id,
+            # trend ids are never revised: one delivery per (subscription, trend)
+            "delivery_id": delivery_id(self.id, f"trend:{trend['id']}", 1),
+            "trend": trend,
+        }
+        self.push(payload, [where], until.timestamp() if until else 0.0)
+        return True
+
+    def push(self, payload: dict[str, Any], offsets: list[tuple[Slot, int]], at: float) -> None:
         alert = payload["alert"]["id"] if payload["type"] == "alert" else None
         if alert is not None and alert in self.last_of:
             at = self._in_order(alert, at)
@@ -379,18 +411,24 @@ def new_session(settings: Settings) -> aiohttp.ClientSession:
 class Dispatcher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.alerts_topic = settings.topic_alerts
+        self.trends_topic = topics.trends(settings)
         self.subscriptions: dict[str, SubscriptionQueue] = {}
-        self.consumed: dict[int, int] = {}  # partition of rasid.alerts → next offset
-        # (subscription, partition) → offset, as rasid.webhooks.progress says (read at start,
-        # then our own writes come back) and as this process last wrote it
-        self.durable: dict[tuple[str, int], int] = {}
-        self.written: dict[tuple[str, int], int] = {}
+        self.consumed: dict[Slot, int] = {}  # (topic, partition) → next offset
+        # (subscription, slot) → offset, as rasid.webhooks.progress says (read at start, then
+        # our own writes come back) and as this process last wrote it
+        self.durable: dict[tuple[str, Slot], int] = {}
+        self.written: dict[tuple[str, Slot], int] = {}
         self.removed: set[str] = set()  # subscriptions whose progress records to delete
         self.progress_ready = asyncio.Event()
         self.session: aiohttp.ClientSession | None = None
         self.producer: AIOKafkaProducer | None = None
         self.subs_ready = asyncio.Event()
         self.alerts_ready = asyncio.Event()
+
+    def slot(self, partition: int) -> Slot:
+        """A partition of the alerts topic (what version 1 progress records and tests name)."""
+        return (self.alerts_topic, partition)
 
     # ---- subscriptions (compacted topic, read whole and followed)
     def on_subscription(self, record: Any) -> None:
@@ -401,32 +439,55 @@ class Dispatcher:
         if record.value is None:
             self.removed.add(sub_id)
             return
+        try:  # version 1 (alerts only) and version 2 (kinds, trend filters)
+            doc = decode_valid(
+                "subscription", record.value, "subscription", older={1: "subscription-v1"}
+            )
+        except BadInput:
+            # never started: a record that no version of the schema accepts (written by hand)
+            log.warning("invalid subscription record ignored", extra={"subscription_id": sub_id})
+            return
         self.removed.discard(sub_id)
-        queue = SubscriptionQueue(orjson.loads(record.value), self)
+        queue = SubscriptionQueue(doc, self)
         self.subscriptions[sub_id] = queue
         queue.start()
 
-    # ---- progress (compacted, keyed "<subscription>/<partition>")
+    # ---- progress (compacted; keyed "<subscription>/<partition>" for the alerts topic,
+    # version 1, and "<subscription>/<topic>/<partition>" for any other, version 2)
+    def _progress_key(self, sub_id: str, slot: Slot) -> bytes:
+        topic, partition = slot
+        if topic == self.alerts_topic:
+            return f"{sub_id}/{partition}".encode()
+        return f"{sub_id}/{topic}/{partition}".encode()
+
     def on_progress(self, record: Any) -> None:
-        sub_id, _, partition = (record.key or b"").decode().rpartition("/")
         if record.value is None:
-            self.durable.pop((sub_id, int(partition)), None)
+            parts = (record.key or b"").decode().split("/")
+            if len(parts) == 2:
+                self.durable.pop((parts[0], self.slot(int(parts[1]))), None)
+            elif len(parts) == 3:
+                self.durable.pop((parts[0], (parts[1], int(parts[2]))), None)
             return
-        doc = decode_valid("webhook-progress", record.value, "webhook progress record")
-        key = (doc["subscription_id"], doc["partition"])
+        doc = decode_valid(
+            "webhook-progress",
+            record.value,
+            "webhook progress record",
+            older={1: "webhook-progress-v1"},
+        )
+        key = (doc["subscription_id"], (doc.get("topic", self.alerts_topic), doc["partition"]))
         self.durable[key] = max(self.durable.get(key, 0), doc["offset"])
 
-    def progress(self, queue: SubscriptionQueue, partition: int) -> int:
-        """Where `queue` stands on `partition`: never behind what it recorded before (alerts
+    def progress(self, queue: SubscriptionQueue, slot: Slot) -> int:
+        """Where `queue` stands on `slot`: never behind what it recorded before (records
         re-read after a restart below that point are skipped for it, not pending)."""
-        own = queue.offsets.point(partition, self.consumed[partition])
-        return max(own, self.durable.get((queue.id, partition), 0))
+        own = queue.offsets.point(slot, self.consumed[slot])
+        return max(own, self.durable.get((queue.id, slot), 0))
 
-    def commit_points(self) -> dict[int, int]:
-        """The group's offsets: per partition, the oldest progress of any subscription."""
+    def commit_points(self) -> dict[Slot, int]:
+        """The group's offsets: per slot, the oldest progress of any subscription."""
         return {
-            p: min([nxt, *(self.progress(q, p) for q in self.subscriptions.values())])
-            for p, nxt in self.consumed.items()
+            slot: min([nxt, *(self.progress(q, slot) for q in self.subscriptions.values())])
+            for slot, nxt in self.consumed.items()
         }
 
     def progress_records(self) -> list[tuple[bytes, bytes | None]]:
@@ -435,28 +496,33 @@ class Dispatcher:
         out: list[tuple[bytes, bytes | None]] = []
         now = datetime.now(UTC).isoformat()
         for queue in self.subscriptions.values():
-            for partition in self.consumed:
-                at = self.progress(queue, partition)
-                if self.written.get((queue.id, partition)) == at:
+            for slot in self.consumed:
+                at = self.progress(queue, slot)
+                if self.written.get((queue.id, slot)) == at:
                     continue
-                self.written[(queue.id, partition)] = at
-                doc = {
+                self.written[(queue.id, slot)] = at
+                topic, partition = slot
+                doc: dict[str, Any] = {
                     "schema_version": 1,
                     "subscription_id": queue.id,
                     "partition": partition,
                     "offset": at,
                     "at": now,
                 }
-                check_outgoing("webhook-progress", doc)
-                out.append((f"{queue.id}/{partition}".encode(), orjson.dumps(doc)))
+                if topic == self.alerts_topic:  # as before: an older release reads it too
+                    check_outgoing("webhook-progress-v1", doc)
+                else:
+                    doc = {**doc, "schema_version": 2, "topic": topic}
+                    check_outgoing("webhook-progress", doc)
+                out.append((self._progress_key(queue.id, slot), orjson.dumps(doc)))
         for sub_id in self.removed:
             for key in [k for k in {*self.written, *self.durable} if k[0] == sub_id]:
                 self.written.pop(key, None)
-                out.append((f"{key[0]}/{key[1]}".encode(), None))
+                out.append((self._progress_key(*key), None))
         self.removed.clear()
         return out
 
-    # ---- alerts
+    # ---- alerts and trends
     def on_alert(self, partition: int, offset: int, value: bytes | None) -> None:
         try:
             alert = orjson.loads(value or b"")
@@ -464,17 +530,40 @@ class Dispatcher:
             alert = None
         if isinstance(alert, dict):  # the previous release's version 2 goes out as version 3
             alert = upgrade_alert(alert)
-        self.consumed[partition] = offset + 1
+        slot = self.slot(partition)
+        self.consumed[slot] = offset + 1
         for queue in list(self.subscriptions.values()):
             # below its recorded progress: delivered or dead-lettered for it before a restart
-            fresh = offset >= self.durable.get((queue.id, partition), 0)
+            fresh = offset >= self.durable.get((queue.id, slot), 0)
             taken = (
                 fresh
                 and isinstance(alert, dict)
                 and "id" in alert
-                and queue.offer(alert, (partition, offset))
+                and queue.offer(alert, (slot, offset))
             )
-            queue.offsets.consumed_record(partition, offset, int(taken))
+            queue.offsets.consumed_record(slot, offset, int(taken))
+
+    def on_trend(self, partition: int, offset: int, value: bytes | None) -> None:
+        """A record of the trends topic: offered to the subscriptions of kind trends; an
+        invalid one is skipped (counted), its offset passed like any other's."""
+        trend: dict[str, Any] | None = None
+        try:
+            if len(value or b"") <= TREND_MAX_BYTES:
+                trend = decode_valid("trend", value, "trend record")
+        except BadInput:
+            pass
+        if trend is None:
+            metrics.TREND_RECORDS_INVALID.labels(reader="webhooks").inc()
+            log.warning(
+                "invalid trend record skipped",
+                extra={"topic": self.trends_topic, "partition": partition, "offset": offset},
+            )
+        slot = (self.trends_topic, partition)
+        self.consumed[slot] = offset + 1
+        for queue in list(self.subscriptions.values()):
+            fresh = offset >= self.durable.get((queue.id, slot), 0)
+            taken = fresh and trend is not None and queue.offer_trend(trend, (slot, offset))
+            queue.offsets.consumed_record(slot, offset, int(taken))
 
     async def post(self, record: dict[str, Any], payload: dict[str, Any]) -> tuple[int | None, str]:
         assert self.session is not None
@@ -539,7 +628,8 @@ class Dispatcher:
     async def consume_alerts(self) -> None:
         s = self.settings
         consumer = AIOKafkaConsumer(
-            s.topic_alerts,
+            self.alerts_topic,
+            self.trends_topic,
             bootstrap_servers=s.kafka_bootstrap,
             group_id=f"{s.app_id}-webhooks",
             enable_auto_commit=False,
@@ -555,16 +645,17 @@ class Dispatcher:
             last_commit = time.monotonic()
             while True:
                 batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
+                for tp, records in batch.items():
+                    take = self.on_alert if tp.topic == self.alerts_topic else self.on_trend
                     for r in records:
-                        self.on_alert(r.partition, r.offset, r.value)
+                        take(r.partition, r.offset, r.value)
                 if time.monotonic() - last_commit >= 1.0:
                     # each subscription's progress first: the group never passes it
                     await self.write_progress()
                     points = self.commit_points()
                     if points:
                         await consumer.commit(
-                            {TopicPartition(s.topic_alerts, p): o for p, o in points.items()}
+                            {TopicPartition(t, p): o for (t, p), o in points.items()}
                         )
                     last_commit = time.monotonic()
         finally:
@@ -610,7 +701,7 @@ class Dispatcher:
             ),
         ]
         try:
-            # know the subscriptions and how far each got before taking alerts
+            # know the subscriptions and how far each got before taking alerts and trends
             await self.subs_ready.wait()
             await self.progress_ready.wait()
             tasks.append(asyncio.create_task(supervise("alerts", self.consume_alerts)))

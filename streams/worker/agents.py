@@ -75,10 +75,11 @@ def register(ctx: WorkerContext, hand_off: StoryHandOff) -> None:
                 stage = Stage.ALERT
                 with metrics.stage(Stage.ALERT):
                     alerts = [a for a in pipe.alerts(enriched, hits, now) if _new(ctx, a, queued)]
-            # The enriched article for other readers, and the new hits for the story stage
-            # (one alert per rule and story), sent and acknowledged with the batch.
+            # The enriched article for other readers, and its story candidate with the new
+            # hits (one alert per rule and story), packed with the batch's other candidates
+            # into one message: sent and acknowledged with the batch.
             out = [_out(topics.enriched, enriched["id"].encode(), enriched)]
-            out += hand_off.outgoing(enriched, alerts)
+            item = hand_off.candidate(enriched, alerts)
         except Exception as exc:  # a bug must not stop the stream or lose the message
             return failure_step(topics.deadletter, event, stage, exc)
 
@@ -86,7 +87,7 @@ def register(ctx: WorkerContext, hand_off: StoryHandOff) -> None:
             observe.article_enriched(enriched, event.message)
             hand_off.forwarded(alerts, event.message.partition)
 
-        return Step(f"alerts:{len(alerts)}", out, done)
+        return Step(f"alerts:{len(alerts)}", out, done, item)
 
     def refused(event: EventT[Any], exc: BaseException) -> Step:
         """The article whose output (the enriched article, above all) Kafka refused for good."""
@@ -107,7 +108,8 @@ def register(ctx: WorkerContext, hand_off: StoryHandOff) -> None:
                 _reload(ctx)
             queued: set[str] = set()  # alert ids this batch sends (the table learns them after)
             handle = functools.partial(process_one, queued=queued)
-            for outcome in await run_batch(stream, events, handle, refused, "articles"):
+            outcomes = await run_batch(stream, events, handle, refused, "articles", hand_off.packer)
+            for outcome in outcomes:
                 yield outcome
 
 

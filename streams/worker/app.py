@@ -14,11 +14,17 @@ from prometheus_client import REGISTRY
 from streams import metrics
 from streams.kafka.names import CHANGELOG
 from streams.settings import Settings
-from streams.worker import agents, faust_fixes, observe, story_stage, web
+from streams.worker import agents, faust_fixes, observe, story_stage, trend_stage, web
 from streams.worker import live_rules as rules_topic
+from streams.worker.batches import Packer
 from streams.worker.context import Readiness, StoryHandOff, Topics, WorkerContext
 from streams.worker.emitted import EmittedIds
 from streams.worker.pipeline import Pipeline
+
+# Bounds of one story-candidate message (schemas/story-candidate.v4.json allows 500 items); a
+# candidate is ~2-8 KB, so a default batch of 20 articles is one message of ~100 KB.
+CANDIDATES_PER_MESSAGE = 500
+CANDIDATE_MESSAGE_BYTES = 512 * 1024
 
 
 def _topic(app: faust.App, name: str, settings: Settings) -> Any:
@@ -93,16 +99,26 @@ def create_app(
             horizon_seconds=settings.alert_dedup_days * 86400.0,
         ),
         stories=story_stage.declare(app, settings),
+        trends=trend_stage.declare(app, settings),  # fed by the story agent (docs/trends.md)
         readiness=readiness,
     )
     if live_rules:  # the worker: rules come from the rules topic, readiness waits for them
         rules_topic.attach(ctx)
     else:  # tests, offline use: the rules file given to the pipeline
         readiness.rules_arrived()
-    # The match stage hands new hits to the story stage through these two calls only.
+    # The hot stage hands every article and its new hits to the story stage through these
+    # calls only: one story-candidate message per batch of raw articles (v4), bounded so it
+    # stays well under Kafka's 1 MB default message size.
     hand_off = StoryHandOff(
-        outgoing=functools.partial(story_stage.outgoing, ctx.stories),
+        candidate=story_stage.candidate,
         forwarded=functools.partial(story_stage.forwarded, ctx.emitted),
+        packer=Packer(
+            ctx.stories.topic,
+            story_stage.BATCH_HEAD,
+            story_stage.BATCH_TAIL,
+            max_items=CANDIDATES_PER_MESSAGE,
+            max_bytes=CANDIDATE_MESSAGE_BYTES,
+        ),
     )
 
     def reassigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -112,6 +128,7 @@ def create_app(
     app.on_partitions_assigned.connect(reassigned)
     agents.register(ctx, hand_off)
     story_stage.register(ctx)  # one alert per rule and story (docs/subscribers.md)
+    trend_stage.register(ctx)  # its detector rebuilt from its table after an assignment
     web.register(ctx)
     observe.register(ctx)  # lag timer, source gauges, rule-set version
     # faust's own sensors (messages, commits, lag …) feed the same registry as rasid_*.

@@ -138,17 +138,64 @@ async def deliver(messages: Sequence[Outgoing]) -> list[Outgoing]:
 @dataclass(slots=True)
 class Step:
     """What one input message turned into: its outcome, the messages to send, and what to do
-    once they are all acknowledged (metrics, the dedup table, logs)."""
+    once they are all acknowledged (metrics, the dedup table, logs). `item`: its part of a
+    message shared with the batch's other events (key, encoded value), packed by a `Packer`."""
 
     outcome: str
     out: list[Outgoing] = field(default_factory=list)
     done: Callable[[], None] | None = None
+    item: tuple[bytes, bytes] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Packer:
+    """Packs the items of a batch's steps into as few messages as the bounds allow: a JSON
+    object `head` + items joined by "," + `tail` (e.g. the story candidates of a batch, one
+    message instead of one per article: faust's produce/consume/ack cost is paid per message).
+    A message holds at most `max_items` items and, unless one item alone is larger, at most
+    `max_bytes` bytes; its key is its first item's."""
+
+    topic: Any  # a faust Topic
+    head: bytes
+    tail: bytes
+    max_items: int
+    max_bytes: int
+
+    def pack(
+        self, items: Sequence[tuple[int, tuple[bytes, bytes]]]
+    ) -> list[tuple[Outgoing, list[int]]]:
+        """(step index, item) in order → [(message, indexes of the steps it carries)]."""
+        packed: list[tuple[Outgoing, list[int]]] = []
+        group: list[tuple[int, tuple[bytes, bytes]]] = []
+        size = 0
+
+        def close() -> None:
+            value = self.head + b",".join(v for _, (_, v) in group) + self.tail
+            packed.append((Outgoing(self.topic, group[0][1][0], value), [i for i, _ in group]))
+
+        for index, item in items:
+            extra = len(item[1]) + 1
+            if group and (len(group) >= self.max_items or size + extra > self.max_bytes):
+                close()
+                group, size = [], 0
+            group.append((index, item))
+            size += extra
+        if group:
+            close()
+        return packed
 
 
 def dead_letter_step(
-    topic: Any, event: Any, stage: Stage, reason: DeadLetterReason, detail: str
+    topic: Any,
+    event: Any,
+    stage: Stage,
+    reason: DeadLetterReason,
+    detail: str,
+    *,
+    value: bytes | None = None,
 ) -> Step:
-    """The input event as a dead letter on `topic` (a faust Topic), counted once delivered."""
+    """The input event as a dead letter on `topic` (a faust Topic), counted once delivered.
+    `value`: the bytes to keep instead of the event's (one item of a batch message)."""
     msg = event.message
     letter = dead_letter(
         reason=reason,
@@ -158,7 +205,7 @@ def dead_letter_step(
         partition=msg.partition,
         offset=msg.offset,
         key=msg.key,
-        value=msg.value,
+        value=msg.value if value is None else value,
         now=utcnow(),
     )
 
@@ -179,15 +226,24 @@ def dead_letter_step(
     return Step(reason.value, [Outgoing(topic, msg.key or b"", orjson.dumps(letter))], done)
 
 
-def failure_step(topic: Any, event: Any, stage: Stage, exc: Exception) -> Step:
+def failure_step(
+    topic: Any,
+    event: Any,
+    stage: Stage,
+    exc: Exception,
+    *,
+    value: bytes | None = None,
+    where: str = "",
+) -> Step:
     """Dead-letter the event whose processing failed: bad input with its own reason, anything
-    else (a bug) as processing_error, logged with its traceback."""
+    else (a bug) as processing_error, logged with its traceback. `value` and `where` (e.g.
+    "candidate 3 of 20: "): one failed item of a batch message, dead-lettered on its own."""
     if isinstance(exc, BadInput):
         reason, detail = exc.reason, exc.detail
     else:
         log.exception("processing error in %s", stage.value)
         reason, detail = DeadLetterReason.PROCESSING_ERROR, repr(exc)
-    return dead_letter_step(topic, event, stage, reason, detail)
+    return dead_letter_step(topic, event, stage, reason, where + detail, value=value)
 
 
 async def run_batch(
@@ -196,25 +252,31 @@ async def run_batch(
     handle: Callable[[Any], Step],
     refused: Callable[[Any, BaseException], Step],
     stage: str,
+    packer: Packer | None = None,
 ) -> list[str]:
     """Process a batch of events, deliver everything it produced, then acknowledge the events.
 
     `handle` must not raise (it dead-letters its own failures). `refused` turns an event whose
-    output the broker refused for good (e.g. too large) into a dead letter. Nothing is
-    acknowledged before every send of the batch is acknowledged by the broker, so a crash at
-    any point leaves the batch's offsets uncommitted.
+    output the broker refused for good (e.g. too large) into a dead letter; a packed message
+    refused for good takes every event it carries with it (one item too large for the broker
+    is packed alone, see `Packer`). Nothing is acknowledged before every send of the batch is
+    acknowledged by the broker, so a crash at any point leaves the batch's offsets uncommitted.
     """
     metrics.BATCH_SIZE.labels(stage=stage).observe(len(events))
     steps: list[Step] = []
     for event in events:
         steps.append(handle(event))
         await asyncio.sleep(0)  # CPU-bound loop: let heartbeats and fetches run in between
-    failed = await deliver([o for s in steps for o in s.out])
+    packed: list[tuple[Outgoing, list[int]]] = []
+    if packer is not None:
+        packed = packer.pack([(i, s.item) for i, s in enumerate(steps) if s.item is not None])
+    failed = await deliver([o for s in steps for o in s.out] + [o for o, _ in packed])
     if failed:
         errors = {id(o): o.error for o in failed}
+        shared = {i: errors[id(o)] for o, carried in packed if id(o) in errors for i in carried}
         letters: list[Outgoing] = []
         for i, step in enumerate(steps):
-            error = next((errors[id(o)] for o in step.out if id(o) in errors), None)
+            error = next((errors[id(o)] for o in step.out if id(o) in errors), shared.get(i))
             if error is not None:
                 steps[i] = refused(events[i], error)
                 letters.extend(steps[i].out)

@@ -13,9 +13,10 @@ from streams.settings import Settings
 from streams.worker.pipeline import Pipeline
 
 if TYPE_CHECKING:
-    from streams.worker.batches import Outgoing
+    from streams.worker.batches import Packer
     from streams.worker.emitted import EmittedIds
     from streams.worker.story_stage import StoryStage
+    from streams.worker.trend_stage import TrendStage
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,14 @@ class Readiness:
 
 @dataclass(frozen=True)
 class StoryHandOff:
-    """How the match stage passes an article's new hits to the story stage: the messages to
-    send with the batch, and what to remember once the broker acknowledged them."""
+    """How the hot stage passes every article, with its new hits, to the story stage: its
+    story candidate (key, encoded v3 candidate), packed with the batch's other candidates into
+    one message (`packer`, story-candidate v4), and what to remember once the broker
+    acknowledged them."""
 
-    outgoing: Callable[[dict[str, Any], list[dict[str, Any]]], list[Outgoing]]
+    candidate: Callable[[dict[str, Any], list[dict[str, Any]]], tuple[bytes, bytes]]
     forwarded: Callable[[list[dict[str, Any]], int], None]  # (hits, source partition)
+    packer: Packer
 
 
 @dataclass(frozen=True)
@@ -64,3 +68,4 @@ class WorkerContext:
     emitted: EmittedIds  # article-level hit ids forwarded to the story stage (bounded horizon)
     stories: StoryStage
     readiness: Readiness
+    trends: TrendStage | None = None  # burst detection in the story agent (None: disabled)

@@ -41,8 +41,8 @@ from streams.stories.cluster import (
 from streams.stories.docfreq import DocFreq
 from streams.stories.features import StoryFeatures, places_of, story_features
 from streams.times import utcnow
-from streams.validation import check_outgoing, decode_valid, is_valid
-from streams.worker import observe
+from streams.validation import check_outgoing, check_valid, decode_valid, is_valid
+from streams.worker import observe, trend_stage
 from streams.worker.batches import Outgoing, deliver, failure_step
 from streams.worker.emitted import EmittedIds
 from streams.worker.story_store import StoryStore
@@ -112,12 +112,12 @@ def params_from(settings: Settings) -> StoryParams:
     )
 
 
-def outgoing(
-    stage: StoryStage, enriched: dict[str, Any], hits: list[dict[str, Any]]
-) -> list[Outgoing]:
+def candidate(enriched: dict[str, Any], hits: list[dict[str, Any]]) -> tuple[bytes, bytes]:
     """Hot-stage side: every article, with its story features and its new hits (already
-    filtered against the emitted table), as one message to the story stage. The features come
-    from the tokens the classifiers made of the same title and body (no second normalisation)."""
+    filtered against the emitted table), as a v3 candidate (key, bytes); the hot stage packs
+    the candidates of a batch into one v4 message (streams/worker/agents.py). The features come
+    from the tokens the classifiers made of the same title and body (no second normalisation).
+    Not schema-checked here: the story stage checks every candidate on its way in."""
     features = story_features(enriched["title"], enriched["body"], places_of(enriched))
     message = {
         "schema_version": 3,
@@ -134,8 +134,7 @@ def outgoing(
         "features": features.as_message(),
         "hits": hits,
     }
-    check_outgoing("story-candidate", message)
-    return [Outgoing(stage.topic, enriched["id"].encode(), orjson.dumps(message))]
+    return enriched["id"].encode(), orjson.dumps(message)
 
 
 def forwarded(emitted: EmittedIds, hits: list[dict[str, Any]], partition: int) -> None:
@@ -152,16 +151,34 @@ def forwarded(emitted: EmittedIds, hits: list[dict[str, Any]], partition: int) -
 NO_FEATURES = StoryFeatures({}, {}, {}, (), (), "-")
 
 
-def _decode(value: bytes | None) -> tuple[dict[str, Any], StoryFeatures]:
-    """A candidate of version 2, or of version 1 (a worker of the previous release, during a
-    rolling upgrade: its MinHash signature is not comparable, so the article opens a story of
-    its own and its alerts still go out)."""
-    message = decode_valid(
-        "story-candidate",
-        value,
-        "story candidate",
-        older={1: "story-candidate-v1", 2: "story-candidate-v2"},
-    )
+BATCH_VERSION = 4  # story-candidate.v4: the candidates of one hot-stage batch
+BATCH_HEAD = b'{"schema_version":4,"candidates":['  # + candidates joined by "," + BATCH_TAIL
+BATCH_TAIL = b"]}"
+_OLDER = {1: "story-candidate-v1", 2: "story-candidate-v2"}
+
+
+def candidates(value: bytes | None) -> tuple[list[Any], bool]:
+    """(the candidates of a message, decoded but each still to be checked on its own, whether
+    it is a batch): a version-4 batch, or one candidate of version 1-3 (an earlier release).
+    BadInput if the message itself is unusable."""
+    try:
+        message = orjson.loads(value or b"")
+    except orjson.JSONDecodeError as exc:
+        raise BadInput(DeadLetterReason.INVALID_JSON, str(exc)) from None
+    if isinstance(message, dict) and message.get("schema_version") == BATCH_VERSION:
+        batch = check_valid("story-candidates", message, "story candidate batch")
+        return list(batch["candidates"]), True
+    return [message], False
+
+
+def _decode(value: Any) -> tuple[dict[str, Any], StoryFeatures]:
+    """A candidate (encoded, or one decoded item of a batch) of version 3, 2, or 1 (a worker of
+    an earlier release, during a rolling upgrade: its MinHash signature is not comparable, so
+    the article opens a story of its own and its alerts still go out)."""
+    if isinstance(value, bytes):
+        message = decode_valid("story-candidate", value, "story candidate", older=_OLDER)
+    else:
+        message = check_valid("story-candidate", value, "story candidate", older=_OLDER)
     for hit in message["hits"]:
         if not is_valid("alert-hit", hit):
             raise BadInput(DeadLetterReason.SCHEMA_VIOLATION, "a hit is not a valid alert.v1")
@@ -173,8 +190,9 @@ def _decode(value: bytes | None) -> tuple[dict[str, Any], StoryFeatures]:
     return cand, StoryFeatures.from_message(message["features"])
 
 
-async def process(ctx: WorkerContext, stage: StoryStage, value: bytes | None) -> int:
-    """One article: assign its story; open or update one alert per hit; return alerts sent."""
+async def process(ctx: WorkerContext, stage: StoryStage, value: Any) -> int:
+    """One article (one candidate: its bytes, or decoded, e.g. an item of a batch): assign its
+    story; open or update one alert per hit; return alerts sent."""
     cand, features = _decode(value)
     at = datetime.fromisoformat(cand["at"]).timestamp()
     with metrics.stage(Stage.STORY):
@@ -246,6 +264,8 @@ async def process(ctx: WorkerContext, stage: StoryStage, value: bytes | None) ->
                 "article_id": cand["article_id"],
             },
         )
+    # burst detection: the article, and the alerts that opened or gained its outlet
+    await trend_stage.observe(ctx, cand, features, assignment, [a for _, a, _ in sending])
     return len(sending)
 
 
@@ -261,8 +281,32 @@ def _alert_time(at: str, previous: dict[str, Any] | None) -> str:
     return at
 
 
-async def _dead_letter(ctx: WorkerContext, event: EventT[Any], exc: Exception) -> str:
-    step = failure_step(ctx.topics.deadletter, event, Stage.ALERT, exc)
+async def process_message(ctx: WorkerContext, stage: StoryStage, event: EventT[Any]) -> str:
+    """Every candidate of one message, in order, each through `process` (its alerts
+    acknowledged by the broker before the next one starts). In a batch, a candidate that fails
+    is dead-lettered on its own (its bytes, with the batch's offset) and the others go on; a
+    message of one candidate (versions 1-3) that fails raises (the caller dead-letters it)."""
+    items, batched = candidates(event.message.value)
+    if not batched:
+        return f"alerts:{await process(ctx, stage, items[0])}"
+    sent, failed = 0, []
+    for i, item in enumerate(items):
+        try:
+            sent += await process(ctx, stage, item)
+        except Exception as exc:  # bad candidate or a bug: dead-letter it alone, keep going
+            where = f"candidate {i + 1} of {len(items)}: "
+            failed.append(await _dead_letter(ctx, event, exc, orjson.dumps(item), where))
+    return " ".join([f"alerts:{sent}", *failed])
+
+
+async def _dead_letter(
+    ctx: WorkerContext,
+    event: EventT[Any],
+    exc: Exception,
+    value: bytes | None = None,
+    where: str = "",
+) -> str:
+    step = failure_step(ctx.topics.deadletter, event, Stage.ALERT, exc, value=value, where=where)
     await deliver(step.out)
     if step.done is not None:
         step.done()
@@ -343,7 +387,8 @@ def register(ctx: WorkerContext) -> None:
                     now = utcnow().timestamp()
                     refresh(stage, now)
                     prune(stage, now)
-                    outcome = f"alerts:{await process(ctx, stage, event.message.value)}"
+                    outcome = await process_message(ctx, stage, event)
+                    trend_stage.flush(ctx)  # the detector's state, after its records' acks
                     snapshot(stage, now)
                 except Exception as exc:  # bad input or a bug: dead-letter it, keep going
                     outcome = await _dead_letter(ctx, event, exc)

@@ -41,6 +41,13 @@ class Capture:
     def on(self, topic: str) -> list[dict[str, Any]]:
         return [value for name, _, value in self.sent if name == topic]
 
+    def candidates(self) -> list[dict[str, Any]]:
+        """The story candidates sent, in order: the items of the hot stage's batch messages
+        (story-candidate v4, one per batch of raw articles), each a v3 candidate."""
+        batches = self.on("rasid.alerts.stories")
+        assert all(schema_errors("story-candidates", b) == [] for b in batches)
+        return [c for batch in batches for c in batch["candidates"]]
+
 
 @pytest.fixture
 async def rasid(tmp_path: Path) -> AsyncIterator[WorkerContext]:
@@ -62,7 +69,7 @@ async def test_article_agent_enriches_and_forwards_the_sample(rasid: WorkerConte
             event = await ctx.put(_raw(SAMPLE.read_text(encoding="utf-8")))
             assert ctx.results[0].startswith("alerts:"), ctx.results
     (enriched,) = capture.on("rasid.articles.enriched")
-    (candidate,) = capture.on("rasid.alerts.stories")
+    (candidate,) = capture.candidates()
     assert candidate["article_id"] == enriched["id"]
     assert ctx.results[0] == f"alerts:{len(candidate['hits'])}"
     assert schema_errors("enriched-article", enriched) == []
@@ -127,7 +134,7 @@ async def test_article_agent_forwards_each_article_once_to_the_story_stage(
     assert len(capture.on("rasid.articles.enriched")) == 2  # written again: other readers
     assert capture.on("rasid.alerts") == []  # alerts come from the story stage only
     # every article goes to the story stage (stories know their size before any alert) ...
-    candidate, again = capture.on("rasid.alerts.stories")
+    candidate, again = capture.candidates()
     for message in (candidate, again):
         assert schema_errors("story-candidate", message) == []
         assert message["article_id"] == enriched["id"]
@@ -145,7 +152,7 @@ async def _sample_candidate(rasid: WorkerContext) -> tuple[dict[str, Any], dict[
         async with rasid.app.agents["rasid.articles"].test_context() as ctx:
             await ctx.put(_raw(SAMPLE.read_text(encoding="utf-8")))
     (enriched,) = capture.on("rasid.articles.enriched")
-    (candidate,) = capture.on("rasid.alerts.stories")
+    (candidate,) = capture.candidates()
     return enriched, candidate
 
 
@@ -353,7 +360,7 @@ async def test_a_revised_article_updates_its_story_and_alert_once_per_revision(
             for raw in (first, grown, grown, latest):
                 await ctx.put(raw, key=b"bt-1")
             results = [ctx.results[i] for i in range(4)]
-        candidates = capture.on("rasid.alerts.stories")
+        candidates = capture.candidates()
         assert [(c["article_id"], c["revision"]) for c in candidates] == [
             ("bt-1", 1),
             ("bt-1", 2),

@@ -65,6 +65,8 @@ async def test_a_restarted_worker_still_knows_what_it_forwarded(env: Env, tmp_pa
         both = await read_topic(own.bootstrap, candidates, expect=2, timeout=90)
     finally:
         worker.stop()
+    # one story-candidate message (v4) per batch of raw articles: here one candidate each
+    first, both = ([c for m in got for c in m["candidates"]] for got in (first, both))
     assert [c["article_id"] for c in both] == ["story-a1", "story-a1"]
     assert first[0]["hits"], "the sample copy trips the red-line rule"
     # After the restart, its hits were known to be forwarded already: none go again.

@@ -39,6 +39,7 @@ def environ(env: Env, tag: str, **extra: str) -> dict[str, str]:
         RASID_INGEST_CONNECT_TIMEOUT="2",
         RASID_INGEST_HOST_INTERVAL="0",
         RASID_INGEST_BACKOFF_BASE="60",
+        RASID_INGEST_ALLOW_PRIVATE_ADDRESSES="true",  # the fixture server is on 127.0.0.1
         RASID_LOG_LEVEL="WARNING",
     )
     out.update(extra)

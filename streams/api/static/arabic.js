@@ -138,16 +138,21 @@ export function safeHref(url) {
   return parsed.href;
 }
 
-// Search folding: diacritics and tatweel dropped, hamza forms of alef, alef maqsura, ta
-// marbuta folded, Latin lower-cased — «الأمن» finds «الامن», «أمنيّة» finds «امنيه».
+// Search folding, as the API's (streams/text/arabic.py `normalize`) for what a search meets:
+// diacritics, tatweel and bidi marks dropped, hamza forms of alef, alef maqsura, ta marbuta and
+// the Persian letters folded, Arabic-Indic digits made ASCII, Latin lower-cased, runs of spaces
+// made one — «الأمن» finds «الامن», «أمنيّة» finds «امنيه».
+const FOLD = {
+  "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ؤ": "و", "ئ": "ي", "ى": "ي", "ی": "ي",
+  "ة": "ه", "ە": "ه", "ھ": "ه", "ۀ": "ه", "ک": "ك", "گ": "ك",
+};
 export function fold(text) {
   return String(text || "")
-    .normalize("NFC")
-    .replace(/[\u064B-\u065F\u0670\u0640]/g, "")
-    .replace(/[أإآٱ]/g, "ا")
-    .replace(/ى/g, "ي")
-    .replace(/ة/g, "ه")
-    .replace(/ؤ/g, "و")
-    .replace(/ئ/g, "ي")
-    .toLowerCase();
+    .normalize("NFKC")
+    .replace(/[\u064B-\u065F\u0670\u0640\u200B-\u200F\u202A-\u202E\u2066-\u2069\u061C\uFEFF\u00AD]/g, "")
+    .replace(/[أإآٱؤئىیةەھۀکگ]/g, c => FOLD[c])
+    .replace(/[\u0660-\u0669]/g, c => String(c.charCodeAt(0) - 0x0660))
+    .replace(/[\u06F0-\u06F9]/g, c => String(c.charCodeAt(0) - 0x06F0))
+    .toLowerCase()
+    .replace(/\s+/g, " ");
 }

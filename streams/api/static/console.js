@@ -9,19 +9,29 @@ import { StoryStore, hourly } from "./stories.js";
 import { card, detail } from "./cards.js";
 import { MapView } from "./map.js";
 import { Timeline } from "./timeline.js";
+import { csvText } from "./csv.js";
+import { trendItem } from "./trends.js";
 import {
   SEVERITY, SEVERITIES, COUNTS, plural, fold, severityRank, number, hourLabel, dateTime,
 } from "./arabic.js";
 
 const TITLE = "راصد — لوحة المحلل";
-const PAGE = 40; // cards shown, and added by «عرض المزيد»
-const FETCH = 500; // alerts per GET /alerts
+// `?page=N` (1–500) sets both page sizes below to N: a small view, for tests and slow links.
+const PAGE_PARAM = (() => {
+  const n = Number(new URLSearchParams(location.search).get("page"));
+  return Number.isInteger(n) && n >= 1 && n <= 500 ? n : null;
+})();
+const PAGE = PAGE_PARAM || 40; // cards shown, and added by «عرض المزيد»
+const FETCH = PAGE_PARAM || 500; // alerts per GET /alerts
+const SEARCH_DELAY = 400; // ms after the last key stroke before the search asks the API
 const FIRST_PAGES = 3; // pages loaded when the view opens
 const MAX_STORIES = 800; // kept in memory; the oldest are dropped and paged back on demand
 const READ_MAX = 3000; // read marks kept in localStorage
 const PLACES_BATCH = 40;
 const RANGES = { "1h": 1, "6h": 6, "24h": 24, "7d": 168, all: null };
 const HOUR = 3600 * 1000;
+const TRENDS_SHOWN = 6; // trends listed in the panel (newest first)
+const TRENDS_KEPT = 200;
 
 const $ = id => document.getElementById(id);
 const store = new StoryStore();
@@ -48,6 +58,9 @@ const state = {
   openVersion: -1,
   hours: 24,
   choices: "",
+  trends: new Map(), // trend id → trend.v1 record
+  trendsOn: false, // the API has GET /trends (an older one answers 404: no panel)
+  trendsShown: "",
 };
 
 // ---- kept in the browser
@@ -103,6 +116,7 @@ function writeFilters() {
   for (const [k, v] of Object.entries(state.filters)) {
     if (v && !(k === "range" && v === "24h")) p.set(k, v);
   }
+  if (PAGE_PARAM) p.set("page", String(PAGE_PARAM));
   const q = p.toString();
   history.replaceState(null, "", location.pathname + (q ? "?" + q : "") + location.hash);
 }
@@ -110,6 +124,9 @@ function serverParams() {
   const f = state.filters;
   const p = new URLSearchParams();
   for (const k of ["region", "topic", "rule", "severity"]) if (f[k]) p.set(k, f[k]);
+  // The search goes to the API too (GET /alerts?q=…): it finds stories older than the pages
+  // loaded; live events are searched here (visible()), the stream has no `q`.
+  if (f.q.trim()) p.set("q", f.q.trim());
   if (f.from) {
     const start = Date.parse(f.from);
     p.set("since", new Date(start).toISOString());
@@ -224,9 +241,84 @@ async function connect() {
     setTimeout(() => gen === state.generation && connect(), 5000);
     return;
   }
+  await loadTrends(gen);
   render();
   openFromHash();
   openStream(position, gen);
+}
+
+// ---- trends (issue 19): GET /trends, then `event: trend` on the same stream
+
+async function loadTrends(gen) {
+  state.trends.clear();
+  // The view's region, topic, rule and period, as the stream applies them to `event: trend`
+  // (the period on `detected_at`); no search, no severity (a trend has none).
+  const q = serverParams();
+  q.delete("q");
+  q.delete("severity");
+  q.set("limit", "50");
+  let ok = false;
+  try {
+    const r = await fetch("/trends?" + q, { headers: auth() });
+    if (gen !== state.generation) return;
+    if (r.ok) {
+      const page = await r.json();
+      const list = Array.isArray(page) ? page : page.trends;
+      if (Array.isArray(list)) {
+        for (const t of list) addTrend(t);
+        ok = true;
+      }
+    }
+  } catch { /* no panel: the alerts go on */ }
+  if (gen !== state.generation) return;
+  state.trendsOn = ok;
+  $("trends-panel").hidden = !ok;
+}
+
+function addTrend(trend) {
+  if (!trend || typeof trend.id !== "string" || typeof trend.key !== "string") return false;
+  if (state.trends.has(trend.id)) return false;
+  state.trends.set(trend.id, trend);
+  if (state.trends.size > TRENDS_KEPT) {
+    const oldest = sortedTrends().at(-1);
+    state.trends.delete(oldest.id);
+  }
+  return true;
+}
+
+function sortedTrends() {
+  const at = t => Date.parse(t.detected_at || "") || 0;
+  return [...state.trends.values()].sort((a, b) => at(b) - at(a));
+}
+
+function wantedTrend(t) {
+  const f = state.filters;
+  if (f.region && t.region !== f.region && !(t.regions || []).includes(f.region)) return false;
+  if (f.topic && t.topic !== f.topic && !(t.topics || []).includes(f.topic)) return false;
+  if (f.rule && t.rule !== f.rule) return false;
+  return true;
+}
+
+const trendCtx = {
+  regionName, topicName,
+  ruleTitle: id => (state.rules.get(id) || {}).title || id,
+  hasStory: id => store.stories.has(id),
+  open: id => openStory(id),
+};
+
+function renderTrends() {
+  if (!state.trendsOn) return;
+  const list = sortedTrends().filter(wantedTrend);
+  const shown = list.slice(0, TRENDS_SHOWN);
+  // rebuilt only when what it shows changed (the list, names, rule titles, stories loaded)
+  const signature = JSON.stringify([list.length,
+    shown.map(t => [t.id, (t.top_stories || []).map(x => trendCtx.hasStory(x.story_id))]),
+    Object.keys(state.names.regions).length, [...state.rules.values()].map(r => r.title)]);
+  if (signature === state.trendsShown) return;
+  state.trendsShown = signature;
+  $("trends").replaceChildren(...shown.map(t => trendItem(t, trendCtx)));
+  $("trends-empty").hidden = list.length > 0;
+  $("trends-count").textContent = list.length ? `(${number(list.length)})` : "";
 }
 
 function invalidKey() {
@@ -265,8 +357,10 @@ async function openStream(from, gen) {
   const { ticket } = await t.json();
   state.lastId = from;
   const q = serverParams();
+  q.delete("q");
   q.set("ticket", ticket);
   if (from) q.set("last_event_id", from);
+  if (state.trendsOn) q.set("events", "alerts,trends");
   const es = new EventSource("/alerts/stream?" + q);
   state.source = es;
   es.onopen = () => setStatus("live", "مباشر");
@@ -289,6 +383,16 @@ async function openStream(from, gen) {
     const cut = store.trim(MAX_STORIES);
     if (cut) Object.assign(state, { cursor: null, until: cut, exhausted: false });
     scheduleRender();
+  });
+  es.addEventListener("trend", ev => {
+    if (ev.lastEventId) state.lastId = ev.lastEventId;
+    let trend;
+    try {
+      trend = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    if (addTrend(trend)) scheduleRender();
   });
 }
 
@@ -458,6 +562,7 @@ function render() {
   renderChoices();
   if (timeline) renderTimeline(stories);
   if (map) map.render(markers(stories), state.filters.region);
+  renderTrends();
   if (state.open) {
     const story = store.stories.get(state.open);
     if (story && story.version !== state.openVersion) showDetail(story);
@@ -615,10 +720,6 @@ function openFromHash() {
 
 // ---- export
 
-function csvCell(v) {
-  const s = String(v == null ? "" : v);
-  return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
-}
 function exportCsv() {
   const rows = [["story_id", "severity", "status", "rules", "regions", "topics", "sources",
     "headline", "published_at", "updated_at", "urls"]];
@@ -633,7 +734,7 @@ function exportCsv() {
       s.articles.map(a => a.url || "").filter(Boolean).join(" "),
     ]);
   }
-  const text = "\ufeff" + rows.map(r => r.map(csvCell).join(",")).join("\r\n") + "\r\n";
+  const text = csvText(rows);
   const a = document.createElement("a");
   a.href = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
   a.download = `rasid-${new Date().toISOString().slice(0, 16).replace(/[:T]/g, "-")}.csv`;
@@ -678,11 +779,12 @@ function wire() {
   $("f-q").addEventListener("input", e => {
     clearTimeout(typing);
     typing = setTimeout(() => {
-      state.filters.q = e.target.value.slice(0, 200);
+      const q = e.target.value.slice(0, 200);
+      if (q.trim() === state.filters.q.trim()) return;
+      state.filters.q = q;
       writeFilters();
-      state.shown = PAGE;
-      render();
-    }, 200);
+      connect(); // the API searches what it holds; paging goes on under the search
+    }, SEARCH_DELAY);
   });
   $("filters").addEventListener("submit", e => e.preventDefault());
   $("hour-clear").addEventListener("click", () => setFilter("from", ""));
@@ -762,7 +864,7 @@ function wire() {
   // on a narrow screen the panels are folded: the list comes first
   const narrow = window.matchMedia("(max-width: 700px)");
   const fold = () => {
-    for (const id of ["filters-panel", "map-panel", "timeline-panel"]) $(id).open = !narrow.matches;
+    for (const id of ["filters-panel", "map-panel", "timeline-panel", "trends-panel"]) $(id).open = !narrow.matches;
   };
   narrow.addEventListener("change", fold);
   fold();

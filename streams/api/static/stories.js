@@ -139,10 +139,14 @@ export class Story {
     return best;
   }
 
+  // What GET /alerts?q= searches (streams/api/search.py: rule titles, headlines, the phrases
+  // matched), and the snippets around them: a story the API found is always shown.
   matchesSearch(folded) {
     if (!folded) return true;
-    return this.articles.some(a => fold(a.title).includes(folded))
-      || this.matches().some(m => fold(m.match.snippet).includes(folded));
+    const has = text => fold(text).includes(folded);
+    return this.articles.some(a => has(a.title))
+      || [...this.alerts.values()].some(a => has(a.rule_title) || has(a.rule_title_en))
+      || this.matches().some(m => has(m.match.snippet) || has(m.match.term) || has(m.match.text));
   }
 }
 

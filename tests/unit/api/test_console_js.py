@@ -219,3 +219,81 @@ def test_alerts_per_hour_count_the_hours_they_opened_in() -> None:
     assert got["ten"] == [1, "low"]
     assert got["total"] == 3  # two days ago is outside the day …
     assert got["week"] == 4  # … and inside the week
+
+
+def _imported(module: str) -> str:
+    return f'const m = await import("{static_path().as_uri()}/{module}");\n'
+
+
+def test_csv_cells_are_quoted_and_never_formulas() -> None:
+    got = run(
+        _imported("csv.js")
+        + r"""
+        out({cells: ["plain", "a,b", 'say "x"', "two\nlines", "=1+1", "+971", "-2", "@SUM(A1)",
+                     "\t=x", "عنوان، عربي", "", null, 3].map(m.csvCell),
+             text: m.csvText([["h1", "h2"], ["=HYPERLINK(\"http://x\",\"y\")", "ok"]])});
+        """
+    )
+    assert got["cells"] == [
+        "plain",
+        '"a,b"',
+        '"say ""x"""',
+        '"two\nlines"',
+        "'=1+1",
+        "'+971",
+        "'-2",
+        "'@SUM(A1)",
+        "'\t=x",
+        "عنوان، عربي",  # the Arabic comma is not a separator
+        "",
+        "",
+        "3",
+    ]
+    assert got["text"] == '\ufeffh1,h2\r\n"\'=HYPERLINK(""http://x"",""y"")",ok\r\n'
+
+
+def test_trend_windows_levels_and_keys_read_in_arabic() -> None:
+    got = run(
+        _imported("trends.js")
+        + """
+        const ctx = {regionName: c => ({IQ: {ar: "العراق"}}[c] || {ar: c}),
+                     topicName: c => ({security: {ar: "الأمن"}}[c] || {ar: c}),
+                     ruleTitle: id => ({"red-line": "إعلان خط أحمر"}[id] || id)};
+        out({windows: ["15m", "1h", "2h", "6h", "1d", "2d", "11h", "bad"].map(m.windowLabel),
+             levels: m.LEVELS.map(l => m.LEVEL[l]),
+             keys: [{kind: "region_topic", key: "IQ|security", region: "IQ", topic: "security"},
+                    {kind: "region", key: "IQ|*", region: "IQ"},
+                    {kind: "region", key: "GULF|*", region: "GULF"},
+                    {kind: "topic", key: "*|security", topic: "security"},
+                    {kind: "rule", key: "rule:red-line", rule: "red-line"},
+                    {kind: "other", key: "odd"}].map(t => m.keyLabel(t, ctx))});
+        """
+    )
+    assert got["windows"] == [
+        "خلال 15 دقيقة",
+        "خلال ساعة",
+        "خلال ساعتين",
+        "خلال 6 ساعات",
+        "خلال يوم",
+        "خلال يومين",
+        "خلال 11 ساعة",
+        "bad",
+    ]
+    assert got["levels"] == ["ملحوظ", "قوي", "استثنائي"]
+    assert got["keys"] == [
+        "العراق · الأمن",
+        "العراق · كل الموضوعات",
+        "دول الخليج · كل الموضوعات",
+        "الأمن · كل المناطق",
+        "القاعدة: إعلان خط أحمر",
+        "odd",
+    ]
+
+
+def test_search_folds_as_the_api_does() -> None:
+    """The console's fold and the API's normalize (streams/api/search.py) agree on what a
+    search meets, so a story the API found is also shown."""
+    from streams.text.arabic import normalize
+
+    words = ["الأحمر", "إيران", "کرکوک", "مستشفى", "مدرسة", "٢٠٢٦", "۱۲", "ـالقــدس", "ABC Def"]
+    assert run(f"out({json.dumps(words)}.map(ar.fold))") == [normalize(w) for w in words]

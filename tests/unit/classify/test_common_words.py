@@ -57,6 +57,17 @@ CASES = {
         "أعلنت الشرطة فرض حظر التجوال في قضاء هيت غربي الأنبار",
         "IQ",
     ),
+    "تركي": (
+        # a first name; a nationality is never place-cued («من تركي» is "of Turki")
+        "قال رجل الأعمال في القاهرة إنه لا يخاف من تركي آل الشيخ رئيس هيئة الرياضة",
+        "قال مسؤول تركي إن أنقرة سترد على الهجوم",
+        "TR",
+    ),
+    "سيرت": (
+        "سيرت الإمارات قافلة مساعدات إلى النازحين في ليبيا",
+        "قصفت الطائرات مواقع في سيرت جنوب شرقي البلاد",
+        "TR",
+    ),
     "الشامية": (
         "قدم المطعم في لندن أطباق المطبخ التركي والأكلات الشامية",
         "اندلع حريق في سوق داخل الشامية جنوب المدينة",
@@ -95,3 +106,9 @@ def test_a_common_word_is_a_place_only_with_a_cue(word: str) -> None:
 def test_a_firm_mention_of_the_country_supports_the_word() -> None:
     # no cue right before «حديثة», but the article is plainly about Iraq
     assert codes("قالت الحكومة العراقية إن حديثة تحتاج إلى مشاريع إعمار") == ["IQ"]
+
+
+def test_a_bare_la_is_not_a_locative_proclitic() -> None:
+    # «لهيت» "for (Miami) Heat"; «بهيت» "in Hit" is a place
+    assert "IQ" not in counted("سجل اللاعب 20 نقطة في خسارة لهيت أمام بوسطن", "هيت")
+    assert "IQ" in counted("انفجرت عبوة ناسفة بهيت صباح اليوم", "هيت")

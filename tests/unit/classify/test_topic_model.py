@@ -1,40 +1,69 @@
-"""The learned topic model (issue 15): a sparse dot product over known words, explained by the
-words that weigh most; the lexicons decide when it knows too little."""
+"""The learned topic model (issue 15): hashed words, word pairs and character n-grams scored by
+a sparse dot product, explained by the words that weigh most; the lexicons decide when it knows
+too little."""
 
 from __future__ import annotations
 
+import base64
+import math
+from array import array
+
 import pytest
 
-from streams.classify.topic_model import TopicModel, default_model, feature
-from streams.classify.topics import classify_topics, lexicon_topics
+from streams.classify.topic_model import (
+    BUCKETS,
+    TopicModel,
+    default_model,
+    feature,
+    pair_bucket,
+    text_buckets,
+    word_buckets,
+)
+from streams.classify.topics import classify_topics, first_topic, lexicon_topics
 from streams.text.arabic import tokenize
 
-TINY = TopicModel.from_doc(
-    {
-        "topics": ["security", "sports"],
-        "weights": {
-            "انفجار": [300, -300],
-            "مباراه": [-250, 250],
-            "هدف": [-50, 50],
-            "شرطه": [120, -120],
-        },
-    }
+TOPICS = ("security", "sports")
+
+
+def tiny(
+    words: dict[str, tuple[float, float]], pairs: dict[tuple[str, str], tuple[float, float]]
+) -> TopicModel:
+    """A two-topic model whose weights sit on each word's own feature (not its n-grams)."""
+    weights = {word_buckets(w)[0]: v for w, v in words.items()}
+    weights.update({pair_bucket(p): v for p, v in pairs.items()})
+    return TopicModel(TOPICS, (0.0, 0.0), weights)
+
+
+TINY = tiny(
+    {"انفجار": (3.0, -3.0), "مباراه": (-2.5, 2.5), "هدف": (-0.5, 0.5), "شرطه": (1.2, -1.2)},
+    {("انفجار", "مباراه"): (4.0, -4.0)},
 )
+
+
+def _n(text: str) -> int:
+    return len(text_buckets([("title", tokenize(text))]))
 
 
 @pytest.mark.parametrize(
-    ("text", "topic", "margin", "known"),
+    ("text", "topic", "dot", "known"),
     [
         ("انفجار قرب مقر الشرطة", "security", 8.4, 2),
         ("المباراة انتهت بهدف", "sports", 6.0, 2),
-        ("انفجار في المباراة", "security", 1.0, 2),
+        ("المباراة انفجار", "security", 1.0, 2),  # no weight for this pair
+        ("انفجار المباراة", "security", 9.0, 2),  # a pair of neighbours weighs too
+        ("انفجار في المباراة", "security", 9.0, 2),  # a stop word between them too
         ("انفجار انفجار انفجار", "security", 6.0, 1),  # a word counts once
     ],
 )
-def test_guess(text: str, topic: str, margin: float, known: int) -> None:
+def test_guess_is_a_dot_product_over_the_features(
+    text: str, topic: str, dot: float, known: int
+) -> None:
     guess = TINY.guess([("title", tokenize(text))])
     assert guess is not None
-    assert (guess.topic, round(guess.margin, 2), guess.known) == (topic, margin, known)
+    assert (guess.topic, guess.known) == (topic, known)
+    # scores are normalised by the number of features, as in training
+    assert guess.margin == pytest.approx(dot / math.sqrt(_n(text)))
+    assert sum(math.exp(x) for x in guess.scores.values()) == pytest.approx(1.0)
 
 
 def test_no_known_word_no_guess() -> None:
@@ -43,12 +72,51 @@ def test_no_known_word_no_guess() -> None:
 
 def test_the_explanation_is_the_strongest_words_first() -> None:
     guess = TINY.guess([("title", tokenize("الشرطة تحقق في انفجار"))])
-    assert guess is not None and guess.words == (("title", 3), ("title", 0))
+    assert guess is not None and guess.words() == (("title", 3), ("title", 0))
+    assert guess.words("sports") == ()  # no word of the text weighs for sports
 
 
-def test_a_weight_vector_must_match_the_topics() -> None:
+def test_only_the_body_lead_is_read() -> None:
+    body = " ".join(["كلمة"] * 200 + ["انفجار"])
+    assert TINY.guess([("body", tokenize(body))]) is None
+
+
+def test_character_ngrams_are_hashed_features_of_the_word() -> None:
+    buckets = word_buckets("انفجار")
+    # the word, then its 3-, 4- and 5-grams of «<انفجار>» (8 characters: 6 + 5 + 4)
+    assert len(buckets) == 1 + 6 + 5 + 4
+    assert all(0 <= b < BUCKETS for b in buckets)
+    assert word_buckets("انفجار") == buckets  # stable: CRC-32, not Python's salted hash
+
+
+def _doc(ids: list[int], values: list[int], scale: float = 10.0) -> dict[str, object]:
+    return {
+        "topics": list(TOPICS),
+        "buckets": BUCKETS,
+        "scale": scale,
+        "bias": [0.5, -0.5],
+        "ids": base64.b64encode(array("I", ids).tobytes()).decode(),
+        "weights": base64.b64encode(array("b", values).tobytes()).decode(),
+    }
+
+
+def test_the_file_format_round_trips() -> None:
+    b = word_buckets("انفجار")[0]
+    model = TopicModel.from_doc(_doc([b], [30, -30]))
+    assert model.weights == {b: (3.0, -3.0)} and model.bias == (0.5, -0.5)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        _doc([1], [1]),  # a weight vector does not match the topics
+        {**_doc([1], [1, 2]), "buckets": 1024},  # hashed for another table size
+        {**_doc([1], [1, 2]), "bias": [0.0]},
+    ],
+)
+def test_a_model_that_does_not_fit_is_refused(doc: dict[str, object]) -> None:
     with pytest.raises(ValueError):
-        TopicModel.from_doc({"topics": ["a", "b"], "weights": {"x": [1]}})
+        TopicModel.from_doc(doc)
 
 
 @pytest.mark.parametrize(
@@ -59,12 +127,45 @@ def test_features(word: str, expected: str | None) -> None:
     assert feature(tokenize(word).words[0]) == expected
 
 
-def test_the_packaged_model_puts_its_topic_first_with_words_as_evidence() -> None:
+def test_first_topic_mixes_model_and_lexicons() -> None:
+    guess = TINY.guess([("title", tokenize("انفجار قرب مقر الشرطة"))])
+    assert guess is not None
+    none: dict[str, float] = {}
+    assert first_topic({}, guess, mix=0.0, min_margin=0.1, offsets=none) == "security"
+    too_close = guess.margin + 0.1
+    assert first_topic({}, guess, mix=0.0, min_margin=too_close, offsets=none) is None
+    assert first_topic({}, guess, mix=0.0, min_margin=0.1, min_known=3, offsets=none) is None
+    # a prior (offset) or the lexicons can outweigh the model, but a topic no word of the text
+    # weighs for is never put first by the model
+    assert first_topic({"sports": 50.0}, guess, mix=1.0, min_margin=0.1, offsets=none) is None
+    sporty = TINY.guess([("title", tokenize("انفجار قرب الشرطة بعد هدف"))])
+    assert sporty is not None and sporty.topic == "security"
+    assert first_topic({"sports": 50.0}, sporty, mix=1.0, min_margin=0.1, offsets=none) == "sports"
+    assert first_topic({}, sporty, mix=0.0, min_margin=0.1, offsets={"sports": 9.0}) == "sports"
+
+
+# The packaged model on texts it was not trained on (written for these tests), one per kind.
+@pytest.mark.parametrize(
+    ("title", "body", "expected"),
+    [
+        ("عاجل | مقتل ثلاثة جنود بانفجار عبوة ناسفة استهدفت دورية للجيش", "", "security"),
+        ("مسلحون يهاجمون نقطة تفتيش ويقتلون خمسة من عناصر الأمن", "", "security"),
+        ("البنك المركزي يرفع سعر الفائدة والتضخم يواصل الارتفاع", "", "economy"),
+        ("أسعار النفط تتراجع مع زيادة المخزونات الأمريكية", "", "economy"),
+        ("المنتخب يفوز على ضيفه بهدفين في تصفيات كأس العالم", "", "sports"),
+        ("شركة آبل تطلق هاتفا جديدا بمعالج أسرع وكاميرا محسنة", "", "technology"),
+        ("البرلمان يصوت على منح الثقة للحكومة الجديدة", "", "politics"),
+        ("مهرجان السينما يكرم المخرج في حفل الافتتاح بحضور نجوم الفن", "", "culture"),
+    ],
+)
+def test_the_packaged_model_puts_its_topic_first_with_words_as_evidence(
+    title: str, body: str, expected: str
+) -> None:
     assert default_model() is not None
-    title = "مقتل ثلاثة جنود بانفجار عبوة ناسفة استهدفت دورية للجيش"
-    labels = classify_topics(title, "")
-    assert labels[0].code == "security"
-    for evidence in labels[0].evidence:
+    labels = classify_topics(title, body)
+    assert labels and labels[0].code == expected
+    assert labels[0].evidence
+    for evidence in labels[0].evidence:  # every explanation word is in the text, where it says
         assert title[evidence.start : evidence.end] == evidence.text
 
 

@@ -85,6 +85,7 @@ CASES = [
     (["subscriptions", "add", "https://h.example/x", "--region", "Baghdad"], 2, "ISO 3166"),
     (["subscriptions", "add", "https://h.example/x", "--secret", "short"], 2, "16 characters"),
     (["subscriptions", "add", "https://h.example/x", "--throttle", "-5"], 2, "--throttle"),
+    (["subscriptions", "add", "https://h.example/x", "--kind", "alerts,gossip"], 2, "--kind"),
     (["subscriptions", "add", "https://h.example/x", "--digest-minutes", "-1"], 2, "--digest"),
     (["subscriptions", "add", "https://h.example/x", "--quiet-hours", "10pm-7am"], 2, "HH:MM"),
     (["subscriptions", "add", "https://h.example/x", "--quiet-hours", "25:00-07:00"], 2, "hour"),

@@ -24,7 +24,7 @@ from streams.ingest.extract import (
     structured_text,
 )
 from streams.ingest.http import Fetcher, FetcherConfig
-from streams.ingest.policy import Backoff, RobotsRules
+from streams.ingest.policy import Backoff, HostPolicy, RobotsRules
 from streams.ingest.service import Ingester
 from streams.ingest.sources import Source, parse_sources
 from streams.validation import schema_errors
@@ -44,6 +44,9 @@ PARAS = [
     "وأضاف أن العملية تهدف إلى تأمين الطريق الدولي الرابط بين بغداد والحدود الأردنية ومنع تسلل المسلحين.",
 ]
 
+# The local test server: its site, and loopback addresses allowed.
+LOOPBACK = HostPolicy.of(["127.0.0.1"], allow_private=True)
+
 
 def config(**overrides: Any) -> FetcherConfig:
     values: dict[str, Any] = {
@@ -52,6 +55,7 @@ def config(**overrides: Any) -> FetcherConfig:
         "connect_timeout": 1.0,
         "host_interval": 0.0,
         "host_concurrency": 4,
+        "policy": LOOPBACK,
     }
     values.update(overrides)
     return FetcherConfig(**values)

@@ -19,6 +19,7 @@ from streams import metrics
 from streams.ids import article_id
 from streams.ingest.dedup import DedupState, record_errors
 from streams.ingest.http import Fetcher, FetcherConfig
+from streams.ingest.policy import HostPolicy
 from streams.ingest.pollers import MoreSources
 from streams.ingest.service import Ingester, PollReport
 from streams.ingest.sources import parse_sources
@@ -46,6 +47,9 @@ DISCOVERED_FEED = """<?xml version="1.0" encoding="utf-8"?>
 <item><title>محافظ البصرة يفتتح مشروعا لتحلية مياه الشرب</title><link>{BASE}/news/1002.html</link>
 <pubDate>Sun, 01 Dec 2024 07:15:00 +0300</pubDate></item>
 </channel></rss>"""
+
+# The local test server: its site, and loopback addresses allowed.
+LOOPBACK = HostPolicy.of(["127.0.0.1"], allow_private=True)
 
 
 @dataclass
@@ -161,7 +165,11 @@ sources:
 
 async def poll(server: Server, store: MemoryStore, sink: MemorySink, **only: Any) -> PollReport:
     config = FetcherConfig(
-        user_agent="RasidBot/0.1 (test)", timeout=5.0, host_interval=0.0, host_concurrency=4
+        user_agent="RasidBot/0.1 (test)",
+        timeout=5.0,
+        host_interval=0.0,
+        host_concurrency=4,
+        policy=LOOPBACK,
     )
     chosen = [s for s in sources(server.base) if not only or s.name in only["names"]]
     async with Fetcher(config) as fetcher:
@@ -242,7 +250,9 @@ async def test_telegram_posts_are_published_once_with_revisions(server: Server) 
 async def test_a_failing_preview_is_counted_and_backed_off(server: Server) -> None:
     store, sink = MemoryStore(), MemorySink()
     doc = yaml.safe_load('schema_version: 1\nsources: [{name: tg, telegram: ["gone_channel"]}]')
-    config = FetcherConfig(user_agent="RasidBot/0.1 (test)", timeout=5.0, host_interval=0.0)
+    config = FetcherConfig(
+        user_agent="RasidBot/0.1 (test)", timeout=5.0, host_interval=0.0, policy=LOOPBACK
+    )
     before = telegram_fetches("client_error")
     async with Fetcher(config) as fetcher:
         ingester = Ingester(
@@ -251,6 +261,8 @@ async def test_a_failing_preview_is_counted_and_backed_off(server: Server) -> No
         report = await ingester.run_once()
         assert report.errors == 1 and sink.messages == []
         assert telegram_fetches("client_error") == before + 1
+        # the source's failing gauge sees its channel, not only feeds and listings
+        assert metrics.INGEST_SOURCE_FAILING.labels(source="tg")._value.get() == 1
         await ingester.run_once()  # within the backoff: not asked again
     assert server.hits("/s/gone_channel") == 1
 

@@ -22,6 +22,7 @@ from streams.ingest.dedup import (
     url_key,
 )
 from streams.ingest.http import Fetcher, FetcherConfig
+from streams.ingest.policy import HostPolicy
 from streams.ingest.replay import state_records, to_raw
 from streams.ingest.service import Ingester
 from streams.ingest.sources import Source, parse_sources
@@ -38,9 +39,14 @@ FULL = [
 ]
 FULLER = [*FULL, "وأعلنت وزارة الصحة لاحقا ارتفاع عدد المصابين إلى تسعة بينهم امرأتان."]
 
+# The local test server: its site, and loopback addresses allowed.
+LOOPBACK = HostPolicy.of(["127.0.0.1"], allow_private=True)
+
 
 def config() -> FetcherConfig:
-    return FetcherConfig(user_agent=UA, timeout=2.0, host_interval=0.0, host_concurrency=4)
+    return FetcherConfig(
+        user_agent=UA, timeout=2.0, host_interval=0.0, host_concurrency=4, policy=LOOPBACK
+    )
 
 
 def sources(base: str, **extra: Any) -> list[Source]:

@@ -16,7 +16,7 @@ from streams import metrics
 from streams.extract.parse import parse_article
 from streams.ingest.dedup import DedupState, record_errors
 from streams.ingest.http import Fetcher, FetcherConfig
-from streams.ingest.policy import Backoff
+from streams.ingest.policy import Backoff, HostPolicy
 from streams.ingest.service import Ingester
 from streams.ingest.sources import parse_sources
 from streams.settings import Settings
@@ -24,6 +24,9 @@ from streams.validation import schema_errors
 from tests.ingest_fixture_server import FixtureServer, sources_yaml
 
 UA = "RasidBot/0.1 (test; +https://example.invalid/bot)"
+
+# The local test server: its site, and loopback addresses allowed.
+LOOPBACK = HostPolicy.of(["127.0.0.1"], allow_private=True)
 
 
 class MemoryStore:
@@ -70,6 +73,7 @@ def config(**overrides: Any) -> FetcherConfig:
         "connect_timeout": 1.0,
         "host_interval": 0.0,
         "host_concurrency": 4,
+        "policy": LOOPBACK,
     }
     values.update(overrides)
     return FetcherConfig(**values)

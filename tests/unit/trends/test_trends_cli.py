@@ -22,13 +22,15 @@ BURST = START + timedelta(days=9, hours=10)
 
 # Other places and topics, one article an hour each: no key is most of the stream, so that
 # shuffling the times spreads the burst's times over many keys.
+# The topic phrases are plain enough that the topic model's prior for politics (filler words
+# tell it nothing) does not put politics first on them too.
 OTHERS = [
     ("القاهرة", "مباراة كرة القدم"),
-    ("باريس", "أسعار الأسهم في البورصة"),
+    ("باريس", "ارتفاع أسعار الأسهم في البورصة"),
     ("واشنطن", "الانتخابات والبرلمان"),
-    ("موسكو", "الهواتف الذكية والتكنولوجيا"),
-    ("طوكيو", "معرض الفنون والسينما"),
-    ("برلين", "المستشفى والصحة"),
+    ("موسكو", "شركة التكنولوجيا تطلق هاتفا ذكيا وتطبيقات الإنترنت"),
+    ("طوكيو", "معرض الفنون والسينما والمسرح"),
+    ("برلين", "افتتاح مستشفى لعلاج المرضى"),
 ]
 
 
@@ -37,7 +39,7 @@ def _article(
     aid: str,
     when: datetime,
     source: str,
-    about: tuple[str, str] = ("بغداد", "هجوم مسلح"),
+    about: tuple[str, str] = ("بغداد", "هجوم مسلح أسفر عن قتلى وجرحى"),
 ) -> dict[str, str]:
     """An ANT-like record on one place and topic, in made-up words of its own (a story of its
     own)."""

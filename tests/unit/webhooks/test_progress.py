@@ -72,16 +72,16 @@ async def test_a_down_receiver_holds_back_only_its_own_progress() -> None:
     for offset in range(10):
         d.on_alert(0, offset, alert_value(offset))
     deliver_all(d.subscriptions[SUB_A])  # A's receiver took everything; B's is down
-    assert d.progress(d.subscriptions[SUB_A], 0) == 10
-    assert d.progress(d.subscriptions[SUB_B], 0) == 0
-    assert d.commit_points() == {0: 0}  # the group waits for B …
+    assert d.progress(d.subscriptions[SUB_A], d.slot(0)) == 10
+    assert d.progress(d.subscriptions[SUB_B], d.slot(0)) == 0
+    assert d.commit_points() == {("rasid.alerts", 0): 0}  # the group waits for B …
     records = {k: orjson.loads(v) for k, v in d.progress_records() if v is not None}
     assert {k: r["offset"] for k, r in records.items()} == {
         f"{SUB_A}/0".encode(): 10,
         f"{SUB_B}/0".encode(): 0,
     }
-    for record in records.values():
-        assert schema_errors("webhook-progress", record) == []
+    for record in records.values():  # the alerts topic's progress: version 1, as before
+        assert schema_errors("webhook-progress-v1", record) == []
     assert d.progress_records() == []  # nothing changed since: nothing written
 
 
@@ -94,7 +94,7 @@ async def test_after_a_restart_only_the_late_subscription_gets_the_re_read_alert
     for _ in range(4):  # B got the first four before the restart
         b.finished(b._pop())
     after = restart(before, SUB_A, SUB_B)
-    start = before.commit_points()[0]
+    start = before.commit_points()[before.slot(0)]
     assert start == 4
     for offset in range(start, 12):  # re-read from the group's offset, then two new ones
         after.on_alert(0, offset, alert_value(offset))
@@ -103,7 +103,7 @@ async def test_after_a_restart_only_the_late_subscription_gets_the_re_read_alert
     assert offered_a == ["alert-10", "alert-11"]  # nothing re-sent to A
     assert offered_b == sorted(f"alert-{n}" for n in range(4, 12))
     # A's recorded progress never moves back while the re-read passes below it
-    assert after.progress(after.subscriptions[SUB_A], 0) == 10
+    assert after.progress(after.subscriptions[SUB_A], after.slot(0)) == 10
 
 
 async def test_a_removed_subscription_gets_its_progress_deleted() -> None:

@@ -1,0 +1,292 @@
+"""The story stage's scoring and its cheap paths (issue 14): the features the model weighs
+(cross, rare), the weighted candidate ranking, the cached norms, the opener kept aside only
+once a story grows, and the state and model files of the previous release still read."""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import pytest
+
+from streams.stories.cluster import (
+    FEATURES,
+    Clusterer,
+    Query,
+    Similarity,
+    StoryIndex,
+    StoryModel,
+    StoryParams,
+    _dot,
+    _places,
+    _rare,
+    add_member,
+    article_vectors,
+    compare,
+    compare_first,
+    index_entries,
+    new_story,
+    story_id_for,
+)
+from streams.stories.docfreq import DocFreq
+from streams.stories.features import StoryFeatures, story_features
+
+from .test_stories import TEXTS, _assign, _features
+
+P = StoryParams()
+
+
+def _vec(terms: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(w * w for w in terms.values())) or 1.0
+    return {t: w / norm for t, w in terms.items()}
+
+
+def _story_of(title: dict[str, float], lead: dict[str, float], body: dict[str, float]) -> Any:
+    story = new_story(0.0)
+    features = StoryFeatures({}, {}, {}, (), ("بغداد",), "fp")
+    add_member(story, {"title": title, "lead": lead, "body": body}, features, 0.0)
+    return story
+
+
+@pytest.mark.parametrize(
+    ("article", "story", "field", "expected"),
+    [
+        # the article's title says what the story's lead says: cross sees it, title does not
+        (
+            {"title": {"منافذ": 1.0}, "lead": {}, "body": {"x": 1.0}},
+            ({"حدود": 1.0}, {"منافذ": 1.0}, {"y": 1.0}),
+            "cross",
+            0.5,
+        ),
+        (
+            {"title": {"منافذ": 1.0}, "lead": {}, "body": {"x": 1.0}},
+            ({"حدود": 1.0}, {"منافذ": 1.0}, {"y": 1.0}),
+            "title",
+            0.0,
+        ),
+        # both ways round: the article's lead against the story's title as well
+        (
+            {"title": {"منافذ": 1.0}, "lead": {"حدود": 1.0}, "body": {"x": 1.0}},
+            ({"حدود": 1.0}, {"منافذ": 1.0}, {"y": 1.0}),
+            "cross",
+            1.0,
+        ),
+        # rare: the share of the article's heaviest body terms' weight the story has
+        (
+            {"title": {}, "lead": {}, "body": _vec({"صيدم": 3.0, "قدس": 1.0})},
+            ({}, {}, {"صيدم": 1.0}),
+            "rare",
+            0.75,
+        ),
+        (
+            {"title": {}, "lead": {}, "body": _vec({"صيدم": 3.0, "قدس": 1.0})},
+            ({"قدس": 1.0}, {}, {"صيدم": 1.0}),  # a title term counts too
+            "rare",
+            1.0,
+        ),
+        (
+            {"title": {}, "lead": {}, "body": _vec({"صيدم": 3.0})},
+            ({}, {}, {"قدس": 1.0}),
+            "rare",
+            0.0,
+        ),
+    ],
+)
+def test_cross_and_rare_features(
+    article: dict[str, dict[str, float]],
+    story: tuple[dict[str, float], ...],
+    field: str,
+    expected: float,
+) -> None:
+    s = _story_of(*story)
+    features = StoryFeatures({}, {}, {}, (), ("بغداد",), "fp")
+    got = getattr(compare(article, features, s, 0.0), field)
+    assert got == pytest.approx(expected)
+    # the opener of a one-article story is the story: compare_first agrees (up to rounding)
+    assert getattr(compare_first(article, features, s, 0.0), field) == pytest.approx(
+        expected, abs=1e-3
+    )
+
+
+def test_a_model_file_without_the_new_features_still_loads_and_weighs_them_zero() -> None:
+    old = {
+        "bias": -2.7,
+        "weights": {
+            "title": 3.5,
+            "lead": 9.1,
+            "body": 5.5,
+            "places": 1.3,
+            "numbers": 1.1,
+            "age_hours": -0.09,
+        },
+    }
+    model = StoryModel.from_mapping(old)
+    assert (model.cross, model.rare) == (0.0, 0.0)
+    sim = Similarity(0.5, 0.5, 0.5, 1.0, 0.0, 2.0, cross=1.0, rare=1.0)
+    bare = Similarity(0.5, 0.5, 0.5, 1.0, 0.0, 2.0)
+    assert sim.probability(model) == bare.probability(model)
+    # the packaged model weighs every feature, and knows each by name
+    packaged = StoryModel.from_mapping({"bias": 0.0, "weights": dict.fromkeys(FEATURES, 1.0)})
+    assert all(getattr(packaged, name) == 1.0 for name in FEATURES)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_dot_product_and_the_cached_place_norm_give_the_plain_formula(seed: int) -> None:
+    rng = random.Random(seed)
+    words = [f"t{i}" for i in range(80)]
+    a = {w: rng.random() for w in rng.sample(words, 30)}
+    b = {w: rng.random() for w in rng.sample(words, 50)}
+    plain = sum(a[t] * b[t] for t in set(a) & set(b))
+    assert _dot(a, b) == pytest.approx(plain, rel=1e-12)
+    places = {w: rng.randint(1, 5) for w in rng.sample(words, 10)}
+    entities = rng.sample(words, 6)
+    norm = math.sqrt(sum(c * c for c in places.values()))
+    plain_places = sum(places.get(e, 0) for e in entities) / (math.sqrt(len(entities)) * norm)
+    assert _places(entities, places) == pytest.approx(plain_places)
+    assert _places(entities, places, norm) == pytest.approx(plain_places)
+
+
+def test_a_story_caches_its_place_norm_and_a_stored_story_without_it_scores_the_same() -> None:
+    c = Clusterer()
+    _assign(c, "a", "s1", "story", 0)
+    _assign(c, "b", "s2", "rewrite", 60)
+    (story,) = c.stories.values()
+    counts = story["entities"]
+    assert story["entities_norm"] == pytest.approx(math.sqrt(sum(v * v for v in counts.values())))
+    older = {k: v for k, v in story.items() if k != "entities_norm"}  # a previous release's
+    vectors = article_vectors(_features("rewrite"), c.df)
+    features = _features("rewrite")
+    assert compare(vectors, features, older, 90) == compare(vectors, features, story, 90)
+
+
+def test_the_opener_is_copied_aside_only_when_a_second_article_joins() -> None:
+    c = Clusterer()
+    _assign(c, "a", "s1", "story", 0)
+    sid = story_id_for("a")
+    alone = c.stories[sid]
+    assert "first" not in alone  # one article: the centroid is the opener
+    opener = {name: dict(alone[name]) for name in ("title", "lead", "body")}
+    assert _assign(c, "b", "s2", "rewrite", 60).story_id == sid
+    first = c.stories[sid]["first"]
+    for name, vector in opener.items():
+        assert first[name] == {t: round(w, 4) for t, w in vector.items()}
+    assert first["entities"] == list(alone["entities"])
+    assert c.stories[sid]["body"] != opener["body"]  # while the centroid moved on
+
+
+@pytest.mark.parametrize(
+    ("weights", "expected"),
+    [
+        # two stories under the article's heaviest term: the one where it weighs more first
+        ({"st-a": 0.2, "st-b": 0.9}, ["st-b", "st-a"]),
+        ({"st-a": 0.9, "st-b": 0.2}, ["st-a", "st-b"]),
+        # equal weights: the larger id, so replays agree
+        ({"st-a": 0.5, "st-b": 0.5}, ["st-b", "st-a"]),
+    ],
+)
+def test_candidates_are_ranked_by_the_dot_product_over_index_terms(
+    weights: dict[str, float], expected: list[str]
+) -> None:
+    index = StoryIndex()
+    for sid, w in weights.items():
+        index.add(sid, [("منافذ", w)], 1.0)
+    vectors = {"title": {}, "lead": {}, "body": {"منافذ": 1.0}}
+    assert index.candidates(vectors, 0.0, P) == expected
+
+
+def test_index_entries_carry_the_story_s_unit_weights_and_a_new_story_s_are_its_query() -> None:
+    df = DocFreq()
+    features = _features("story")
+    vectors = article_vectors(features, df)
+    story = new_story(0.0)
+    add_member(story, vectors, features, 0.0)
+    entries = index_entries(story, P.index_terms)
+    assert entries == Query.of(vectors, P.index_terms).index_entries()
+    assert len({t for t, _ in entries}) == len(entries)  # each term once
+    add_member(story, vectors, features, 1.0)  # the centroid doubles, its unit vector does not
+    again = index_entries(story, P.index_terms)
+    assert [t for t, _ in again] == [t for t, _ in entries]
+    assert [w for _, w in again] == pytest.approx([w for _, w in entries])
+
+
+def test_rare_uses_the_article_s_heaviest_terms_whatever_the_index_size() -> None:
+    """The model was trained with the 8 heaviest terms: a worker indexing more or fewer terms
+    per story must still give the model the same feature."""
+    c = Clusterer()
+    _assign(c, "a", "s1", "story", 0)
+    story = c.stories[story_id_for("a")]
+    features = _features("rewrite")
+    vectors = article_vectors(features, c.df)
+    want = compare(vectors, features, story, 60).rare
+    assert want == _rare(Query.of(vectors, 8), story["body"], story["title"])
+    for n in (4, 12):
+        wide = Clusterer(StoryParams(index_terms=n))
+        _assign(wide, "a", "s1", "story", 0)
+        got = _assign(wide, "b", "s2", "rewrite", 60)
+        assert got.story_id == story_id_for("a")
+
+
+def test_every_text_of_the_test_set_scores_alike_through_either_entry_point() -> None:
+    """assign_story passes the query it already made to compare; compare makes its own when
+    called without (the training script): the same similarity either way."""
+    df = DocFreq()
+    for title, body in TEXTS.values():
+        df.add(story_features(title, body).terms())
+    base = _features("story")
+    story = new_story(0.0)
+    add_member(story, article_vectors(base, df), base, 0.0)
+    for kind in TEXTS:
+        features = _features(kind)
+        vectors = article_vectors(features, df)
+        query = Query.of(vectors, P.index_terms)
+        assert compare(vectors, features, story, 5.0, query) == compare(
+            vectors, features, story, 5.0
+        )
+
+
+@pytest.mark.parametrize(
+    ("kind", "gate", "scored"),
+    [
+        # another outlet's rewrite shares the lead and the rare terms: always scored
+        ("rewrite", True, True),
+        ("rewrite", False, True),
+        # a story found only through a shared common term: skipped with the gate, not without
+        ("unrelated", True, False),
+        ("unrelated", False, True),
+    ],
+)
+def test_the_gate_skips_candidates_that_share_almost_nothing(
+    kind: str, gate: bool, scored: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streams.stories.cluster as cluster
+
+    calls: list[str] = []
+    real = cluster.compare
+
+    def counting(*args: Any, **kwargs: Any) -> Similarity:
+        calls.append("compare")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cluster, "compare", counting)
+    c = Clusterer(StoryParams(gate=gate))
+    _assign(c, "a", "s1", "story", 0)
+    if kind == "rewrite":
+        got = _assign(c, "b", "s2", "rewrite", 60)
+        assert got.story_id == story_id_for("a")
+    else:  # found under «داخليه» (one of the story's index terms), sharing nothing else
+        body = {"ملعب": 3, "مباراه": 3, "منتخب": 3, "هدف": 3, "داخليه": 1}
+        features = StoryFeatures({}, {"ملعب": 1, "مباراه": 1}, body, (), (), "fp")
+        assert "داخليه" in {t for t, _ in index_entries(c.stories[story_id_for("a")], 8)}
+        got = c.add("b", "s2", features, 60)
+        assert got.is_new
+    assert bool(calls) is scored
+
+
+def test_the_gate_does_not_change_what_joins_what() -> None:
+    rng = random.Random(11)
+    kinds = list(TEXTS)
+    steps = [(f"id{i}", f"s{i % 3}", rng.choice(kinds), 60.0 * i) for i in range(30)]
+    with_gate, without = Clusterer(), Clusterer(StoryParams(gate=False))
+    for aid, source, kind, at in steps:
+        assert _assign(with_gate, aid, source, kind, at) == _assign(without, aid, source, kind, at)
