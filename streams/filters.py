@@ -13,13 +13,24 @@ from streams.severity import SEVERITIES, rank
 from streams.times import parse_rfc3339
 
 
-def _split(values: Sequence[str] | str | None) -> frozenset[str]:
+def split_values(values: Sequence[str] | str | None) -> frozenset[str]:
     """'IQ,SY' or ['IQ', 'SY,LB'] → {'IQ', 'SY', 'LB'}."""
     if values is None:
         return frozenset()
     if isinstance(values, str):
         values = [values]
     return frozenset(v.strip() for item in values for v in item.split(",") if v.strip())
+
+
+def time_param(params: Mapping[str, Any], name: str) -> datetime | None:
+    """An optional RFC 3339 parameter; ValueError names it (without quoting its value)."""
+    value = params.get(name) or None
+    if value is None:
+        return None
+    try:
+        return parse_rfc3339(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an RFC 3339 time") from None
 
 
 @dataclass(frozen=True)
@@ -40,25 +51,15 @@ class AlertFilter:
         severity = params.get("severity") or params.get("min_severity") or None
         if severity is not None and severity not in SEVERITY_RANK:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}")
-        since = params.get("since") or None
-        until = params.get("until") or None
-        try:
-            since_at = parse_rfc3339(since) if since else None
-        except ValueError:
-            raise ValueError("since must be an RFC 3339 time") from None
-        try:
-            until_at = parse_rfc3339(until) if until else None
-        except ValueError:
-            raise ValueError("until must be an RFC 3339 time") from None
         return cls(
             regions=frozenset(
-                r.upper() for r in _split(params.get("region") or params.get("regions"))
+                r.upper() for r in split_values(params.get("region") or params.get("regions"))
             ),
-            topics=_split(params.get("topic") or params.get("topics")),
-            rules=_split(params.get("rule") or params.get("rules")),
+            topics=split_values(params.get("topic") or params.get("topics")),
+            rules=split_values(params.get("rule") or params.get("rules")),
             min_severity=severity,
-            since=since_at,
-            until=until_at,
+            since=time_param(params, "since"),
+            until=time_param(params, "until"),
         )
 
     def matches(self, alert: Mapping[str, Any]) -> bool:

@@ -13,7 +13,7 @@ import asyncio
 import bisect
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,7 @@ import orjson
 from streams import metrics
 from streams.api.feed import tail
 from streams.errors import BadInput
+from streams.filters import split_values, time_param
 from streams.times import parse_rfc3339
 from streams.trends.detector import LEVELS
 from streams.validation import decode_valid
@@ -64,24 +65,6 @@ def trend_entry(record: Any) -> TrendEntry | None:
     )
 
 
-def _split(values: Sequence[str] | str | None) -> frozenset[str]:
-    if values is None:
-        return frozenset()
-    if isinstance(values, str):
-        values = [values]
-    return frozenset(v.strip() for item in values for v in item.split(",") if v.strip())
-
-
-def _time(params: Mapping[str, Any], name: str) -> datetime | None:
-    value = params.get(name) or None
-    if value is None:
-        return None
-    try:
-        return parse_rfc3339(value)
-    except ValueError:
-        raise ValueError(f"{name} must be an RFC 3339 time") from None
-
-
 @dataclass(frozen=True)
 class TrendFilter:
     """What a subscriber asked for. Empty sets mean "any". `regions` match a trend's region
@@ -105,13 +88,13 @@ class TrendFilter:
             raise ValueError(f"level must be one of {', '.join(LEVELS)}")
         return cls(
             regions=frozenset(
-                r.upper() for r in _split(params.get("region") or params.get("regions"))
+                r.upper() for r in split_values(params.get("region") or params.get("regions"))
             ),
-            topics=_split(params.get("topic") or params.get("topics")),
-            rules=_split(params.get("rule") or params.get("rules")),
+            topics=split_values(params.get("topic") or params.get("topics")),
+            rules=split_values(params.get("rule") or params.get("rules")),
             min_level=level,
-            since=_time(params, "since"),
-            until=_time(params, "until"),
+            since=time_param(params, "since"),
+            until=time_param(params, "until"),
         )
 
     def matches(self, trend: Mapping[str, Any]) -> bool:
