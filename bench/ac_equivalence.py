@@ -12,7 +12,8 @@ copy and one from this tree, over the same inputs:
 - the first N articles of ANT (../shared/data/ant/ant_multisource.jsonl.gz, title + body),
 - the first N short posts of ASND (../shared/data/asnd/asnd_train_dev.jsonl, body only),
 
-each through parse → enrich (regions and topics: codes, scores, evidence text and offsets)
+each through parse (title, section, dateline, body, published time, breaking) → story
+features → enrich (regions about and mentioned, topics: codes, scores, evidence text and offsets)
 → match with the packaged rule pack AND with a generated pack of N rules built from the
 corpus's own words and bigrams (bench/match.py `generate`: phrases, lists, near,
 same_sentence, not, min_count, unless_near), so rule hits (ids, versions, matches with
@@ -40,6 +41,11 @@ DEFAULT_ASND = SHARED / "asnd" / "asnd_train_dev.jsonl"
 
 # -- the worker: runs against whichever `streams` is first on sys.path ----------------------
 
+# What the parser made of the page, compared as is (ingested_at differs between runs).
+ARTICLE_KEYS = ("title", "section", "dateline", "body", "published_at", "breaking")
+KEYS = ("id", "bad", "article", "features", "regions", "mentioned", "topics", "default_rules",
+        "generated_rules")  # fmt: skip
+
 
 def _hits(hits: list[Any]) -> list[Any]:
     return [
@@ -55,6 +61,7 @@ def worker(inputs: Path, rules_doc: Path, out: Path, expect_root: str) -> None:
     from streams.rules import RuleSet
     from streams.rules.hits import match_article
     from streams.settings import Settings
+    from streams.stories.features import places_of, story_features
     from streams.times import utcnow
     from streams.worker.pipeline import Pipeline
 
@@ -77,7 +84,12 @@ def worker(inputs: Path, rules_doc: Path, out: Path, expect_root: str) -> None:
             enriched = pipe.enrich(raw, parsed, now)
             record = {
                 "id": raw_in["id"],
+                "article": {k: enriched[k] for k in ARTICLE_KEYS},
+                "features": story_features(
+                    enriched["title"], enriched["body"], places_of(enriched)
+                ).as_message(),
                 "regions": enriched["regions"],
+                "mentioned": enriched["mentioned"],
                 "topics": enriched["topics"],
                 "default_rules": _hits(pipe.match(enriched)),
                 "generated_rules": _hits(match_article(enriched, generated)),
@@ -177,9 +189,9 @@ def compare(old: Path, new: Path) -> tuple[dict[str, int], list[tuple[str, str, 
             counts["rule matches"] += sum(
                 len(h[2]) for h in b["default_rules"] + b["generated_rules"]
             )
-            for key in ("id", "bad", "regions", "topics", "default_rules", "generated_rules"):
+            for key in KEYS:
                 if a.get(key) != b.get(key):
-                    diffs.append((a["id"], key, a[key], b[key]))
+                    diffs.append((a["id"], key, a.get(key), b.get(key)))
     return counts, diffs
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import gzip
 import json
 import math
 import random
@@ -36,7 +35,7 @@ import sys
 import time
 from array import array
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,8 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# The label mappings of the evaluation, so training and evaluation cannot drift apart.
+from bench.eval_classify import ANT_GOLD, ANT_PRED, ASND_GOLD, read_jsonl  # noqa: E402
 from streams.classify.topic_model import (  # noqa: E402
     BUCKETS,
     MODEL_FILE,
@@ -69,29 +70,6 @@ SECTIONS = {
     "technology": "technology",
     "culture": "culture",
 }
-ANT_GOLD = {
-    "middleEast": "news",
-    "internationalNews": "news",
-    "economy": "economy",
-    "sport": "sports",
-    "technology": "technology",
-    "culture": "culture",
-}
-ANT_PRED = {t: ("news" if t in ("security", "politics", "justice") else t) for t in TOPICS}
-ANT_PRED.update(health="other", society="other", environment="other")
-ASND_GOLD = {
-    "politics": "politics",
-    "crime-war-conflict": "security",
-    "business-and-economy": "economy",
-    "sports": "sports",
-    "science-and-technology": "technology",
-    "health": "health",
-    "environment": "environment",
-    "art-and-entertainment": "culture",
-    "human-rights-press-freedom": "justice",
-    "education": "society",
-    "spiritual": "society",
-}
 NEWS = {"security", "politics", "justice", "health", "society", "environment"}
 CLEAR_LEAD = 0.8
 EPOCHS, LEARNING_RATE, CLASS_WEIGHT_CAP, PRUNE = 3, 0.5, 5.0, 0.15
@@ -108,14 +86,6 @@ SECURITY_WEIGHT = 0.5
 OFFSET_ROUNDS = 2
 
 Example = tuple["array[int]", int, float]  # hashed features, topic index, sample weight
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
 
 
 def weak_label(record: dict[str, Any], title: str, body: str) -> str | None:
@@ -343,7 +313,8 @@ def main() -> int:
     if args.asnd.exists():
         rows = (r for r in read_jsonl(args.asnd) if r["split"] == "train")
         asnd_items = score_items(
-            model, [(r["text"], "", ASND_GOLD[r["label"]]) for r in rows if r["label"] in ASND_GOLD]
+            model,
+            [(r["text"], "", ASND_GOLD[r["label"]]) for r in rows if ASND_GOLD.get(r["label"])],
         )
     grid(ant_items, asnd_items)
     if args.write:

@@ -67,6 +67,23 @@ _BAD_REQUEST = {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
 
+# What every endpoint with a key and filters may answer besides 200.
+_ERRORS = {"400": _BAD_REQUEST, "401": _UNAUTHORIZED, "429": _TOO_MANY}
+_PAGING: list[dict[str, Any]] = [
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+        "description": "Page size (default 50).",
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "next_cursor of the previous page.",
+    },
+]
+
 
 ALERT_SCHEMA = "alert.v3.json"  # what the API serves: v2 alerts are upgraded on read
 
@@ -168,18 +185,7 @@ def openapi() -> dict[str, Any]:
                     "summary": "Recent alerts, newest first (the last revision of each).",
                     "parameters": [
                         *_FILTERS,
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
-                            "description": "Page size (default 50).",
-                        },
-                        {
-                            "name": "cursor",
-                            "in": "query",
-                            "schema": {"type": "string"},
-                            "description": "next_cursor of the previous page.",
-                        },
+                        *_PAGING,
                         {
                             "name": "q",
                             "in": "query",
@@ -200,9 +206,7 @@ def openapi() -> dict[str, Any]:
                                 }
                             },
                         },
-                        "400": _BAD_REQUEST,
-                        "401": _UNAUTHORIZED,
-                        "429": _TOO_MANY,
+                        **_ERRORS,
                     },
                 }
             },
@@ -260,9 +264,7 @@ def openapi() -> dict[str, Any]:
                             "description": "An endless text/event-stream.",
                             "content": {"text/event-stream": {"schema": {"type": "string"}}},
                         },
-                        "400": _BAD_REQUEST,
-                        "401": _UNAUTHORIZED,
-                        "429": _TOO_MANY,
+                        **_ERRORS,
                     },
                 }
             },
@@ -279,18 +281,7 @@ def openapi() -> dict[str, Any]:
                     ),
                     "parameters": [
                         *_TREND_FILTERS,
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
-                            "description": "Page size (default 50).",
-                        },
-                        {
-                            "name": "cursor",
-                            "in": "query",
-                            "schema": {"type": "string"},
-                            "description": "next_cursor of the previous page.",
-                        },
+                        *_PAGING,
                     ],
                     "responses": {
                         "200": {
@@ -301,9 +292,7 @@ def openapi() -> dict[str, Any]:
                                 }
                             },
                         },
-                        "400": _BAD_REQUEST,
-                        "401": _UNAUTHORIZED,
-                        "429": _TOO_MANY,
+                        **_ERRORS,
                     },
                 }
             },
@@ -384,9 +373,7 @@ def openapi() -> dict[str, Any]:
                                 }
                             },
                         },
-                        "400": _BAD_REQUEST,
-                        "401": _UNAUTHORIZED,
-                        "429": _TOO_MANY,
+                        **_ERRORS,
                     },
                 }
             },

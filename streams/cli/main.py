@@ -21,6 +21,7 @@ from streams.cli import ingest as ingest_cli
 from streams.cli import rules as rules_cli
 from streams.cli import subscribers as subscribers_cli
 from streams.cli import trends as trends_cli
+from streams.cli.options import add_jsonl
 from streams.errors import BadInput, CommandFailed, DeadLetterReason, RasidError, UsageError
 from streams.kafka.partitions import wait_for_partitions
 from streams.settings import Settings, get_settings
@@ -401,11 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("classify", help="parse, classify and match offline (no broker)")
     p.add_argument("paths", nargs="*", metavar="PATH")
-    p.add_argument(
-        "--jsonl",
-        metavar="FILE",
-        help="ANT records or raw-article objects, one per line (.gz read directly; '-': stdin)",
-    )
+    add_jsonl(p, required=False)
     p.add_argument("--source")
     p.add_argument("--url")
     p.add_argument("--content-type", choices=["text/plain", "text/html"])
@@ -414,12 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "stories", help="cluster articles into stories offline, as the worker does (no broker)"
     )
-    p.add_argument(
-        "--jsonl",
-        metavar="FILE",
-        required=True,
-        help="ANT records or raw-article objects, one per line (.gz read directly; '-': stdin)",
-    )
+    add_jsonl(p, required=True)
     p.add_argument(
         "--threshold",
         type=_probability,

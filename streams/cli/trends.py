@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from streams.cli.options import add_jsonl
 from streams.errors import BadInput
 from streams.settings import Settings
 
@@ -59,12 +60,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "trends", help="burst detection over an archive, as the worker does (no broker)"
     )
-    p.add_argument(
-        "--jsonl",
-        metavar="FILE",
-        required=True,
-        help="ANT records or raw-article objects, one per line (.gz read directly; '-': stdin)",
-    )
+    add_jsonl(p, required=True)
     p.add_argument(
         "--shuffle-time",
         metavar="SEED",

@@ -95,20 +95,6 @@ async def _get(
     return result
 
 
-async def _failed(ing: Ingester, source: Source, url: str, result: FetchResult) -> None:
-    wait = await ing._failed(url, result.retry_after)
-    log.warning(
-        "fetch failed",
-        extra={
-            "source": source.name,
-            "url": url,
-            "outcome": result.outcome,
-            "detail": result.detail,
-            "retry_in": round(wait, 1),
-        },
-    )
-
-
 async def poll_more(ing: Ingester, source: Source) -> PollReport:
     """One poll of a source's Telegram channels, sitemaps and discovered feeds."""
     report = _report()
@@ -177,7 +163,7 @@ async def poll_telegram(ing: Ingester, source: Source, channel: str) -> PollRepo
         url = telegram.channel_url(more.telegram_base, channel, before)
         result = await _get(ing, source, "telegram", url, report)
         if not result.ok and page_no == 0:
-            await _failed(ing, source, first, result)
+            await ing._fetch_failed(source, first, result)
             report.errors += 1
             return report
         if not result.ok:  # an older page: publish what the newer ones gave
@@ -299,7 +285,7 @@ async def _poll_sitemap(ing: Ingester, source: Source, url: str, depth: int) -> 
         return report
     if not result.ok:
         ing._count(source, "sitemap", result, report)
-        await _failed(ing, source, url, result)
+        await ing._fetch_failed(source, url, result)
         report.errors += 1
         return report
     try:
@@ -362,7 +348,7 @@ async def discovered_feeds(ing: Ingester, source: Source, report: PollReport) ->
         return list(cached[1]) if cached else []
     result = await _get(ing, source, "home", source.home, report)
     if not result.ok:
-        await _failed(ing, source, source.home, result)
+        await ing._fetch_failed(source, source.home, result)
         return list(cached[1]) if cached else []
     await ing._succeeded(source.home)
     html, _ = decode_page(result.content, result.content_type)

@@ -233,6 +233,20 @@ class Ingester:
         await self.store.put([backoff_record(url, failures, self.wall() + wait)])
         return wait
 
+    async def _fetch_failed(self, source: Source, url: str, result: FetchResult) -> None:
+        """Back off from a URL whose fetch failed, and say so."""
+        wait = await self._failed(url, result.retry_after)
+        log.warning(
+            "fetch failed",
+            extra={
+                "source": source.name,
+                "url": url,
+                "outcome": result.outcome,
+                "detail": result.detail,
+                "retry_in": round(wait, 1),
+            },
+        )
+
     async def _succeeded(self, url: str) -> None:
         if self.backoff.success(url) or url in self.store.state.backoffs:
             await self.store.put([backoff_record(url, None)])
@@ -284,17 +298,7 @@ class Ingester:
             return report
         if not result.ok:
             self._count(source, kind, result, report)
-            wait = await self._failed(url, result.retry_after)
-            log.warning(
-                "fetch failed",
-                extra={
-                    "source": source.name,
-                    "url": url,
-                    "outcome": result.outcome,
-                    "detail": result.detail,
-                    "retry_in": round(wait, 1),
-                },
-            )
+            await self._fetch_failed(source, url, result)
             report.errors += 1
             return report
         try:

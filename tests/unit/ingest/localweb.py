@@ -17,9 +17,27 @@ from typing import Any
 from aiohttp import web
 
 from streams.ingest.dedup import DedupState, record_errors
+from streams.ingest.http import FetcherConfig
+from streams.ingest.policy import HostPolicy
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ingest" / "losses"
 UA = "RasidBot/0.1 (test; +https://example.invalid/bot)"
+# The local test server: its site, and loopback addresses allowed.
+LOOPBACK = HostPolicy.of(["127.0.0.1"], allow_private=True)
+
+
+def fetcher_config(**overrides: Any) -> FetcherConfig:
+    """A fetcher for the local server: no politeness delay, short timeouts."""
+    values: dict[str, Any] = {
+        "user_agent": UA,
+        "timeout": 2.0,
+        "connect_timeout": 1.0,
+        "host_interval": 0.0,
+        "host_concurrency": 4,
+        "policy": LOOPBACK,
+    }
+    values.update(overrides)
+    return FetcherConfig(**values)
 
 
 @dataclass

@@ -23,19 +23,19 @@ from streams.ingest.extract import (
     is_placeholder,
     structured_text,
 )
-from streams.ingest.http import Fetcher, FetcherConfig
-from streams.ingest.policy import Backoff, HostPolicy, RobotsRules
+from streams.ingest.http import Fetcher
+from streams.ingest.policy import Backoff, RobotsRules
 from streams.ingest.service import Ingester
 from streams.ingest.sources import Source, parse_sources
 from streams.validation import schema_errors
 from tests.unit.ingest.localweb import (
     FIXTURES,
-    UA,
     Answer,
     LocalWeb,
     MemorySink,
     MemoryStore,
     article,
+    fetcher_config,
 )
 
 PARAS = [
@@ -44,21 +44,7 @@ PARAS = [
     "وأضاف أن العملية تهدف إلى تأمين الطريق الدولي الرابط بين بغداد والحدود الأردنية ومنع تسلل المسلحين.",
 ]
 
-# The local test server: its site, and loopback addresses allowed.
-LOOPBACK = HostPolicy.of(["127.0.0.1"], allow_private=True)
-
-
-def config(**overrides: Any) -> FetcherConfig:
-    values: dict[str, Any] = {
-        "user_agent": UA,
-        "timeout": 2.0,
-        "connect_timeout": 1.0,
-        "host_interval": 0.0,
-        "host_concurrency": 4,
-        "policy": LOOPBACK,
-    }
-    values.update(overrides)
-    return FetcherConfig(**values)
+config = fetcher_config
 
 
 def sources(text: str) -> list[Source]:

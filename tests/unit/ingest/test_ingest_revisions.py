@@ -21,13 +21,18 @@ from streams.ingest.dedup import (
     text_fingerprint,
     url_key,
 )
-from streams.ingest.http import Fetcher, FetcherConfig
-from streams.ingest.policy import HostPolicy
+from streams.ingest.http import Fetcher
 from streams.ingest.replay import state_records, to_raw
 from streams.ingest.service import Ingester
 from streams.ingest.sources import Source, parse_sources
 from streams.validation import schema_errors
-from tests.unit.ingest.localweb import UA, LocalWeb, MemorySink, MemoryStore, article
+from tests.unit.ingest.localweb import (
+    LocalWeb,
+    MemorySink,
+    MemoryStore,
+    article,
+    fetcher_config,
+)
 
 PATH = "/news/9101.html"
 TITLE = "عاجل | انفجار في منطقة الكرادة وسط بغداد"
@@ -39,14 +44,7 @@ FULL = [
 ]
 FULLER = [*FULL, "وأعلنت وزارة الصحة لاحقا ارتفاع عدد المصابين إلى تسعة بينهم امرأتان."]
 
-# The local test server: its site, and loopback addresses allowed.
-LOOPBACK = HostPolicy.of(["127.0.0.1"], allow_private=True)
-
-
-def config() -> FetcherConfig:
-    return FetcherConfig(
-        user_agent=UA, timeout=2.0, host_interval=0.0, host_concurrency=4, policy=LOOPBACK
-    )
+config = fetcher_config
 
 
 def sources(base: str, **extra: Any) -> list[Source]:

@@ -16,17 +16,13 @@ from streams import metrics
 from streams.extract.parse import parse_article
 from streams.ingest.dedup import DedupState, record_errors
 from streams.ingest.http import Fetcher, FetcherConfig
-from streams.ingest.policy import Backoff, HostPolicy
+from streams.ingest.policy import Backoff
 from streams.ingest.service import Ingester
 from streams.ingest.sources import parse_sources
 from streams.settings import Settings
 from streams.validation import schema_errors
 from tests.ingest_fixture_server import FixtureServer, sources_yaml
-
-UA = "RasidBot/0.1 (test; +https://example.invalid/bot)"
-
-# The local test server: its site, and loopback addresses allowed.
-LOOPBACK = HostPolicy.of(["127.0.0.1"], allow_private=True)
+from tests.unit.ingest.localweb import UA, fetcher_config
 
 
 class MemoryStore:
@@ -67,16 +63,7 @@ def server() -> Iterator[FixtureServer]:
 
 
 def config(**overrides: Any) -> FetcherConfig:
-    values: dict[str, Any] = {
-        "user_agent": UA,
-        "timeout": 1.0,
-        "connect_timeout": 1.0,
-        "host_interval": 0.0,
-        "host_concurrency": 4,
-        "policy": LOOPBACK,
-    }
-    values.update(overrides)
-    return FetcherConfig(**values)
+    return fetcher_config(**{"timeout": 1.0, **overrides})
 
 
 def sources(server: FixtureServer) -> list[Any]:
