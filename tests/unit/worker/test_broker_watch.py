@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.protocol.metadata import MetadataRequest
 
 from streams.settings import Settings
 from streams.worker import batches
 from streams.worker.app import create_app
 from streams.worker.batches import BrokerWatch, Outgoing, deliver
-from streams.worker.web import ready_checks
+from streams.worker.web import ping, ready_checks
 
 
 class Clock:
@@ -87,3 +88,53 @@ async def test_readyz_turns_503_after_the_broker_is_unreachable_for_the_set_time
     assert ready_checks(ctx)["broker_reachable"] is False
     watch.reached()
     assert ready_checks(ctx)["broker_reachable"] is True
+
+
+class Broker:
+    def __init__(self, node: int) -> None:
+        self.nodeId = node
+
+
+class FakeClient:
+    """The producer's client as `ping` uses it: known brokers, and `send` to one of them."""
+
+    def __init__(self, nodes: list[int], down: set[int]) -> None:
+        self.nodes, self.down = nodes, down
+        self.sent: list[tuple[int, Any]] = []
+        self.cluster = self
+
+    def brokers(self) -> list[Broker]:
+        return [Broker(n) for n in self.nodes]
+
+    def get_random_node(self) -> int | None:
+        return self.nodes[0] if self.nodes else None
+
+    async def send(self, node: int, request: Any) -> str:
+        self.sent.append((node, request))
+        if node in self.down:
+            raise KafkaConnectionError(f"node {node} down")
+        return "answer"
+
+
+@pytest.mark.parametrize(
+    ("nodes", "down", "reached", "asked"),
+    [
+        ([1], set(), True, [1]),
+        ([1, 2], {1}, True, [1, 2]),  # one broker down: the next one answers
+        ([1, 2], {1, 2}, False, [1, 2]),
+        ([], set(), False, []),  # no broker known yet
+    ],
+)
+async def test_the_probe_asks_each_broker_for_no_topics_until_one_answers(
+    nodes: list[int], down: set[int], reached: bool, asked: list[int]
+) -> None:
+    client = FakeClient(nodes, down)
+    if reached:
+        await ping(client)
+    else:
+        with pytest.raises(KafkaError):
+            await ping(client)
+    assert [node for node, _ in client.sent] == asked
+    for _, request in client.sent:
+        # brokers only: its cost does not grow with the cluster's topics (None asks for all)
+        assert isinstance(request, MetadataRequest) and request._topics == []
