@@ -44,6 +44,18 @@ STORY_ASSIGNMENTS = Counter(
 STORY_ALERTS = Counter(
     "rasid_story_alerts_total", "Story alerts emitted, by status (new, updated).", ["status"]
 )
+STORY_CLOSE_REASONS = ("window", "capacity")
+STORIES_CLOSED = Counter(
+    "rasid_stories_closed_total",
+    "Stories the story stage forgot: quiet for the whole story window (window), or the least"
+    " recently reported ones beyond RASID_STORY_MAX_LIVE (capacity: closed early to bound memory).",
+    ["reason"],
+)
+for _reason in STORY_CLOSE_REASONS:
+    STORIES_CLOSED.labels(reason=_reason)
+STORIES_LIVE = Gauge(
+    "rasid_stories_live", "Live stories the story stage holds in memory (this worker)."
+)
 TREND_LEVELS = ("elevated", "high", "extreme")  # streams/trends/detector.py LEVELS
 TREND_KINDS = ("region_topic", "region", "topic", "rule", "other")
 TRENDS = Counter(

@@ -150,6 +150,8 @@ class Settings(BaseSettings):
 
     # Stories and subscribers (docs/subscribers.md)
     story_window_hours: float = Field(48.0, gt=0)  # a story not seen for this long is closed
+    # Live stories held (~10 KB each); beyond it the least recently reported close early.
+    story_max_live: int = Field(20_000, ge=100, le=1_000_000)
     # forwarded hit ids are remembered this long: the horizon within which a replayed or
     # re-published article raises nothing again (streams/worker/emitted.py)
     alert_dedup_days: float = Field(30.0, gt=0)

@@ -14,6 +14,7 @@ cost measured by bench/story_stage.py; docs/subscribers.md says how it would be 
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 import weakref
@@ -62,6 +63,7 @@ class StoryStage:
     docfreq: Any  # faust Table: "df-NN" → a shard of the document-frequency snapshot
     params: StoryParams
     escalate_at: int
+    max_live: int  # live stories held; beyond it the least recently reported close early
     last_prune: float = 0.0
     last_snapshot: float = 0.0
     # In memory, rebuilt from the tables whenever partitions were assigned (the tables may have
@@ -318,18 +320,36 @@ PRUNE_EVERY = 600.0  # seconds
 
 def prune(stage: StoryStage, now: float) -> int:
     """Forget stories and alerts older than the window, and the index's postings of closed
-    stories; the tables' tombstones keep their changelogs small. Run from the agent (faust only lets a stream's event modify a table),
-    at most every PRUNE_EVERY seconds. Returns how many keys were deleted."""
-    if now - stage.last_prune < PRUNE_EVERY:
-        return 0
-    stage.last_prune = now
-    horizon = now - stage.params.window_seconds
+    stories; the tables' tombstones keep their changelogs small. Run from the agent (faust
+    only lets a stream's event modify a table), at most every PRUNE_EVERY seconds; and, as
+    soon as more than `max_live` + 10% stories are live, close the least recently reported
+    ones down to `max_live` - 10% (memory stays bounded whatever the rate; closing in chunks
+    keeps the sort rare). Returns how many keys were deleted."""
     deleted = 0
-    for table, stamp in ((stage.stories, "last_seen"), (stage.alerts, "at")):
-        for key in expired_keys(table, stamp, horizon):
-            del table[key]
+    if now - stage.last_prune >= PRUNE_EVERY:
+        stage.last_prune = now
+        horizon = now - stage.params.window_seconds
+        for key in expired_keys(stage.alerts, "at", horizon):
+            del stage.alerts[key]
             deleted += 1
-    return deleted + stage.index.forget(horizon)
+        deleted += _close(stage, horizon, "window")
+    slack = stage.max_live // 10
+    if len(stage.index.seen) > stage.max_live + slack:
+        # the last_seen of the (max_live - slack)-th most recent story: older ones close
+        cutoff = heapq.nlargest(stage.max_live - slack, stage.index.seen.values())[-1]
+        deleted += _close(stage, cutoff, "capacity")
+    metrics.STORIES_LIVE.set(len(stage.index.seen))
+    return deleted
+
+
+def _close(stage: StoryStage, horizon: float, reason: str) -> int:
+    """Close the stories last reported before `horizon` (their alerts stay until the window
+    ends: a later report opens a new story, and with it a new alert)."""
+    keys = expired_keys(stage.stories, "last_seen", horizon)
+    for key in keys:
+        del stage.stories[key]
+    metrics.STORIES_CLOSED.labels(reason=reason).inc(len(keys))
+    return len(keys) + stage.index.forget(horizon)
 
 
 def declare(app: Any, settings: Settings) -> StoryStage:
@@ -357,6 +377,7 @@ def declare(app: Any, settings: Settings) -> StoryStage:
         docfreq=app.Table("story-docfreq", **table_args),
         params=params_from(settings),
         escalate_at=settings.story_escalate_sources,
+        max_live=settings.story_max_live,
     )
 
 

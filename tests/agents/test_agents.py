@@ -387,3 +387,55 @@ async def test_a_revised_article_updates_its_story_and_alert_once_per_revision(
     assert red[-1]["sources"] == ["baghdadtoday"]
     for alert in red:
         assert schema_errors("alert", alert) == []
+
+
+def _unrelated(candidate: dict[str, Any], n: int, at: str) -> dict[str, Any]:
+    """The n-th of a series of articles that share no word: each opens a story of its own."""
+    letters = "بتثجحخدذرزسشصضطظعغفقكلمنهوي"
+
+    def word(k: int) -> str:  # a made-up word no other article of the series has
+        x = n * 16 + k
+        return letters[x % 27] + letters[(x // 27) % 27] + "ا" + letters[(x // 729) % 27] + "ي"
+
+    features = story_features(
+        " ".join(word(k) for k in range(4)), " ".join(word(k) for k in range(4, 16))
+    )
+    return {
+        **candidate,
+        "article_id": f"un-{n}",
+        "source": f"outlet{n}",
+        "at": at,
+        "hits": [],
+        "features": features.as_message(),
+    }
+
+
+async def test_story_stage_closes_the_least_recent_stories_beyond_its_capacity(
+    rasid: WorkerContext,
+) -> None:
+    """Memory stays bounded whatever the rate: past max_live + 10% live stories, the least
+    recently reported close (down to max_live - 10%), counted as closed for capacity."""
+    from datetime import UTC, datetime, timedelta
+
+    from streams import metrics
+
+    _, candidate = await _sample_candidate(rasid)
+    stage = rasid.stories
+    stage.max_live = 10  # slack 1: closing starts above 11, down to 9
+    closed = metrics.STORIES_CLOSED.labels(reason="capacity")
+    before = closed._value.get()
+    start = datetime.now(UTC) - timedelta(hours=1)
+    feed = [_unrelated(candidate, n, (start + timedelta(minutes=n)).isoformat()) for n in range(13)]
+    async with rasid.app.agents["rasid.stories"].test_context() as ctx:
+        for n, item in enumerate(feed):
+            await ctx.put(orjson.dumps(item), key=item["article_id"].encode())
+            if n == 11:  # 12 stories: the 12th was processed after the check (11 live)
+                assert len(stage.index.seen) == 12
+    # before the 13th: 12 > 11, so the 3 least recent closed (9 left), then the 13th opened
+    live = sorted(a for s in stage.stories.values() for a in s["articles"])
+    assert live == sorted(f"un-{n}" for n in range(3, 13))
+    assert len(stage.index.seen) == 10
+    assert closed._value.get() - before == 3
+    indexed = {sid for posting in stage.index.postings.values() for sid in posting}
+    assert indexed == set(stage.stories)
+    assert metrics.STORIES_LIVE._value.get() == 9  # as the last check saw it
