@@ -4,12 +4,12 @@
 Usage:
     .venv/bin/python bench/api_load.py [--bootstrap HOST:PORT] [--seconds S] [--forged N]
 
-Fresh topics; 10,000 alerts (~1.5 KB each) on the alerts topic and 51 API keys, then `rasid
+Fresh topics; 10,000 alerts (~2.5 KB each, schema-valid: the sample page through the worker's code) on the alerts topic and 51 API keys, then `rasid
 api` is started and, from a second process (the load generator, so it does not share the API's
 event loop):
 
 - 200 SSE clients stay connected (`Authorization` header); a probe alert carrying its send
-  time is published every 0.5 s, and each client notes when it received it;
+  time (`updated_at`) is published every 0.5 s, and each client notes when it received it;
 - 50 clients, one key each, request `GET /alerts?limit=50` back to back for S seconds;
 - with `--forged N`, N more streams open with the forged `Last-Event-ID: 1.` (from the start
   of the topic; with `--buffer B` < 10,000 the API keeps B alerts and reads up to a buffer per
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import multiprocessing
 import os
 import statistics
@@ -48,6 +49,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from recovery import free_port, rss_mb  # noqa: E402
 
 from streams.api.access import ApiKey, hash_token, new_token  # noqa: E402
+from streams.validation import is_valid  # noqa: E402
 
 ALERTS = 10_000
 SSE_CLIENTS = 200
@@ -55,26 +57,43 @@ LIST_CLIENTS = 50
 PARTITIONS = 3
 
 
-def alert(n: int, **extra: Any) -> dict[str, Any]:
+@functools.cache
+def template() -> dict[str, Any]:
+    """A real alert (schema alert.v3): the sample page through the worker's own core and story
+    alert code, so the API serves what it serves in production."""
+    from streams.settings import Settings
+    from streams.stories.cluster import story_alert
+    from streams.times import utcnow
+    from streams.worker.pipeline import Pipeline
+
+    pipe = Pipeline.load(Settings())
+    now = utcnow()
+    body = (ROOT / "tests" / "fixtures" / "baghdadtoday-2024-12-01-sayyida-zaynab.txt").read_text()
+    raw = {"schema_version": 1, "id": "load-0", "source": "outlet-one", "body": body,
+           "url": "https://x.test/0", "content_type": "text/plain"}  # fmt: skip
+    enriched = pipe.enriched(orjson.dumps(raw), now)
+    hit = pipe.alerts(enriched, pipe.match(enriched), now)[0]
+    made = story_alert(hit, "st-" + "0" * 24, None, now=now.isoformat(), escalate_at=3)
+    assert made is not None and is_valid("alert", made), "the template alert must be valid"
+    return made
+
+
+PROBE_RULE = "load-probe"  # the probes' rule id: how the clients tell them apart
+PROBE = f'"rule":"{PROBE_RULE}"'.encode()
+
+
+def alert(n: int, *, probe: bool = False) -> dict[str, Any]:
+    """The n-th alert: the template with its own id, story and severity; a probe carries its
+    send time as `updated_at` (microseconds)."""
     now = datetime.now(UTC).isoformat()
     return {
-        "schema_version": 2,
+        **template(),
         "id": f"{n:032x}",
-        "story_id": f"{n:024x}",
-        "revision": 1,
-        "status": "new",
-        "rule": "red-line",
-        "rule_version": 1,
+        "story_id": f"st-{n:024x}",
+        "rule": PROBE_RULE if probe else template()["rule"],
         "severity": ("high", "critical", "medium")[n % 3],
-        "regions": [("IQ", "SY", "LB", "IR")[n % 4]],
-        "topics": [("security", "politics", "economy")[n % 3]],
-        "title": "قيادي في الفتح: سامراء خط أحمر ولن نسمح بالاقتراب منها " * 2,
-        "snippet": "قال قيادي في تحالف الفتح اليوم إن مدينة سامراء خط أحمر وإن الفصائل " * 6,
-        "sources": ["outlet-one", "outlet-two"],
-        "article": {"id": f"art-{n}", "source": "outlet-one", "url": f"https://x.test/{n}"},
         "alerted_at": now,
         "updated_at": now,
-        **extra,
     }
 
 
@@ -143,10 +162,11 @@ async def _load(url: str, tokens: list[str], seconds: float, forged: int) -> dic
                 ) as resp:
                     statuses[resp.status] = statuses.get(resp.status, 0) + 1
                     async for line in resp.content:
-                        if line.startswith(b"data: ") and b'"probe_sent"' in line:
+                        if line.startswith(b"data: ") and PROBE in line:
                             doc = orjson.loads(line[6:])
                             if not last_event_id:
-                                delays.append(time.time() - doc["probe_sent"])
+                                sent = datetime.fromisoformat(doc["updated_at"]).timestamp()
+                                delays.append(time.time() - sent)
             except (aiohttp.ClientError, asyncio.CancelledError):
                 pass
 
@@ -189,7 +209,7 @@ async def probes(bootstrap: str, topic: str, stop: asyncio.Event) -> int:
     sent = 0
     try:
         while not stop.is_set():
-            doc = alert(ALERTS + sent, probe_sent=time.time())
+            doc = alert(ALERTS + sent, probe=True)
             await producer.send_and_wait(topic, orjson.dumps(doc), key=b"probe")
             sent += 1
             await asyncio.sleep(0.5)
@@ -237,7 +257,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2):
                         break
-                except (urllib.error.URLError, ConnectionError):
+                except (urllib.error.URLError, ConnectionError, TimeoutError):  # not up yet
                     if time.monotonic() > deadline or api.poll() is not None:
                         raise SystemExit(log.read_text()[-2000:]) from None
                     await asyncio.sleep(0.5)
