@@ -1,7 +1,12 @@
 """Cost of story clustering per article with many live stories (streams/stories/cluster.py).
 
     .venv/bin/python bench/story_stage.py [../shared/data/ant/ant_multisource.jsonl.gz]
-        [--live 10000] [--measure 5000]
+        [--live 14000] [--measure 5000] [--window-hours H]
+        [--base /tmp/rasid-head [--features 1000]]
+
+    # the whole corpus with the worker's 48-hour window, against another checkout:
+    .venv/bin/python bench/story_stage.py --base /tmp/rasid-head --live 0 --measure 40000 \
+        --window-hours 48
 
 ANT articles (parsed and enriched by the worker's code, cached in .cache/bench) are fed in
 publication order, with a story window of ten years so that no story ever closes: the first
@@ -14,15 +19,28 @@ the median is the steadier figure), the candidates looked at per article (before
 that skips the hopeless ones), the number of live
 stories, and the size of a story's state as the worker's table stores it (JSON bytes: mean,
 max). Skips cleanly when the corpus is absent.
+
+With --base DIR (a checkout of another version, e.g. /tmp/rasid-head), that version's
+streams/stories/cluster.py runs beside this one in the same process on the same inputs, the
+timed chunks interleaved (so both see the same load of a shared machine), and every
+assignment of the two is compared: it prints both figures, their ratio, the number of
+assignments that differ and of story states (as the table stores them) that differ, and
+whether the index postings and document frequencies are the same. With --features N, also the hot stage's `story_features` of both
+(DIR's streams/stories/features.py) on N ANT articles just enriched by the worker's pipeline
+(tokens memoised as in the hot stage; each article's features checked equal, dict order
+included).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import orjson
 
@@ -31,7 +49,118 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dedup_eval import DEFAULT_CORPUS, cached_inputs
 
+from streams.stories import cluster as this_cluster
+from streams.stories import features as this_features
 from streams.stories.cluster import Clusterer, StoryParams, article_vectors
+
+WINDOW = 10 * 365 * 86400.0  # no story closes
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """A module of another checkout (its own copy, beside this tree's)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _outcome(a: Any) -> tuple[Any, ...]:
+    return (a.story_id, a.is_new, a.similarity, a.copy, a.size, a.sources, a.revised)
+
+
+def compare_assign(
+    base: Path, inputs: list[Any], live: int, measure: int, window: float
+) -> dict[str, Any]:
+    """Base's cluster.py and this one, chunks of 250 timed articles interleaved (CPU time);
+    then their story states (as the table stores them), index postings and document
+    frequencies compared."""
+    other = load_module(base / "streams" / "stories" / "cluster.py", "base_cluster")
+    runs = {
+        "base": other.Clusterer(other.StoryParams(window_seconds=window)),
+        "this": this_cluster.Clusterer(this_cluster.StoryParams(window_seconds=window)),
+    }
+    times: dict[str, list[float]] = {"base": [], "this": []}
+    differ = 0
+    warm, timed = inputs[:live], inputs[live : live + measure]
+    for k in range(0, live + len(timed), 250):
+        chunk = (warm + timed)[k : k + 250]
+        out = {}
+        for name in ("base", "this") if (k // 250) % 2 else ("this", "base"):
+            began = time.process_time()
+            out[name] = [
+                _outcome(runs[name].add(i.article_id, i.source, i.features, i.at)) for i in chunk
+            ]
+            if k >= live:
+                times[name].append((time.process_time() - began) / len(chunk))
+        differ += sum(a != b for a, b in zip(out["base"], out["this"], strict=True))
+    base_ms, this_ms = (1000 * statistics.median(times[n]) for n in ("base", "this"))
+    a, b = runs["base"], runs["this"]
+    states = sum(
+        orjson.dumps(a.stories[sid], option=orjson.OPT_SORT_KEYS)
+        != orjson.dumps(b.stories.get(sid), option=orjson.OPT_SORT_KEYS)
+        for sid in a.stories
+    )
+    return {
+        "assign_base_ms_median_chunk": round(base_ms, 3),
+        "assign_this_ms_median_chunk": round(this_ms, 3),
+        "assign_ratio": round(base_ms / this_ms, 2),
+        "assignments_compared": len(inputs[: live + measure]),
+        "assignments_differing": differ,
+        "story_states_differing": states + abs(len(a.stories) - len(b.stories)),
+        "same_index_and_docfreq": a.index.postings == b.index.postings
+        and a.df.counts == b.df.counts,
+    }
+
+
+def compare_features(base: Path, corpus: Path, limit: int) -> dict[str, Any]:
+    """Base's story_features and this one, after the worker's enrich and match of each article
+    (the hot stage's order), interleaved article by article (CPU thread time); best of 3."""
+    import orjson as json
+
+    from bench.pipeline import read_articles
+    from streams.errors import BadInput
+    from streams.settings import Settings
+    from streams.times import utcnow
+    from streams.worker.pipeline import Pipeline
+
+    other = load_module(base / "streams" / "stories" / "features.py", "base_features")
+    pipe, now = Pipeline.load(Settings()), utcnow()
+    items = []
+    for article in read_articles(corpus, limit):
+        try:
+            items.append(pipe.parse(json.dumps(article), now))
+        except BadInput:
+            continue
+    functions = {"base": other.story_features, "this": this_features.story_features}
+    best: dict[str, float] = {}
+    differ = 0
+    clock = time.thread_time
+    for rounds in range(4):  # the first pass fills the memos (warm, as bench/stages.py)
+        spent = dict.fromkeys(functions, 0.0)
+        for n, (raw, parsed) in enumerate(items):
+            made = {}
+            for name in ("base", "this") if n % 2 else ("this", "base"):
+                enriched = pipe.enrich(raw, parsed, now)
+                pipe.match(enriched)
+                places = this_features.places_of(enriched)
+                began = clock()
+                made[name] = functions[name](enriched["title"], enriched["body"], places)
+                spent[name] += clock() - began
+            a, b = (made[k].as_message() for k in ("base", "this"))
+            differ += json.dumps(a) != json.dumps(b)
+        if rounds:
+            best = {k: min(v, best.get(k, v)) for k, v in spent.items()}
+    base_ms, this_ms = (1000 * best[n] / max(1, len(items)) for n in ("base", "this"))
+    return {
+        "features_articles": len(items),
+        "features_base_ms": round(base_ms, 3),
+        "features_this_ms": round(this_ms, 3),
+        "features_ratio": round(base_ms / this_ms, 2),
+        "features_differing": differ,
+    }
 
 
 def main() -> int:
@@ -39,14 +168,29 @@ def main() -> int:
     ap.add_argument("corpus", nargs="?", default=str(DEFAULT_CORPUS))
     ap.add_argument("--live", type=int, default=14_000, help="articles fed before timing")
     ap.add_argument("--measure", type=int, default=5_000, help="articles timed")
+    ap.add_argument(
+        "--window-hours",
+        type=float,
+        default=WINDOW / 3600,
+        help="story window (default: none closes)",
+    )
+    ap.add_argument("--base", type=Path, help="another checkout to compare with, interleaved")
+    ap.add_argument("--features", type=int, default=0, help="with --base: articles for features")
     args = ap.parse_args()
     corpus = Path(args.corpus)
     if not corpus.exists():
         print(f"skip: corpus {corpus} not found")
         return 0
     inputs = sorted(cached_inputs(corpus), key=lambda i: (i.at, i.article_id))
+    if args.base:
+        window = args.window_hours * 3600.0
+        figures = compare_assign(args.base, inputs, args.live, args.measure, window)
+        if args.features:
+            figures.update(compare_features(args.base, corpus, args.features))
+        print(orjson.dumps(figures).decode())
+        return 0
     warm, timed = inputs[: args.live], inputs[args.live : args.live + args.measure]
-    c = Clusterer(StoryParams(window_seconds=10 * 365 * 86400.0))
+    c = Clusterer(StoryParams(window_seconds=args.window_hours * 3600.0))
     for item in warm:
         c.add(item.article_id, item.source, item.features, item.at)
     live_before = len(c.stories)

@@ -299,11 +299,7 @@ def cmd_stories(args: argparse.Namespace, settings: Settings) -> int:
             print(orjson.dumps(error).decode())
             continue
         inputs.append(story_input(enriched, published=True))
-    params = StoryParams(
-        window_seconds=settings.story_window_hours * 3600.0,
-        threshold=settings.story_threshold if args.threshold is None else args.threshold,
-        anchor=settings.story_anchor,
-    )
+    params = StoryParams.from_settings(settings, args.threshold)
     for line in cluster_in_order(inputs, params):
         print(orjson.dumps(line).decode())
     return 0

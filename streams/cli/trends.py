@@ -41,11 +41,7 @@ def cmd_trends(args: argparse.Namespace, settings: Settings) -> int:
         inputs.append(trend_input(enriched, [hit.rule_id for hit in hits]))
     if args.shuffle_time is not None:
         inputs = shuffled_times(inputs, args.shuffle_time)
-    story_params = StoryParams(
-        window_seconds=settings.story_window_hours * 3600.0,
-        threshold=settings.story_threshold,
-        anchor=settings.story_anchor,
-    )
+    story_params = StoryParams.from_settings(settings)
     detector = TrendDetector()
     for record in detect_in_order(inputs, detector, story_params):
         check_outgoing("trend", record)

@@ -26,7 +26,7 @@ import math
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
@@ -37,6 +37,9 @@ from streams.resources import data_file
 from streams.severity import raised
 from streams.stories.docfreq import DocFreq
 from streams.stories.features import StoryFeatures
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 K = TypeVar("K")
 MAX_LISTED_ARTICLES = 200  # an alert (and a story) lists at most this many articles
@@ -104,6 +107,16 @@ class StoryParams:
     anchor: float = field(default_factory=lambda: packaged_model()[2])
     gate: bool = True  # skip the full comparison of candidates that share almost nothing
 
+    @classmethod
+    def from_settings(cls, settings: Settings, threshold: float | None = None) -> StoryParams:
+        """The worker's parameters (RASID_STORY_*): the worker and the offline commands share
+        them, so `rasid stories` and `rasid trends` cluster as the worker does."""
+        return cls(
+            window_seconds=settings.story_window_hours * 3600.0,
+            threshold=settings.story_threshold if threshold is None else threshold,
+            anchor=settings.story_anchor,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Similarity:
@@ -134,26 +147,32 @@ class Similarity:
             + model.cross * self.cross
             + model.rare * self.rare
         )
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+        return _z_to_probability(z)
 
 
 def _heaviest(weights: Mapping[str, float], n: int) -> list[tuple[str, float]]:
     """The n heaviest (term, weight) pairs; ties go to the larger term, so replays agree."""
-    return [
-        (t, w) for w, t in heapq.nlargest(n, zip(weights.values(), weights.keys(), strict=True))
-    ]
+    # = heapq.nlargest(n, pairs) (the keys are distinct, so no two pairs tie), one sort in C
+    pairs = sorted(zip(weights.values(), weights.keys(), strict=True), reverse=True)
+    return [(t, w) for w, t in pairs[:n]]
 
 
 _TF = [0.0] + [1.0 + math.log(c) for c in range(1, 64)]  # sublinear tf, 1 + ln(count)
+# ln(df + 1) for the document frequencies most terms have: a list index instead of a call
+# (the same doubles `math.log` returns, so the weights are bit for bit those of `DocFreq.idf`)
+_LOG1 = [math.log(c + 1) for c in range(4096)]
 
 
 def article_vectors(features: StoryFeatures, df: DocFreq) -> Vectors:
     """Unit-length TF-IDF vectors of the title, lead and body over their heaviest terms
     (`DocFreq.idf` inlined, once per distinct term: this runs for ~150 terms per article)."""
-    log, tf, get = math.log, _TF, df.counts.get
+    log, tf, get, log1 = math.log, _TF, df.counts.get, _LOG1
     base = 1.0 + log(df.docs + 1)
     body = features.body
-    idf = {t: base - log(get(t, 0) + 1) for t in body}
+    idf = {}
+    for t in body:
+        c = get(t, 0)
+        idf[t] = base - (log1[c] if c < 4096 else log(c + 1))
     out: Vectors = {}
     for name in FIELDS:
         counts: Mapping[str, int] = body if name == "body" else getattr(features, name)
@@ -176,6 +195,7 @@ def article_vectors(features: StoryFeatures, df: DocFreq) -> Vectors:
 
 def _dot(vector: Mapping[str, float], centroid: Mapping[str, float]) -> float:
     # one lookup per term of the smaller side and no set built: cheaper than intersecting keys
+    # (and, measured, than the same loop as C iterators: `sum(map(mul, ...))`)
     if len(vector) > len(centroid):
         vector, centroid = centroid, vector
     get = centroid.get
@@ -233,6 +253,48 @@ def compare(
         / 2,
         _rare(query or Query.of(vectors, QUERY_TERMS), story["body"], story["title"]),
     )
+
+
+def _z_to_probability(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def probability(
+    vectors: Vectors,
+    features: StoryFeatures,
+    story: Mapping[str, Any],
+    at: float,
+    model: StoryModel,
+    query: Query | None = None,
+    lead_dot: float | None = None,
+) -> float:
+    """`compare(...).probability(model)`, bit for bit, without computing the features the
+    model weighs 0 (the shipped model has no `cross` and no `rare`: 2 of the 5 dot products
+    and the rare terms' loop): 0 × a finite feature adds exactly 0.0, so the sum, run in
+    `Similarity.probability`'s order, is unchanged. `lead_dot`: the article's lead · the
+    story's lead centroid, when the gate computed it already."""
+    norms = story["norms"]
+    title, lead = vectors["title"], vectors["lead"]
+    z = (
+        model.bias
+        + model.title * (_dot(title, story["title"]) / norms["title"])
+        + model.lead
+        * ((_dot(lead, story["lead"]) if lead_dot is None else lead_dot) / norms["lead"])
+        + model.body * (_dot(vectors["body"], story["body"]) / norms["body"])
+        + model.places
+        * _places(features.entities, story["entities"], story.get("entities_norm", 0.0))
+        + model.numbers * _numbers(features.numbers, story["numbers"])
+        + model.age_hours * (max(0.0, at - story["first_seen"]) / 3600.0)
+    )
+    if model.cross:
+        cross = (
+            _dot(title, story["lead"]) / norms["lead"] + _dot(lead, story["title"]) / norms["title"]
+        )
+        z += model.cross * (cross / 2)
+    if model.rare:
+        rare = _rare(query or Query.of(vectors, QUERY_TERMS), story["body"], story["title"])
+        z += model.rare * rare
+    return _z_to_probability(z)
 
 
 def compare_first(
@@ -558,13 +620,12 @@ def assign_story(
             continue
         if article_id in story["articles"]:  # `index.members` finds these first
             return _joined(story, sid, False, 1.0, False)
-        if (
-            params.gate
-            and _rare(query, story["body"], story["title"]) < GATE_RARE
-            and _dot(vectors["lead"], story["lead"]) < GATE_LEAD * story["norms"]["lead"]
-        ):
-            continue  # not worth the full comparison
-        p = compare(vectors, features, story, at, rare_query).probability(params.model)
+        lead_dot = None
+        if params.gate and _rare(query, story["body"], story["title"]) < GATE_RARE:
+            lead_dot = _dot(vectors["lead"], story["lead"])
+            if lead_dot < GATE_LEAD * story["norms"]["lead"]:
+                continue  # not worth the full comparison
+        p = probability(vectors, features, story, at, params.model, rare_query, lead_dot)
         if p < params.threshold or (best is not None and (p, sid) <= best):
             continue
         if (

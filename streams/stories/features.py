@@ -16,14 +16,16 @@ event give the same ones.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from streams.resources import data_file
 from streams.text.arabic import normalize, tokenize
-from streams.text.memo import UNSEEN, WordMemo
+from streams.text.memo import WordMemo
 
 LEAD_WORDS = 60
 MAX_BODY_WORDS = 400  # later words rarely name the event; bounds the work per article
@@ -36,14 +38,8 @@ MIN_TERM_CHARS = 2
 _PREFIXES = ("وبال", "وكال", "وال", "بال", "كال", "فال", "لل", "ال")
 _MIN_STEM = 3
 
-_terms: WordMemo[str] = WordMemo()
 
-
-def term(word: str) -> str:
-    """The story term of one normalised word ("" when it is a stop word or too short)."""
-    cached = _terms.get(word, UNSEEN)
-    if cached is not UNSEEN:
-        return str(cached)
+def _term_of(word: str) -> str:
     stem = word
     for prefix in _PREFIXES:
         if word.startswith(prefix) and len(word) - len(prefix) >= _MIN_STEM:
@@ -51,7 +47,24 @@ def term(word: str) -> str:
             break
     if len(stem) < MIN_TERM_CHARS or stem.isdigit() or stem in stopwords() or word in stopwords():
         stem = ""
-    return _terms.remember(word, stem)
+    return stem
+
+
+class _TermMemo(WordMemo[str]):
+    """word → story term, computed on a miss: `map(memo.__getitem__, words)` then runs in C
+    for every word seen before (most of them: news vocabulary is Zipfian)."""
+
+    def __missing__(self, word: str) -> str:
+        return self.remember(word, _term_of(word))
+
+
+_terms = _TermMemo()
+_term_lookup = _terms.__getitem__
+
+
+def term(word: str) -> str:
+    """The story term of one normalised word ("" when it is a stop word or too short)."""
+    return _terms[word]
 
 
 @lru_cache(maxsize=1)
@@ -111,12 +124,32 @@ class StoryFeatures:
         )
 
 
-def _counts(words: Iterable[str]) -> dict[str, int]:
+def _counts(terms: Iterable[str]) -> dict[str, int]:
+    """term → count, in order of first occurrence ("" — stop words — left out). Counted in C
+    (`Counter`), then copied into a plain dict (what the features hold)."""
+    counts = Counter(terms)
+    counts.pop("", None)
+    return dict(counts)
+
+
+def _term_counts(words: Mapping[str, int]) -> dict[str, int]:
+    """term → count from word → count (both in order of first occurrence). The words are
+    counted first, in C, so each distinct word is looked up in the big term memo once: those
+    lookups miss the CPU cache and were most of the cost."""
     out: dict[str, int] = {}
-    for word in words:
-        if t := term(word):
-            out[t] = out.get(t, 0) + 1
+    get = out.get
+    for t, n in zip(map(_term_lookup, words), words.values(), strict=True):
+        if t:
+            out[t] = get(t, 0) + n
     return out
+
+
+def _most_frequent(counts: dict[str, int], n: int) -> dict[str, int]:
+    """The n most frequent terms, most frequent first, ties by term: the terms sorted, then
+    stably by count (two sorts in C, no Python key per comparison)."""
+    ordered = sorted(counts)
+    ordered.sort(key=counts.__getitem__, reverse=True)  # reverse keeps ties in term order
+    return {t: counts[t] for t in ordered[:n]}
 
 
 def _is_number(word: str) -> bool:
@@ -128,34 +161,58 @@ def _is_number(word: str) -> bool:
     )
 
 
+def _numbers(*words: Iterable[str]) -> tuple[str, ...]:
+    """The numbers of `words`, in order, once each (at most MAX_NUMBERS)."""
+    numbers: dict[str, None] = {}
+    # `str.isdigit` first, in C: most words are not digits at all
+    for word in filter(str.isdigit, chain(*words)):
+        if word not in numbers and _is_number(word):
+            numbers[word] = None
+            if len(numbers) >= MAX_NUMBERS:
+                break
+    return tuple(numbers)
+
+
+_places: WordMemo[str] = WordMemo(10_000)
+
+
+def _place_name(place: str) -> str:
+    """A place name as story terms («محافظة البصرة» → «محافظه بصره»); memoised (gazetteer
+    names repeat)."""
+    name = _places.get(place)
+    if name is None:
+        name = " ".join(filter(None, map(term, normalize(place).split())))
+        _places.remember(place, name)
+    return name
+
+
 def story_features(title: str, body: str, places: Sequence[str] = ()) -> StoryFeatures:
     """The features of an article from its original title and body, and the place names its
-    region evidence found (original text; normalised here)."""
+    region evidence found (original text; normalised here).
+
+    `tokenize` is memoised: in the hot stage the title's and body's tokens are those the
+    classifiers and the rule matcher made, so this only counts their words and maps each
+    distinct word to its story term."""
     title_words = tokenize(title).words
     body_words = tokenize(body).words
-    head = body_words[:MAX_BODY_WORDS]
-    counts = _counts(head)
+    words = Counter(body_words[:MAX_BODY_WORDS])  # first occurrences in order
+    counts = _term_counts(words)
     if len(counts) > MAX_TERMS:
-        counts = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TERMS])
-    numbers: list[str] = []
-    for word in (*title_words, *head):
-        if _is_number(word) and word not in numbers:
-            numbers.append(word)
-    entities: list[str] = []
+        counts = _most_frequent(counts, MAX_TERMS)
+    entities: dict[str, None] = {}
     for place in places:
-        name = " ".join(filter(None, (term(w) for w in normalize(place).split())))
-        if name and name not in entities:
-            entities.append(name)
+        if name := _place_name(place):
+            entities[name] = None
     digest = hashlib.blake2b(digest_size=12)
     digest.update(" ".join(title_words).encode())
     digest.update(b"\n")
     digest.update(" ".join(body_words).encode())
     return StoryFeatures(
-        _counts(title_words),
-        _counts(body_words[:LEAD_WORDS]),
+        _counts(map(_term_lookup, title_words)),
+        _counts(map(_term_lookup, body_words[:LEAD_WORDS])),
         counts,
-        tuple(numbers[:MAX_NUMBERS]),
-        tuple(entities[:MAX_ENTITIES]),
+        _numbers(title_words, words),  # the head's words in order of first occurrence
+        tuple(entities)[:MAX_ENTITIES],
         digest.hexdigest(),
     )
 

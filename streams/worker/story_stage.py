@@ -106,14 +106,6 @@ def snapshot(stage: StoryStage, now: float) -> bool:
     return True
 
 
-def params_from(settings: Settings) -> StoryParams:
-    return StoryParams(
-        window_seconds=settings.story_window_hours * 3600.0,
-        threshold=settings.story_threshold,
-        anchor=settings.story_anchor,
-    )
-
-
 def candidate(enriched: dict[str, Any], hits: list[dict[str, Any]]) -> tuple[bytes, bytes]:
     """Hot-stage side: every article, with its story features and its new hits (already
     filtered against the emitted table), as a v3 candidate (key, bytes); the hot stage packs
@@ -375,7 +367,7 @@ def declare(app: Any, settings: Settings) -> StoryStage:
         stories=StoryStore(app.Table("stories", **table_args)),
         alerts=app.Table("story-alerts", **table_args),
         docfreq=app.Table("story-docfreq", **table_args),
-        params=params_from(settings),
+        params=StoryParams.from_settings(settings),
         escalate_at=settings.story_escalate_sources,
         max_live=settings.story_max_live,
     )

@@ -262,13 +262,13 @@ def test_the_gate_skips_candidates_that_share_almost_nothing(
     import streams.stories.cluster as cluster
 
     calls: list[str] = []
-    real = cluster.compare
+    real = cluster.probability
 
-    def counting(*args: Any, **kwargs: Any) -> Similarity:
-        calls.append("compare")
+    def counting(*args: Any, **kwargs: Any) -> float:
+        calls.append("probability")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cluster, "compare", counting)
+    monkeypatch.setattr(cluster, "probability", counting)
     c = Clusterer(StoryParams(gate=gate))
     _assign(c, "a", "s1", "story", 0)
     if kind == "rewrite":
