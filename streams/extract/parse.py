@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -129,7 +130,9 @@ _COPYRIGHT_MARKERS = tuple(
     normalize(m)
     for m in ("©", "جميع الحقوق محفوظة", "حقوق النشر", "copyright", "all rights reserved")
 )
+_COPYRIGHT = re.compile("|".join(map(re.escape, _COPYRIGHT_MARKERS)))  # one scan for all
 _FONT_CONTROLS = re.compile(r"(?:[+\-]?a[+\-]?){2,}")
+_FONT_STARTS = ("+", "-", "a")
 _WORDS = re.compile(r"[^\W\d_]+|\d+")
 _TRIM = " \t\u00a0\u200e\u200f\u061c\ufeff\u202a\u202b\u202c\u202d\u202e"
 _AGO_WORDS = re.compile(r"(?<![^\W\d_])(?:منذ|قبل)(?![^\W\d_])")
@@ -163,24 +166,129 @@ _MAX_META_CHARS = 100
 _META_SEARCH_LINES = 15
 
 
-@dataclass(frozen=True, slots=True)
 class _Line:
-    text: str
-    block: int  # lines of one block are not separated by a blank line
-    norm: str  # normalize(text), computed once: every check below looks at it
-    words: list[str]  # _words(norm)
-    joined: str  # the words joined by single spaces, for comparing lines with the headline
+    """One non-blank line. Its words are split only when a check needs them: most lines are
+    body paragraphs that the cheap checks below settle without splitting them (the word regex
+    was the single largest cost of parsing)."""
+
+    __slots__ = ("_joined", "_words", "block", "norm", "text")
+
+    def __init__(self, text: str, block: int, norm: str) -> None:
+        self.text = text
+        self.block = block  # lines of one block are not separated by a blank line
+        self.norm = norm  # the line of the normalised page: every check below looks at it
+        self._words: list[str] | None = None
+        self._joined: str | None = None
+
+    @property
+    def words(self) -> list[str]:
+        """_words(norm)."""
+        if self._words is None:
+            self._words = _words(self.norm)
+        return self._words
+
+    @property
+    def joined(self) -> str:
+        """The words joined by single spaces, for comparing lines with the headline."""
+        if self._joined is None:
+            self._joined = " ".join(self.words)
+        return self._joined
+
+    def first_word(self) -> str | None:
+        """words[0] (None if there is none), without splitting the line."""
+        m = _WORDS.search(self.norm)
+        return None if m is None else m.group()
+
+    def last_word(self) -> str | None:
+        """words[-1], without splitting the line: the words of its last few space-separated
+        chunks (None when none of those has a word: the caller then splits the line)."""
+        norm = self.norm
+        cut = len(norm)
+        for _ in range(_TAIL_CHUNKS):
+            start = norm.rfind(" ", 0, cut) + 1
+            # A word never spans a space, so the chunk's words are the line's own.
+            found = _WORDS.findall(norm, start, cut)
+            if found:
+                return str(found[-1])
+            if start == 0:
+                return None
+            cut = start - 1
+        return None
+
+
+_TAIL_CHUNKS = 4
 
 
 def _words(norm: str) -> list[str]:
     return _WORDS.findall(norm)
 
 
+@lru_cache(maxsize=64)
+def _short_norm(text: str) -> tuple[str, tuple[str, ...]]:
+    norm = normalize(text)
+    return norm, tuple(_WORDS.findall(norm))
+
+
+def _norm_of(text: str) -> str:
+    """normalize(text); remembered for short texts, which several checks look at in turn (the
+    header lines and short posts: section line, headline, dateline, date)."""
+    return _short_norm(text)[0] if len(text) <= _MAX_TITLE_CHARS else normalize(text)
+
+
+def _words_of(text: str) -> Sequence[str]:
+    """_words(normalize(text)), remembered like `_norm_of`."""
+    if len(text) <= _MAX_TITLE_CHARS:
+        return _short_norm(text)[1]
+    return _words(normalize(text))
+
+
+# Beyond this many words (no real headline has them) a headline is compared the plain way, so
+# a hostile one costs no more than before: one word search of the line per word adds up.
+_HEADLINE_WORDS = 40
+
+
+class _Headline:
+    """The headline to compare lines with (`_same_joined`), with what the cheap test needs."""
+
+    __slots__ = ("_seen", "joined", "words")
+
+    def __init__(self, joined: str) -> None:
+        self.joined = joined
+        self.words = joined.split(" ") if joined else []
+        self._seen: dict[_Line, bool] = {}  # a line is looked for as the headline, then dropped
+
+    def same(self, line: _Line) -> bool:
+        found = self._seen.get(line)
+        if found is None:
+            found = self._seen[line] = self._same(line)
+        return found
+
+    def _same(self, line: _Line) -> bool:
+        """`_same_joined(line.joined, self.joined)`; most lines are ruled out without splitting
+        them into words: equal to or inside the headline, the line's first and last words are
+        in it; containing the headline, every word of the headline is in the line."""
+        h = self.joined
+        if not h:
+            return False
+        first = line.first_word()
+        if first is None:
+            return False  # no words: joined is ""
+        if first in h:
+            last = line.last_word()
+            if last is None or last in h:
+                return _same_joined(line.joined, h)
+        norm = line.norm
+        if len(self.words) > _HEADLINE_WORDS or all(w in norm for w in self.words):
+            return _same_joined(line.joined, h)
+        return False
+
+
 def _split_lines(text: str) -> list[_Line]:
     lines: list[_Line] = []
     block = 0
     blank_run = False
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     # One normalisation for the whole text (no character folds to a line break, so its lines
     # are the original's); a line's edges fold to spaces or nothing, hence the strip().
     for raw, norm_raw in zip(text.split("\n"), normalize(text).split("\n"), strict=True):
@@ -191,9 +299,7 @@ def _split_lines(text: str) -> list[_Line]:
             blank_run = True
             continue
         blank_run = False
-        norm = norm_raw.strip()
-        words = _words(norm)
-        lines.append(_Line(stripped, block, norm, words, " ".join(words)))
+        lines.append(_Line(stripped, block, norm_raw.strip()))
     return lines
 
 
@@ -204,26 +310,27 @@ def _is_block_heading(line: _Line) -> bool:
 
 def _is_chrome_line(line: _Line) -> bool:
     text, norm = line.text, line.norm
-    compact = norm.replace(" ", "")
-    if _FONT_CONTROLS.fullmatch(compact):
+    # `norm` is stripped, so its first character is the compact form's: font controls start
+    # with one of these.
+    if norm[:1] in _FONT_STARTS and _FONT_CONTROLS.fullmatch(norm.replace(" ", "")):
         return True
-    words = line.words
-    if not words:
+    first = line.first_word()
+    if first is None:
         return True  # only punctuation or symbols
-    if all(w in _CHROME_WORDS for w in words):
+    if first in _CHROME_WORDS and all(w in _CHROME_WORDS for w in line.words):
         return True
-    if len(words) <= 12 and norm.startswith(_FOLLOW_PREFIXES):
+    if norm.startswith(_FOLLOW_PREFIXES) and len(line.words) <= 12:
         return True
-    return len(text) <= 200 and any(m in norm for m in _COPYRIGHT_MARKERS)
+    return len(text) <= 200 and _COPYRIGHT.search(norm) is not None
 
 
 def _has_date_or_clock(text: str) -> bool:
-    return bool(_CLOCK.search(normalize(text))) or find_first_date(text) is not None
+    return bool(_CLOCK.search(_norm_of(text))) or find_first_date(text) is not None
 
 
 def _is_dated(text: str) -> bool:
     """A short phrase that parses as a date or time (relative forms included)."""
-    if len(_words(normalize(text))) > 12:
+    if len(_words_of(text)) > 12:
         return False
     return parse_arabic_datetime(text, tz=UTC, reference=_PROBE) is not None
 
@@ -239,11 +346,11 @@ def _meta(text: str) -> tuple[str | None, str] | None:
             return None
         first = parts[0]
         section = None
-        if first not in dated and len(_words(normalize(first))) <= 4:
+        if first not in dated and len(_words_of(first)) <= 4:
             section = first
         return section, " ".join(dated)
-    norm = normalize(text)
-    if len(_words(norm)) > 12:
+    norm = _norm_of(text)
+    if len(_words_of(text)) > 12:
         return None
     if _has_date_or_clock(text):
         return None, text
@@ -255,7 +362,7 @@ def _meta(text: str) -> tuple[str | None, str] | None:
 def _is_titleish(text: str) -> bool:
     if not 10 <= len(text) <= _MAX_TITLE_CHARS:
         return False
-    if len(_words(normalize(text))) < 3:
+    if len(_words_of(text)) < 3:
         return False
     return _dateline_place(text) is None
 
@@ -268,11 +375,11 @@ def _dateline_place(text: str) -> str | None:
     if len(parts) != 2:
         return None
     for part in parts:
-        words = _words(normalize(part))
+        words = _words_of(part)
         if not 1 <= len(words) <= 3 or any(w.isdigit() for w in words):
             return None
     first, last = parts
-    if normalize(last) in _SOURCES and normalize(first) not in _SOURCES:
+    if _norm_of(last) in _SOURCES and _norm_of(first) not in _SOURCES:
         return first
     return last
 
@@ -283,13 +390,13 @@ def _inline_dateline(paragraph: str) -> str | None:
     if m is None:
         return None
     place = m.group("place")
-    if normalize(place) in _SOURCES:
+    if _norm_of(place) in _SOURCES:
         return None
     return place
 
 
 def _joined(text: str) -> str:
-    return " ".join(_words(normalize(text)))
+    return " ".join(_words_of(text))
 
 
 def _same_joined(na: str, nb: str) -> bool:
@@ -344,7 +451,7 @@ def _resolve_published(
             found is not None
             and meta_when
             and line != meta_when
-            and not _CLOCK.search(normalize(line))
+            and not _CLOCK.search(_norm_of(line))
         ):
             # Date on one line, time on the section line: combine them.
             timed = parse_arabic_datetime(meta_when, tz=tz, reference=noon)
@@ -353,7 +460,7 @@ def _resolve_published(
         if found is not None:
             return found
     if meta_when:
-        is_ago = bool(_AGO_WORDS.search(normalize(meta_when)))
+        is_ago = bool(_AGO_WORDS.search(_norm_of(meta_when)))
         anchor: datetime | None
         if stated is not None and not is_ago:
             anchor = datetime.combine(stated, time(12), tzinfo=tz)
@@ -430,11 +537,9 @@ def _parse_lines(
         # Only the very first line: skipping a long opening paragraph would lose it.
         candidates = [i for i in after[:1] if _is_titleish(lines[i].text)]
     title_idx: int | None = None
-    given = _joined(title) if title is not None else None
+    given = _Headline(_joined(title)) if title is not None else None
     if given is not None:
-        title_idx = next(
-            (i for i in kept[:_META_SEARCH_LINES] if _same_joined(lines[i].joined, given)), None
-        )
+        title_idx = next((i for i in kept[:_META_SEARCH_LINES] if given.same(lines[i])), None)
         if title_idx is None and before and candidates and candidates[0] in before:
             title_idx = candidates[0]  # the page's own wording of the given headline
     elif candidates:
@@ -457,8 +562,8 @@ def _parse_lines(
     lead = [i for i in between if i != dateline_idx and len(lines[i].words) >= 6]
     body_idx = [i for i in [*lead, *rest] if i != dateline_idx]
     if title is not None or title_idx is not None:
-        headline = given if given is not None else lines[start].joined
-        body_idx = [i for i in body_idx if not _same_joined(lines[i].joined, headline)]
+        headline = given if given is not None else _Headline(lines[start].joined)
+        body_idx = [i for i in body_idx if not headline.same(lines[i])]
     paragraphs = [lines[i].text for i in body_idx]
     if not paragraphs and title is None and title_idx is None and n <= _SHORT_POST_LINES:
         # A short post (a tweet, a breaking line, a programme teaser) whose lines were all

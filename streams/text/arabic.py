@@ -133,16 +133,13 @@ class Normalized:
         The span runs over dropped characters (harakat, tatweel) that trail its last letter,
         so highlighting «خطاً» covers the tanween too.
         """
-        if len(self._starts) == 1:  # is_identity, inlined: this runs for every match
+        starts = self._starts
+        if len(starts) == 1:  # is_identity, inlined: this runs for every match
             return start, max(start, end)
         if start >= end:
             pos = self.offset(start)
             return pos, pos
-        orig_end = self.offset(end - 1) + 1
-        limit = self.offset(end)
-        while orig_end < limit and not _fold_char(self.original[orig_end]):
-            orig_end += 1
-        return self.offset(start), orig_end
+        return _mapped_span(starts, self._origins, start, end)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Normalized):
@@ -158,6 +155,24 @@ class Normalized:
 
     def __repr__(self) -> str:
         return f"Normalized({self.original!r}, {self.text!r})"
+
+
+def _mapped_span(starts: list[int], origins: list[int], start: int, end: int) -> tuple[int, int]:
+    """`Normalized.original_span(start, end)` for start < end and a map of several runs.
+
+    Its start is offset(start). Its end runs from just after the original of the last
+    character, offset(end - 1) + 1, over the dropped characters that follow it up to
+    offset(end): every original character between those two produced no normalised character,
+    so it was dropped, and the end is offset(end) itself; unless both are the same character
+    (inside an expansion such as «ﷲ»), when it is offset(end - 1) + 1. Each search starts from
+    the previous one's run (the three indexes only grow).
+    """
+    k = bisect_right(starts, start) - 1
+    orig_start = origins[k] + start - starts[k]
+    k = bisect_right(starts, end - 1, k) - 1
+    after_last = origins[k] + end - starts[k]  # offset(end - 1) + 1
+    k = bisect_right(starts, end, k) - 1
+    return orig_start, max(after_last, origins[k] + end - starts[k])
 
 
 class _Table(dict[int, str]):
@@ -195,17 +210,36 @@ def _class_of(keep: Callable[[str], bool]) -> str:
 # Characters that may fold to zero or several characters: only these break the offset map.
 _MAYBE_NOT_ONE = re.compile(f"[^{_class_of(lambda ch: len(_fold_char(ch)) == 1)}]")
 # Runs of characters that normalisation (keeping «ة») changes. Most of an Arabic text is left as
-# it is, so only these runs are translated: ~2x faster than translating the whole text.
-_CHANGED_RUN = re.compile(f"[^{_class_of(lambda ch: _fold_char(ch, True) == ch)}]+")
+# it is, so only these runs are translated: ~2x faster than translating the whole text. Written
+# `[c][c]*`, not `[c]+`: a pattern that starts with a character class lets the regex engine skip
+# to the next candidate in a tight loop (3-4x faster on Arabic text than trying every position).
+_UNCHANGED = _class_of(lambda ch: _fold_char(ch, True) == ch)
+_CHANGED_RUN = re.compile(f"[^{_UNCHANGED}][^{_UNCHANGED}]*")
 
 
 def _fold_run(m: re.Match[str]) -> str:
     return m.group().translate(_TA_TABLE)
 
 
+def _kept_ta(text: str) -> str:
+    """`text` normalised with «ة» kept. The frequent one-to-one folds (9 in 10 changed characters
+    of Arabic news) go first through str.replace, a C loop per letter; what is left (harakat,
+    tatweel, capitals, rare letters) goes through the run translation. Folding is per character
+    and every pre-folded letter folds to itself again, so the order does not matter."""
+    pre = (
+        text.replace("أ", "ا")
+        .replace("إ", "ا")
+        .replace("ى", "ي")
+        .replace("ئ", "ي")
+        .replace("ؤ", "و")
+        .replace("آ", "ا")
+    )
+    return _CHANGED_RUN.sub(_fold_run, pre)
+
+
 def normalize(text: str) -> str:
     """Normalise text for matching (no offsets)."""
-    return _CHANGED_RUN.sub(_fold_run, text).replace("ة", "ه")
+    return _kept_ta(text).replace("ة", "ه")
 
 
 def normalize_with_offsets(text: str) -> Normalized:
@@ -224,7 +258,7 @@ def normalize_with_offsets(text: str) -> Normalized:
         starts.append(i + shift + size)
         origins.append(i + 1)
         shift += size - 1
-    kept = _CHANGED_RUN.sub(_fold_run, text)
+    kept = _kept_ta(text)
     return Normalized(text, kept.replace("ة", "ه"), starts, origins, kept)
 
 
@@ -314,8 +348,12 @@ class Tokens(Sequence[Token]):
 
     def span(self, first: int, end: int) -> tuple[int, int]:
         """[start, end) in the original text of tokens first … end - 1 (first < end)."""
-        spans = self._normalised_spans()  # a \w+ match is never empty
-        return self.norm.original_span(spans[first][0], spans[end - 1][1])
+        spans = self._spans or self._normalised_spans()  # a \w+ match is never empty
+        start, stop = spans[first][0], spans[end - 1][1]
+        starts = self.norm._starts
+        if len(starts) == 1:  # original_span, inlined: this runs for every hit
+            return start, stop
+        return _mapped_span(starts, self.norm._origins, start, stop)
 
     def __repr__(self) -> str:
         return f"Tokens({self.words!r})"

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 
 from streams.text.arabic import normalize
 
@@ -197,6 +198,10 @@ _WEEKDAY = re.compile(rf"{_NOT_LETTER_BEFORE}(?P<wd>{_WEEKDAY_ALT}){_NOT_LETTER_
 _STATED_GAP = re.compile(rf" ?(?:يوم )?(?:(?:{_WEEKDAY_ALT}){_NOT_LETTER_AFTER})? ?[(\[،,:\-–]? ?")
 _ISO_START = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SPACES = re.compile(r"\s+")
+_OTHER_SPACE = re.compile(r"[^\S ]")  # whitespace but the plain space
+_DIGIT = re.compile(r"\d")  # every date expression has one
+# Every «اليوم»/«أمس» form of _RELATIVE_DAY contains one of these: cheap `in` tests first.
+_RELATIVE_DAY_CORES = ("امس", "اليوم", "البارحه")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +215,21 @@ class _DateHit:
 
 def _prepare(text: str) -> str:
     """Normalised text with every whitespace run collapsed to one space."""
-    return _SPACES.sub(" ", normalize(text)).strip()
+    # A parser asks about the same header line several times (a date? a time? a stated today?).
+    return _prepare_short(text) if len(text) <= _MEMO_MAX_CHARS else _prepare_text(text)
+
+
+_MEMO_MAX_CHARS = 300
+
+
+def _prepare_text(text: str) -> str:
+    norm = normalize(text)
+    if "  " not in norm and _OTHER_SPACE.search(norm) is None:
+        return norm.strip()  # its only whitespace is single spaces: nothing to collapse
+    return _SPACES.sub(" ", norm).strip()
+
+
+_prepare_short = lru_cache(maxsize=64)(_prepare_text)
 
 
 def _valid(year: int, month: int, day: int) -> bool:
@@ -244,6 +263,8 @@ def _numeric_hit(m: re.Match[str]) -> _DateHit | None:
 
 def _scan_dates(norm: str) -> Iterator[_DateHit]:
     """Every valid date expression in prepared text, in no particular order."""
+    if _DIGIT.search(norm) is None:
+        return
     for m in _NAMED_DATE.finditer(norm):
         hit = _named_hit(m)
         if hit is not None:
@@ -291,6 +312,8 @@ def find_stated_today(text: str) -> date | None:
     """
     try:
         norm = _prepare(text)
+        if not any(core in norm for core in _RELATIVE_DAY_CORES):
+            return None
         for m in _RELATIVE_DAY.finditer(norm):
             gap = _STATED_GAP.match(norm, m.end())
             hit = _date_at(norm, gap.end() if gap else m.end())

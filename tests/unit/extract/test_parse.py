@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from streams.extract.parse import ParseError, parse_article
 from streams.model import ParsedArticle
+from streams.text.arabic import normalize
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 BAGHDAD = timezone(timedelta(hours=3))
@@ -386,3 +389,116 @@ def test_html_without_trafilatura_falls_back_to_visible_text(
     assert article.body.startswith("الموصل - أبدى")
     for chrome in ("الرئيسية", "آخر الأخبار", "طباعة", "الأكثر قراءة", "تيك توك", "تابعنا"):
         assert chrome not in article.body
+
+
+# --- the line checks that do not split a line into words --------------------------------------
+
+_WORDS = re.compile(r"[^\W\d_]+|\d+")  # the parser's words
+
+LINES = [
+    "القاهرة - افتتح وزير الثقافة المصري، صباح اليوم، فعاليات معرض الكتاب .",
+    "وقال المتحدث: «الخط الأحمر» هو 45 كيلومترا",
+    "الـ45 يوما",
+    "كلمة . - . ، !",
+    "«» ... ، !",
+    "",
+    "a1b2 c_d",
+    "كلمة" + " ." * 20,  # the last word is further back than the chunks looked at
+    "+A -A",
+    "A+ A-",
+    "a",
+    "طباعة مشاركة",
+    "شارك الخبر على فيسبوك تويتر واتساب",
+    "تابعنا على تيليجرام",
+    "تابعونا على " + "كلمة " * 12,
+    "© 2024 جميع الحقوق محفوظة",
+    "جميع الحقوق محفوظة " + "كلمة " * 50,
+    "الفصائل تعلق على أحداث سوريا: منطقة السيدة زينب خط احمر",
+    "الفصائل تعلق على أحداث سوريا: منطقة السيدة زينب خط احمر ولن نتوانى بالدفاع عنها",
+    "قال مصدر إن الفصائل تعلق على أحداث سوريا: منطقة السيدة زينب خط احمر ولن نتوانى",
+]
+HEADLINES = [
+    "الفصائل تعلق على أحداث سوريا: منطقة السيدة زينب خط احمر ولن نتوانى بالدفاع عنها",
+    "منطقة السيدة زينب خط احمر",
+    "وقال المتحدث الخط الأحمر هو 45 كيلومترا",
+    "الـ45 يوما",
+    "تعلق على أحداث سوريا: منطقة السيدة زينب خط احمر ولن نتوانى بالدفاع عنها",
+    "",
+    "كلمة " * 45,  # more words than the cheap test looks at
+]
+
+
+def _line(text: str) -> Any:
+    from streams.extract import parse
+
+    return parse._Line(text, 0, normalize(text).strip())
+
+
+@pytest.mark.parametrize("text", LINES)
+def test_first_and_last_word_without_splitting(text: str) -> None:
+    from streams.extract import parse
+
+    line = _line(text)
+    words = _WORDS.findall(line.norm)
+    assert line.words == words
+    assert line.first_word() == (words[0] if words else None)
+    last = line.last_word()
+    if last is not None:
+        assert last == words[-1]
+    else:  # only when its last few space-separated chunks have no word
+        tail = line.norm.split(" ")[-parse._TAIL_CHUNKS :]
+        assert not _WORDS.findall(" ".join(tail))
+
+
+@pytest.mark.parametrize("headline", HEADLINES)
+def test_headline_test_agrees_with_comparing_joined_words(headline: str) -> None:
+    from streams.extract import parse
+
+    h = parse._Headline(parse._joined(headline))
+    for text in LINES:
+        line = _line(text)
+        expected = parse._same_joined(" ".join(_WORDS.findall(line.norm)), h.joined)
+        assert h.same(line) is expected, text
+        assert h.same(line) is expected  # the remembered answer
+
+
+def _old_is_chrome_line(text: str, norm: str) -> bool:
+    """The chrome test as first written: on all the words of the line."""
+    from streams.extract import parse
+
+    if parse._FONT_CONTROLS.fullmatch(norm.replace(" ", "")):
+        return True
+    words = _WORDS.findall(norm)
+    if not words:
+        return True
+    if all(w in parse._CHROME_WORDS for w in words):
+        return True
+    if len(words) <= 12 and norm.startswith(parse._FOLLOW_PREFIXES):
+        return True
+    return len(text) <= 200 and any(m in norm for m in parse._COPYRIGHT_MARKERS)
+
+
+@pytest.mark.parametrize("text", [t for t in LINES if t])
+def test_chrome_test_agrees_with_the_word_by_word_one(text: str) -> None:
+    from streams.extract import parse
+
+    line = _line(text)
+    assert parse._is_chrome_line(line) is _old_is_chrome_line(line.text, line.norm)
+
+
+def test_headline_test_finds_equal_contained_and_containing_lines() -> None:
+    from streams.extract import parse
+
+    found = {
+        (h, text)
+        for h in HEADLINES
+        for text in LINES
+        if parse._Headline(parse._joined(h)).same(_line(text))
+    }
+    assert (HEADLINES[0], LINES[-2]) in found  # the same words
+    assert (HEADLINES[0], LINES[-3]) in found  # the line is most of the headline
+    # the headline is most of the line, whose first word is not in it
+    assert (HEADLINES[4], LINES[-2]) in found
+    assert (HEADLINES[3], LINES[2]) in found  # digits and letters
+    assert (HEADLINES[1], LINES[-2]) not in found  # contained, but too short a part
+    assert (HEADLINES[6], LINES[16]) in found

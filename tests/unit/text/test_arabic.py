@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,82 @@ def test_one_to_one_characters_fold_to_exactly_one() -> None:
     chars = [chr(c) for c in range(0x110000) if arabic._MAYBE_NOT_ONE.match(chr(c)) is None]
     assert 100 < len(chars) < 400
     assert all(len(arabic._fold_char(ch)) == 1 for ch in chars)
+
+
+# --- the fast paths agree with folding character by character --------------------------------
+
+# Texts whose offset map is not the identity: harakat, tatweel, alef and ya forms, ligatures
+# that expand, bidi marks, Latin capitals and Arabic-Indic digits, dropped characters at both
+# ends.
+OFFSET_TEXTS = [
+    pytest.param("خطـــوط حمـــراء", id="tatweel"),
+    pytest.param("الخطُّ الأحمرُ خطاً", id="diacritics+tanween-at-end"),
+    pytest.param("أإآٱ ؤئى ةً يْ", id="alef-waw-ya-forms"),
+    pytest.param("ﷲ أكبر ﻻ بأس", id="ligatures-expand"),
+    pytest.param("\u200fسوريا\u200f: دمشق\u200e", id="bidi-marks"),
+    pytest.param("ISIS في ٢٠٢٤ و«CNN» 3.5٪ ½ ²ـ", id="latin-digits"),
+    pytest.param("ـــــَ", id="only-dropped"),
+    pytest.param("الـ45 ABC١٢ـxــ", id="mixed-runs"),
+    pytest.param("\u064eبَ\u0640", id="starts-and-ends-dropped"),
+]
+
+
+def _reference_map(text: str) -> list[int]:
+    """The original index of every normalised character, plus len(text): char by char."""
+    from streams.text import arabic
+
+    offsets: list[int] = []
+    for i, ch in enumerate(text):
+        offsets.extend([i] * len(arabic._fold_char(ch)))
+    return [*offsets, len(text)]
+
+
+def _reference_span(text: str, offsets: list[int], start: int, end: int) -> tuple[int, int]:
+    """original_span as first written: the end runs on over dropped characters."""
+    from streams.text import arabic
+
+    orig_end = offsets[end - 1] + 1
+    while orig_end < offsets[end] and not arabic._fold_char(text[orig_end]):
+        orig_end += 1
+    return offsets[start], orig_end
+
+
+@pytest.mark.parametrize("text", OFFSET_TEXTS)
+def test_original_span_agrees_with_the_per_character_map(text: str) -> None:
+    norm = normalize_with_offsets(text)
+    offsets = _reference_map(text)
+    assert list(norm.offsets) == offsets
+    assert not norm.is_identity
+    n = len(norm.text)
+    for start in range(n):
+        for end in range(start + 1, n + 1):
+            assert norm.original_span(start, end) == _reference_span(text, offsets, start, end)
+
+
+@pytest.mark.parametrize("text", OFFSET_TEXTS)
+def test_token_spans_agree_with_the_per_character_map(text: str) -> None:
+    tokens = tokenize(text)
+    offsets = _reference_map(text)
+    starts_ends = [m.span() for m in re.finditer(r"\w+", tokens.norm.text)]
+    for first in range(len(tokens)):
+        for end in range(first + 1, len(tokens) + 1):
+            expected = _reference_span(
+                text, offsets, starts_ends[first][0], starts_ends[end - 1][1]
+            )
+            assert tokens.span(first, end) == expected
+
+
+def test_normalize_folds_every_common_character_as_fold_char_does() -> None:
+    # normalize pre-folds the frequent letters with str.replace and translates only the runs
+    # `_CHANGED_RUN` finds: together they must fold every character exactly as `_fold_char`.
+    from streams.text import arabic
+
+    chars = [chr(c) for c in (*range(0x20, 0x250), *range(0x600, 0x700), *range(0x2000, 0x2070))]
+    chars += [chr(c) for c in range(0xFB50, 0xFE00, 7)] + [chr(c) for c in range(0xFE70, 0xFF00)]
+    for ch in chars:
+        assert normalize(ch) == arabic._fold_char(ch), hex(ord(ch))
+    text = "ب".join(chars)
+    assert normalize(text) == "".join(arabic._fold_char(ch) for ch in text)
+    assert normalize_with_offsets(text).kept_ta_marbuta == "".join(
+        arabic._fold_char(ch, True) for ch in text
+    )

@@ -256,3 +256,59 @@ def test_non_string_returns_none() -> None:
 )
 def test_find_stated_today(text: str, expected: date | None) -> None:
     assert find_stated_today(text) == expected
+
+
+# --- cheap checks before the regexes ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "اليوم الأحد",
+        "  اليوم  الأحد ",
+        "اليوم\tالأحد\n(1 كانون الأول 2024)",
+        "اليوم\u00a0الأحد",  # folds to a space
+        "اليوم\u2009الأحد\u3000",
+        "\u200fاليوم الأحد\u200f",  # dropped marks at the edges
+        "ـ اليوم",  # a dropped character before a space
+        "",
+        "   ",
+        "اليوم  الأحد\n" * 40,  # longer than the texts remembered
+        "اليوم الأحد " * 40,
+    ],
+)
+def test_prepare_collapses_whitespace_as_the_regex_does(text: str) -> None:
+    import re
+
+    from streams.text import dates
+    from streams.text.arabic import normalize
+
+    assert dates._prepare(text) == re.sub(r"\s+", " ", normalize(text)).strip()
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    ["اول امس", "اول من امس", "امس الاول", "بالامس", "الامس", "وامس", "امس", "البارحه",
+     "اليوم", "واليوم", "فاليوم"],
+)  # fmt: skip
+def test_every_relative_day_form_contains_a_core_word(phrase: str) -> None:
+    # find_stated_today skips texts without one of these words before running the regex.
+    from streams.text import dates
+
+    assert dates._RELATIVE_DAY.fullmatch(phrase) is not None
+    assert any(core in phrase for core in dates._RELATIVE_DAY_CORES)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("امس السبت (30 تشرين الثاني 2024) قال", date(2024, 12, 1)),
+        ("قال مسؤول اليوم الأحد ١ كانون الأول ٢٠٢٤", date(2024, 12, 1)),
+        ("قال مسؤول في بيان", None),  # no «اليوم»/«أمس»: skipped before the regex
+        ("اليوم الأحد", None),  # no date
+    ],
+)
+def test_find_stated_today_with_and_without_a_relative_day(
+    text: str, expected: date | None
+) -> None:
+    assert find_stated_today(text) == expected
