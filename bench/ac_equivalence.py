@@ -30,6 +30,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -103,25 +104,10 @@ def worker(inputs: Path, rules_doc: Path, out: Path, expect_root: str) -> None:
 
 def read_inputs(ant: Path, asnd: Path, limit: int, short_limit: int) -> list[dict[str, Any]]:
     sys.path.insert(0, str(ROOT))
-    from bench.pipeline import read_articles
+    from bench.corpora import ant_raw, asnd_raw
 
-    items = read_articles(ant, limit) if ant.exists() else []
-    if asnd.exists():
-        with asnd.open(encoding="utf-8") as f:
-            for n, line in enumerate(f):
-                if n >= short_limit:
-                    break
-                d = json.loads(line)
-                items.append(
-                    {
-                        "schema_version": 1,
-                        "id": f"asnd-{d['id']}",
-                        "source": "asnd",
-                        "body": d["text"],
-                        "content_type": "text/plain",
-                    }
-                )
-    return items
+    items = ant_raw(ant, limit) if ant.exists() else []
+    return items + (asnd_raw(asnd, short_limit) if asnd.exists() else [])
 
 
 def generated_rules(items: list[dict[str, Any]], size: int) -> dict[str, Any]:
@@ -229,6 +215,9 @@ def main() -> int:
           f"{counts['articles'] - ant} ASND posts), {args.rules} generated rules")  # fmt: skip
     print("  " + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "articles"))
     print(f"differences: {len(diffs)}")
+    if diffs:
+        by_key = Counter(key for _, key, _, _ in diffs)
+        print("  by key: " + ", ".join(f"{k} {n}" for k, n in by_key.most_common()))
     for item, key, a, b in diffs[:5]:
         print(f"  {item} {key}:\n    old {json.dumps(a, ensure_ascii=False)[:600]}\n"
               f"    new {json.dumps(b, ensure_ascii=False)[:600]}")  # fmt: skip

@@ -5,7 +5,7 @@ Usage: .venv/bin/python bench/eval_classify.py [--limit N] DATA...
 
 DATA are paths to ANT (`ant_multisource.jsonl.gz`; only its held-out fifth is scored, the topic
 model trained on the rest: streams/classify/topic_model.py) and/or ASND (`asnd_train_dev.jsonl`,
-dev split used; never trained on). The format is recognised by file name. Missing paths are skipped (exit 0).
+dev split used, or `--asnd-split train`; never trained on). The format is recognised by file name. Missing paths are skipped (exit 0).
 Corpus data is only read, never copied. Label mappings: docs/classification.md.
 """
 
@@ -168,13 +168,13 @@ def macro_f1(gold: list[str | None], pred: list[str | None]) -> float:
     return sum(f1_of(gold, pred, lab) for lab in labels) / max(1, len(labels))
 
 
-def eval_asnd(path: Path, limit: int | None) -> None:
+def eval_asnd(path: Path, limit: int | None, split: str = "dev") -> None:
     gold: list[str | None] = []
     pred: list[str | None] = []
     multi: list[set[str]] = []
     n = 0
     for row in read_jsonl(path):
-        if row.get("split") != "dev":
+        if row.get("split") != split:
             continue
         if limit is not None and n >= limit:
             break
@@ -186,19 +186,25 @@ def eval_asnd(path: Path, limit: int | None) -> None:
         gold.append(g)
         pred.append(labels[0].code if labels else None)
         multi.append({lb.code for lb in labels})
-    report(f"ASND {path.name} (dev, text as title)", gold, pred, multi)
+    report(f"ASND {path.name} ({split}, text as title)", gold, pred, multi)
     confusion(gold, pred, ("security", "politics"))
     right = sum(1 for g, p in zip(gold, pred, strict=True) if g == p) / max(1, len(gold))
     none = sum(1 for p in pred if p is None) / max(1, len(pred))
-    print(f"TARGET ASND dev first topic right >= 75%: {right:.1%}")
-    print(f"TARGET ASND dev no topic <= 5%: {none:.1%}")
-    print(f"TARGET ASND dev security F1 >= 0.80: {f1_of(gold, pred, 'security'):.3f}")
+    print(f"TARGET ASND {split} first topic right >= 75%: {right:.1%}")
+    print(f"TARGET ASND {split} no topic <= 5%: {none:.1%}")
+    print(f"TARGET ASND {split} security F1 >= 0.80: {f1_of(gold, pred, 'security'):.3f}")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("data", nargs="+", type=Path)
     ap.add_argument("--limit", type=int, default=None, help="at most N items per corpus")
+    ap.add_argument(
+        "--asnd-split",
+        default="dev",
+        choices=("dev", "train"),
+        help="ASND split to score (train: where the decision's constants are chosen)",
+    )
     args = ap.parse_args()
     print(TARGETS)
     for path in args.data:
@@ -206,7 +212,7 @@ def main() -> int:
             print(f"skip: {path} not found")
             continue
         if "asnd" in path.name.lower():
-            eval_asnd(path, args.limit)
+            eval_asnd(path, args.limit, args.asnd_split)
         else:
             eval_ant(path, args.limit)
     return 0

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gzip
 import json
 import statistics
 import subprocess
@@ -35,33 +34,20 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
-DEFAULT_ANT = SHARED / "ant" / "ant_multisource.jsonl.gz"
-DEFAULT_ASND = SHARED / "asnd" / "asnd_train_dev.jsonl"
+sys.path.insert(0, str(ROOT / "bench"))
+from corpora import ANT as DEFAULT_ANT  # noqa: E402
+from corpora import ASND as DEFAULT_ASND  # noqa: E402
+from corpora import ant_raw, asnd_raw  # noqa: E402
+
 STAGES = ("parse", "normalize", "offsets", "spans")
 
 
 def _ant(limit: int) -> list[tuple[str | None, str]]:
-    out: list[tuple[str | None, str]] = []
-    with gzip.open(DEFAULT_ANT, "rt", encoding="utf-8") as f:
-        for line in f:
-            if len(out) >= limit:
-                break
-            if line.strip():
-                d = json.loads(line)
-                out.append((d.get("title") or None, d["text"]))
-    return out
+    return [(r.get("title"), r["body"]) for r in ant_raw(DEFAULT_ANT, limit)]
 
 
 def _asnd(limit: int) -> list[tuple[str | None, str]]:
-    out: list[tuple[str | None, str]] = []
-    with DEFAULT_ASND.open(encoding="utf-8") as f:
-        for line in f:
-            if len(out) >= limit:
-                break
-            if line.strip():
-                out.append((None, json.loads(line)["text"]))
-    return out
+    return [(None, r["body"]) for r in asnd_raw(DEFAULT_ASND, limit)]
 
 
 def worker(root: str, limit: int, short_limit: int) -> None:

@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
-import json
 import os
 import signal
 import socket
@@ -52,32 +50,13 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpora import ANT, ant_raw
+
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ant" / "ant_multisource.jsonl.gz"
+DEFAULT_DATA = ANT
+read_articles = ant_raw  # the name the other benches import
 KINDS = ("raw", "enriched", "alerts", "deadletter")
-
-
-def read_articles(path: Path, limit: int) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            d = json.loads(line)
-            out.append(
-                {
-                    "schema_version": 1,
-                    "id": d["id"],
-                    "source": d.get("source") or "ant",
-                    "url": d.get("url"),
-                    "title": d.get("title") or None,
-                    "body": d["text"],
-                    "content_type": "text/plain",
-                }
-            )
-            if len(out) >= limit:
-                break
-    return [{k: v for k, v in a.items() if v is not None} for a in out]
 
 
 def free_port() -> int:

@@ -17,18 +17,18 @@ caches filled, as in a running worker); the best of --passes passes is kept per 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.corpora import ASND as DEFAULT_SHORT  # noqa: E402
+from bench.corpora import asnd_raw as read_short  # noqa: E402
 from bench.pipeline import DEFAULT_DATA, read_articles  # noqa: E402
 from streams.errors import BadInput  # noqa: E402
 from streams.rules import RuleSet, parse_document  # noqa: E402
@@ -37,24 +37,6 @@ from streams.times import utcnow  # noqa: E402
 from streams.worker import story_stage  # noqa: E402
 from streams.worker.batches import Packer  # noqa: E402
 from streams.worker.pipeline import Pipeline  # noqa: E402
-
-DEFAULT_SHORT = ROOT.parent / "shared" / "data" / "asnd" / "asnd_train_dev.jsonl"
-
-
-def read_short(path: Path, limit: int) -> list[dict[str, Any]]:
-    """ASND posts as raw messages (no title: the post is the body)."""
-    out: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if len(out) >= limit:
-                break
-            if line.strip():
-                d = json.loads(line)
-                out.append(
-                    {"schema_version": 1, "id": f"asnd-{d['id']}", "source": "asnd",
-                     "body": d["text"], "content_type": "text/plain"}
-                )  # fmt: skip
-    return out
 
 
 def main() -> int:

@@ -4,7 +4,10 @@ Matching runs on normalised word tokens (see `streams.text.arabic`), longest phr
 Arabic proclitics stripped from the first word of a phrase («والعراق», «بدمشق», «للعراق»).
 The gazetteer (`streams/data/gazetteer.json`, built by `scripts/build_gazetteer.py` from GeoNames
 plus `streams/data/places_curated.yaml`) is compiled once into a dict-based phrase index and
-reused for every article.
+reused for every article. Per article, Python runs only for the tokens the shared automaton
+(`streams.text.scan`) lets through and for the names found: what a word can start is
+remembered per word (bounded memo), every written form of every context word is tabled at
+load (`clitic_forms`), and a name with no context word around it skips the aside rules.
 
 Scoring: every mention adds `field weight × name weight` to its country, where the title weighs
 3, the dateline 2, the lead of the body (first 300 characters) 1.5 and the rest of the body 1;
@@ -62,6 +65,7 @@ PROCLITICS: tuple[str, ...] = (
 _MIN_STEM = 3
 _PROCLITIC_SET = frozenset(PROCLITICS)
 _PROCLITIC_LENGTHS = tuple(sorted({len(p) for p in PROCLITICS}, reverse=True))
+_ARTICLE_PROCLITIC_ENDS = ("ال", "لل")  # a proclitic carrying the article: «بالعراق» → «العراق»
 
 
 @lru_cache(maxsize=65536)
@@ -79,19 +83,44 @@ def word_variants(word: str) -> tuple[str, ...]:
         p = word[:k]
         if n - k >= _MIN_STEM and p in _PROCLITIC_SET:
             stem = word[k:]
-            if p.endswith("ال") or p.endswith("لل"):
+            if p.endswith(_ARTICLE_PROCLITIC_ENDS):
                 stem = "ال" + stem
             if stem not in out:
                 out.append(stem)
     return tuple(out)
 
 
+def clitic_forms(word: str) -> list[str]:
+    """Every word `word_variants` can take back to `word`: the word itself, and the word after
+    each proclitic (one that carries the article, «بال»/«لل», replaces the word's own «ال»).
+    A table of these forms answers for any word in one lookup (`Gazetteer.flags`)."""
+    out = [word]
+    bare = word[2:] if word.startswith("ال") else ""
+    for p in PROCLITICS:
+        if p.endswith(_ARTICLE_PROCLITIC_ENDS):
+            if len(bare) >= _MIN_STEM:
+                out.append(p + bare)
+        elif len(word) >= _MIN_STEM:
+            out.append(p + word)
+    return out
+
+
+def _endings(word: str) -> list[str]:
+    """What every word in `clitic_forms(word)` ends with: the word itself, and for a word
+    with the article and a stem of 3 letters or more, «لل» and the stem («للعراق», «وللعراق»)."""
+    if word.startswith("ال") and len(word) - 2 >= _MIN_STEM:
+        return [word, "لل" + word[2:]]
+    return [word]
+
+
 def _without_article(word: str) -> str:
     return word[2:] if word.startswith("ال") and len(word) > 2 else word
 
 
-# (variants that start a phrase, each with the phrase lengths it starts, longest first; prefix hit)
-_WordEntry = tuple[tuple[tuple[str, tuple[int, ...]], ...], T | None]
+# What a word can start: the phrases of two words or more, as (size, first word variant),
+# longest first and in `word_variants` order within a size; and the payload when none of
+# them is there (the one-word phrase of its first variant that is one, else a prefix hit).
+_WordEntry = tuple[tuple[tuple[int, str], ...], T | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +160,10 @@ class PhraseIndex(Generic[T]):
             self._first.setdefault(key[0], set()).add(len(key))
             self.max_len = max(self.max_len, len(words))
         # Tokens worth a look (see streams.text.scan): a token some first word is a variant
-        # of ends with that word, without its article («للعراق» ends with «عراق»); a token a
-        # prefix term accepts contains the prefix, without its article.
+        # of ends with that word, or with «لل» and the word without its article («للعراق»:
+        # `_endings`); a token a prefix term accepts contains the prefix, without its article.
         self.prefilter = Prefilter(
-            endings=map(_without_article, self._first),
+            endings=(e for first in self._first for e in _endings(first)),
             substrings=(_without_article(p) for p in self._prefix if len(p) >= _MIN_STEM),
         )
         register(self, self.prefilter)
@@ -153,18 +182,33 @@ class PhraseIndex(Generic[T]):
         return None
 
     def _entry(self, word: str) -> _WordEntry[T] | None:
-        """What a word can start: phrase first words among its variants, and a prefix hit."""
-        firsts = tuple(
-            (v, tuple(sorted(self._first[v], reverse=True)))
-            for v in word_variants(word)
-            if v in self._first
+        """What a word can start (see `_WordEntry`), remembered for the next time.
+
+        The longest phrase wins, and among phrases of one size the one whose first word is
+        the earlier variant; one-word phrases do not depend on the words after, so the one
+        that wins is chosen here, once per word.
+        """
+        variants = [v for v in word_variants(word) if v in self._first]
+        longer = tuple(
+            sorted(
+                ((size, v) for v in variants for size in self._first[v] if size > 1),
+                key=lambda sv: (-sv[0], variants.index(sv[1])),
+            )
         )
-        prefix = self._prefix_lookup(word) if self._prefix else None
-        entry = (firsts, prefix) if firsts or prefix is not None else None
+        single = next((self._exact[(v,)] for v in variants if 1 in self._first[v]), None)
+        if single is None and self._prefix:
+            single = self._prefix_lookup(word)
+        entry = (longer, single) if longer or single is not None else None
         return self._memo.remember(word, entry)
 
     def find(self, tokens: Sequence[Token]) -> Iterator[Match[T]]:
         """Non-overlapping matches, scanning left to right and preferring the longest phrase."""
+        for start, end, payload in self.matches(tokens):
+            yield Match(start, end, payload)
+
+    def matches(self, tokens: Sequence[Token]) -> list[tuple[int, int, T]]:
+        """`find` as (start, end, payload) tuples: what the hot path reads, without a
+        generator or an object per match."""
         if isinstance(tokens, Tokens):
             words = tokens.words
             # Only the tokens the shared automaton hit can start a phrase: the rest is skipped.
@@ -172,35 +216,33 @@ class PhraseIndex(Generic[T]):
         else:
             words = [t.text for t in tokens]
             starts = range(len(words))
+        out: list[tuple[int, int, T]] = []
+        if not starts:
+            return out
         n = len(words)
-        memo = self._memo
+        memo_get = self._memo.get
+        exact_get = self._exact.get
         i = 0  # first word not inside a match already found
         for j in starts:
             if j < i:
                 continue
-            entry = memo.get(words[j], UNSEEN)
+            entry = memo_get(words[j], UNSEEN)
             if entry is UNSEEN:
                 entry = self._entry(words[j])
             if entry is None:
                 continue
-            firsts, prefix_hit = entry
-            found: Match[T] | None = None
-            for variant, sizes in firsts:
-                for size in sizes:  # only the lengths this word starts, longest first
-                    if found is not None and size <= found.end - found.start:
-                        break
-                    if size > n - j:
-                        continue
-                    key = (variant, *words[j + 1 : j + size]) if size > 1 else (variant,)
-                    hit = self._exact.get(key)
+            longer, payload = entry
+            size = 1
+            for length, variant in longer:  # longest first
+                if length <= n - j:
+                    hit = exact_get((variant, *words[j + 1 : j + length]))
                     if hit is not None:
-                        found = Match(j, j + size, hit)
+                        payload, size = hit, length
                         break
-            if found is None and prefix_hit is not None:
-                found = Match(j, j + 1, prefix_hit)
-            if found is not None:
-                yield found
-                i = found.end
+            if payload is not None:
+                out.append((j, j + size, payload))
+                i = j + size
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +253,10 @@ class GazetteerEntry:
     needs_support: bool
     cues: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()  # code -> cue phrases
     code_set: frozenset[str] = frozenset()  # the codes, as a set
+    # What `Gazetteer` lists say of the name, looked up once at load rather than per mention:
+    stop: bool = False  # in the stoplist: matched (so it hides shorter names), never counted
+    common: bool = False  # also an ordinary word (`common_words`): needs a place cue
+    capital: bool = False  # a capital, which speaks for its government («قالت واشنطن»)
 
 
 _DEFAULT_PATH = "gazetteer.json"
@@ -236,6 +282,7 @@ _NOUN_WINDOW, _MEDIA_WINDOW, _EVENT_WINDOW, _SOURCE_WINDOW = 2, 3, 6, 5
 SOURCE_CUE, SPEECH, PLACE_CUE, NATIONALITY, RELATION, MEDIA, EVENT, REACTION, LIST_CUE = (
     1 << k for k in range(9)
 )
+_ASIDE = SOURCE_CUE | SPEECH | NATIONALITY | RELATION | MEDIA | EVENT | REACTION  # `_is_aside`'s
 _CONTEXT_LISTS = (
     ("source_cues", SOURCE_CUE),
     ("speech_verbs", SPEECH),
@@ -254,22 +301,6 @@ class Gazetteer:
     """Compiled place-name index. Load once with `Gazetteer.load()` and reuse."""
 
     def __init__(self, doc: dict[str, Any]) -> None:
-        entries: list[tuple[str, GazetteerEntry]] = []
-        for e in doc["entries"]:
-            cues = tuple(
-                (code, tuple(tuple(c.split()) for c in cs))
-                for code, cs in e.get("cues", {}).items()
-            )
-            entry = GazetteerEntry(
-                name=e["name"],
-                codes=tuple((c, float(w)) for c, w in e["codes"].items()),
-                kind=e["kind"],
-                needs_support=bool(e["needs_support"]),
-                cues=cues,
-                code_set=frozenset(e["codes"]),
-            )
-            entries.append((e["name"], entry))
-        self.index: PhraseIndex[GazetteerEntry] = PhraseIndex(entries)
         self.stoplist = frozenset(doc.get("stoplist", []))
         self.source_cues = frozenset(doc.get("source_cues", []))
         self.speech_verbs = frozenset(doc.get("speech_verbs", []))
@@ -278,23 +309,48 @@ class Gazetteer:
         self.capitals = frozenset(doc.get("capitals", []))
         self.desk_marks = tuple(doc.get("desk_marks", []))
         self.attribution: str = doc.get("attribution", "")
-        self._classes: dict[str, int] = {}
+        entries: list[tuple[str, GazetteerEntry]] = []
+        for e in doc["entries"]:
+            cues = tuple(
+                (code, tuple(tuple(c.split()) for c in cs))
+                for code, cs in e.get("cues", {}).items()
+            )
+            name = e["name"]
+            entry = GazetteerEntry(
+                name=name,
+                codes=tuple((c, float(w)) for c, w in e["codes"].items()),
+                kind=e["kind"],
+                needs_support=bool(e["needs_support"]),
+                cues=cues,
+                code_set=frozenset(e["codes"]),
+                stop=name in self.stoplist,
+                common=name in self.common_words,
+                capital=name in self.capitals,
+            )
+            entries.append((name, entry))
+        self.index: PhraseIndex[GazetteerEntry] = PhraseIndex(entries)
+        classes: dict[str, int] = {}
         for key, flag in _CONTEXT_LISTS:
             for word in doc.get(key, []):
-                self._classes[word] = self._classes.get(word, 0) | flag
-        self._flags: WordMemo[int] = WordMemo()
-        self.known_flags = self._flags.get
+                classes[word] = classes.get(word, 0) | flag
+        # Every written form of every context word, proclitics and all («وأدانت», «للمخرج»),
+        # with its classes: the flags of any word are then one lookup, with no memo to fill
+        # and none to bound (a word that is no such form has none).
+        self.context_flags: dict[str, int] = {}
+        for word in classes:
+            for form in clitic_forms(word):
+                if form not in self.context_flags:
+                    found = 0
+                    for variant in word_variants(form):
+                        found |= classes.get(variant, 0)
+                    self.context_flags[form] = found
+        # The forms that can make a name an aside (see `_is_aside`): a name with none of them
+        # around it is not one.
+        self.aside_words = frozenset(w for w, f in self.context_flags.items() if f & _ASIDE)
 
     def flags(self, word: str) -> int:
         """The context classes of a word, with or without its proclitics («وأدانت», «للمخرج»)."""
-        found = self._flags.get(word)
-        if found is None:
-            classes = self._classes
-            found = 0
-            for variant in word_variants(word):
-                found |= classes.get(variant, 0)
-            self._flags.remember(word, found)
-        return found
+        return self.context_flags.get(word, 0)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Gazetteer:
@@ -326,8 +382,8 @@ def _is_aside(
 ) -> bool:
     """Whether the name at words[start:end] only says where a source speaks from, or says
     something about a person, a medium or an event rather than where the story is. The word
-    lists are data (streams/data/places_curated.yaml); each context word's classes are looked
-    up once (`Gazetteer.flags`).
+    lists are data (streams/data/places_curated.yaml); a word's classes are one lookup in a
+    table of every written form of every context word (`Gazetteer.flags`).
 
     - where a source speaks from: «مصدر مطلع من داخل روسيا», «مصادر في موسكو», «من موسكو قال»;
     - a nationality up to 2 words after a person, a currency, a language or a militia
@@ -342,22 +398,22 @@ def _is_aside(
       a speech verb): «قالت واشنطن», «موسكو ترى». Not in a title: «السعودية تدين …» heads an
       article about that reaction.
     """
-    flags = gaz.flags
     lo = start - _EVENT_WINDOW if start > _EVENT_WINDOW else 0
-    known = gaz.known_flags  # the memo itself: one C call per word once a word is known
-    context = [known(w, -1) for w in words[lo:start]]  # context[-1]: the word right before
-    if -1 in context:
-        context = [flags(w) for w in words[lo:start]]
+    if gaz.aside_words.isdisjoint(words[lo : end + 2]):
+        return False  # no word around it that any of the rules below looks for
+    flags = gaz.context_flags.get
+    context = [flags(w, 0) for w in words[lo:start]]  # context[-1]: the word right before
+    n = len(words)
     # where a source speaks from
     if not _SOURCE_PREPS.isdisjoint(words[max(0, start - 2) : start]) and any(
         f & SOURCE_CUE for f in context[-_SOURCE_WINDOW:]
     ):
         return True
-    after = flags(words[end]) if end < len(words) else 0
+    after = flags(words[end], 0) if end < n else 0
     if (
         start
         and words[start - 1] == "من"
-        and (after & SPEECH or (end + 1 < len(words) and flags(words[end + 1]) & SPEECH))
+        and (after & SPEECH or (end + 1 < n and flags(words[end + 1], 0) & SPEECH))
     ):
         return True
     near = NATIONALITY | RELATION if entry.kind == "demonym" else RELATION
@@ -366,8 +422,8 @@ def _is_aside(
             return True
     if title:
         return False
-    capital = entry.name in gaz.capitals
-    if entry.kind == "country" or capital:
+    capital = entry.capital
+    if capital or entry.kind == "country":
         around = (context[-1] if context else 0) | after
         return bool(around & REACTION or (capital and around & SPEECH))
     return False
@@ -394,7 +450,9 @@ class _Hit:
     entry: GazetteerEntry
     field: str
     weight: float
-    evidence: Evidence
+    text: str  # the field's original text: the evidence is text[start:end]
+    start: int
+    end: int
     supported_codes: tuple[str, ...]  # for ambiguous names: codes backed by a nearby cue
     first: int  # token span [first, last) in its field
     last: int
@@ -429,45 +487,52 @@ def classify_regions(
 
 def _field_hits(gaz: Gazetteer, field: str, text: str) -> list[_Hit]:
     """The gazetteer's names in one field, weighed by where and how they are written."""
+    tokens = tokenize(text)
+    found = gaz.index.matches(tokens)
+    if not found:
+        return []
     body, title = field == "body", field == "title"
     first_sentence = _first_sentence_end(text) if body else len(text)
     desk, appended = _desk_spans(text, gaz.desk_marks) if body else (0, len(text))
-    tokens = tokenize(text)
     words = tokens.words
+    span = tokens.span
+    aside_words = gaz.aside_words
     hits: list[_Hit] = []
     prev_last, prev_codes = -2, _NO_CODES
     field_weight = FIELD_WEIGHT[field]
-    for m in gaz.index.find(tokens):
-        entry = m.payload
-        if entry.name in gaz.stoplist:
+    lead_weight = LEAD_WEIGHT if body else field_weight
+    for first, last, entry in found:
+        if entry.stop:
             continue
-        start, end = tokens.span(m.start, m.end)
-        weight = field_weight
-        if body and start < LEAD_CHARS:
-            weight = LEAD_WEIGHT
-        aside = (
-            start < desk or start >= appended or _is_aside(gaz, words, m.start, m.end, entry, title)
-        )
+        start, end = span(first, last)
+        weight = lead_weight if start < LEAD_CHARS else field_weight
+        if start < desk or start >= appended:
+            aside = True
+        else:  # most names have no context word around them: `_is_aside`'s first test, inline
+            lo = first - _EVENT_WINDOW if first > _EVENT_WINDOW else 0
+            aside = not aside_words.isdisjoint(words[lo : last + 2]) and _is_aside(
+                gaz, words, first, last, entry, title
+            )
         if aside:
             weight *= SOURCE_DISCOUNT
         supported: tuple[str, ...] = ()
         if entry.cues:
-            window = _window_words(words, m.start, m.end, CUE_WINDOW)
+            window = _window_words(words, first, last, CUE_WINDOW)
             supported = tuple(c for c, cs in entry.cues if _cue_present(cs, window))
-        common = entry.name in gaz.common_words and not _place_cued(gaz, words, m.start, entry)
+        common = entry.common and not _place_cued(gaz, words, first, entry)
         codes = entry.code_set
         # «دبي، الإمارات», «ريال مدريد الإسباني», «حمص السورية»: one place, named twice
-        echo = codes & prev_codes if m.start <= prev_last + 1 else _NO_CODES
-        prev_last, prev_codes = m.end, codes
-        ev = Evidence(text[start:end], field, start, end)
-        hit = _Hit(entry, field, weight, ev, supported, m.start, m.end, common)
+        echo = codes & prev_codes if first <= prev_last + 1 else _NO_CODES
+        prev_last, prev_codes = last, codes
         # what the article says it is about: not where a source speaks from, nor an aside
-        hit.prominent = start < first_sentence and not aside
-        hit.headline = hit.prominent and not body
-        hit.counted = start < appended
-        hit.echo = echo
+        prominent = start < first_sentence and not aside
+        headline = prominent and not body
+        counted = start < appended
+        hit = _Hit(entry, field, weight, text, start, end, supported, first, last, common,
+                   prominent, headline, counted, echo)  # fmt: skip
         hits.append(hit)
-    _mark_lists(gaz, words, hits)
+    if len(hits) > 1:  # a list needs two names at least
+        _mark_lists(gaz, words, hits)
     return hits
 
 
@@ -512,43 +577,55 @@ def locate(
     for field, text in (("title", title), ("dateline", dateline or ""), ("body", body)):
         if text:
             hits.extend(_field_hits(gaz, field, text))
+    return _decide(hits)
 
+
+def _decide(hits: list[_Hit]) -> Regions:
+    """The countries the hits make the article about, and those they only mention."""
+    if not hits:
+        return Regions([], [])
     # Countries with at least one unambiguous mention support ambiguous names.
-    firm = {c for h in hits if not (h.entry.needs_support or h.common) for c, _ in h.entry.codes}
+    firm = {c for h in hits if not (h.entry.needs_support or h.common) for c in h.entry.code_set}
     raw: dict[str, float] = {}
-    evidence: dict[str, list[Evidence]] = {}
+    found: dict[str, list[_Hit]] = {}  # the evidence of each country
     prominent: set[str] = set()  # named in the title, the dateline or the first sentence
     headline: set[str] = set()  # named in the title or the dateline
     mentions: dict[str, int] = {}
     for h in hits:
-        for code, name_weight in h.entry.codes:
-            if h.entry.needs_support and code not in firm and code not in h.supported_codes:
+        entry = h.entry
+        guarded = entry.needs_support or h.common
+        for code, name_weight in entry.codes:
+            if guarded and code not in firm and (h.common or code not in h.supported_codes):
                 continue
-            if h.common and code not in firm:
-                continue
-            evidence.setdefault(code, []).append(h.evidence)
-            if code in h.echo:
+            if code in found:
+                found[code].append(h)
+            else:
+                found[code] = [h]
+            if h.echo and code in h.echo:
                 continue
             raw[code] = raw.get(code, 0.0) + h.weight * name_weight
             if h.counted:
                 mentions[code] = mentions.get(code, 0) + 1
             if h.prominent:
                 prominent.add(code)
-            if h.headline:
-                headline.add(code)
+                if h.headline:
+                    headline.add(code)
     if not raw:
         return Regions([], [])
     top = max(raw.values())
     about: list[Label] = []
     mentioned: list[Label] = []
-    for code, value in sorted(raw.items(), key=lambda kv: (-kv[1], kv[0])):
-        label = Label(code, round(value / (value + 3.0), 3), _dedupe(evidence[code]))
+    for code, value in sorted(raw.items(), key=_strongest):
         place = HEADLINE if code in headline else LEAD if code in prominent else 0
         if _is_about(value, top, place, mentions.get(code, 0)):
-            about.append(label)
+            about.append(Label(code, round(value / (value + 3.0), 3), _evidence(found[code])))
         elif value >= MENTIONED_RAW:
-            mentioned.append(label)
+            mentioned.append(Label(code, round(value / (value + 3.0), 3), _evidence(found[code])))
     return Regions(about, mentioned)
+
+
+def _strongest(item: tuple[str, float]) -> tuple[float, str]:
+    return -item[1], item[0]
 
 
 HEADLINE, LEAD = 2, 1  # where an article names a country: the title or dateline, the lead
@@ -577,6 +654,8 @@ def _desk_spans(body: str, marks: Sequence[str]) -> tuple[int, int]:
     found = [head.find(mark) + len(mark) for mark in marks if mark in head]
     desk = min(found) if found else 0
     appended = len(body)
+    if appended <= DESK_CHARS:
+        return desk, appended  # a short post: no room for a later desk line
     for mark in marks:
         at = body.find(mark, max(desk, DESK_CHARS))
         if at >= 0:
@@ -593,11 +672,17 @@ def _first_sentence_end(body: str) -> int:
     return found.end() if found else LEAD_CHARS
 
 
-def _dedupe(items: list[Evidence]) -> tuple[Evidence, ...]:
+def _evidence(hits: list[_Hit]) -> tuple[Evidence, ...]:
+    """The hits' names as written, one per place in the text, at most MAX_EVIDENCE."""
+    if len(hits) == 1:
+        h = hits[0]
+        return (Evidence(h.text[h.start : h.end], h.field, h.start, h.end),)
     seen: set[tuple[str, int]] = set()
     out: list[Evidence] = []
-    for e in items:
-        if (e.field, e.start) not in seen:
-            seen.add((e.field, e.start))
-            out.append(e)
-    return tuple(out[:MAX_EVIDENCE])
+    for h in hits:
+        if (h.field, h.start) not in seen:
+            seen.add((h.field, h.start))
+            out.append(Evidence(h.text[h.start : h.end], h.field, h.start, h.end))
+            if len(out) == MAX_EVIDENCE:
+                break
+    return tuple(out)

@@ -12,8 +12,12 @@ and its character 3–5-grams («<word>» with edge marks), and each pair of nei
 gives one feature. Features are hashed (CRC-32) into BUCKETS, so the file stays bounded; only
 buckets that move some topic are shipped (int8, base64). A text's score for a topic is the
 bias plus the sum of its features' weights over sqrt(number of features), as in training.
-A word's summed vector is cached, so a warm worker pays one dict lookup per word, whatever
-the n-grams, and one (cached) hash and lookup per pair. No runtime dependency.
+A word's summed vector is memoised (bounded), so a warm worker pays one dict lookup per word,
+whatever the n-grams; a pair's bucket is one CRC-32 call continuing from its first word's
+memoised prefix (no memo of pairs, whose vocabulary has no end). A text's words, pairs and sums
+go through C-level map/zip/filter steps rather than a Python loop per word, summed in a fixed
+order: words as they first occur, then pairs as they first occur (a set's order before, which
+varied with the process's string hashing). No runtime dependency.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import compress, pairwise, repeat, starmap
+from operator import add, and_, itemgetter, mul, sub
+from typing import cast
 
 import orjson
 
@@ -34,13 +41,15 @@ from streams.classify.places import word_variants
 from streams.resources import data_file
 from streams.stories.features import stopwords
 from streams.text.arabic import Tokens
+from streams.text.memo import WordMemo
 
 MODEL_FILE = "topic_model.json"
 BODY_WORDS = 60  # the lead says what an article is about; more words cost time, not accuracy
 BUCKETS = 1 << 20
 NGRAMS = (3, 4, 5)
 EXPLAIN = 5  # words given as evidence
-_CACHE_MAX = 200_000  # cached word vectors (bounded memory in a long-running worker)
+_CACHE_MAX = 200_000  # memoised words (bounded memory in a long-running worker)
+_MASK = BUCKETS - 1
 
 
 @lru_cache(maxsize=65536)
@@ -62,22 +71,34 @@ def features(words: Iterable[str]) -> list[str]:
 
 
 def _bucket(key: str) -> int:
-    return zlib.crc32(key.encode()) & (BUCKETS - 1)
+    return zlib.crc32(key.encode()) & _MASK
 
 
 @lru_cache(maxsize=65536)
 def word_buckets(stem: str) -> tuple[int, ...]:
     """The hashed features of one word: the word, then its character n-grams."""
     marked = f"<{stem}>"
-    grams = [f"w:{stem}"]
-    for n in NGRAMS:
-        grams.extend(marked[i : i + n] for i in range(len(marked) - n + 1))
-    return tuple(_bucket(g) for g in grams)
+    grams = [f"w:{stem}", *map(marked.__getitem__, _gram_slices(len(marked)))]
+    return tuple(map(and_, map(zlib.crc32, map(str.encode, grams)), repeat(_MASK)))
+
+
+@lru_cache(maxsize=128)
+def _gram_slices(size: int) -> tuple[slice, ...]:
+    """Where the character n-grams of a marked word of `size` characters are: the 3-grams
+    from the left, then the 4-grams, then the 5-grams."""
+    return tuple(slice(i, i + n) for n in NGRAMS for i in range(size - n + 1))
 
 
 @lru_cache(maxsize=65536)
 def pair_bucket(pair: tuple[str, str]) -> int:
     return _bucket(f"p:{pair[0]} {pair[1]}")
+
+
+def pair_prefix(stem: str) -> int:
+    """CRC-32 of a pair's key up to its second word («p:<first> »): the CRC of the whole key
+    continues from it (`zlib.crc32(second.encode(), pair_prefix(first))`), so a pair's bucket
+    costs one C call on the two words' memoised parts, and pairs need no memo of their own."""
+    return zlib.crc32(f"p:{stem} ".encode())
 
 
 def stems(
@@ -111,26 +132,54 @@ def text_buckets(fields: Sequence[tuple[str, Tokens]]) -> list[int]:
 
 
 Vector = tuple[float, ...]  # one weight per topic
-_Word = tuple[str | None, Vector | None, int]
+# What the model makes of one normalised word: its model form (None: a word it ignores), the
+# summed weights of its features (None: none is shipped), how many features it has, and, for
+# the pairs it starts or ends, `pair_prefix(form)` and the form's UTF-8 bytes.
+_Word = tuple[str | None, Vector | None, int, int, bytes]
+_IGNORED: _Word = (None, None, 0, 0, b"")
+_stem_of = itemgetter(0)
+_vector_of = itemgetter(1)
+_count_of = itemgetter(2)
+_prefix_of = itemgetter(3)
+_bytes_of = itemgetter(4)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)  # not frozen: built once per article, and that costs less
 class Guess:
     topic: str
     margin: float  # over the second-best topic, in log-odds
     known: int  # distinct words of the text the model has weights for
     scores: dict[str, float]  # every topic's log-probability
-    _words: tuple[tuple[Vector, str], ...]  # the known words' vectors, in the text's order
-    _where: dict[str, tuple[str, int]]  # word → (field, token index) of its first occurrence
+    _vectors: list[Vector]  # the known words' vectors, in the text's order
+    _stems: list[str]  # … and the words
+    # per field read: (field, every word's model form or None, aligned with its tokens)
+    _positions: list[tuple[str, list[str | None]]]
     _topics: tuple[str, ...]
+    _explained: dict[int, tuple[tuple[str, int], ...]]  # topic index → `words(topic)`
 
     def words(self, topic: str | None = None) -> tuple[tuple[str, int], ...]:
         """(field, token index) of the words that weigh most for the topic (default: the
         model's), strongest first; none when no word of the text weighs for it."""
         j = self._topics.index(topic or self.topic)
-        # weights are centred per feature: a word's weight for a topic is its lift over the mean
-        lift = sorted(((v[j], -i, s) for i, (v, s) in enumerate(self._words)), reverse=True)
-        return tuple(self._where[s] for x, _, s in lift[:EXPLAIN] if x > 0)
+        done = self._explained.get(j)
+        if done is None:
+            # weights are centred per feature: a word's weight for a topic is its lift over
+            # the mean. A stable sort, descending: equal lifts keep the text's order.
+            lift = list(map(itemgetter(j), self._vectors))
+            order = sorted(range(len(lift)), key=lift.__getitem__, reverse=True)[:EXPLAIN]
+            done = self._explained[j] = tuple(
+                self._where(self._stems[i]) for i in order if lift[i] > 0
+            )
+        return done
+
+    def _where(self, stem: str) -> tuple[str, int]:
+        """(field, token index) of the word's first occurrence (title first)."""
+        for name, stems in self._positions:
+            try:
+                return name, stems.index(stem)
+            except ValueError:
+                continue
+        raise ValueError(stem)  # a known word is always in the text it was read from
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +187,11 @@ class TopicModel:
     topics: tuple[str, ...]
     bias: tuple[float, ...]
     weights: dict[int, tuple[float, ...]]  # bucket → one weight per topic
-    # A worker's cache (bounded): normalised word → (model form or None, summed vector of its
-    # features or None, number of features).
-    _words: dict[str, _Word] = field(default_factory=dict, compare=False, repr=False)
+    # A worker's memo (bounded: the vocabulary of a stream never ends): normalised word →
+    # what the model makes of it (`_Word`).
+    _words: WordMemo[_Word] = field(
+        default_factory=lambda: WordMemo(_CACHE_MAX), compare=False, repr=False
+    )
 
     @classmethod
     def from_doc(cls, doc: dict[str, object]) -> TopicModel:
@@ -163,72 +214,74 @@ class TopicModel:
         weights = {b: tuple(scaled[i * k : (i + 1) * k]) for i, b in enumerate(ids)}
         return cls(topics, bias, weights)
 
-    def _word(self, word: str) -> _Word:
+    def word(self, word: str) -> _Word:
+        """What the model makes of a normalised word, computed (not memoised): its model form,
+        the sum of its features' weights (the word and its n-grams; None if none is shipped),
+        its number of features, and what its pairs' buckets are computed from."""
         stem = feature(word)
         if stem is None:
-            hit: _Word = (None, None, 0)
-        else:
-            buckets = word_buckets(stem)
-            vectors = [v for b in buckets if (v := self.weights.get(b)) is not None]
-            vector = tuple(map(sum, zip(*vectors, strict=True))) if vectors else None
-            hit = (stem, vector, len(buckets))
-        if len(self._words) >= _CACHE_MAX:
-            self._words.clear()
-        self._words[word] = hit
-        return hit
+            return _IGNORED
+        buckets = word_buckets(stem)
+        vectors = list(filter(None, map(self.weights.get, buckets)))  # in the buckets' order
+        vector = tuple(map(sum, zip(*vectors, strict=True))) if vectors else None
+        return (stem, vector, len(buckets), pair_prefix(stem), stem.encode())
+
+    def _word(self, word: str) -> _Word:
+        return self._words.remember(word, self.word(word))
 
     def guess(self, fields: Sequence[tuple[str, Tokens]]) -> Guess | None:
         """The best topic for these (field, tokens), or None when no known word occurs.
 
-        The features are those of `text_buckets` (what training saw), summed per word and per
-        pair from the caches."""
-        words, weights = self._words, self.weights
-        seen: dict[str, tuple[str, int]] = {}
-        known: list[tuple[Vector, str]] = []
-        vectors: list[Vector] = []
-        neighbours: set[tuple[str, str]] = set()
-        n = 0
+        The features are those of `text_buckets` (what training saw): each distinct word's
+        summed vector from the memo, and each distinct pair's bucket from its two words'
+        memoised parts. Per word and per pair, a few C-level steps (map, zip, filter)."""
+        get = self._words.get
+        distinct: dict[str, _Word] = {}  # model form → its entry, in order of first occurrence
+        # distinct pairs of neighbouring words, in text order → (second word's bytes, CRC-32
+        # of the key up to it)
+        pairs: dict[tuple[str, str], tuple[bytes, int]] = {}
+        positions: list[tuple[str, list[str | None]]] = []
         for name, tokens in fields:
-            previous: str | None = None
-            for i, word in enumerate(
-                tokens.words if name == "title" else tokens.words[:BODY_WORDS]
-            ):
-                stem, vector, count = words.get(word) or self._word(word)
-                if stem is None:
-                    continue
-                if stem not in seen:
-                    seen[stem] = (name, i)
-                    n += count
-                    if vector is not None:
-                        known.append((vector, stem))
-                if previous is not None:
-                    neighbours.add((previous, stem))
-                previous = stem
+            words = tokens.words if name == "title" else tokens.words[:BODY_WORDS]
+            memoised: list[_Word | None] = list(map(get, words))
+            entries = cast(list[_Word], memoised)
+            if not all(memoised):  # words not seen before (or forgotten): None
+                entries = [e or self._word(w) for e, w in zip(memoised, words, strict=True)]
+            stems: list[str | None] = list(map(_stem_of, entries))
+            positions.append((name, stems))
+            kept: list[_Word] = list(compress(entries, stems))
+            if kept:
+                forms: list[str] = list(map(_stem_of, kept))
+                distinct.update(zip(forms, kept, strict=True))
+                parts = zip(map(_bytes_of, kept[1:]), map(_prefix_of, kept[:-1]), strict=True)
+                pairs.update(zip(pairwise(forms), parts, strict=True))
+        entries_seen: list[_Word] = list(distinct.values())
+        vectors: list[Vector | None] = list(map(_vector_of, entries_seen))
+        known: list[Vector] = list(filter(None, vectors))
         if not known:
             return None
-        n += len(neighbours)
-        vectors = [v for v, _ in known]
-        for pair in neighbours:
-            v = weights.get(pair_bucket(pair))
-            if v is not None:
-                vectors.append(v)
+        n = sum(map(_count_of, entries_seen)) + len(pairs)
+        buckets = map(and_, starmap(zlib.crc32, pairs.values()), repeat(_MASK))
+        found: list[Vector] = list(filter(None, map(self.weights.get, buckets)))
         norm = 1.0 / math.sqrt(n)
-        total = [
-            b + s * norm
-            for b, s in zip(self.bias, map(sum, zip(*vectors, strict=True)), strict=True)
-        ]
+        # The same sums and formulas as training's evaluation, in C (map) rather than in
+        # Python loops: words in the text's order, then pairs, so every float is the same.
+        summed = map(sum, zip(*known, *found, strict=False))
+        total = list(map(add, self.bias, map(mul, summed, repeat(norm))))
         top = max(total)
-        log_z = top + math.log(sum(math.exp(x - top) for x in total))
+        log_z = top + math.log(sum(map(math.exp, map(sub, total, repeat(top)))))
         best = total.index(top)
         second = sorted(total)[-2] if len(total) > 1 else top
         return Guess(
             self.topics[best],
             top - second,
             len(known),
-            {t: x - log_z for t, x in zip(self.topics, total, strict=True)},
-            tuple(known),
-            seen,
+            dict(zip(self.topics, map(sub, total, repeat(log_z)), strict=False)),
+            known,
+            list(compress(distinct, vectors)),
+            positions,
             self.topics,
+            {},
         )
 
 

@@ -70,15 +70,29 @@ OFFSETS: Mapping[str, float] = MappingProxyType(
     }
 )
 MIN_KNOWN = 2  # distinct words the model knows: one word is not a topic
+# The prior never decides alone (issue 15: «موسكو تطلق هاتفا ذكيا», a phone launch, came out
+# politics): when a topic the prior favours (offset > 0) comes first although the model itself
+# gives it at most exp(PRIOR_ALONE) (0.22), and the model puts a topic of a field of its own
+# (DOMAIN_TOPICS) first with at least exp(DOMAIN_MIN) (0.29), DOMAIN_LEAD ahead of it, with a
+# word of the text weighing for it and more lexicon weight than the favoured topic's, that
+# topic goes first. Economy, justice, society and security are left out: ASND's politics
+# covers them (taxes, courts, protests, strikes). Without the lexicon's agreement it cost a
+# point of "right" on ASND train. Chosen on ASND train (docs/classification.md, "Decision").
+PRIOR_ALONE = -1.5
+DOMAIN_MIN = -1.25
+DOMAIN_LEAD = 1.0
+DOMAIN_TOPICS = frozenset({"health", "technology", "culture", "sports", "environment"})
 # (A floor on the model's own probability for the topic put first, before the prior, cost
 # more than it saved on ASND train: 0.1 → 58.2 % right, 10.4 % without a topic.)
 
 _Payload = tuple[tuple[str, float], ...]
+# (normalised term, ((topic, weight), ...), its topics): what a lexicon match carries
+_Term = tuple[str, _Payload, tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
 class _Lexicons:
-    index: PhraseIndex[tuple[str, _Payload]]  # (normalised term, ((topic, weight), ...))
+    index: PhraseIndex[_Term]
     sections: dict[str, str]  # normalised section word -> topic
 
 
@@ -90,12 +104,16 @@ def _build(doc: dict[str, Any]) -> _Lexicons:
         for term, weight in terms.items():
             key = " ".join(normalize(str(term)).split())
             merged.setdefault(key, {})[topic] = float(weight)
-    phrases = [(k, (k, tuple(sorted(v.items())))) for k, v in merged.items()]
+    phrases = [(k, _term(k, tuple(sorted(v.items())))) for k, v in merged.items()]
     sections: dict[str, str] = {}
     for topic, words in doc.get("sections", {}).items():
         for w in words:
             sections[" ".join(normalize(str(w)).split())] = topic
     return _Lexicons(PhraseIndex(phrases), sections)
+
+
+def _term(term: str, payload: _Payload) -> _Term:
+    return term, payload, tuple(topic for topic, _ in payload)
 
 
 @lru_cache(maxsize=1)
@@ -123,25 +141,28 @@ def classify_topics(title: str, body: str, *, section: str | None = None) -> lis
     (issue 15: on short posts the model is right far more often; figures in
     docs/classification.md)."""
     raw, found = lexicon_scores(title, body, section=section)
-    lexicon = labels_from_scores(raw, found)
-    if section and _section_topic(section, _lexicons()) is not None:
-        return lexicon  # the outlet filed it under a topic's section: that says it best
+    reported = _reported(raw)
     model = default_model()
+    if model is None or (section and _section_topic_cached(section) is not None):
+        # (a section that names a topic: the outlet filed it there, that says it best)
+        return _labels(reported, found)
     fields = [(f, tokenize(t)) for f, t in (("title", title), ("body", body)) if t]
-    guess = model.guess(fields) if model is not None else None
+    guess = model.guess(fields)
     topic = first_topic(raw, guess)
     if guess is None or topic is None:
-        return lexicon  # too little the model knows («ذهب»: gold, or went?), or too close
+        return _labels(reported, found)  # too little the model knows («ذهب»: gold, or went?)
     by_field = dict(fields)
     evidence = tuple(_word_evidence(by_field[field], field, i) for field, i in guess.words(topic))
-    same = next((lb for lb in lexicon if lb.code == topic), None)
-    if same is not None:
-        score, evidence = same.score, evidence + same.evidence
+    value = next((v for t, v in reported if t == topic), None)
+    built: dict[int, Evidence] = {}
+    if value is not None:
+        score = _score(value)
+        evidence += _evidence(found, topic, MAX_EVIDENCE - len(evidence), built)
     else:
         p = math.exp(guess.scores[topic])
         score = round(p / (p + 1.0), 3)  # under 0.5: the lexicons found none of its terms
-    first = Label(topic, score, evidence[:MAX_EVIDENCE])
-    return [first, *(lb for lb in lexicon if lb.code != topic)]
+    first = Label(topic, score, evidence)
+    return [first, *_labels([(t, v) for t, v in reported if t != topic], found, built)]
 
 
 def first_topic(
@@ -152,8 +173,12 @@ def first_topic(
     min_margin: float = MIN_MARGIN,
     min_known: int = MIN_KNOWN,
     offsets: Mapping[str, float] = OFFSETS,
+    prior_alone: float = PRIOR_ALONE,
+    domain_min: float = DOMAIN_MIN,
 ) -> str | None:
-    """The topic to put first by model and lexicons together, or None (the lexicons decide)."""
+    """The topic to put first by model and lexicons together, or None (the lexicons decide).
+    A topic the prior favours is not put first on the prior alone when model and lexicons
+    both say a field of its own (PRIOR_ALONE, DOMAIN_MIN, DOMAIN_LEAD)."""
     if guess is None or guess.known < min_known:
         return None
     mixed = sorted(
@@ -165,6 +190,17 @@ def first_topic(
     topic = mixed[0][1]
     if not guess.words(topic):
         return None  # no word of the text weighs for it: a prior alone is not a topic
+    own = guess.topic  # the model's first, without the prior
+    if (
+        own != topic
+        and own in DOMAIN_TOPICS
+        and offsets.get(topic, 0.0) > 0.0
+        and guess.scores[topic] <= prior_alone
+        and guess.scores[own] >= max(domain_min, guess.scores[topic] + DOMAIN_LEAD)
+        and raw.get(own, 0.0) > raw.get(topic, 0.0)
+        and guess.words(own)
+    ):
+        return own  # the text says technology, health, …; only the prior said politics
     return topic
 
 
@@ -178,7 +214,9 @@ def lexicon_topics(title: str, body: str, *, section: str | None = None) -> list
     return labels_from_scores(*lexicon_scores(title, body, section=section))
 
 
-_Found = dict[str, list[tuple[str, Tokens, int, int]]]
+# The lexicon matches counted in the scores, in text order (title first): (field, tokens, first
+# token, end token, the term's topics). Turned into evidence only for the topics reported.
+_Found = list[tuple[str, Tokens, int, int, tuple[str, ...]]]
 
 
 def lexicon_scores(
@@ -187,23 +225,23 @@ def lexicon_scores(
     """Every topic's raw lexicon score, and where its terms were found."""
     lex = _lexicons()
     raw = dict.fromkeys(TOPICS, 0.0)
-    # Where each topic's terms were found, as (field, tokens, first token, end token): turned
-    # into evidence only for the topics returned.
-    found: _Found = {t: [] for t in TOPICS}
+    found: _Found = []
     for field, text in (("title", title), ("body", body)):
         if not text:
             continue
         tokens = tokenize(text)
-        sums = dict.fromkeys(TOPICS, 0.0)
+        matches = lex.index.matches(tokens)
+        if not matches:
+            continue  # every sum is 0.0: adding nothing changes no score
+        sums: dict[str, float] = {}
         repeats: dict[str, int] = {}
-        for m in lex.index.find(tokens):
-            term, payload = m.payload
-            repeats[term] = repeats.get(term, 0) + 1
-            if repeats[term] > MAX_REPEAT:
+        for start, end, (term, payload, topics) in matches:
+            count = repeats[term] = repeats.get(term, 0) + 1
+            if count > MAX_REPEAT:
                 continue
-            for topic, weight in payload:
-                sums[topic] += weight
-                found[topic].append((field, tokens, m.start, m.end))
+            for topic, weight in payload:  # summed in the same order as always: same floats
+                sums[topic] = sums.get(topic, 0.0) + weight
+            found.append((field, tokens, start, end, topics))
         if field == "title":
             factor = TITLE_WEIGHT
         else:
@@ -211,26 +249,72 @@ def lexicon_scores(
         for topic, value in sums.items():
             raw[topic] += value * factor
     if section:
-        hinted = _section_topic(section, lex)
+        hinted = _section_topic_cached(section)
         if hinted is not None:
             raw[hinted] += SECTION_WEIGHT
     return raw, found
 
 
+def _section_topic_cached(section: str) -> str | None:
+    """`_section_topic` with the packaged lexicons, remembered for short section names (an
+    outlet has a handful of sections)."""
+    if len(section) > _SECTION_MEMO_CHARS:
+        return _section_topic(section, _lexicons())
+    return _section_topic_memo(section)
+
+
+_SECTION_MEMO_CHARS = 100
+
+
+@lru_cache(maxsize=4096)
+def _section_topic_memo(section: str) -> str | None:
+    return _section_topic(section, _lexicons())
+
+
 def labels_from_scores(raw: dict[str, float], found: _Found) -> list[Label]:
+    return _labels(_reported(raw), found)
+
+
+def _reported(raw: dict[str, float]) -> list[tuple[str, float]]:
+    """The topics the lexicons report, strongest first, with their raw scores."""
     top = max(raw.values())
     if top < MIN_RAW:
         return []
     return [
-        Label(topic, round(value / (value + 6.0), 3), _evidence(found[topic][:MAX_EVIDENCE]))
+        (topic, value)
         for topic, value in sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))
         if value >= MIN_RAW and value >= MIN_RELATIVE * top
     ]
 
 
-def _evidence(found: list[tuple[str, Tokens, int, int]]) -> tuple[Evidence, ...]:
-    out = []
-    for field, tokens, first, end in found:
-        start, stop = tokens.span(first, end)
-        out.append(Evidence(tokens.norm.original[start:stop], field, start, stop))
+def _score(value: float) -> float:
+    return round(value / (value + 6.0), 3)
+
+
+def _labels(
+    reported: list[tuple[str, float]], found: _Found, built: dict[int, Evidence] | None = None
+) -> list[Label]:
+    built = {} if built is None else built  # a term of several topics is evidence for each
+    return [Label(t, _score(v), _evidence(found, t, MAX_EVIDENCE, built)) for t, v in reported]
+
+
+def _evidence(
+    found: _Found, topic: str, limit: int, built: dict[int, Evidence] | None = None
+) -> tuple[Evidence, ...]:
+    """The first `limit` terms found for the topic, as evidence (offsets in the original);
+    `built` keeps the evidence already made, by index in `found`."""
+    out: list[Evidence] = []
+    if limit <= 0:
+        return ()
+    built = {} if built is None else built
+    for k, (field, tokens, first, end, topics) in enumerate(found):
+        if topic in topics:
+            evidence = built.get(k)
+            if evidence is None:
+                start, stop = tokens.span(first, end)
+                text = tokens.norm.original[start:stop]
+                evidence = built[k] = Evidence(text, field, start, stop)
+            out.append(evidence)
+            if len(out) >= limit:
+                break
     return tuple(out)

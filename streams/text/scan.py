@@ -115,8 +115,9 @@ class ScanHits:
         bit = prefilter.bit
         if self.compiled.everywhere & bit:
             return range(self.size)
-        picked = set(compress(self.tokens, map(bit.__and__, self.masks)))
-        return sorted(picked)
+        # hits come in text order (the automaton reports them by end position), so the
+        # tokens are already ascending: dropping repeats is enough, no sort
+        return list(dict.fromkeys(compress(self.tokens, map(bit.__and__, self.masks))))
 
 
 class _Registry:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import math
+import zlib
 from array import array
 
 import pytest
@@ -16,11 +17,12 @@ from streams.classify.topic_model import (
     default_model,
     feature,
     pair_bucket,
+    pair_prefix,
     text_buckets,
     word_buckets,
 )
 from streams.classify.topics import classify_topics, first_topic, lexicon_topics
-from streams.text.arabic import tokenize
+from streams.text.arabic import Tokens, tokenize
 
 TOPICS = ("security", "sports")
 
@@ -173,3 +175,111 @@ def test_the_outlets_section_keeps_the_lexicons_verdict() -> None:
     assert classify_topics("خبر قصير", "", section="رياضة") == lexicon_topics(
         "خبر قصير", "", section="رياضة"
     )
+
+
+# -- the worker's memo and C-level sums give what a direct computation gives (issue 13) ------
+
+PACKAGED_WORDS = [
+    "انفجار",  # a known word
+    "والانفجار",  # the same model form after a proclitic and the article
+    "الاقتصاديه",
+    "مباراه",
+    "في",  # a stop word: ignored
+    "2024",  # a number: ignored
+    "ال",  # too short: ignored
+    "قزحبلوطيات",  # a word no one writes: only its n-grams may weigh
+    "",  # a word blanked for being too long
+]
+
+
+def _direct(model: TopicModel, word: str) -> tuple[str | None, tuple[float, ...] | None, int]:
+    """A word's model form, summed vector and feature count, from the weights table."""
+    stem = feature(word) if word else None
+    if stem is None:
+        return None, None, 0
+    rows = [model.weights[b] for b in word_buckets(stem) if b in model.weights]
+    summed = tuple(sum(row[j] for row in rows) for j in range(len(model.topics)))
+    return stem, summed if rows else None, len(word_buckets(stem))
+
+
+@pytest.mark.parametrize("word", PACKAGED_WORDS)
+def test_a_words_memoised_contribution_is_its_direct_sum(word: str) -> None:
+    model = default_model()
+    assert model is not None
+    direct = _direct(model, word)
+    assert model.word(word)[:3] == direct  # the same floats, summed in the same order
+    model.guess([("title", tokenize(f"{word} انفجار قرب مقر الشرطة"))])  # memoised now
+    again = model.guess([("title", tokenize(f"{word} انفجار قرب مقر الشرطة"))])
+    assert again is not None
+    assert model.word(word)[:3] == direct
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("انفجار", "مباراه"), ("رييس", "وزراء"), ("a", "b"), ("اقتصاد", "اقتصاد")],
+)
+def test_a_pairs_bucket_continues_the_crc_of_its_first_word(first: str, second: str) -> None:
+    crc = zlib.crc32(second.encode(), pair_prefix(first)) & (BUCKETS - 1)
+    assert crc == pair_bucket((first, second))
+
+
+def _reference_scores(model: TopicModel, fields: list[tuple[str, Tokens]]) -> dict[str, float]:
+    """Log-probabilities straight from `text_buckets` (what training sees), no memo."""
+    buckets = text_buckets(fields)
+    dot = [
+        sum(model.weights[b][j] for b in buckets if b in model.weights)
+        for j in range(len(model.topics))
+    ]
+    total = [b + x / math.sqrt(len(buckets)) for b, x in zip(model.bias, dot, strict=True)]
+    log_z = math.log(sum(math.exp(x) for x in total))
+    return {t: x - log_z for t, x in zip(model.topics, total, strict=True)}
+
+
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [
+        ("انفجار قرب مقر الشرطة", ""),
+        ("", "البنك المركزي يرفع سعر الفائدة والبنك المركزي يرفع سعر الفائدة مرة أخرى"),
+        ("المنتخب يفوز", "المنتخب يفوز على ضيفه بهدفين في تصفيات كأس العالم " * 10),
+        ("قزحبلوطيات مباراه", "مباراه قزحبلوطيات انفجار انفجار انفجار"),  # unseen words
+    ],
+)
+def test_guess_is_the_dot_product_of_the_text_buckets(title: str, body: str) -> None:
+    model = default_model()
+    assert model is not None
+    fields = [(f, tokenize(t)) for f, t in (("title", title), ("body", body)) if t]
+    expected = _reference_scores(model, fields)
+    for _ in range(2):  # words not memoised, then memoised
+        guess = model.guess(fields)
+        assert guess is not None
+        assert guess.scores == pytest.approx(expected, abs=1e-12)
+        assert guess.topic == max(expected, key=expected.__getitem__)
+
+
+def test_the_word_memo_stays_bounded_and_right() -> None:
+    model = tiny({"انفجار": (3.0, -3.0), "مباراه": (-2.5, 2.5)}, {})
+    model._words.cap = 4
+    text = "انفجار مباراه " + " ".join(f"كلمه{i}" for i in range(30))
+    first = model.guess([("title", tokenize(text))])
+    again = model.guess([("title", tokenize(text))])
+    assert len(model._words) <= 4
+    assert first is not None and again is not None and first.scores == again.scores
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("انفجار شرطه", (("title", 0), ("title", 1))),  # strongest first
+        ("شرطه انفجار", (("title", 1), ("title", 0))),
+        ("شرطه أمن انفجار", (("title", 2), ("title", 0), ("title", 1))),  # equal: text order
+        ("أمن شرطه انفجار", (("title", 2), ("title", 0), ("title", 1))),
+        ("والانفجار ثم انفجار", (("title", 0),)),  # one word (one model form): first place
+    ],
+)
+def test_the_explanation_keeps_the_texts_order_for_equal_weights(
+    text: str, expected: tuple[tuple[str, int], ...]
+) -> None:
+    model = tiny({"انفجار": (3.0, -3.0), "شرطه": (1.2, -1.2), "امن": (1.2, -1.2)}, {})
+    guess = model.guess([("title", tokenize(text))])
+    assert guess is not None and guess.words("security") == expected
+    assert guess.words("security") is guess.words("security")  # worked out once
