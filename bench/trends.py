@@ -85,13 +85,7 @@ def cached_inputs(corpus: Path, settings: Settings) -> list[TrendInput]:
 
 def detector_input(inputs: list[TrendInput], settings: Settings) -> Fed:
     """Cluster in event-time order; what the detector is fed, article by article."""
-    clusterer = Clusterer(
-        StoryParams(
-            window_seconds=settings.story_window_hours * 3600.0,
-            threshold=settings.story_threshold,
-            anchor=settings.story_anchor,
-        )
-    )
+    clusterer = Clusterer(StoryParams.from_settings(settings))
     outlets: dict[str, int] = {}
     rule_sources: dict[tuple[str, str], list[str]] = {}
     fed: Fed = []

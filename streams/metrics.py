@@ -82,7 +82,7 @@ API_REQUESTS = Counter(
 TREND_RECORDS_INVALID = Counter(
     "rasid_trend_records_invalid_total",
     "Records of the trends topic skipped by a reader (rasid api, rasid webhooks) because they"
-    " are not valid trend.v1 JSON (or are over 256 KiB).",
+    " are not valid trend.v2 JSON (or are over 256 KiB).",
     ["reader"],
 )
 for _reader in ("api", "webhooks"):

@@ -46,7 +46,8 @@ SCHEMA_FILES = {
     "deadletter": "deadletter.v1.json",
     "rule-message": "rule-message.v1.json",
     "rules-file": "rules.v1.json",
-    "trend": "trend.v1.json",  # rasid.trends (streams/trends/detector.py)
+    "trend": "trend.v2.json",  # rasid.trends (streams/trends/detector.py); v1 records are valid v2
+    "trend-v1": "trend.v1.json",  # the previous release's (no rule titles)
 }
 
 

@@ -105,7 +105,7 @@ def _defs() -> dict[str, Any]:
     return {f"Alert_{k}": v for k, v in orjson.loads(text).items()}
 
 
-TREND_SCHEMA = "trend.v1.json"  # what GET /trends and `event: trend` carry
+TREND_SCHEMA = "trend.v2.json"  # what GET /trends and `event: trend` carry
 
 
 def _trend_components() -> dict[str, Any]:
@@ -272,7 +272,7 @@ def openapi() -> dict[str, Any]:
                 "get": {
                     "summary": "Recent trends (bursts of new stories), newest first.",
                     "description": (
-                        "Trend records (schema trend.v1) as the worker's trend stage wrote "
+                        "Trend records (schema trend.v2) as the worker's trend stage wrote "
                         "them: a region × topic, region, topic or rule whose new stories and "
                         "outlets in a window are far above its usual. A key scoped to regions "
                         "or topics sees only trends with one of its regions and one of its "

@@ -1,5 +1,5 @@
 """Trends for subscribers (issue 19): the API's bounded buffer of recent trend records read from
-`<prefix>.trends` (schema trend.v1, written by the worker's trend stage), and the trend filter
+`<prefix>.trends` (schema trend.v2, written by the worker's trend stage), and the trend filter
 that `GET /trends`, the stream's `event: trend` and webhook subscriptions share.
 
 A trend record is never revised (the detector sends one record per level per episode, with a
@@ -52,7 +52,7 @@ class TrendEntry:
 
 
 def trend_entry(record: Any) -> TrendEntry | None:
-    """A valid trend.v1 record of the topic, or None (invalid JSON, schema violation, too big)."""
+    """A valid trend.v2 record of the topic, or None (invalid JSON, schema violation, too big)."""
     value = record.value or b""
     if len(value) > TREND_MAX_BYTES:
         return None

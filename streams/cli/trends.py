@@ -14,7 +14,7 @@ from streams.settings import Settings
 
 def cmd_trends(args: argparse.Namespace, settings: Settings) -> int:
     """Classify, cluster and detect as the worker does, in event-time order: one JSON line per
-    trend record (trend.v1, validated), then with --stats one line of counts."""
+    trend record (trend.v2, validated), then with --stats one line of counts."""
     from streams.cli.main import _classify_inputs
     from streams.stories.cluster import StoryParams
     from streams.times import utcnow

@@ -60,7 +60,7 @@ def webhook_progress(settings: Settings) -> str:
 
 
 def trends(settings: Settings) -> str:
-    """Burst records (trend.v1), keyed by trend id, written by the story agent."""
+    """Burst records (trend.v2), keyed by trend id, written by the story agent."""
     return settings.topic_trends or f"{prefix(settings)}.trends"
 
 

@@ -436,7 +436,7 @@ class TrendDetector:
             g.hour, g.hod = hour, int(at // 3600) % DAY_HOURS
 
     def observe(self, event: TrendEvent) -> list[dict[str, Any]]:
-        """Count one event under its key; the trend records (trend.v1) it causes."""
+        """Count one event under its key; the trend records (trend.v2) it causes."""
         return self.observe_keys(event, (event.key,))
 
     def observe_keys(self, event: TrendEvent, keys: Sequence[str]) -> list[dict[str, Any]]:
@@ -508,6 +508,23 @@ class TrendDetector:
         return story is not None and source[: self.params.max_key_chars] in story.sources
 
     # ------------------------------------------------------------ state
+    def retract(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Undo the level changes of records that could not be sent (refused for good): each
+        key goes back to the level its record escalated from, so that its next event judges
+        it again and sends the record then (at-least-once), instead of a state that says it
+        was sent. The counts stay: the article was counted."""
+        for record in reversed(records):
+            ks = self._keys.get(record["key"])
+            if ks is None or ks.level != LEVELS.index(record["level"]) + 1:
+                continue
+            previous = record["previous_level"]
+            ks.level = LEVELS.index(previous) + 1 if previous else 0
+            if not ks.level:
+                ks.since = None  # the episode began with this record
+            self._g.records[LEVELS.index(record["level"])] -= 1
+            self._changed[record["key"]] = None
+            self._changed[GLOBAL] = None
+
     def take_changes(self) -> list[tuple[str, bytes | None]]:
         """(key, state) of every key changed since the last call, None for an evicted key, and
         the stream's own record under GLOBAL: what a changelog table should store."""
@@ -814,7 +831,7 @@ class TrendDetector:
         stories, outlets = ks.sums[i]
         assert ks.since is not None
         return {
-            "schema_version": 1,
+            "schema_version": 2,  # trend.v2: rule titles may be added (trend_stage)
             "id": trend_id(key, window.name, start_bucket, LEVELS[level - 1]),
             "key": key,
             **self._scope(key),

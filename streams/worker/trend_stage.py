@@ -226,6 +226,26 @@ def detect(detector: TrendDetector, at: float, events: Fed) -> list[dict[str, An
     return records
 
 
+TITLE_CHARS = 300  # trend.v2 `rule_title`, `rule_title_en`
+
+
+def with_rule_titles(
+    records: list[dict[str, Any]], alerts: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A rule's record carries the rule's titles (trend.v2) from the alert that fed its key:
+    the console names the rule without having loaded one of its alerts."""
+    by_rule = {a["rule"]: a for a in alerts}
+    for record in records:
+        alert = by_rule.get(record.get("rule"))
+        if alert is None:
+            continue
+        for name in ("rule_title", "rule_title_en"):
+            title = alert.get(name)
+            if isinstance(title, str) and title:
+                record[name] = title[:TITLE_CHARS]
+    return records
+
+
 # ------------------------------------------------------------------ the agent's calls
 async def observe(
     ctx: WorkerContext,
@@ -243,15 +263,25 @@ async def observe(
         refresh(stage)
         story = ctx.stories.stories.get(assignment.story_id)
         events = fed(cand, features, assignment, story, alerts, stage.params)
-        records = detect(stage.detector, event_time(cand), events)
+        records = with_rule_titles(detect(stage.detector, event_time(cand), events), alerts)
     if not records:
         return 0
-    out = []
-    for record in records:
-        check_outgoing("trend", record)
-        out.append(Outgoing(stage.topic, record["id"].encode(), orjson.dumps(record)))
-    refused = await deliver(out)
+    # The detector has already raised these keys' levels in memory; what is flushed to the
+    # table must not say a record went out that did not: a record that cannot be sent
+    # (refused for good, or not even built) has its level change retracted, so the key's
+    # next event re-judges it and sends it then. (Transient failures are retried by deliver.)
+    try:
+        out = []
+        for record in records:
+            check_outgoing("trend", record)
+            out.append(Outgoing(stage.topic, record["id"].encode(), orjson.dumps(record)))
+        refused = await deliver(out)
+    except BaseException:
+        stage.detector.retract(records)
+        raise
     if refused:
+        ids = {o.key for o in refused}
+        stage.detector.retract([r for r in records if r["id"].encode() in ids])
         raise RuntimeError(f"trend record refused by Kafka: {refused[0].error!r}")
     for record in records:
         metrics.TRENDS.labels(level=record["level"], kind=record["kind"]).inc()

@@ -58,7 +58,7 @@ const state = {
   openVersion: -1,
   hours: 24,
   choices: "",
-  trends: new Map(), // trend id → trend.v1 record
+  trends: new Map(), // trend id → trend record (v2; v1 from an older worker)
   trendsOn: false, // the API has GET /trends (an older one answers 404: no panel)
   trendsShown: "",
 };

@@ -1,5 +1,5 @@
 // The trends panel (issue 19): bursts of new stories in a region, a topic or a rule, as the
-// worker's trend stage reports them (trend.v1 records from GET /trends and `event: trend`).
+// worker's trend stage reports them (trend.v2 records from GET /trends and `event: trend`).
 
 import { el, timeEl } from "./dom.js";
 import { number, plural } from "./arabic.js";
@@ -31,11 +31,18 @@ function decimal(x) {
 }
 
 // The key in Arabic: «العراق · الأمن», «العراق · كل الموضوعات», «الأمن · كل المناطق», or the
-// rule's title.
+// rule's title: that of its alerts loaded on the page, else the one the record carries
+// (trend.v2 `rule_title`), else the rule id.
+export function ruleLabel(trend, ctx) {
+  const id = trend.rule || String(trend.key || "").replace(/^rule:/, "");
+  const known = ctx.ruleTitle(id);
+  return known && known !== id ? known : (trend.rule_title || id);
+}
+
 export function keyLabel(trend, ctx) {
   const region = trend.region ? (GROUPS[trend.region] || ctx.regionName(trend.region).ar) : null;
   const topic = trend.topic ? ctx.topicName(trend.topic).ar : null;
-  if (trend.kind === "rule" || trend.rule) return "القاعدة: " + ctx.ruleTitle(trend.rule || trend.key);
+  if (trend.kind === "rule" || trend.rule) return "القاعدة: " + ruleLabel(trend, ctx);
   if (region && topic) return `${region} · ${topic}`;
   if (region) return `${region} · كل الموضوعات`;
   if (topic) return `${topic} · كل المناطق`;

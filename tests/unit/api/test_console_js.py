@@ -290,6 +290,30 @@ def test_trend_windows_levels_and_keys_read_in_arabic() -> None:
     ]
 
 
+def test_a_rule_trend_is_named_without_its_alerts() -> None:
+    """A rule's trend record carries the rule's title (trend.v2): the panel shows it when no
+    alert of the rule is loaded; a loaded alert's title wins; a v1 record shows the id."""
+    got = run(
+        _imported("trends.js")
+        + """
+        const loaded = {"red-line": "إعلان خط أحمر"};
+        const ctx = {regionName: c => ({ar: c}), topicName: c => ({ar: c}),
+                     ruleTitle: id => loaded[id] || id};
+        const rule = (id, extra) => ({kind: "rule", key: "rule:" + id, rule: id, ...extra});
+        out([rule("bombing-ied", {rule_title: "تفجير بعبوة ناسفة"}),
+             rule("red-line", {rule_title: "عنوان قديم"}),
+             rule("bombing-ied", {}),
+             {kind: "rule", key: "rule:x"}].map(t => m.keyLabel(t, ctx)));
+        """
+    )
+    assert got == [
+        "القاعدة: تفجير بعبوة ناسفة",
+        "القاعدة: إعلان خط أحمر",
+        "القاعدة: bombing-ied",
+        "القاعدة: x",
+    ]
+
+
 def test_search_folds_as_the_api_does() -> None:
     """The console's fold and the API's normalize (streams/api/search.py) agree on what a
     search meets, so a story the API found is also shown."""

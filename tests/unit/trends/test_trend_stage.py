@@ -3,8 +3,13 @@ candidate feeds the detector, and the settings → parameters mapping."""
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import replace
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
@@ -13,7 +18,10 @@ from streams.stories.cluster import Assignment
 from streams.stories.features import StoryFeatures, story_features
 from streams.trends.detector import DEFAULTS, TrendDetector, TrendEvent, Window
 from streams.trends.offline import article_events
+from streams.worker import trend_stage
+from streams.worker.batches import Outgoing
 from streams.worker.trend_stage import (
+    TrendStage,
     detect,
     event_time,
     fed,
@@ -21,6 +29,7 @@ from streams.worker.trend_stage import (
     rule_changes,
     trend_params,
     window_name,
+    with_rule_titles,
 )
 
 NO_FEATURES = StoryFeatures({}, {}, {}, (), (), "-")
@@ -199,3 +208,81 @@ def test_inconsistent_settings_are_refused(bad: dict[str, Any]) -> None:
 def test_out_of_range_settings_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         Settings(**bad)
+
+
+# ---------------------------------------------------------------- a record refused for good
+def _burst_cands() -> list[dict[str, Any]]:
+    """A regular key (one story an hour for four days), then a story a minute."""
+    t0 = 1_520_035_200.0
+    times = [t0 + h * 3600 + 1800 for h in range(96)]
+    times += [t0 + 96 * 3600 + 60 * j for j in range(60)]
+    return [
+        cand(
+            article_id=f"a{i}",
+            at=datetime.fromtimestamp(at, UTC).isoformat(),
+            event_at=datetime.fromtimestamp(at, UTC).isoformat(),
+            regions=["IQ"],
+            topics=[],
+        )
+        for i, at in enumerate(times)
+    ]
+
+
+def _ctx(refuse: set[int]) -> SimpleNamespace:
+    params = replace(DEFAULTS, global_warmup_hours=24, global_warmup_events=20)
+    stage = TrendStage(topic=None, table={}, params=params, detector=TrendDetector(params))
+    stage.stale = False
+    return SimpleNamespace(trends=stage, stories=SimpleNamespace(stories={}), refuse=refuse)
+
+
+async def _run(ctx: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every candidate through `observe` then `flush` (as the story agent does, a candidate a
+    message), the detector rebuilt from the table after each: the levels sent."""
+    sent: list[str] = []
+    calls = 0
+
+    async def deliver(out: list[Outgoing]) -> list[Outgoing]:
+        nonlocal calls
+        calls += 1
+        if calls in ctx.refuse:
+            out[0].error = ValueError("too large")
+            return out[:1]
+        sent.extend(orjson.loads(o.value)["level"] for o in out)
+        return []
+
+    monkeypatch.setattr(trend_stage, "deliver", deliver)
+    stage = ctx.trends
+    for i, c in enumerate(_burst_cands()):
+        with contextlib.suppress(RuntimeError):  # the story agent dead-letters it, goes on
+            await trend_stage.observe(ctx, c, NO_FEATURES, Assignment(f"s{i}", True, 1.0), [])
+        trend_stage.flush(ctx)
+        stage.detector = TrendDetector.from_state(stage.table, stage.params)
+    return sent
+
+
+async def test_a_record_refused_for_good_is_sent_at_the_next_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The detector's level is raised in memory before its record is sent: if the broker
+    refuses the record, the table must not say it went out (else it is lost for good)."""
+    whole = await _run(_ctx(set()), monkeypatch)
+    assert whole == ["elevated", "high", "extreme"]
+    # the first record refused: sent at the key's next event (the old order lost it: high,
+    # extreme), the others as before
+    assert await _run(_ctx({1}), monkeypatch) == whole
+
+
+def test_a_rule_record_carries_the_rule_titles_of_its_alert() -> None:
+    records = [
+        {"kind": "rule", "rule": "r1", "key": "rule:r1"},
+        {"kind": "rule", "rule": "r2", "key": "rule:r2"},
+        {"kind": "region", "key": "IQ|*"},
+    ]
+    alerts = [
+        {"rule": "r1", "rule_title": "خط أحمر" * 100, "rule_title_en": "Red line"},
+        {"rule": "r2", "rule_title": "تفجير"},
+    ]
+    got = with_rule_titles(records, alerts)
+    assert got[0]["rule_title"] == ("خط أحمر" * 100)[:300] and got[0]["rule_title_en"] == "Red line"
+    assert got[1]["rule_title"] == "تفجير" and "rule_title_en" not in got[1]
+    assert "rule_title" not in got[2]
