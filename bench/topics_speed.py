@@ -32,6 +32,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -57,6 +58,29 @@ def parse_all(pipe: Any, raws: list[dict[str, Any]], now: Any) -> list[Any]:
     return parsed
 
 
+def warmed(
+    pipe: Any,
+    ant: Path,
+    asnd: Path,
+    warmup: int,
+    limit: int,
+    now: Any,
+    also: Callable[[Any], None] | None = None,
+) -> Iterator[tuple[str, list[Any]]]:
+    """Per corpus (ANT, ASND): its first `warmup` items enriched untimed (and given to `also`),
+    then the next `limit` parsed articles, fresh, to time."""
+    for corpus, raws in (
+        ("ANT", read_ant(ant, warmup + limit)),
+        ("ASND", read_asnd(asnd, warmup + limit)),
+    ):
+        parsed = parse_all(pipe, raws, now)
+        for raw_msg, article in parsed[:warmup]:
+            pipe.enrich(raw_msg, article, now)
+            if also is not None:
+                also(article)
+        yield corpus, [a for _, a in parsed[warmup:]]
+
+
 def worker(root: str, ant: Path, asnd: Path, warmup: int, limit: int, passes: int) -> None:
     sys.path.insert(0, root)
     import streams
@@ -72,14 +96,7 @@ def worker(root: str, ant: Path, asnd: Path, warmup: int, limit: int, passes: in
     now = utcnow()
     clock = time.thread_time
     result: dict[str, float] = {}
-    for corpus, raws in (
-        ("ANT", read_ant(ant, warmup + limit)),
-        ("ASND", read_asnd(asnd, warmup + limit)),
-    ):
-        parsed = parse_all(pipe, raws, now)
-        for raw_msg, article in parsed[:warmup]:
-            pipe.enrich(raw_msg, article, now)
-        fresh = [a for _, a in parsed[warmup:]]
+    for corpus, fresh in warmed(pipe, ant, asnd, warmup, limit, now):
         timings: list[float] = []
         for _ in range(1 + passes):
             spent = 0.0
@@ -127,15 +144,11 @@ def paired(base: str, ant: Path, asnd: Path, warmup: int, limit: int, passes: in
     now = utcnow()
     clock = time.thread_time
     print(f"paired, in one process: base {base} (topic code only) against this tree")
-    for corpus, raws in (
-        ("ANT", read_ant(ant, warmup + limit)),
-        ("ASND", read_asnd(asnd, warmup + limit)),
-    ):
-        parsed = parse_all(pipe, raws, now)
-        for raw_msg, article in parsed[:warmup]:
-            pipe.enrich(raw_msg, article, now)
-            other.classify_topics(article.title, article.body, section=article.section)
-        fresh = [a for _, a in parsed[warmup:]]
+
+    def warm_other(article: Any) -> None:
+        other.classify_topics(article.title, article.body, section=article.section)
+
+    for corpus, fresh in warmed(pipe, ant, asnd, warmup, limit, now, warm_other):
         differ = 0
         for n in range(1 + passes):
             spent = {"base": 0.0, "this tree": 0.0}
