@@ -24,7 +24,8 @@ the broker, and one `rasid worker` process (default rule pack) runs the pipeline
   with;
 - `--scaling`: the throughput run again with two worker processes (fresh topics), and 2 vs 1;
 - `--rss 10000,100000`: worker RSS after that many articles processed in all (flat = no state
-  that grows with history).
+  that grows with history), cycling through the whole corpus (not `--limit`'s articles: as
+  many distinct stories as the data has).
 
 It prints figures; it asserts nothing. Corpus data is only read.
 """
@@ -82,6 +83,7 @@ class Deployment:
             RASID_TOPIC_ENRICHED=self.topics["enriched"],
             RASID_TOPIC_ALERTS=self.topics["alerts"],
             RASID_TOPIC_DEADLETTER=self.topics["deadletter"],
+            RASID_TOPIC_RULES=f"{self.prefix}.rules",  # its own: a pushed pack stays in this run
             RASID_WEB_PORT=str(free_port()),
             RASID_DATA_DIR=self.tmp.name,
             RASID_TOPIC_PARTITIONS=str(partitions),
@@ -457,7 +459,9 @@ async def main_async(args: argparse.Namespace) -> None:
                 f"  {'':7}  {'':7}  {res['alerts']:6d}"
             )
         if args.rss:
-            await memory(dep, articles, [int(x) for x in args.rss.split(",")], until)
+            # the whole corpus, cycled: as many distinct stories as the data has, not `--limit`'s
+            marks = [int(x) for x in args.rss.split(",")]
+            await memory(dep, read_articles(args.data, max(marks)), marks, until)
     finally:
         dep.stop()
     if args.scaling and args.workers == 1:

@@ -21,7 +21,7 @@ import orjson
 from streams.cli import broker
 from streams.errors import CommandFailed, UsageError
 from streams.kafka.partitions import wait_for_partitions
-from streams.rules import Problem, RuleFile, check_rule_tests, load_rule_file
+from streams.rules import Problem, RuleFile, check_rule_tests, load_rule_file, read_yaml
 from streams.settings import Settings
 from streams.times import parse_rfc3339
 
@@ -61,7 +61,7 @@ def check_files(
         doc = load_rule_file(path)
         if not doc.problems or doc.rules:
             try:
-                data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+                data = read_yaml(path)
                 doc.problems += _schema_problems(doc, data)
             except (OSError, yaml.YAMLError):
                 pass  # already reported by load_rule_file

@@ -4,7 +4,14 @@
 
 from streams.rules.matcher import RuleSet, check_rule_tests
 from streams.rules.model import Match, Problem, RuleError, RuleHit, default_rules_path
-from streams.rules.spec import RuleFile, RuleSpec, load_rule_file, parse_document, parse_rule
+from streams.rules.spec import (
+    RuleFile,
+    RuleSpec,
+    load_rule_file,
+    parse_document,
+    parse_rule,
+    read_yaml,
+)
 from streams.rules.stems import phrase_keys, stems
 from streams.severity import SEVERITIES
 
@@ -23,5 +30,6 @@ __all__ = [
     "parse_document",
     "parse_rule",
     "phrase_keys",
+    "read_yaml",
     "stems",
 ]

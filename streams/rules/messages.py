@@ -113,7 +113,7 @@ class RuleState:
 
     def apply(self, key: bytes | None, value: bytes | None) -> bool:
         """Fold one record; return whether the live rule set changed."""
-        from streams.validation import schema_errors
+        from streams.validation import schema_errors, surely_valid
 
         self.records += 1
         rule_id = (key or b"").decode("utf-8", errors="replace")
@@ -125,8 +125,11 @@ class RuleState:
             message = orjson.loads(value)
         except orjson.JSONDecodeError as exc:
             return self._reject(rule_id, f"invalid JSON: {exc}")
-        errors = schema_errors("rule-message", message)
-        if errors:
+        # the compiled validator first: the reference one, which names every problem, took
+        # 60% of a 10,000-rule reload; it runs only for a message that fails
+        if not surely_valid("rule-message", message) and (
+            errors := schema_errors("rule-message", message)
+        ):
             return self._reject(rule_id, "; ".join(errors[:3]))
         if message["id"] != rule_id or message["rule"].get("id") != rule_id:
             return self._reject(rule_id, f"key {rule_id!r} does not match rule id")

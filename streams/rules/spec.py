@@ -533,9 +533,17 @@ class RuleFile:
     lists: dict[str, Any] = field(default_factory=dict)
     specs: list[RuleSpec] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    _by_id: dict[str, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     def raw_rule(self, rule_id: str) -> dict[str, Any]:
-        return next(r for r in self.rules if isinstance(r, Mapping) and r.get("id") == rule_id)
+        """The rule as written (the first of that id); found through an index built once, so
+        planning a push of n rules is not n² (10,000 rules took 45 s of scanning)."""
+        if self._by_id is None:
+            self._by_id = {}
+            for raw in self.rules:
+                if isinstance(raw, Mapping) and isinstance(raw.get("id"), str):
+                    self._by_id.setdefault(raw["id"], raw)
+        return self._by_id[rule_id]
 
     def lists_for(self, spec: RuleSpec) -> dict[str, Any]:
         """The raw named lists a rule references (shipped with the rule on the topic)."""
@@ -571,11 +579,21 @@ def parse_document(data: Any, path: str = "<rules>") -> RuleFile:
     return out
 
 
+# libyaml's parser when PyYAML has it (its wheels do): the pure-Python one took 15 s of CPU
+# for a 10,000-rule pack. Both build the same documents from the same safe subset of YAML.
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's document (OSError, yaml.YAMLError as raised)."""
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+
+
 def load_rule_file(path: str | Path) -> RuleFile:
     """Read and validate a YAML rule file; problems are collected, not raised."""
     name = str(path)
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = read_yaml(path)
     except OSError as exc:
         return RuleFile(name, problems=[Problem(f"cannot read: {exc.strerror or exc}", file=name)])
     except yaml.YAMLError as exc:

@@ -68,3 +68,20 @@ async def test_bad_message_is_rejected_and_the_good_rule_stays() -> None:
     assert after.messages["red-line"]["version"] == good["version"]
     assert set(after.rejected) == {"red-line", "junk"}
     assert "severity" in after.rejected["red-line"]
+
+
+async def test_a_batch_of_records_lands_in_the_order_given() -> None:
+    """`publish` hands every record to the producer before awaiting the acks; a rule changed
+    and then deleted in one batch is deleted, and one deleted then re-added is live."""
+    settings = _settings()
+    _, state = await _load(settings)
+    good: dict[str, Any] = state.messages["red-line"]
+    newer = {**good, "version": good["version"] + 1}
+    newer["rule"] = {**good["rule"], "version": newer["version"]}
+    kept = next(rule_id for rule_id in sorted(state.messages) if rule_id != "red-line")
+    batch: list[tuple[str, bytes | None]] = [("red-line", orjson.dumps(newer)), ("red-line", None)]
+    batch += [(rule_id, None) for rule_id in state.messages if rule_id != "red-line"]
+    batch.append((kept, orjson.dumps(state.messages[kept])))
+    await publish(settings, batch * 50)  # many records in flight at once
+    after = await read_rules(settings)
+    assert set(after.messages) == {kept}

@@ -4,24 +4,16 @@ per batch of raw articles (v4), and articles → alerts still hold at least once
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from pathlib import Path
 
 import pytest
 
 from streams.validation import schema_errors
-from tests.integration.conftest import Env, Worker, read_topic
+from tests.integration.conftest import Env, read_topic
 from tests.integration.conftest import new_env as own_env
 from tests.integration.corpus import articles, encode, expected_alert_ids
-from tests.integration.test_faults import (
-    TopicReader,
-    alert_id,
-    article_of_enriched,
-    assert_same_alerts,
-    kill9,
-    produce_fast,
-)
+from tests.integration.test_faults import kill_9_mid_stream
 
 pytestmark = pytest.mark.integration
 
@@ -37,25 +29,7 @@ async def test_batched_candidates_keep_every_alert_across_a_kill_9(
     values = encode(articles(N, seed=13, tag=f"sb-{deployment.prefix}"))
     expected = expected_alert_ids(values)
     assert len(expected) > 100  # the corpus really exercises the alert path
-    await produce_fast(deployment, values)
-    worker = Worker(deployment, tmp_path / "worker.log")
-    async with (
-        TopicReader(deployment, "alerts", alert_id) as alerts,
-        TopicReader(deployment, "enriched", article_of_enriched) as enriched,
-    ):
-        worker.start()
-        try:
-            await enriched.wait_for(lambda: len(enriched.seen) >= 100, 120, "100 enriched")
-            kill9(worker)  # batches delivered, in flight, and not taken yet
-            assert len(enriched.seen) < N, "the worker finished before it could be killed"
-            worker.start()
-            with contextlib.suppress(AssertionError):
-                await alerts.wait_for(lambda: expected <= set(alerts.seen), 240, "every alert")
-            await alerts.settle()
-        finally:
-            worker.stop()
-        assert_same_alerts(expected, alerts.seen)
-        assert len(enriched.seen) == N
+    await kill_9_mid_stream(deployment, tmp_path, values, expected, kill_after=100)
     # Every article reached the story stage, in messages of several candidates each.
     batches = await read_topic(
         deployment.bootstrap, f"{deployment.topics['alerts']}.stories", expect=1, settle=2.0

@@ -124,3 +124,22 @@ def test_fingerprint_and_order_are_deterministic() -> None:
     assert a.ruleset().rule_ids == b.ruleset().rule_ids == ["assassination", "red-line"]
     b.apply(b"red-line", _value(rule(title="y"), 2))
     assert a.fingerprint() != b.fingerprint()
+
+
+def test_a_push_of_many_rules_plans_each_from_its_own_text() -> None:
+    rules = [rule(id=f"r-{i}", title=f"rule {i}", match=f"كلمة{i}") for i in range(2000)]
+    plan = plan_push([doc(*rules)], {}, now=NOW)
+    assert [c.id for c in plan] == [r["id"] for r in rules]
+    for change, written in zip(plan, rules, strict=True):
+        assert change.message is not None
+        assert change.message["rule"]["title"] == written["title"]
+        assert change.message["content_hash"] == content_hash(written, {})
+
+
+def test_raw_rule_is_the_first_written_with_that_id() -> None:
+    parsed = parse_document(
+        {"rules": [rule(), "not a rule", rule(title="second")], "lists": LISTS}, "f.yaml"
+    )
+    assert parsed.problems  # the duplicate id and the string are reported
+    assert parsed.raw_rule("red-line")["title"] == "Red line"
+    assert parsed.raw_rule("red-line") is parsed.rules[0]
