@@ -42,6 +42,9 @@ CONTEXT_LISTS = (
     "capitals",
     "present_speech_verbs",
     "list_cues",
+    "enumeration_cues",
+    "person_cues",
+    "origin_cues",
 )
 OUT = DATA / "gazetteer.json"
 GEO_OUT = DATA / "places_geo.json"
@@ -122,9 +125,10 @@ def main() -> None:
                 add(name, code, kind)
     for code, stems in (curated.get("demonyms") or {}).items():
         for stem in stems or []:
+            words = norm_name(stem).split()  # «كوري شمالي»: each word takes the suffix
             for suffix in DEMONYM_SUFFIXES:
-                add(norm_name(stem) + suffix, code, "demonym")
-                add("ال" + norm_name(stem) + suffix, code, "demonym")
+                add(" ".join(w + suffix for w in words), code, "demonym")
+                add(" ".join("ال" + w + suffix for w in words), code, "demonym")
 
     ambiguous: dict[str, dict[str, list[str]]] = {}
     for name, cues in (curated.get("ambiguous") or {}).items():

@@ -18,9 +18,12 @@ country prominent: a place that only says where a source speaks from («مصدر
 روسيا», «من موسكو قال»), where the outlet's desk sits («دبي، الإمارات العربية المتحدة (CNN)
 --»: `desk_marks`) or anything after a later desk line (another story appended to the page),
 and the context asides of `_is_aside` (a person's, a currency's or a militia's nationality, a
-backer or a border, a medium, an event or institution, a country or capital reacting or
-speaking). Countries named as a list of examples («السعودية والإمارات والكويت», «دول مثل مصر
-والأردن») count LIST_DISCOUNT (0.5). The context words are data (places_curated.yaml).
+backer or a border, a medium, an event or institution, where somebody comes from, a country or
+capital reacting or speaking), and a nationality used as a noun for the person named next
+(`_names_a_person`: «أبدى الأرجنتيني هيكتور كوبر»). Countries named as a list of examples
+(«السعودية والإمارات والكويت», «دول مثل مصر والأردن») count LIST_DISCOUNT (0.5), unless the
+run is all the story's actors («تعهدت كل من …», «تقول الولايات المتحدة وبريطانيا وفرنسا إن»:
+`_enumerated`). The context words are data (places_curated.yaml).
 Ambiguous names («عمان», «صور», «طرابلس», GeoNames names shared by several countries) count
 only when the article has another, unambiguous mention of the same country or a cue word next
 to them («سلطنة عمان», «العاصمة الأردنية عمان»). Names that are also ordinary words («دوما»
@@ -257,9 +260,11 @@ class GazetteerEntry:
     stop: bool = False  # in the stoplist: matched (so it hides shorter names), never counted
     common: bool = False  # also an ordinary word (`common_words`): needs a place cue
     capital: bool = False  # a capital, which speaks for its government («قالت واشنطن»)
+    person: bool = False  # a one-word definite singular demonym: can be a noun («الأرجنتيني»)
 
 
 _DEFAULT_PATH = "gazetteer.json"
+_PERSON_FORM = re.compile(r"^ال\S+(?:ي|يه)$")  # «الأرجنتيني», «الأمريكية» (normalised): not plural
 
 FIELD_WEIGHT = {"title": 3.0, "dateline": 2.0, "body": 1.0}
 LEAD_CHARS, LEAD_WEIGHT = 300, 1.5
@@ -279,10 +284,10 @@ _SOURCE_PREPS = frozenset({"من", "داخل", "في"})
 _NOUN_WINDOW, _MEDIA_WINDOW, _EVENT_WINDOW, _SOURCE_WINDOW = 2, 3, 6, 5
 
 # Classes of context words (bit flags of `Gazetteer.flags`), from the gazetteer's word lists.
-SOURCE_CUE, SPEECH, PLACE_CUE, NATIONALITY, RELATION, MEDIA, EVENT, REACTION, LIST_CUE = (
-    1 << k for k in range(9)
-)
-_ASIDE = SOURCE_CUE | SPEECH | NATIONALITY | RELATION | MEDIA | EVENT | REACTION  # `_is_aside`'s
+(SOURCE_CUE, SPEECH, PLACE_CUE, NATIONALITY, RELATION, MEDIA, EVENT, REACTION, LIST_CUE, PERSON,
+ ORIGIN) = (1 << k for k in range(11))  # fmt: skip
+# the classes `_is_aside` looks for (PERSON is `_names_a_person`'s, read for demonyms only)
+_ASIDE = SOURCE_CUE | SPEECH | NATIONALITY | RELATION | MEDIA | EVENT | REACTION | ORIGIN
 _CONTEXT_LISTS = (
     ("source_cues", SOURCE_CUE),
     ("speech_verbs", SPEECH),
@@ -294,6 +299,8 @@ _CONTEXT_LISTS = (
     ("event_cues", EVENT),
     ("reaction_verbs", REACTION),
     ("list_cues", LIST_CUE),
+    ("person_cues", PERSON),
+    ("origin_cues", ORIGIN),
 )
 
 
@@ -308,6 +315,8 @@ class Gazetteer:
         self.place_cues = frozenset(doc.get("place_cues", []))
         self.capitals = frozenset(doc.get("capitals", []))
         self.desk_marks = tuple(doc.get("desk_marks", []))
+        # «كل من» right before a run of countries: all of them, not examples
+        self.enumeration_cues = tuple(tuple(c.split()) for c in doc.get("enumeration_cues", []))
         self.attribution: str = doc.get("attribution", "")
         entries: list[tuple[str, GazetteerEntry]] = []
         for e in doc["entries"]:
@@ -326,6 +335,7 @@ class Gazetteer:
                 stop=name in self.stoplist,
                 common=name in self.common_words,
                 capital=name in self.capitals,
+                person=e["kind"] == "demonym" and _PERSON_FORM.match(name) is not None,
             )
             entries.append((name, entry))
         self.index: PhraseIndex[GazetteerEntry] = PhraseIndex(entries)
@@ -393,6 +403,8 @@ def _is_aside(
     - a name up to 3 words after a medium (`media_cues`): «صحيفة "إندبندنت" البريطانية»;
     - a name up to 6 words after an event or institution it names (`event_cues`): «لمونديال
       روسيا», «كأس العالم 2018 لكرة القدم في روسيا», «معهد ستوكهولم»;
+    - where somebody comes from, up to 3 words after an origin word and «من» (`origin_cues`):
+      «قادما من برشلونة», «قادما من ريال مدريد»;
     - a country or capital reacting, right after or before a reaction verb (`reaction_verbs`):
       «أدانت السعودية», «واشنطن تندد»; a capital speaking for its government (`capitals` with
       a speech verb): «قالت واشنطن», «موسكو ترى». Not in a title: «السعودية تدين …» heads an
@@ -420,6 +432,9 @@ def _is_aside(
     for k, f in enumerate(reversed(context)):  # k = 0: the word right before
         if f & EVENT or (f & MEDIA and k < _MEDIA_WINDOW) or (f & near and k < _NOUN_WINDOW):
             return True
+        # «قادما من برشلونة», «قادما من ريال مدريد»: the origin word, then «من»
+        if f & ORIGIN and 0 < k < _MEDIA_WINDOW and words[start - k] == "من":
+            return True
     if title:
         return False
     capital = entry.capital
@@ -427,6 +442,30 @@ def _is_aside(
         around = (context[-1] if context else 0) | after
         return bool(around & REACTION or (capital and around & SPEECH))
     return False
+
+
+def _names_a_person(
+    gaz: Gazetteer, tokens: Tokens, text: str, first: int, last: int, entry: GazetteerEntry
+) -> bool:
+    """A nationality used as a noun for the person named next («أبدى الأرجنتيني هيكتور كوبر»,
+    «للأرجنتيني أنطونيو بيتزي»): a definite singular demonym after a `person_cues` word or a
+    speech verb, or carrying a preposition itself, with a word of no article right after it
+    and nothing between. After a noun it qualifies («المنتخب الأرجنتيني») it is an adjective."""
+    words = tokens.words
+    if last >= len(words):
+        return False
+    token = words[first]
+    # the name keeps its «ال»: «لل» + stem; a preposition on the nationality itself
+    proclitic = token[: len(token) - len(entry.name) + 2] if token != entry.name else ""
+    if not ("ب" in proclitic or "ك" in proclitic or "لل" in proclitic) and not (
+        first and gaz.flags(words[first - 1]) & (PERSON | SPEECH)
+    ):
+        return False  # most often an adjective after its noun: «المنتخب الأرجنتيني»
+    after = words[last]
+    if after.isdigit() or gaz.flags(after) or any(v.startswith("ال") for v in word_variants(after)):
+        return False  # «الأرجنتيني العام», «الأمريكي إن», «الأرجنتيني والبرازيلي»: not a name
+    # «الأرجنتيني، …»: the phrase ended
+    return not text[tokens.span(first, last)[1] : tokens.span(last, last + 1)[0]].strip()
 
 
 _LOCATIVE_PROCLITICS = ("وب", "ب")  # not «ل»: «خسارة لهيت» is "a loss for (Miami) Heat"
@@ -513,6 +552,8 @@ def _field_hits(gaz: Gazetteer, field: str, text: str) -> list[_Hit]:
             aside = not aside_words.isdisjoint(words[lo : last + 2]) and _is_aside(
                 gaz, words, first, last, entry, title
             )
+        if not aside and entry.person:
+            aside = _names_a_person(gaz, tokens, text, first, last, entry)
         if aside:
             weight *= SOURCE_DISCOUNT
         supported: tuple[str, ...] = ()
@@ -553,11 +594,24 @@ def _mark_lists(gaz: Gazetteer, words: Sequence[str], hits: list[_Hit]) -> None:
         size = j - i
         first = hits[i].first
         cued = size >= 2 and first > 0 and bool(gaz.flags(words[first - 1]) & LIST_CUE)
-        if size >= LIST_RUN or cued:
+        if (size >= LIST_RUN or cued) and not _enumerated(gaz, words, first):
             for h in hits[i:j]:
                 h.weight *= LIST_DISCOUNT
                 h.prominent = h.headline = False
         i = j
+
+
+def _enumerated(gaz: Gazetteer, words: Sequence[str], first: int) -> bool:
+    """Whether a run of countries starting at words[first] is all the story's actors, not
+    examples: right after an `enumeration_cues` phrase («تعهدت كل من …», not «في كل من …») or
+    a speech verb («تقول الولايات المتحدة وبريطانيا وفرنسا إن …»)."""
+    if first and gaz.flags(words[first - 1]) & SPEECH:
+        return True
+    for cue in gaz.enumeration_cues:
+        k = len(cue)
+        if first >= k and tuple(words[first - k : first]) == cue:
+            return first == k or words[first - k - 1] != "في"  # «في كل من»: examples
+    return False
 
 
 def locate(

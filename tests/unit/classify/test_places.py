@@ -67,6 +67,10 @@ def test_clitics_and_multiword(title: str, expected: str) -> None:
         ("الرئيس السوري يستقبل", "SY"),
         ("القوات الإيرانية تعلن", "IR"),
         ("مسؤول لبناني يقول", "LB"),
+        # two-word demonyms: each word takes the suffix
+        ("الزعيم الكوري الشمالي يصل", "KP"),
+        ("الحكومة الكورية الجنوبية تقرر", "KR"),
+        ("المسؤولين الكوريين الشماليين يصلون", "KP"),
     ],
 )
 def test_demonyms(title: str, expected: str) -> None:
@@ -79,6 +83,7 @@ def test_demonyms(title: str, expected: str) -> None:
         ("الحشد الشعبي يعلن انطلاق عملية", "IQ"),
         ("حزب الله يطلق صواريخ", "LB"),
         ("الحوثيين يستهدفون سفينة", "YE"),
+        ("الميليشيا الحوثية تستهدف سفينة", "YE"),
         ("الحرس الثوري يجري مناورات", "IR"),
         ("هيئة تحرير الشام تتقدم", "SY"),
         ("قسد تعتقل عناصر", "SY"),
@@ -106,6 +111,18 @@ def test_actors(title: str, expected: str) -> None:
 )
 def test_ambiguity(title: str, expected: list[str]) -> None:
     assert codes(title) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("جناح لفلسطين في مهرجان كان السينمائي", ["FR", "PS"]),
+        ("افتتاح مهرجان كان بفيلم طويل", ["FR"]),
+        ("كان الفيلم طويلا وكان الجمهور سعيدا", []),  # «كان» alone is "was"
+    ],
+)
+def test_the_cannes_festival_is_in_france(title: str, expected: list[str]) -> None:
+    assert sorted(codes(title)) == expected
 
 
 def test_source_location_weighs_less() -> None:
