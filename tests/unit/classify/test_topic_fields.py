@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from streams.classify.topic_model import default_model
+from streams.classify.topic_model import Guess, default_model
 from streams.classify.topics import (
     FIELD_LEAD,
     FIELD_MIN,
+    LEXICON_FIELDS,
     classify_topics,
     first_topic,
     lexicon_scores,
@@ -107,7 +108,8 @@ def test_a_field_word_alone_does_not_decide(title: str, expected: str) -> None:
         ({"environment": FIELD_MIN, "technology": FIELD_MIN / FIELD_LEAD}, "environment"),
         ({"environment": FIELD_MIN, "technology": FIELD_MIN / FIELD_LEAD + 0.5}, None),
         ({"culture": 2 * FIELD_MIN, "environment": FIELD_MIN}, "culture"),
-        ({"health": 2 * FIELD_MIN}, None),  # health is not one of the fields (ANT: science)
+        ({"health": 2 * FIELD_MIN}, "health"),
+        ({"health": FIELD_MIN, "environment": FIELD_MIN / FIELD_LEAD + 0.5}, None),
     ],
 )
 def test_a_field_needs_a_decisive_lead(raw: dict[str, float], expected: str | None) -> None:
@@ -119,3 +121,64 @@ def test_a_field_needs_a_decisive_lead(raw: dict[str, float], expected: str | No
     before = first_topic(raw, guess, fields=frozenset())
     assert before not in {"environment", "culture"}
     assert first_topic(raw, guess) == (expected or before)
+
+
+def _guess(title: str) -> Guess:
+    model = default_model()
+    assert model is not None
+    guess = model.guess([("title", tokenize(title))])
+    assert guess is not None
+    return guess
+
+
+# Health is a field too: the model, trained on ANT whose science section files health news,
+# says technology (or the prior says politics) where a decisive health term says health.
+@pytest.mark.parametrize(
+    "title",
+    [
+        "تفشي الكوليرا في القرى ونقص اللقاحات",
+        "حملة تطعيم ضد شلل الأطفال تستهدف مليون طفل",
+        "دراسة: التدخين يضاعف خطر الإصابة بالسرطان",
+        "الصحة العالمية تحذر من انتشار الحصبة",
+        "ارتفاع الإصابات بالملاريا في المناطق الريفية",
+        "مرضى السكري أكثر عرضة للجلطة",
+        "علاج جديد لمرض الزهايمر يبطئ فقدان الذاكرة",
+    ],
+)
+def test_health_is_a_field(title: str) -> None:
+    raw, _ = lexicon_scores(title, "")
+    guess = _guess(title)
+    assert guess.topic not in {"health", "politics", "security"}
+    assert first_topic(raw, guess, fields=LEXICON_FIELDS - {"health"}) != "health"
+    assert first_topic(raw, guess) == "health"
+    labels = classify_topics(title, "")
+    assert labels[0].code == "health"
+    assert labels[0].evidence and all(title[e.start : e.end] == e.text for e in labels[0].evidence)
+
+
+# Health words in the news stay with the news: a health minister's politics, a hospital bombed
+# (the model itself says politics or security), and a hospital stormed, where the model's own
+# topic is health or technology but security comes first once the prior is added.
+@pytest.mark.parametrize(
+    ("title", "expected", "model_says_news"),
+    [
+        ("وزير الصحة: الحكومة لن تستقيل والانتخابات في موعدها", "politics", True),
+        ("وزير الصحة يتهم المعارضة بعرقلة الإصلاحات في البرلمان", "politics", True),
+        ("قصف مستشفى في إدلب يقتل خمسة مدنيين", "security", True),
+        ("غارة جوية تدمر مستشفى ميدانيا ومقتل ممرضين", "security", True),
+        ("صاروخ يصيب مستشفى الأطفال ويقتل ثلاثة", "security", True),  # the lexicons: health
+        ("طائرات حربية تقصف مستشفى الولادة في حلب", "security", False),
+        ("قوات الأمن تقتحم مستشفى وتطلق الرصاص الحي على الأطباء", "security", False),
+        ("مسلحون يقتحمون مستشفى ويطلقون النار على المرضى", "security", False),
+    ],
+)
+def test_health_words_in_the_news_stay(title: str, expected: str, model_says_news: bool) -> None:
+    raw, _ = lexicon_scores(title, "")
+    assert raw["health"] >= FIELD_MIN  # a decisive health term is there
+    guess = _guess(title)
+    assert (guess.topic in {"politics", "security"}) == model_says_news
+    if not model_says_news:  # the lexicons name health, but the prior's security holds
+        assert raw["health"] >= FIELD_LEAD * max(v for t, v in raw.items() if t != "health")
+        assert first_topic(raw, guess, fields=frozenset()) == expected
+    assert first_topic(raw, guess) == expected
+    assert classify_topics(title, "")[0].code == expected
