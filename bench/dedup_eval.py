@@ -23,6 +23,7 @@ Skips cleanly when the corpus is absent.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import hashlib
 import itertools
@@ -198,6 +199,13 @@ def main() -> int:
     )
     ap.add_argument("--threshold", type=float, default=None)
     ap.add_argument("--sweep", action="store_true", help="also try a grid of thresholds")
+    ap.add_argument(
+        "--candidates",
+        type=int,
+        nargs="+",
+        default=[],
+        help="also try these numbers of candidate stories compared per article",
+    )
     args = ap.parse_args()
     corpus = Path(args.corpus)
     if not corpus.exists():
@@ -220,6 +228,7 @@ def main() -> int:
         grid += [
             StoryParams(threshold=t, anchor=a) for a in (0.0, 0.2, 0.5) for t in (0.6, 0.73, 0.85)
         ]
+    grid += [dataclasses.replace(chosen, max_candidates=k) for k in args.candidates]
     for params in grid:
         started = time.perf_counter()
         results = list(cluster_in_order(inputs, params))
@@ -231,6 +240,7 @@ def main() -> int:
         setting = {
             "threshold": params.threshold,
             "anchor": params.anchor,
+            "candidates": params.max_candidates,
             "ms_per_article": round(1000 * elapsed / max(1, len(results)), 3),
             "stories": len(set(story_of.values())),
         }

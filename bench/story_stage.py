@@ -1,7 +1,7 @@
 """Cost of story clustering per article with many live stories (streams/stories/cluster.py).
 
     .venv/bin/python bench/story_stage.py [../shared/data/ant/ant_multisource.jsonl.gz]
-        [--live 14000] [--measure 5000] [--window-hours H]
+        [--live 14000] [--measure 5000] [--window-hours H] [--candidates K] [--ranks N]
         [--base /tmp/rasid-head [--features 1000]]
 
     # the whole corpus with the worker's 48-hour window, against another checkout:
@@ -18,7 +18,11 @@ chunks (the machine is shared: a chunk that ran beside a busy neighbour costs mo
 the median is the steadier figure), the candidates looked at per article (before the gate
 that skips the hopeless ones), the number of live
 stories, and the size of a story's state as the worker's table stores it (JSON bytes: mean,
-max). Skips cleanly when the corpus is absent.
+max). --candidates K compares K stories per article instead of StoryParams' default; --ranks N
+then follows the timed run with N more articles and reports what the candidate step does for
+each (`candidate_stats`: stories sharing a query term, candidates returned, past the gate, and
+where the story an exhaustive comparison would pick ranks). Skips cleanly when the corpus is
+absent.
 
 With --base DIR (a checkout of another version, e.g. /tmp/rasid-head), that version's
 streams/stories/cluster.py runs beside this one in the same process on the same inputs, the
@@ -34,6 +38,7 @@ included).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import statistics
 import sys
@@ -163,6 +168,57 @@ def compare_features(base: Path, corpus: Path, limit: int) -> dict[str, Any]:
     }
 
 
+def candidate_stats(c: Clusterer, items: list[Any]) -> dict[str, Any]:
+    """What the candidate step does per article, measured on `items` fed after the live ones:
+    the stories sharing a query term (all of them, unranked), the candidates the index returns
+    (at most `max_candidates`), how many of those pass the gate, how many are fully compared,
+    and where the story an exhaustive comparison would pick (the most probable of ALL stories
+    sharing a term that passes the threshold and the anchor) ranks in the index's order: rank
+    1 is first; "missed" is past `max_candidates`, i.e. a join the cap costs."""
+    params = c.params
+    every = dataclasses.replace(params, max_candidates=1 << 30)
+    sharing = returned = gated = ranks_missed = joins = 0
+    ranks: dict[str, int] = {}
+    for item in items:
+        vectors = this_cluster.article_vectors(item.features, c.df)
+        query = this_cluster.Query.of(vectors, params.index_terms)
+        horizon = item.at - params.window_seconds
+        ranked = c.index.candidates(vectors, horizon, every, query)
+        sharing += len(ranked)
+        best: tuple[float, int] | None = None
+        for rank, sid in enumerate(ranked):
+            story = c.stories[sid]
+            p = this_cluster.scored(vectors, item.features, story, item.at, params, query)
+            if rank < params.max_candidates:
+                returned += 1
+                gated += p is not None
+            if p is None:  # the gate's verdict, exhaustive or not
+                p = this_cluster.probability(vectors, item.features, story, item.at, params.model)
+            if (
+                p >= params.threshold
+                and (best is None or p > best[0])
+                and this_cluster.anchored(p, vectors, item.features, story, item.at, params, query)
+            ):
+                best = (p, rank)
+        if best is not None:
+            joins += 1
+            if best[1] >= params.max_candidates:
+                ranks_missed += 1
+            else:
+                ranks[str(best[1] + 1)] = ranks.get(str(best[1] + 1), 0) + 1
+        c.add(item.article_id, item.source, item.features, item.at)
+    n = max(1, len(items))
+    return {
+        "articles": len(items),
+        "stories_sharing_a_term": round(sharing / n, 1),
+        "candidates_returned": round(returned / n, 2),
+        "candidates_past_gate": round(gated / n, 2),
+        "exhaustive_joins": joins,
+        "exhaustive_pick_rank": dict(sorted(ranks.items(), key=lambda kv: int(kv[0]))),
+        "exhaustive_pick_missed": ranks_missed,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("corpus", nargs="?", default=str(DEFAULT_CORPUS))
@@ -176,6 +232,13 @@ def main() -> int:
     )
     ap.add_argument("--base", type=Path, help="another checkout to compare with, interleaved")
     ap.add_argument("--features", type=int, default=0, help="with --base: articles for features")
+    ap.add_argument(
+        "--ranks",
+        type=int,
+        default=0,
+        help="after the timed run: candidate statistics over the next N articles",
+    )
+    ap.add_argument("--candidates", type=int, help="stories compared per article (max_candidates)")
     args = ap.parse_args()
     corpus = Path(args.corpus)
     if not corpus.exists():
@@ -190,7 +253,10 @@ def main() -> int:
         print(orjson.dumps(figures).decode())
         return 0
     warm, timed = inputs[: args.live], inputs[args.live : args.live + args.measure]
-    c = Clusterer(StoryParams(window_seconds=args.window_hours * 3600.0))
+    params = StoryParams(window_seconds=args.window_hours * 3600.0)
+    if args.candidates:
+        params = dataclasses.replace(params, max_candidates=args.candidates)
+    c = Clusterer(params)
     for item in warm:
         c.add(item.article_id, item.source, item.features, item.at)
     live_before = len(c.stories)
@@ -207,9 +273,12 @@ def main() -> int:
     for item in timed[:500]:  # how many candidate stories an article looks at
         scored += len(c.index.candidates(article_vectors(item.features, c.df), horizon, c.params))
     sizes = [len(orjson.dumps(s)) for s in c.stories.values()]
+    more = inputs[args.live + args.measure : args.live + args.measure + args.ranks]
+    ranks = {"candidate_stats": candidate_stats(c, more)} if more else {}
     print(
         orjson.dumps(
             {
+                "max_candidates": c.params.max_candidates,
                 "live_stories_before": live_before,
                 "live_stories_after": len(c.stories),
                 "articles_timed": len(timed),
@@ -222,6 +291,7 @@ def main() -> int:
                 "story_state_bytes_max": max(sizes),
                 "index_terms": len(c.index.postings),
                 "df_terms": len(c.df.counts),
+                **ranks,
             }
         ).decode()
     )

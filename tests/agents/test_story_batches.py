@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
 import orjson
 
+from streams.settings import Settings
 from streams.stories.cluster import story_id_for
 from streams.validation import schema_errors
 from streams.worker import story_stage
+from streams.worker.app import create_app
 from streams.worker.context import WorkerContext
 from tests.agents.test_agents import Capture, _copy, _other_story, _raw, _sample_candidate
 from tests.agents.test_agents import rasid as rasid  # the fixture
@@ -34,7 +37,10 @@ async def _results(ctx: Any, n: int) -> list[Any]:
     return [ctx.results[i] for i in range(n)]
 
 
-async def test_hot_stage_sends_one_candidate_message_per_batch(rasid: WorkerContext) -> None:
+async def test_hot_stage_sends_one_candidate_message_per_batch(tmp_path: Path) -> None:
+    # a batch waits up to 1 s for more (5 ms by default, which a loaded machine can miss
+    # between two puts): the three articles are one batch
+    rasid = create_app(Settings(data_dir=tmp_path, web_port=16066, batch_within_seconds=1.0))
     bodies = [
         SAMPLE.read_text(encoding="utf-8"),
         "قال مسؤول عراقي في بغداد إن الوضع الأمني مستقر.",

@@ -4,6 +4,7 @@ words, prefixes, numbers, weights the model zeroes)."""
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 import random
@@ -16,7 +17,9 @@ from streams.stories.cluster import (
     FEATURES,
     QUERY_TERMS,
     Query,
+    StoryIndex,
     StoryModel,
+    StoryParams,
     _heaviest,
     add_member,
     article_vectors,
@@ -312,3 +315,68 @@ def test_the_model_features_the_fast_path_may_skip_are_the_zero_weighted_ones() 
 
 
 _NONE = StoryFeatures({}, {}, {}, (), (), "fp")
+
+
+@pytest.mark.parametrize(
+    ("docs", "counts", "horizon", "max_terms"),
+    [
+        (100, {"نادر": 1, "شائع": 90}, 200_000, 400_000),  # the plain case
+        (100, {"كثير": 4094, "اكثر": 5000}, 200_000, 400_000),  # around the table's end
+        (9, {"شائع": 9, "نادر": 1}, 10, 400_000),  # this article halves the counts
+        (50, {f"ك{i}": 1 + i % 2 for i in range(6)}, 200_000, 7),  # ... trims the rarest
+        (0, {}, 200_000, 400_000),  # the first article
+    ],
+)
+def test_add_weighed_is_add_then_the_plain_weights(
+    docs: int, counts: dict[str, int], horizon: int, max_terms: int
+) -> None:
+    """`DocFreq.add_weighed` counts as `add` does and returns the weights `article_vectors`
+    computed from the counts afterwards, bit for bit, also when the counts are halved or
+    trimmed by this article."""
+    article = ["نادر", "شائع", "كثير", "اكثر", "جديد", "ك0", "ك1"]
+    fast, plain = DocFreq(horizon, max_terms), DocFreq(horizon, max_terms)
+    for df in (fast, plain):
+        df.docs, df.counts = docs, dict(counts)
+    weights = fast.add_weighed(set(article))
+    plain.add(set(article))
+    assert (fast.docs, fast.counts) == (plain.docs, plain.counts)
+    base = 1.0 + math.log(plain.docs + 1)
+    assert weights == {t: base - math.log(plain.counts.get(t, 0) + 1) for t in article}
+    features = StoryFeatures({"جديد": 1}, {"نادر": 2}, {"شائع": 3, "كثير": 1}, (), (), "fp")
+    assert article_vectors(features, fast, weights) == article_vectors(features, plain)
+
+
+def _ref_candidates(
+    index: StoryIndex, vectors: dict[str, dict[str, float]], horizon: float, limit: int
+) -> list[str]:
+    """`StoryIndex.candidates` the plain way: every story sharing a query term, ranked by terms
+    shared, then last seen, then id; closed ones left out; the first `limit`."""
+    query = Query.of(vectors, QUERY_TERMS)
+    shared: dict[str, int] = {}
+    for t in query.terms():
+        for sid in index.postings.get(t, {}):
+            shared[sid] = shared.get(sid, 0) + 1
+    live = [s for s in shared if index.seen[s] >= horizon]
+    return sorted(live, key=lambda s: (shared[s], index.seen[s], s), reverse=True)[:limit]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_candidates_are_the_plain_ranking(seed: int) -> None:
+    """The counted, pre-filtered ranking of `StoryIndex.candidates` is the plain one on random
+    indexes: many ties, stories closed by the horizon (some among the best), postings full."""
+    rng = random.Random(seed)
+    vocab = [f"ك{i}" for i in range(30)]
+    index = StoryIndex()
+    for n in range(rng.choice([5, 60, 400])):
+        index.add(f"st-{n:04d}", rng.sample(vocab, rng.randint(1, 8)), float(rng.randint(0, 20)))
+    for _ in range(20):
+        vectors = {
+            "title": {t: rng.random() for t in rng.sample(vocab, 3)},
+            "lead": {},
+            "body": {t: rng.random() for t in rng.sample(vocab, 10)},
+        }
+        horizon, limit = float(rng.randint(0, 15)), rng.choice([1, 2, 6, 12])
+        params = dataclasses.replace(StoryParams(), max_candidates=limit)
+        assert index.candidates(vectors, horizon, params) == _ref_candidates(
+            index, vectors, horizon, limit
+        )

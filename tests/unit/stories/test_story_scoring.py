@@ -1,9 +1,10 @@
 """The story stage's scoring and its cheap paths (issue 14): the features the model weighs
-(cross, rare), the weighted candidate ranking, the cached norms, the opener kept aside only
+(cross, rare), the candidate ranking, the cached norms, the opener kept aside only
 once a story grows, and the state and model files of the previous release still read."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from streams.stories.cluster import (
     FEATURES,
+    MAX_POSTINGS,
     Clusterer,
     Query,
     Similarity,
@@ -176,23 +178,71 @@ def test_the_opener_is_copied_aside_only_when_a_second_article_joins() -> None:
 
 
 @pytest.mark.parametrize(
-    ("weights", "expected"),
+    ("listed", "horizon", "limit", "expected"),
     [
-        # two stories under the article's heaviest term: the one where it weighs more first
-        ({"st-a": 0.2, "st-b": 0.9}, ["st-b", "st-a"]),
-        ({"st-a": 0.9, "st-b": 0.2}, ["st-a", "st-b"]),
-        # equal weights: the larger id, so replays agree
-        ({"st-a": 0.5, "st-b": 0.5}, ["st-b", "st-a"]),
+        # story → (the article's query terms it is listed under, its last_seen)
+        # the story sharing more of the article's terms first, whatever its recency
+        ({"st-a": ("منافذ", 5.0), "st-b": ("منافذ عراق", 1.0)}, 0.0, 12, ["st-b", "st-a"]),
+        ({"st-a": ("منافذ عراق", 1.0), "st-b": ("منافذ", 5.0)}, 0.0, 12, ["st-a", "st-b"]),
+        # as many terms shared: the most recently active first
+        ({"st-a": ("منافذ", 5.0), "st-b": ("عراق", 1.0)}, 0.0, 12, ["st-a", "st-b"]),
+        ({"st-a": ("منافذ", 1.0), "st-b": ("عراق", 5.0)}, 0.0, 12, ["st-b", "st-a"]),
+        # as recent too: the larger id, so replays (and a rebuilt index) agree
+        ({"st-a": ("منافذ", 1.0), "st-b": ("منافذ", 1.0)}, 0.0, 12, ["st-b", "st-a"]),
+        ({"st-b": ("عراق", 1.0), "st-a": ("منافذ", 1.0)}, 0.0, 12, ["st-b", "st-a"]),
+        # a story quiet since before the horizon is not a candidate, and does not take a place
+        ({"st-a": ("منافذ عراق", 1.0), "st-b": ("منافذ", 5.0)}, 2.0, 1, ["st-b"]),
+        # at most `limit`, the best ones
+        (
+            {"st-a": ("منافذ", 1.0), "st-b": ("منافذ عراق", 2.0), "st-c": ("عراق", 3.0)},
+            0.0,
+            2,
+            ["st-b", "st-c"],
+        ),
+        # a term the article does not look up does not count
+        ({"st-a": ("منافذ بصره", 1.0), "st-b": ("عراق", 2.0)}, 0.0, 12, ["st-b", "st-a"]),
+        ({"st-a": ("بصره", 1.0)}, 0.0, 12, []),
     ],
 )
-def test_candidates_are_ranked_by_the_dot_product_over_index_terms(
-    weights: dict[str, float], expected: list[str]
+def test_candidates_are_ranked_by_terms_shared_then_recency_then_id(
+    listed: dict[str, tuple[str, float]], horizon: float, limit: int, expected: list[str]
 ) -> None:
     index = StoryIndex()
-    for sid, w in weights.items():
-        index.add(sid, [("منافذ", w)], 1.0)
-    vectors = {"title": {}, "lead": {}, "body": {"منافذ": 1.0}}
-    assert index.candidates(vectors, 0.0, P) == expected
+    for sid, (terms, seen) in listed.items():
+        index.add(sid, terms.split(), seen)
+    vectors = {"title": {"عراق": 1.0}, "lead": {}, "body": {"منافذ": 0.8, "نفط": 0.6}}
+    params = dataclasses.replace(P, max_candidates=limit)
+    assert index.candidates(vectors, horizon, params) == expected
+
+
+def test_candidates_keep_the_story_most_terms_list_among_many() -> None:
+    """With 2,000 stories under the article's common terms, the one listed under all of them
+    (the oldest, so no recency helps it) is still the first candidate; a rebuilt index (stories
+    re-added in another order) ranks alike."""
+    rng = random.Random(7)
+    common = ["عراق", "حكومه", "وزير", "نفط"]
+    index = StoryIndex()
+    index.add("st-target", common, 1.0)
+    listed = {"st-target": (common, 1.0)}
+    for n in range(2000):
+        terms = rng.sample(common, 2)
+        index.add(f"st-{n:05d}", terms, 2.0 + n)
+        listed[f"st-{n:05d}"] = (terms, 2.0 + n)
+    vectors = {"title": {}, "lead": {}, "body": {t: 0.5 for t in common}}
+    # postings keep the 40 most recent stories per term: the target was pushed out of them
+    assert "st-target" not in index.candidates(vectors, 0.0, P)
+    small = StoryIndex()
+    for sid, (terms, seen) in sorted(listed.items(), key=lambda kv: -kv[1][1])[:30]:
+        small.add(sid, terms, seen)
+    small.add("st-target", common, 1.0)
+    rebuilt = StoryIndex()
+    for sid, (terms, seen) in sorted(listed.items(), key=lambda kv: -kv[1][1])[:30][::-1]:
+        rebuilt.add(sid, terms, seen)
+    rebuilt.add("st-target", common, 1.0)
+    got = small.candidates(vectors, 0.0, P)
+    assert got[0] == "st-target"
+    assert got == rebuilt.candidates(vectors, 0.0, P)
+    assert len(got) == P.max_candidates
 
 
 def test_index_entries_carry_the_story_s_unit_weights_and_a_new_story_s_are_its_query() -> None:
@@ -290,3 +340,25 @@ def test_the_gate_does_not_change_what_joins_what() -> None:
     with_gate, without = Clusterer(), Clusterer(StoryParams(gate=False))
     for aid, source, kind, at in steps:
         assert _assign(with_gate, aid, source, kind, at) == _assign(without, aid, source, kind, at)
+
+
+@pytest.mark.parametrize("crowd", [0, 5, MAX_POSTINGS - 1])
+@pytest.mark.parametrize("limit", [1, 6, 12])
+def test_a_rewrite_finds_its_story_among_many_sharing_its_common_terms(
+    crowd: int, limit: int
+) -> None:
+    """A rewrite joins its story when `crowd` later stories per term (more recent, so first by
+    recency; as many as the postings hold beside the story) are listed under the story's terms
+    one each: the capped comparison still reaches it, as it shares more of the rewrite's
+    terms than any of them."""
+    params = dataclasses.replace(P, max_candidates=limit)
+    c = Clusterer(params)
+    opener = _features("story")
+    sid = c.add("a", "s1", opener, 0.0).story_id
+    terms = sorted(c.index.postings.keys() & set(opener.terms()))
+    for n, t in enumerate(terms * crowd):
+        c.index.add(f"st-crowd-{n:05d}", [t], 60.0 + n)  # listed, never compared in full
+        c.stories[f"st-crowd-{n:05d}"] = new_story(60.0 + n)
+    assert all(sid in c.index.postings[t] for t in terms)
+    got = c.add("b", "s2", _features("rewrite"), 120.0 + len(terms) * crowd)
+    assert (got.story_id, got.is_new) == (sid, False)
