@@ -18,8 +18,8 @@ pack. Printed:
 - live reload: on the worker of the smallest pack, idle, the largest pack is pushed the way
   `rasid rules push` does it (validate, read the topic, publish the changed rules); printed:
   the push, and the time from its start until the worker's /metrics report every rule loaded
-  (target: ≤ 5 s). Then the same again while articles are flowing (the pack pushed back to the
-  small one is a reload too).
+  (target: ≤ 5 s). Then, while articles are flowing, the large pack again with every rule
+  changed (each at version 2): until the worker reports the last rule at its new version.
 
 It prints figures; it asserts nothing. Corpus data is only read.
 """
@@ -42,18 +42,26 @@ from streams.rules import load_rule_file
 from streams.settings import Settings
 from streams.worker.live_rules import push_files
 
-LOADED = ("rasid_rules_loaded ",)
+LOADED = ("rasid_rules_loaded ",)  # a /metrics line prefix
 
 
-def write_pack(directory: Path, size: int, unigrams: list[str], bigrams: list[str]) -> Path:
-    path = directory / f"generated-{size}.yaml"
-    path.write_bytes(orjson.dumps(match.generate(size, unigrams, bigrams)))  # JSON is YAML
+def write_pack(
+    directory: Path, size: int, unigrams: list[str], bigrams: list[str], edition: int = 1
+) -> Path:
+    doc = match.generate(size, unigrams, bigrams)
+    if edition > 1:  # every rule's text changes: a push of the whole pack again
+        for rule in doc["rules"]:
+            rule["title"] += f" ({edition})"
+    path = directory / f"generated-{size}-{edition}.yaml"
+    path.write_bytes(orjson.dumps(doc))  # JSON is YAML
     return path
 
 
-async def reload(dep: pipeline.Deployment, pack: Path, expect: int) -> tuple[float, float]:
+async def reload(
+    dep: pipeline.Deployment, pack: Path, line: str, value: int
+) -> tuple[float, float]:
     """Push `pack` to the deployment's rules topic; (seconds the push took, seconds from its
-    start until the worker reports `expect` rules loaded)."""
+    start until the worker's /metrics line starting with `line` reads `value`)."""
     settings = Settings(
         kafka_bootstrap=dep.bootstrap, topic_rules=dep.env["RASID_TOPIC_RULES"]
     )  # fmt: skip
@@ -61,18 +69,18 @@ async def reload(dep: pipeline.Deployment, pack: Path, expect: int) -> tuple[flo
     doc = load_rule_file(pack)
     await push_files(settings, [doc], updated_by="bench")
     pushed = time.perf_counter() - started
-    while await loaded(dep) != expect:
+    while await loaded(dep, line) != value:
         if time.perf_counter() - started > 120:
             return pushed, float("inf")
         await asyncio.sleep(0.05)
     return pushed, time.perf_counter() - started
 
 
-async def loaded(dep: pipeline.Deployment) -> int | None:
-    """The rules the worker reports loaded; None while its /metrics does not answer (a worker
-    that compiles on its event loop does not)."""
+async def loaded(dep: pipeline.Deployment, line: str) -> int | None:
+    """The value of a /metrics line of the worker; None while its /metrics does not answer (a
+    worker that compiles on its event loop does not)."""
     try:
-        return await asyncio.to_thread(dep.matched, LOADED)
+        return await asyncio.to_thread(dep.matched, (line,))
     except OSError:  # URLError, TimeoutError, a refused connection
         return None
 
@@ -113,19 +121,23 @@ async def run(args: argparse.Namespace) -> None:
                 )
                 if n == sizes[0] and len(sizes) > 1:
                     big = sizes[-1]
-                    pushed, live = await reload(dep, packs[big], big)
+                    pushed, live = await reload(dep, packs[big], LOADED[0], big)
                     print(
                         f"live reload, idle worker, {n} → {big} rules: push {pushed:.2f} s, "
                         f"loaded by the worker {live:.2f} s after the push started",
                         flush=True,
                     )
+                    # all of them changed (version 2 each), while articles are flowing: done
+                    # when the worker reports the last rule pushed at its new version
+                    again = write_pack(Path(tmp), big, unigrams, bigrams, edition=2)
                     flowing = asyncio.create_task(pipeline.throughput(dep, articles, limit))
                     await asyncio.sleep(3)
-                    pushed, live = await reload(dep, packs[n], n)
+                    last = f'rasid_rule_version{{rule="gen-{big - 1}"}} '
+                    pushed, live = await reload(dep, again, last, 2)
                     await flowing
                     print(
-                        f"live reload, articles flowing, {big} → {n} rules: push {pushed:.2f} s, "
-                        f"loaded {live:.2f} s after the push started",
+                        f"live reload, articles flowing, {big} rules all changed: push "
+                        f"{pushed:.2f} s, loaded {live:.2f} s after the push started",
                         flush=True,
                     )
             finally:

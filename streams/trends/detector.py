@@ -54,8 +54,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import compress
-from operator import or_
+from itertools import chain, compress
 from typing import Any
 
 import orjson
@@ -212,6 +211,23 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
+# Two counts in one int per cell and per window sum: new stories in the low 32 bits, outlets
+# joining above them (a sum of 576 cells stays far below 2**32 new stories). One list to slide
+# and one sum per window instead of two.
+_SHIFT = 32
+_LOW = (1 << _SHIFT) - 1
+_JOINED = 1 << _SHIFT
+_TERM_BLOCK = 16  # term pairs joined together in a key's state record
+_MAX_DIRTY = 64  # new stories' terms held for a key's next dump (then: encode all)
+
+
+def _nested(insides: list[bytes]) -> bytes:
+    """A JSON array of arrays from their insides (`"a",1.0`). Cached parts are kept as such
+    slices: a slice is a new bytes object of its own size, while orjson.dumps's result keeps
+    the whole buffer it wrote into (about 2 KB for a short pair)."""
+    return b"[[" + b"],[".join(insides) + b"]]" if insides else b"[]"
+
+
 @dataclass(slots=True)
 class _Story:
     """What a key remembers of a story it counted: for the top stories and the terms."""
@@ -222,16 +238,30 @@ class _Story:
     reports: float  # weighted count of its events under this key
     first: float
     last: float
-    terms: list[str]
+    terms: Sequence[str]  # the article's cleaned terms (one tuple shared by its keys)
+
+    def encode(self, sid: str) -> bytes:
+        """Its slot in the key's state record, without the brackets (see _nested)."""
+        return orjson.dumps(
+            [
+                sid,
+                self.headline,
+                self.size,
+                self.sources,
+                self.reports,
+                self.first,
+                self.last,
+                self.terms,
+            ]
+        )[1:-1]
 
 
 @dataclass(slots=True)
 class _Key:
     seq: int  # when it was last active (least recently active keys are evicted first)
     first: int  # the stream hour (`_clock`) when the key appeared: its history starts there
-    head: int  # the bucket of the last cell of `new` and `joined`
-    new: list[int]  # new stories per bucket, oldest first, one cell per bucket of the
-    joined: list[int]  # longest window; outlets joining a story, the same way
+    head: int  # the bucket of the last cell
+    cells: list[int]  # per bucket of the longest window, oldest first: new + joined << 32
     hour: int  # the stream hour `acc` collects
     hod: int  # its hour of day (UTC)
     acc: float
@@ -246,32 +276,58 @@ class _Key:
     late: int
     day: int  # the last day (UTC) the key was judged
     days: int  # days judged
-    # Derived, not stored: per window, [new stories, outlets joining] (sums of the cells).
-    sums: list[list[int]] = field(default_factory=list)
+    # Derived, not stored. Per window, the sum of its cells (packed as they are).
+    sums: list[int] = field(default_factory=list)
+    # Per window, its expected count in bucket `exp_now` (< 0: not computed yet): it changes
+    # only when a bucket or an hour closes, and the key's busy windows are judged often.
+    exp_now: int = -1
+    exp: list[float] = field(default_factory=list)
+    # The state record's parts as encoded at the last dump (the worker writes a key after
+    # every candidate message that changed it), and what changed since: only that is encoded
+    # again. None: encode all (after a prune or a fade).
+    season_blob: bytes | None = None  # season and season_total
+    story_blobs: dict[str, bytes] | None = None  # one per story slot, in the order of `stories`
+    touched: dict[str, None] = field(default_factory=dict)  # stories counted since
+    term_pos: dict[str, int] | None = None  # a term's place in `terms`
+    term_frags: list[bytes] = field(default_factory=list)  # its [term, count] pair
+    term_blocks: list[bytes] = field(default_factory=list)  # the pairs, joined by blocks
+    dirty: list[Sequence[str]] = field(default_factory=list)  # new stories' terms since
 
     def dump(self) -> bytes:
-        new, joined, last = self.new, self.joined, len(self.new) - 1
-        # The non-empty buckets, found at C speed: the worker writes a key's state after every
-        # candidate message that changed it, and this scan was most of that cost.
-        filled = compress(range(len(new)), map(or_, new, joined))
-        return orjson.dumps(
+        """The key's state record: the same JSON as one orjson.dumps of the whole, spliced
+        from cached parts (what changed since the last dump is encoded again)."""
+        cells, last = self.cells, len(self.cells) - 1
+        # the non-empty buckets, found at C speed
+        filled = [
+            [last - i, cells[i] & _LOW, cells[i] >> _SHIFT]
+            for i in compress(range(len(cells)), cells)
+        ]
+        if self.season_blob is None:
+            self.season_blob = orjson.dumps(
+                {"season": self.season, "season_total": self.season_total}
+            )[1:-1]
+        blobs, stories = self.story_blobs, self.stories
+        if blobs is None:
+            blobs = self.story_blobs = {sid: s.encode(sid) for sid, s in stories.items()}
+        else:  # a new story was added last to both dicts: same order
+            for sid in self.touched:
+                blobs[sid] = stories[sid].encode(sid)
+        self.touched.clear()
+        start = orjson.dumps(
             {
                 "v": _STATE_VERSION,
                 "seq": self.seq,
                 "first": self.first,
                 "head": self.head,
-                "cells": [[last - i, new[i], joined[i]] for i in filled],  # [age, new, joined]
+                "cells": filled,
                 "hour": self.hour,
                 "hod": self.hod,
                 "acc": self.acc,
                 "rate": self.rate,
-                "season": self.season,
-                "season_total": self.season_total,
-                "stories": [
-                    [sid, s.headline, s.size, s.sources, s.reports, s.first, s.last, s.terms]
-                    for sid, s in self.stories.items()
-                ],
-                "terms": list(self.terms.items()),
+            }
+        )
+        end = orjson.dumps(
+            {
                 "terms_total": self.terms_total,
                 "level": self.level,
                 "since": self.since,
@@ -280,18 +336,61 @@ class _Key:
                 "days": self.days,
             }
         )
+        return b"".join(
+            (
+                start[:-1],
+                b",",
+                self.season_blob,
+                b',"stories":',
+                _nested(list(blobs.values())),
+                b',"terms":',
+                _nested(self._terms_json()),
+                b",",
+                end[1:],
+            )
+        )
+
+    def _terms_json(self) -> list[bytes]:
+        """The term counts' JSON pairs (see _nested), joined by blocks of _TERM_BLOCK: a new
+        story changes a few counts, and only their blocks are joined again."""
+        terms, dirty = self.terms, self.dirty
+        if self.term_pos is None:
+            self.term_pos = {t: i for i, t in enumerate(terms)}
+            frags = self.term_frags = [orjson.dumps(pair)[1:-1] for pair in terms.items()]
+            self.term_blocks = [
+                b"],[".join(frags[i : i + _TERM_BLOCK]) for i in range(0, len(frags), _TERM_BLOCK)
+            ]
+        elif dirty:
+            pos, frags, blocks = self.term_pos, self.term_frags, self.term_blocks
+            stale = set()
+            # A term counted for the first time was added last to `terms`: it goes last here.
+            for t in dict.fromkeys(chain.from_iterable(dirty)):
+                i = pos.get(t)
+                if i is None:
+                    i = pos[t] = len(frags)
+                    frags.append(b"")
+                frags[i] = orjson.dumps((t, terms[t]))[1:-1]
+                stale.add(i // _TERM_BLOCK)
+            for b in sorted(stale):
+                block = b"],[".join(frags[b * _TERM_BLOCK : (b + 1) * _TERM_BLOCK])
+                if b < len(blocks):
+                    blocks[b] = block
+                else:
+                    blocks.append(block)
+        dirty.clear()
+        return self.term_blocks
 
     @classmethod
     def load(cls, data: bytes, spans: Sequence[int]) -> _Key:
         d = orjson.loads(data)
         if d.get("v") != _STATE_VERSION:
             raise ValueError(f"unknown trend key state version {d.get('v')!r}")
+        width = max(spans)
         ks = cls(
             seq=int(d["seq"]),
             first=int(d["first"]),
             head=int(d["head"]),
-            new=[0] * max(spans),
-            joined=[0] * max(spans),
+            cells=[0] * width,
             hour=int(d["hour"]),
             hod=int(d["hod"]),
             acc=float(d["acc"]),
@@ -310,12 +409,10 @@ class _Key:
             day=int(d["day"]),
             days=int(d["days"]),
         )
-        cells = max(spans)
-        for age, n, j in d["cells"]:
-            if 0 <= int(age) < cells:
-                ks.new[cells - 1 - int(age)] = int(n)
-                ks.joined[cells - 1 - int(age)] = int(j)
-        ks.sums = [[sum(ks.new[-span:]), sum(ks.joined[-span:])] for span in spans]
+        for age, new, joined in d["cells"]:
+            if 0 <= int(age) < width:
+                ks.cells[width - 1 - int(age)] = int(new) + (int(joined) << _SHIFT)
+        ks.sums = [sum(ks.cells[-span:]) for span in spans]
         return ks
 
 
@@ -388,6 +485,7 @@ class TrendDetector:
         self._spans = [w.seconds // p.bucket_seconds for w in p.windows]
         self._longest = max(self._spans)
         self._widest = self._spans.index(self._longest)
+        self._nearest = self._spans.index(min(self._spans))
         self._per_day = [86400 / w.seconds for w in p.windows]
         # per window, then their least: for a calm key (can it rise?), in an episode (calm yet?)
         self._gates = tuple(
@@ -467,8 +565,16 @@ class TrendDetector:
         terms = self._terms_of(event)
         hour = self._clock(wm)
         judged = g.hours >= p.global_warmup_hours and g.events >= p.global_warmup_events
-        cells, spans, known, changed = self._longest, self._spans, self._keys, self._changed
-        slot = 0 if new else 1
+        last, spans, known, changed = self._longest - 1, self._spans, self._keys, self._changed
+        inc = 1 if new else _JOINED  # a packed cell (see _SHIFT)
+        nearest = spans[self._nearest]
+        widest, ow, warm = self._widest, p.outlet_weight, p.key_warmup_hours
+        day = int(wm // 86400)
+        sid, source = event.story_id, event.source
+        cut, keep = source[: p.max_key_chars], p.max_sources > 0
+        size = int(event.story_size) if event.story_size > 1 else 1
+        full = 2 * p.max_stories
+        headline = event.headline[: p.max_headline_chars]
         records: list[dict[str, Any]] = []
         # The hot path, once per key and article: kept inline (docs/trends.md, cost).
         for key in keys:
@@ -488,15 +594,50 @@ class TrendDetector:
                 continue
             if ks.head != now:
                 self._slide(ks, now)
-            (ks.new if new else ks.joined)[cells - 1 - age] += 1
-            for span, window in zip(spans, ks.sums, strict=True):
-                if age < span:
-                    window[slot] += 1
-            self._remember(ks, event, at, weight, wm, terms)
+            ks.cells[last - age] += inc
+            if age < nearest:  # in every window
+                ks.sums = [x + inc for x in ks.sums]
+            else:
+                sums = ks.sums
+                for i, span in enumerate(spans):
+                    if age < span:
+                        sums[i] += inc
+            # the story, for the records' top stories and terms and the replay guard
+            story = ks.stories.get(sid)
+            if story is None:
+                if len(ks.stories) >= full:
+                    self._prune_stories(ks, wm)
+                ks.stories[sid] = _Story(
+                    headline, size, [cut] if keep else [], weight, at, at, terms
+                )
+            else:
+                if event.story_size > story.size:
+                    story.size = int(event.story_size)
+                story.reports += weight
+                if at < story.first:
+                    story.first = at
+                if at > story.last:
+                    story.last = at
+                sources = story.sources
+                if source not in sources and len(sources) < p.max_sources:
+                    sources.append(cut)
+                if not story.headline and headline:
+                    story.headline = headline
+            ks.touched[sid] = None
             if new:
                 self._learn_terms(ks, terms)
-            if judged and hour - ks.first >= p.key_warmup_hours and ks.rate[1] > 0:
-                records += self._judge(key, ks, wm, now)
+            if judged and hour - ks.first >= warm and ks.rate[1] > 0:
+                if day != ks.day:
+                    ks.day = day
+                    ks.days += 1
+                    g.key_days += 1
+                # A window below its gate cannot matter (see _gate): most events stop here.
+                gates = self._gates[1 if ks.level else 0]
+                x = ks.sums[widest]  # every window is inside the widest
+                if (x & _LOW) + ow * (x >> _SHIFT) >= gates[-1]:
+                    records += self._judge(key, ks, wm, now, gates)
+                elif ks.level:
+                    ks.level, ks.since = 0, None  # the episode is over
         return records
 
     def reported(self, key: str, story_id: str, source: str) -> bool:
@@ -506,6 +647,18 @@ class TrendDetector:
         ks = self._keys.get(key)
         story = None if ks is None else ks.stories.get(story_id)
         return story is not None and source[: self.params.max_key_chars] in story.sources
+
+    def unreported(self, keys: tuple[str, ...], story_id: str, source: str) -> tuple[str, ...]:
+        """Those of `keys` that have not `reported` this source on this story (all: `keys`
+        itself), in one call per event: the worker's replay guard."""
+        cut, known = source[: self.params.max_key_chars], self._keys
+        fresh = []
+        for key in keys:
+            ks = known.get(key)
+            story = None if ks is None else ks.stories.get(story_id)
+            if story is None or cut not in story.sources:
+                fresh.append(key)
+        return keys if len(fresh) == len(keys) else tuple(fresh)
 
     # ------------------------------------------------------------ state
     def retract(self, records: Sequence[Mapping[str, Any]]) -> None:
@@ -582,9 +735,8 @@ class TrendDetector:
             seq=g.seq,
             first=self._clock(wm),
             head=int(wm // p.bucket_seconds),
-            new=[0] * self._longest,
-            joined=[0] * self._longest,
-            sums=[[0, 0] for _ in self._spans],
+            cells=[0] * self._longest,
+            sums=[0] * len(self._spans),
             hour=self._clock(wm),
             hod=int(wm // 3600) % DAY_HOURS,
             acc=0.0,
@@ -616,65 +768,43 @@ class TrendDetector:
             ks.season_total = _fade(ks.season, ks.season_total + ks.acc, self.params.season_cap)
             ks.acc = 0.0
             ks.hour, ks.hod = hour, int(wm // 3600) % DAY_HOURS
+            ks.season_blob = None
 
     def _slide(self, ks: _Key, now: int) -> None:
         """Make the last cell that of bucket `now`: older cells move out at the front."""
         steps = now - ks.head
         if steps <= 0:
             return
-        cells = self._longest
-        if steps >= cells:
-            ks.new, ks.joined = [0] * cells, [0] * cells
-            ks.sums = [[0, 0] for _ in self._spans]
-        else:
-            new, joined = ks.new, ks.joined
-            for span, window in zip(self._spans, ks.sums, strict=True):
+        n = self._longest
+        if steps >= n:
+            ks.cells = [0] * n
+            ks.sums = [0] * len(self._spans)
+        elif ks.sums[self._widest]:  # (all cells empty: nothing moves)
+            cells, sums = ks.cells, ks.sums
+            for i, span in enumerate(self._spans):
+                if not sums[i]:
+                    continue
                 if steps >= span:
-                    window[0] = window[1] = 0
+                    sums[i] = 0
                 else:  # the window's oldest `steps` cells leave it
-                    window[0] -= sum(new[cells - span : cells - span + steps])
-                    window[1] -= sum(joined[cells - span : cells - span + steps])
-            del new[:steps], joined[:steps]
-            zeros = [0] * steps
-            ks.new += zeros
-            ks.joined += zeros
+                    sums[i] -= sum(cells[n - span : n - span + steps])
+            del cells[:steps]
+            cells += [0] * steps
         ks.head = now
 
-    def _remember(
-        self,
-        ks: _Key,
-        event: TrendEvent,
-        at: float,
-        weight: float,
-        wm: float,
-        terms: tuple[str, ...],
-    ) -> None:
+    def _prune_stories(self, ks: _Key, wm: float) -> None:
+        """Keep the max_stories that matter: in the longest window, most reports, latest (the
+        sort keys are unique: the same as heapq.nlargest, at less cost)."""
         p = self.params
-        story = ks.stories.get(event.story_id)
-        if story is None:
-            if len(ks.stories) >= 2 * p.max_stories:
-                # keep the max_stories that matter: in the longest window, most reports, latest
-                horizon = wm - self._longest * p.bucket_seconds
-                kept = heapq.nlargest(
-                    p.max_stories,
-                    ks.stories.items(),
-                    key=lambda kv: (kv[1].last >= horizon, kv[1].reports, kv[1].last, kv[0]),
-                )
-                ks.stories = dict(sorted(kept, key=lambda kv: (kv[1].first, kv[0])))
-            headline = event.headline[: p.max_headline_chars]
-            story = ks.stories[event.story_id] = _Story(headline, 1, [], 0.0, at, at, list(terms))
-        if event.story_size > story.size:
-            story.size = int(event.story_size)
-        story.reports += weight
-        if at < story.first:
-            story.first = at
-        if at > story.last:
-            story.last = at
-        sources = story.sources
-        if event.source not in sources and len(sources) < p.max_sources:
-            sources.append(event.source[: p.max_key_chars])
-        if not story.headline and event.headline:
-            story.headline = event.headline[: p.max_headline_chars]
+        horizon = wm - self._longest * p.bucket_seconds
+        kept = sorted(
+            ks.stories.items(),
+            key=lambda kv: (kv[1].last >= horizon, kv[1].reports, kv[1].last, kv[0]),
+            reverse=True,
+        )[: p.max_stories]
+        ks.stories = dict(sorted(kept, key=lambda kv: (kv[1].first, kv[0])))
+        ks.story_blobs = None
+        ks.touched.clear()
 
     def _terms_of(self, event: TrendEvent) -> tuple[str, ...]:
         """The event's terms, bounded and once each (the last tuple cleaned is remembered by
@@ -694,15 +824,22 @@ class TrendDetector:
         for t in terms:
             counts[t] = counts.get(t, 0.0) + 1.0
         ks.terms_total += 1.0
+        if len(ks.dirty) < _MAX_DIRTY:
+            ks.dirty.append(terms)
+        else:  # not dumped for long (offline): encode them all at the next dump
+            ks.term_pos = None
+            ks.dirty.clear()
         if ks.terms_total > p.terms_cap:
             counts = ks.terms = {t: c / 2 for t, c in counts.items() if c >= 1.0}
             ks.terms_total /= 2
+            ks.term_pos = None
         if len(counts) > 4 * p.max_terms:
             # once-seen terms go first (a cheap pass), then the smallest counts if need be
             counts = ks.terms = {t: c for t, c in counts.items() if c > 1.0}
             if len(counts) > p.max_terms:
                 kept = heapq.nlargest(p.max_terms, counts.items(), key=lambda kv: (kv[1], kv[0]))
                 ks.terms = dict(kept)
+            ks.term_pos = None
 
     def _window(self, span: int, now: int) -> tuple[list[tuple[int, int]], float]:
         """The window of `span` buckets ending at bucket `now`: its (hour of day, buckets),
@@ -761,29 +898,25 @@ class TrendDetector:
         value = self._rate(ks) * self._seasonal_hours(ks, self._spans[i], now)
         return max(value, self.params.min_expected)
 
-    def _judge(self, key: str, ks: _Key, wm: float, now: int) -> list[dict[str, Any]]:
-        """The key's level after an event (it is past its warm-up): a record if it rose."""
+    def _judge(
+        self, key: str, ks: _Key, wm: float, now: int, gates: Sequence[float]
+    ) -> list[dict[str, Any]]:
+        """The key's level after an event (it is past its warm-up and its widest window
+        reaches the least of `gates`): a record if it rose."""
         p = self.params
-        day = int(wm // 86400)
-        if day != ks.day:
-            ks.day = day
-            ks.days += 1
-            self._g.key_days += 1
-        # A window below its gate cannot matter (see _gates): most events stop here.
-        gates = self._gates[1 if ks.level else 0]
-        stories, outlets = ks.sums[self._widest]  # every window is inside the widest
-        widest = stories + p.outlet_weight * outlets
-        if widest < gates[-1]:
-            if ks.level:
-                ks.level, ks.since = 0, None  # the episode is over
-            return []
+        if ks.exp_now != now:
+            ks.exp_now = now
+            ks.exp = [-1.0] * len(self._spans)
+        exp = ks.exp
         best: tuple[int, float, int, float, float, float] | None = None
         calm = True
-        for i, (stories, outlets) in enumerate(ks.sums):
-            count = stories + p.outlet_weight * outlets
+        for i, x in enumerate(ks.sums):
+            count = (x & _LOW) + p.outlet_weight * (x >> _SHIFT)
             if count < gates[i]:
                 continue
-            expected = self._expected(ks, i, now)
+            expected = exp[i]
+            if expected < 0.0:
+                expected = exp[i] = self._expected(ks, i, now)
             if count < p.min_ratio * expected:
                 continue
             pvalue = tail(count, expected)
@@ -828,7 +961,7 @@ class TrendDetector:
             ((sid, s) for sid, s in ks.stories.items() if s.last >= start),
             key=lambda kv: (-kv[1].reports, -kv[1].last, kv[0]),
         )
-        stories, outlets = ks.sums[i]
+        stories, outlets = ks.sums[i] & _LOW, ks.sums[i] >> _SHIFT
         assert ks.since is not None
         return {
             "schema_version": 2,  # trend.v2: rule titles may be added (trend_stage)

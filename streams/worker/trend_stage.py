@@ -220,7 +220,7 @@ def detect(detector: TrendDetector, at: float, events: Fed) -> list[dict[str, An
     detector.advance(at)
     records: list[dict[str, Any]] = []
     for event, keys in events:
-        fresh = tuple(k for k in keys if not detector.reported(k, event.story_id, event.source))
+        fresh = detector.unreported(keys, event.story_id, event.source)
         if fresh:
             records += detector.observe_keys(event, fresh)
     return records

@@ -404,3 +404,93 @@ def test_state_per_key_stays_bounded() -> None:
     assert len(feed.detector.to_state()[KEY]) < 64_000
     assert all(len(r["top_stories"]) <= params.top_stories for r in feed.records)
     assert all(len(r["terms"]) <= params.top_terms for r in feed.records)
+
+
+def _busy(seed: int, n: int = 3000) -> list[tuple[TrendEvent, tuple[str, ...]]]:
+    """Random events on a few keys over a week: stories opened and joined, late ones, a
+    small vocabulary, so that small caps prune story slots, fade and prune term counts."""
+    rng = random.Random(seed)
+    keys = ["IQ|*", "SY|*", "*|security", "rule:r1", "GULF|*"]
+    words = [f"w{i}" for i in range(40)] + ["دوما", "كيماوي", "انتخابات"]
+    out, at, opened = [], T0, 0
+    for _ in range(n):
+        at += rng.expovariate(1 / 200)
+        late = rng.random() < 0.05
+        new = opened == 0 or rng.random() < 0.6
+        story = f"s{opened}" if new else f"s{rng.randrange(opened)}"
+        opened += new
+        event = TrendEvent(
+            at - (3 * H if late else 0.0),
+            "-",
+            story,
+            new,
+            f"o{rng.randrange(7)}",
+            not new,
+            rng.choice(["", "خبر عاجل", "headline"]),
+            tuple(rng.sample(words, 5)),
+            rng.randrange(1, 9),
+        )
+        out.append((event, tuple(rng.sample(keys, rng.randrange(1, 4)))))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_key_state_written_from_its_cached_parts_is_its_whole_json(seed: int) -> None:
+    """A key's record is spliced from the parts encoded at its last dump and re-encodes only
+    what changed: whenever it is written, it must be the bytes a detector that never wrote it
+    gives at the end (one plain encoding of the whole), and compact JSON as orjson writes it."""
+    params = TrendParams(
+        max_stories=3,
+        max_terms=4,
+        terms_cap=12.0,
+        max_keys=4,
+        global_warmup_hours=24,
+        global_warmup_events=20,
+        key_warmup_hours=12.0,
+    )
+    events = _busy(seed)
+    detectors = [TrendDetector(params) for _ in range(3)]
+    every = (1, 7, 0)  # after every event, every 7 events, never (one dump at the end)
+    written = 0
+    records: list[list[bytes]] = [[], [], []]
+    for i, (event, keys) in enumerate(events, 1):
+        for detector, n, out in zip(detectors, every, records, strict=True):
+            out += [orjson.dumps(r) for r in detector.observe_keys(event, keys)]
+            if n and i % n == 0:
+                for _, state in detector.take_changes():
+                    if state is not None:
+                        assert state == orjson.dumps(orjson.loads(state))
+                        written += 1
+    states = [d.to_state() for d in detectors]
+    assert states[0] == states[1] == states[2]
+    assert records[0] == records[1] == records[2]
+    assert written > 3000
+    stats = detectors[0].stats()
+    assert stats["evicted"] > 0 and stats["late"] > 0
+    # the caps were reached: story slots pruned, term counts faded
+    kept = [orjson.loads(v) for k, v in states[0].items() if k != GLOBAL]
+    assert all(len(k["stories"]) <= 2 * params.max_stories for k in kept)
+    assert all(k["terms_total"] <= params.terms_cap for k in kept)  # faded (>12 new stories)
+
+
+# A key's record as the first release (trend state version 1) wrote it, byte for byte (three
+# events: s1 opened at T0, s2 opened 10 minutes later and joined by a second outlet).
+_V1_KEY = (
+    b'{"v":1,"seq":3,"first":422232,"head":5066786,"cells":[[2,1,0],[0,1,1]],"hour":422232,'
+    b'"hod":0,"acc":2.5,"rate":[0.0,0.0],"season":[0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,'
+    b'0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0],"season_total":0.0,"stories":'
+    b'[["s1","\xd8\xae\xd8\xa8\xd8\xb1",1,["bbc"],1.0,1520035200.0,1520035200.0,["a","b"]],'
+    b'["s2","x",3,["bbc","cnn"],1.5,1520035800.0,1520035805.0,["b"]]],"terms":[["a",1.0],'
+    b'["b",2.0]],"terms_total":2.0,"level":0,"since":null,"late":0,"day":-1,"days":0}'
+)
+
+
+def test_a_state_written_by_the_first_release_loads_and_is_written_back_the_same() -> None:
+    detector = TrendDetector.from_state({KEY: _V1_KEY})
+    assert detector.to_state()[KEY] == _V1_KEY
+    assert detector.reported(KEY, "s2", "cnn") and not detector.reported(KEY, "s2", "rt")
+    # it goes on from there: the story's slot and the key's cells count the next event
+    detector.observe(ev(T0 + 610, "s2", new=False, joined=True, source="rt"))
+    state = orjson.loads(detector.to_state()[KEY])
+    assert state["stories"][1][3] == ["bbc", "cnn", "rt"] and state["stories"][1][4] == 2.0
+    assert state["cells"] == [[2, 1, 0], [0, 1, 2]]

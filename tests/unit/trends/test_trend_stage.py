@@ -156,6 +156,9 @@ def test_a_replayed_event_is_not_counted_again() -> None:
     detect(detector, 1e9, events)  # the same article again
     assert detector.to_state() == first
     assert detector.reported("IQ|*", "s-1", "b") and not detector.reported("IQ|*", "s-1", "c")
+    keys = ("IQ|*", "*|security", "SY|*")
+    assert detector.unreported(keys, "s-1", "b") == ("SY|*",)
+    assert detector.unreported(keys, "s-1", "c") is keys
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,198 @@
+"""What the worker's state holds after N articles: the story stage (and the hot stage's emitted
+ids) driven offline, with no broker, the way the worker drives them.
+
+    .venv/bin/python bench/state_growth.py [--marks 10000,40000,100000] [--base N]
+        [--rate 200] [--tracemalloc]
+
+ANT articles (the whole corpus unless --base N) are parsed, enriched and matched once by the
+worker's pipeline (default rule pack; cached in .cache/bench), then fed like bench/pipeline.py's
+`messages()`: cycled, each with a new id and its outlet renamed per cycle (the same texts come
+back from "new" outlets), ingested --rate articles per simulated second. Each one goes through
+the hot stage's side (new hits against the emitted ids, `candidate` bytes, `forwarded`) and
+the story agent's loop (`prune`, `process`, `snapshot`) with dicts for the faust tables and
+the alerts "delivered" at once (no trend stage: its detector is bounded by its own key cap).
+
+At each mark it prints, per structure, its length and the bytes of its orjson dump (what the
+state holds, not Python's overhead), the process RSS, and with --tracemalloc the Python memory
+allocated since the start grouped by file, with --deep the bytes of the Python objects the
+stories, the index postings and the document frequencies hold (each object once). Skips cleanly when the corpus is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import pickle
+import sys
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from unittest.mock import patch
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpora import ANT, ant_raw
+
+from streams.settings import Settings
+from streams.stories.cluster import StoryParams
+from streams.worker import story_stage
+from streams.worker.emitted import EmittedIds
+from streams.worker.pipeline import Pipeline
+from streams.worker.story_store import StoryStore
+
+HERE = Path(__file__).resolve().parent
+
+
+def rss_mb() -> float:
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * 4096 / 1e6
+
+
+def prepared(pipe: Pipeline, limit: int) -> list[tuple[dict[str, Any], list[Any]]]:
+    """(enriched article, rule hits) of each ANT article, cached by corpus and limit (~5 min
+    to make: the sizes measured here hardly depend on the classifiers' details; delete
+    .cache/bench/state-growth-* to remake it)."""
+    stat = ANT.stat()
+    key = f"{stat.st_size}-{int(stat.st_mtime)}-{limit}"
+    path = HERE.parent / ".cache" / "bench" / f"state-growth-{key}.pickle"
+    if path.exists():
+        try:
+            loaded: list[tuple[dict[str, Any], list[Any]]] = pickle.loads(path.read_bytes())
+            return loaded
+        except Exception:  # made by other code (e.g. RuleHit changed): made again
+            pass
+    out = []
+    for raw in ant_raw(ANT, limit):
+        try:
+            enriched = pipe.enriched(orjson.dumps(raw), datetime.now(UTC))
+        except Exception:  # what the worker dead-letters
+            continue
+        out.append((enriched, pipe.match(enriched)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(out))
+    return out
+
+
+def deep_mb(root: Any) -> float:
+    """Bytes of the Python objects reachable from `root` through dicts, lists and tuples, each
+    object counted once (a string shared by two stories counts once)."""
+    seen: set[int] = set()
+    total, stack = 0, [root]
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        total += sys.getsizeof(x)
+        if isinstance(x, dict):
+            stack.extend(x.keys())
+            stack.extend(x.values())
+        elif isinstance(x, list | tuple):
+            stack.extend(x)
+    return total / 1e6
+
+
+def sizes(stage: story_stage.StoryStage, emitted: EmittedIds) -> dict[str, tuple[int, int]]:
+    def dumped(x: Any) -> int:
+        return len(orjson.dumps(x, default=list))
+
+    idx = stage.index
+    return {
+        "alerts table": (len(stage.alerts), dumped(stage.alerts)),
+        "stories (memory)": (len(stage.stories.live), dumped(stage.stories.live)),
+        "stories (table)": (len(stage.stories.table), dumped(stage.stories.table)),
+        "stories kept": (len(stage.stories.kept), dumped(sorted(stage.stories.kept))),
+        "index postings": (sum(map(len, idx.postings.values())), dumped(idx.postings)),
+        "index seen": (len(idx.seen), dumped(idx.seen)),
+        "index members": (len(idx.members), dumped(idx.members)),
+        "docfreq terms": (len(stage.df.counts), dumped(stage.df.counts)),
+        "docfreq table": (len(stage.docfreq), dumped(stage.docfreq)),
+        "emitted ids": (len(emitted), 8 * len(emitted)),
+    }
+
+
+async def run(args: argparse.Namespace) -> None:
+    settings = Settings()
+    pipe = Pipeline.load(settings)
+    started = time.perf_counter()
+    base = prepared(pipe, args.base)
+    print(f"{len(base)} ANT articles prepared ({time.perf_counter() - started:.0f} s)")
+    stage = story_stage.StoryStage(
+        topic=None,
+        stories=StoryStore({}),
+        alerts={},
+        docfreq={},
+        params=StoryParams.from_settings(settings),
+        escalate_at=settings.story_escalate_sources,
+        max_live=args.max_live or settings.story_max_live,
+    )
+    emitted = EmittedIds({}, horizon_seconds=settings.alert_dedup_days * 86400)
+    emitted.reassigned([0])
+    emitted.stale = False
+    ctx = SimpleNamespace(topics=SimpleNamespace(alerts="alerts"), stories=stage, trends=None)
+
+    async def delivered(messages: Any) -> list[Any]:
+        return []
+
+    marks = sorted(int(m) for m in args.marks.split(","))
+    t0 = datetime.now(UTC).timestamp()
+    if args.tracemalloc:
+        tracemalloc.start()
+        first = tracemalloc.take_snapshot()
+    print(f"{'articles':>9} {'RSS MB':>7}  structure: items / orjson MB")
+    with patch.object(story_stage, "deliver", delivered):
+        for i in range(marks[-1]):
+            enriched, hits = base[i % len(base)]
+            cycle = i // len(base)
+            now = t0 + i / args.rate
+            stamp = datetime.fromtimestamp(now, UTC)
+            art = dict(enriched)
+            art["id"] = f"g-{i}-{enriched['id']}"
+            art["source"] = f"{enriched['source']}-g-{cycle}"
+            art["ingested_at"] = stamp.isoformat()
+            new = [a for a in pipe.alerts(art, hits, stamp) if not emitted.seen(a["id"])]
+            _, value = story_stage.candidate(art, new)
+            if new:
+                emitted.remember((a["id"] for a in new), 0, now)
+            emitted.flush(0, now)
+            story_stage.refresh(stage, now)
+            story_stage.prune(stage, now)
+            await story_stage.process(ctx, stage, value)  # type: ignore[arg-type]
+            story_stage.snapshot(stage, now)
+            if i + 1 in marks:
+                parts = "  ".join(
+                    f"{name}: {n} / {b / 1e6:.1f}" for name, (n, b) in sizes(stage, emitted).items()
+                )
+                print(f"{i + 1:>9} {rss_mb():7.0f}  {parts}", flush=True)
+                if args.deep:
+                    held = (stage.stories.live, stage.index.postings, stage.df.counts)
+                    print(f"          stories + index + docfreq: {deep_mb(held):.1f} MB of objects")
+                if args.tracemalloc:
+                    stats = tracemalloc.take_snapshot().compare_to(first, "filename")
+                    for s in stats[:8]:
+                        print(f"          {s.size_diff / 1e6:8.1f} MB  {s.traceback[0].filename}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--marks", default="10000,40000,100000")
+    parser.add_argument("--base", type=int, default=10**9, help="ANT articles cycled (all)")
+    parser.add_argument("--rate", type=float, default=200.0, help="articles per simulated second")
+    parser.add_argument("--max-live", type=int, default=0, help="RASID_STORY_MAX_LIVE (setting)")
+    parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--deep", action="store_true", help="and the Python objects' bytes")
+    args = parser.parse_args()
+    if not ANT.exists():
+        print(f"skipped: {ANT} is absent")
+        return
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
