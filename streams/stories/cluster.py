@@ -719,7 +719,16 @@ def assign_story(
         if copy_key in story["copies"]:
             return _joined(story, sid, False, score, True)
     add_member(story, vectors, features, at)
-    story["articles"] = [*story["articles"], article_id][-MAX_LISTED_ARTICLES:]
+    listed = [*story["articles"], article_id]
+    if len(listed) > MAX_LISTED_ARTICLES:
+        # the articles falling off the list leave the index's members too: a replay of one
+        # is not found in the story anyway (it is no longer listed), so `members` stays
+        # bounded by the listed articles of the live stories, as a rebuilt index has it
+        for gone in listed[:-MAX_LISTED_ARTICLES]:
+            if index.members.get(gone) == sid:
+                del index.members[gone]
+        listed = listed[-MAX_LISTED_ARTICLES:]
+    story["articles"] = listed
     if source not in story["sources"]:
         story["sources"] = [*story["sources"], source]
     story["copies"] = [*story["copies"], copy_key][-MAX_COPIES:]

@@ -10,6 +10,7 @@ import pytest
 
 from streams.ids import alert_id
 from streams.stories.cluster import (
+    MAX_LISTED_ARTICLES,
     MAX_POSTINGS,
     Assignment,
     Clusterer,
@@ -431,3 +432,17 @@ def test_the_anchor_checks_the_story_s_first_article_too(anchor: float, joins: b
     if joins:  # kept rounded (test_story_scoring.py checks it is the opener's vectors)
         kept = opened["first"]["body"]
         assert kept and all(w == round(w, 4) for w in kept.values())
+
+
+def test_members_stay_bounded_by_the_listed_articles() -> None:
+    """A story keeps listing its last MAX_LISTED_ARTICLES articles; the index's members (article
+    → story) lose the ones that fall off, as an index rebuilt from the stories has them."""
+    c = Clusterer()
+    n = MAX_LISTED_ARTICLES + 25
+    for i in range(n):
+        _assign(c, f"a{i}", f"s{i}", "story" if i % 2 else "rewrite", float(i))
+    (sid,) = c.stories
+    listed = c.stories[sid]["articles"]
+    assert len(listed) == MAX_LISTED_ARTICLES and listed[-1] == f"a{n - 1}"
+    assert c.index.members == dict.fromkeys(listed, sid)
+    assert StoryIndex.build(c.stories, P, horizon=0).members == c.index.members
