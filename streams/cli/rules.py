@@ -21,7 +21,7 @@ import orjson
 from streams.cli import broker
 from streams.errors import CommandFailed, UsageError
 from streams.kafka.partitions import wait_for_partitions
-from streams.rules import Problem, RuleFile, check_rule_tests, load_rule_file, read_yaml
+from streams.rules import Problem, RuleFile, check_rule_tests, read_rule_file
 from streams.settings import Settings
 from streams.times import parse_rfc3339
 
@@ -52,19 +52,13 @@ def check_files(
     paths: list[str], *, run_tests: bool = True
 ) -> tuple[list[RuleFile], list[Problem]]:
     """Load and validate rule files: fields, schema, ids unique across files, rule tests."""
-    import yaml
-
     docs: list[RuleFile] = []
     problems: list[Problem] = []
     first_file: dict[str, str] = {}
     for path in paths:
-        doc = load_rule_file(path)
-        if not doc.problems or doc.rules:
-            try:
-                data = read_yaml(path)
-                doc.problems += _schema_problems(doc, data)
-            except (OSError, yaml.YAMLError):
-                pass  # already reported by load_rule_file
+        doc, data = read_rule_file(path)  # read once: the schema check uses the same document
+        if data is not None and (not doc.problems or doc.rules):
+            doc.problems += _schema_problems(doc, data)
         for spec in doc.specs:
             if spec.id in first_file:
                 doc.problems.append(

@@ -10,6 +10,7 @@ from streams.rules.spec import (
     load_rule_file,
     parse_document,
     parse_rule,
+    read_rule_file,
     read_yaml,
 )
 from streams.rules.stems import phrase_keys, stems
@@ -30,6 +31,7 @@ __all__ = [
     "parse_document",
     "parse_rule",
     "phrase_keys",
+    "read_rule_file",
     "read_yaml",
     "stems",
 ]

@@ -589,13 +589,20 @@ def read_yaml(path: str | Path) -> Any:
     return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_YAML_LOADER)
 
 
-def load_rule_file(path: str | Path) -> RuleFile:
-    """Read and validate a YAML rule file; problems are collected, not raised."""
+def read_rule_file(path: str | Path) -> tuple[RuleFile, Any]:
+    """`load_rule_file`, and the YAML document it read (None when it could not read one), for
+    callers that check the document further without reading the file again."""
     name = str(path)
     try:
         data = read_yaml(path)
     except OSError as exc:
-        return RuleFile(name, problems=[Problem(f"cannot read: {exc.strerror or exc}", file=name)])
+        problem = Problem(f"cannot read: {exc.strerror or exc}", file=name)
+        return RuleFile(name, problems=[problem]), None
     except yaml.YAMLError as exc:
-        return RuleFile(name, problems=[Problem(f"not valid YAML: {exc}", file=name)])
-    return parse_document(data, name)
+        return RuleFile(name, problems=[Problem(f"not valid YAML: {exc}", file=name)]), None
+    return parse_document(data, name), data
+
+
+def load_rule_file(path: str | Path) -> RuleFile:
+    """Read and validate a YAML rule file; problems are collected, not raised."""
+    return read_rule_file(path)[0]
