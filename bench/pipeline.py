@@ -23,6 +23,9 @@ the broker, and one `rasid worker` process (default rule pack) runs the pipeline
   and to its first alert on the alerts topic (p50/p95/p99), and the rate the pipeline kept up
   with;
 - `--scaling`: the throughput run again with two worker processes (fresh topics), and 2 vs 1;
+- with each throughput run, the CPU it took per article: the workers, the broker (when it runs
+  on this machine) and this benchmark's own producer and watcher. They share the cores, so
+  cores / (their sum) bounds what any number of workers can reach on this machine;
 - `--rss 10000,100000`: worker RSS after that many articles processed in all (flat = no state
   that grows with history), cycling through the whole corpus (not `--limit`'s articles: as
   many distinct stories as the data has).
@@ -408,9 +411,10 @@ async def main_async(args: argparse.Namespace) -> None:
         await throughput(dep, articles, min(200, args.limit), until)
         n = args.limit
         spy = dep.profile(args.profile) if args.profile else None
-        cpu0 = worker_cpu(dep)
+        cpu0, machine = worker_cpu(dep), MachineCpu(dep)
         rate, alerts = await throughput(dep, articles, n, until)
         cpu = (worker_cpu(dep) - cpu0) / n * 1000
+        machine_cpu = machine.report(n)
         if spy is not None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its file on interrupt
             spy.wait(timeout=60)
@@ -421,6 +425,7 @@ async def main_async(args: argparse.Namespace) -> None:
             f"threads; RSS {', '.join(f'{m:.0f}' for m in dep.rss_mb())} MB)",
             flush=True,
         )
+        print(f"  {machine_cpu}")
         base = await baseline(dep, n)
         print(f"baseline, aiokafka read + JSON decode: {base:8.1f} articles/s")
         print(f"ratio pipeline/baseline: {rate / base:.4f}")
@@ -471,10 +476,11 @@ async def main_async(args: argparse.Namespace) -> None:
             two.cli("topics")
             two.start_workers(2)
             await throughput(two, articles, min(200, args.limit), until)
+            machine = MachineCpu(two)
             rate2, _ = await throughput(two, articles, args.limit, until)
             print(
                 f"scaling: 2 workers {rate2:.0f} articles/s against 1 worker {rate:.0f}: "
-                f"{rate2 / rate:.2f}x"
+                f"{rate2 / rate:.2f}x\n  {machine.report(args.limit)}"
             )
         finally:
             two.stop()
@@ -482,12 +488,64 @@ async def main_async(args: argparse.Namespace) -> None:
 
 def worker_cpu(dep: Deployment) -> float:
     """CPU seconds (user + system, all threads) the worker processes have used so far."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for proc in dep.procs:
-        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
+    return sum(process_cpu(proc.pid) for proc in dep.procs)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) process `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def broker_pid(bootstrap: str) -> int | None:
+    """The local process listening on the bootstrap port (a broker started by scripts/kafka),
+    found through /proc/net/tcp and the processes' open sockets; None if it is not local."""
+    host, _, port = bootstrap.rpartition(":")
+    if host not in ("127.0.0.1", "localhost") or not port.isdigit():
+        return None
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == int(port):  # LISTEN
+                inodes.add(f"socket:[{cols[9]}]")
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd) in inodes for fd in fd_dir.iterdir()):
+                return int(fd_dir.parent.name)
+        except OSError:
+            continue  # another user's process, or gone
+    return None
+
+
+class MachineCpu:
+    """CPU used during a run by the workers, the broker (when local) and this benchmark's own
+    producer and watcher: they share the machine's cores, so together they bound the rate any
+    number of workers can reach here."""
+
+    def __init__(self, dep: Deployment) -> None:
+        self.dep, self.broker = dep, broker_pid(dep.bootstrap)
+        self.start = self._now()
+
+    def _now(self) -> tuple[float, float, float]:
+        broker = process_cpu(self.broker) if self.broker is not None else 0.0
+        return worker_cpu(self.dep), broker, time.process_time()
+
+    def report(self, n: int) -> str:
+        spent = [(b - a) / n * 1000 for a, b in zip(self.start, self._now(), strict=True)]
+        cpus = os.cpu_count() or 1
+        if self.broker is None:
+            return f"worker CPU {spent[0]:.2f} ms per article, all threads (broker not local)"
+        total = sum(spent)
+        return (
+            f"CPU per article: workers {spent[0]:.2f} ms, broker {spent[1]:.2f} ms, this "
+            f"benchmark's producer and watcher {spent[2]:.2f} ms; {total:.2f} ms in all, so "
+            f"{cpus} CPUs bound this machine at {cpus / total * 1000:.0f} articles/s"
+        )
 
 
 async def memory(

@@ -34,6 +34,7 @@ def _story_anchor() -> float:
     return packaged_model()[2]
 
 
+@lru_cache(maxsize=64)  # per article (tz_for_source): a few distinct settings values
 def _parse_utc_offset(value: str) -> timezone:
     """'+03:00' / '-0430' / '3' → a fixed-offset timezone."""
     v = value.strip().upper().removeprefix("UTC")
