@@ -11,8 +11,9 @@ hits both). A subprocess loads the worker's pipeline (so the shared automaton ho
 matcher's keys, as in a worker), parses ANT articles (../shared/data/ant, title + body +
 dateline) and ASND posts (../shared/data/asnd, body only), and per article first tokenises
 every field and runs the shared automaton's scan (what the pipeline pays for once, whoever
-asks first), then times the fields' token spans (also shared: the first caller of `Tokens.span`
-pays) and `locate` alone (CPU thread time):
+asks first: `locate` in a worker; timed apart, the automaton holding every matcher's keys),
+then times the fields' token spans (also shared: the first caller of `Tokens.span` pays) and
+`locate` alone (CPU thread time):
 
 - warm: articles [0, --warm) once untimed, then the best of 3 timed passes over them;
 - cold: after that, articles [--cold-from, --cold-from + --cold), each seen for the first
@@ -75,23 +76,25 @@ def _fields(kind: str, limit: int) -> list[tuple[str, str, str | None]]:
     return out
 
 
-def _time(items: list[tuple[str, str, str | None]]) -> tuple[float, float]:
-    """CPU seconds of `locate` over items, each field tokenised and scanned beforehand; and
-    of the fields' token spans, computed just before it (the first caller of `Tokens.span`
-    pays for them: `locate` in the worker, else the topics' evidence)."""
+def _time(items: list[tuple[str, str, str | None]]) -> tuple[float, float, float]:
+    """CPU seconds of `locate` over items, each field tokenised and scanned beforehand; of
+    the fields' token spans, computed just before it (the first caller of `Tokens.span`
+    pays for them: `locate` in the worker, else the topics' evidence); and of the scans."""
     from streams.classify.places import default_gazetteer, locate
     from streams.text.arabic import tokenize
     from streams.text.scan import current
 
     gaz = default_gazetteer()
     clock = time.thread_time
-    spent = spans = 0.0
+    spent = spans = scans = 0.0
     for title, body, dateline in items:
         fields = [tokenize(text) for text in (title, dateline, body) if text]
+        ts = clock()
         for tokens in fields:
             if tokens.scan_hits is None:  # the shared scan, paid by whoever asks first
                 tokens.scan_hits = current().scan(tokens.words)
         t0 = clock()
+        scans += t0 - ts
         for tokens in fields:
             if tokens.words:
                 tokens.span(0, 1)
@@ -100,7 +103,7 @@ def _time(items: list[tuple[str, str, str | None]]) -> tuple[float, float]:
         t2 = clock()
         spans += t1 - t0
         spent += t2 - t1
-    return spent, spans
+    return spent, spans, scans
 
 
 def _reference() -> float:
@@ -131,6 +134,7 @@ def worker(root: str, warm: int, cold_from: int, cold: int) -> dict[str, Any]:
             "warm_ms": best[0] / len(warm_items) * 1000,
             "cold_ms": fresh[0] / max(1, len(cold_items)) * 1000,
             "spans_ms": fresh[1] / max(1, len(cold_items)) * 1000,
+            "scan_ms": fresh[2] / max(1, len(cold_items)) * 1000,
             "n_warm": len(warm_items),
             "n_cold": len(cold_items),
             "chars": sum(len(b) for _, b, _ in items) // max(1, len(items)),
@@ -219,7 +223,8 @@ def main() -> int:
     roots = [str(Path(r).resolve()) for r in (args.root or [str(ROOT)])]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     print("locate() CPU ms per item (fields tokenised and scanned beforehand); the token")
-    print("spans it is the first to ask for, cold; a reference loop's CPU µs (machine speed)")
+    print("spans it is the first to ask for and the shared scan (every matcher's keys), cold;")
+    print("a reference loop's CPU µs (machine speed)")
     for rnd in range(args.rounds):
         for root in roots:
             cmd = [sys.executable, __file__, "--worker", root, "--warm", str(args.warm),
@@ -227,7 +232,8 @@ def main() -> int:
             res = json.loads(subprocess.run(cmd, check=True, capture_output=True, env=env).stdout)
             figures = "; ".join(
                 f"{kind} ({res[kind]['chars']} chars avg) warm {res[kind]['warm_ms']:.4f}, "
-                f"cold {res[kind]['cold_ms']:.4f} (+ spans {res[kind]['spans_ms']:.4f}; "
+                f"cold {res[kind]['cold_ms']:.4f} (+ spans {res[kind]['spans_ms']:.4f}, "
+                f"+ scan {res[kind]['scan_ms']:.4f}; "
                 f"{res[kind]['n_warm']}/{res[kind]['n_cold']} items)"
                 for kind in ("ant", "asnd")
             )

@@ -121,9 +121,11 @@ def _without_article(word: str) -> str:
 
 
 # What a word can start: the phrases of two words or more, as (size, first word variant),
-# longest first and in `word_variants` order within a size; and the payload when none of
-# them is there (the one-word phrase of its first variant that is one, else a prefix hit).
-_WordEntry = tuple[tuple[tuple[int, str], ...], T | None]
+# longest first and in `word_variants` order within a size; the payload when none of them is
+# there (the one-word phrase of its first variant that is one, else a prefix hit); and the
+# second words of those longer phrases (a word not among them after it: none is there).
+_WordEntry = tuple[tuple[tuple[int, str], ...], T | None, frozenset[str]]
+_NO_WORDS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +150,7 @@ class PhraseIndex(Generic[T]):
         self._prefix: dict[str, T] = {}
         self._prefix_max = 0  # the longest prefix key: no longer slice can hit
         self._first: dict[str, set[int]] = {}  # first word -> lengths of the phrases it starts
+        seconds: dict[str, set[str]] = {}  # first word -> second words of its phrases
         self._memo: WordMemo[_WordEntry[T] | None] = WordMemo()  # word -> _entry(word)
         self.max_len = 1
         for phrase, payload in phrases:
@@ -161,13 +164,21 @@ class PhraseIndex(Generic[T]):
             key = tuple(words)
             self._exact.setdefault(key, payload)
             self._first.setdefault(key[0], set()).add(len(key))
+            if len(key) > 1:
+                seconds.setdefault(key[0], set()).add(key[1])
             self.max_len = max(self.max_len, len(words))
+        self._seconds = {first: frozenset(words) for first, words in seconds.items()}
         # Tokens worth a look (see streams.text.scan): a token some first word is a variant
         # of ends with that word, or with «لل» and the word without its article («للعراق»:
         # `_endings`); a token a prefix term accepts contains the prefix, without its article.
+        # A first word shorter than a stem is a variant of itself only: it is a word key, not
+        # an ending («د»: every token ending with «د» would be a candidate).
         self.prefilter = Prefilter(
-            endings=(e for first in self._first for e in _endings(first)),
+            endings=(
+                e for first in self._first if len(first) >= _MIN_STEM for e in _endings(first)
+            ),
             substrings=(_without_article(p) for p in self._prefix if len(p) >= _MIN_STEM),
+            words=(first for first in self._first if len(first) < _MIN_STEM),
         )
         register(self, self.prefilter)
 
@@ -192,6 +203,8 @@ class PhraseIndex(Generic[T]):
         that wins is chosen here, once per word.
         """
         variants = [v for v in word_variants(word) if v in self._first]
+        if not variants and not self._prefix:
+            return self._memo.remember(word, None)  # most words: no phrase starts with them
         longer = tuple(
             sorted(
                 ((size, v) for v in variants for size in self._first[v] if size > 1),
@@ -201,7 +214,9 @@ class PhraseIndex(Generic[T]):
         single = next((self._exact[(v,)] for v in variants if 1 in self._first[v]), None)
         if single is None and self._prefix:
             single = self._prefix_lookup(word)
-        entry = (longer, single) if longer or single is not None else None
+        sets = [self._seconds[v] for v in variants if v in self._seconds]
+        seconds = sets[0] if len(sets) == 1 else frozenset().union(*sets) or _NO_WORDS
+        entry = (longer, single, seconds) if longer or single is not None else None
         return self._memo.remember(word, entry)
 
     def find(self, tokens: Sequence[Token]) -> Iterator[Match[T]]:
@@ -234,14 +249,17 @@ class PhraseIndex(Generic[T]):
                 entry = self._entry(words[j])
             if entry is None:
                 continue
-            longer, payload = entry
+            longer, payload, seconds = entry
             size = 1
-            for length, variant in longer:  # longest first
-                if length <= n - j:
-                    hit = exact_get((variant, *words[j + 1 : j + length]))
-                    if hit is not None:
-                        payload, size = hit, length
-                        break
+            # «على» (folded to «علي») starts the name «علي صبيح» only before «صبيح»: one set
+            # lookup of the next word, not a lookup per longer phrase
+            if j + 1 < n and words[j + 1] in seconds:
+                for length, variant in longer:  # longest first
+                    if length <= n - j:
+                        hit = exact_get((variant, *words[j + 1 : j + length]))
+                        if hit is not None:
+                            payload, size = hit, length
+                            break
             if payload is not None:
                 out.append((j, j + size, payload))
                 i = j + size
@@ -315,6 +333,10 @@ class Gazetteer:
         self.place_cues = frozenset(doc.get("place_cues", []))
         self.capitals = frozenset(doc.get("capitals", []))
         self.desk_marks = tuple(doc.get("desk_marks", []))
+        # any desk mark, for one search of a long body for the first later desk line
+        self.desk_pattern = (
+            re.compile("|".join(map(re.escape, self.desk_marks))) if self.desk_marks else None
+        )
         # «كل من» right before a run of countries: all of them, not examples
         self.enumeration_cues = tuple(tuple(c.split()) for c in doc.get("enumeration_cues", []))
         self.attribution: str = doc.get("attribution", "")
@@ -532,7 +554,7 @@ def _field_hits(gaz: Gazetteer, field: str, text: str) -> list[_Hit]:
         return []
     body, title = field == "body", field == "title"
     first_sentence = _first_sentence_end(text) if body else len(text)
-    desk, appended = _desk_spans(text, gaz.desk_marks) if body else (0, len(text))
+    desk, appended = _desk_spans(text, gaz.desk_marks, gaz.desk_pattern) if body else (0, len(text))
     words = tokens.words
     span = tokens.span
     aside_words = gaz.aside_words
@@ -634,12 +656,18 @@ def locate(
     return _decide(hits)
 
 
+def _firm_codes(hits: list[_Hit]) -> set[str]:
+    """The countries of the unambiguous mentions among `hits`."""
+    return {c for h in hits if not (h.entry.needs_support or h.common) for c in h.entry.code_set}
+
+
 def _decide(hits: list[_Hit]) -> Regions:
     """The countries the hits make the article about, and those they only mention."""
     if not hits:
         return Regions([], [])
-    # Countries with at least one unambiguous mention support ambiguous names.
-    firm = {c for h in hits if not (h.entry.needs_support or h.common) for c in h.entry.code_set}
+    # Countries with at least one unambiguous mention support ambiguous names (gathered when
+    # the first ambiguous name asks: three articles in four have none).
+    firm: set[str] | None = None
     raw: dict[str, float] = {}
     found: dict[str, list[_Hit]] = {}  # the evidence of each country
     prominent: set[str] = set()  # named in the title, the dateline or the first sentence
@@ -648,8 +676,14 @@ def _decide(hits: list[_Hit]) -> Regions:
     for h in hits:
         entry = h.entry
         guarded = entry.needs_support or h.common
+        if guarded and firm is None:
+            firm = _firm_codes(hits)
         for code, name_weight in entry.codes:
-            if guarded and code not in firm and (h.common or code not in h.supported_codes):
+            if (
+                guarded
+                and code not in (firm or _NO_CODES)
+                and (h.common or code not in h.supported_codes)
+            ):
                 continue
             if code in found:
                 found[code].append(h)
@@ -700,20 +734,24 @@ def _is_about(value: float, top: float, place: int, mentions: int) -> bool:
 DESK_CHARS = 120
 
 
-def _desk_spans(body: str, marks: Sequence[str]) -> tuple[int, int]:
+def _desk_spans(
+    body: str, marks: Sequence[str], pattern: re.Pattern[str] | None = None
+) -> tuple[int, int]:
     """Where an outlet's desk line at the top ends («دبي، الإمارات العربية المتحدة (CNN) --»),
     else 0; and where a later desk line's line starts (another story appended to the page),
-    else len(body)."""
+    else len(body). `pattern`, any of the marks, finds the first later mark in one search."""
     head = body[:DESK_CHARS]
     found = [head.find(mark) + len(mark) for mark in marks if mark in head]
     desk = min(found) if found else 0
     appended = len(body)
-    if appended <= DESK_CHARS:
+    if appended <= DESK_CHARS or not marks:
         return desk, appended  # a short post: no room for a later desk line
-    for mark in marks:
-        at = body.find(mark, max(desk, DESK_CHARS))
-        if at >= 0:
-            appended = min(appended, body.rfind("\n", 0, at) + 1)
+    # the line of the first mark after the top: the earliest line start of any mark's
+    if pattern is None:
+        pattern = re.compile("|".join(map(re.escape, marks)))
+    later = pattern.search(body, max(desk, DESK_CHARS))
+    if later is not None:
+        appended = body.rfind("\n", 0, later.start()) + 1
     return desk, appended
 
 

@@ -4,14 +4,15 @@ few tokens any matcher has to look at.
 The region and topic phrase indexes (`streams.classify.places.PhraseIndex`) and the rule
 matcher (`streams.rules.matcher.RuleSet`) each say which tokens they could possibly accept
 at, as a `Prefilter`: a token is worth a look only if it ENDS with one of the prefilter's
-`endings` or CONTAINS one of its `substrings`. The keys are chosen so that this is a
+`endings`, CONTAINS one of its `substrings` or IS one of its `words`. The keys are chosen so that this is a
 necessary condition (every token the matcher would accept passes it); the matchers then run
 their exact per-token checks (proclitics, suffixes, the «ة» handling) on the tokens that
 passed only, so what they find is exactly what a check of every token would find.
 
 Every live prefilter is compiled into ONE automaton (`ahocorasick.Automaton`), whose values
 are bit masks saying whose key it is. A field is scanned once per automaton in C (the words
-joined by spaces, so «key + space» means «a token ending with key»), and every matcher reads
+joined by spaces, with one before the first: «key + space» means «a token ending with key»,
+«space + key + space» «the token key»), and every matcher reads
 its own tokens off that one scan. A matcher registers its prefilter when it is built (once
 per gazetteer, lexicon and rule-set version); the automaton is rebuilt then, and replaced in
 one assignment, so a scan always uses a complete automaton. Matchers that are gone leave
@@ -22,10 +23,9 @@ from __future__ import annotations
 
 import threading
 import weakref
-from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from itertools import accumulate, compress, count, repeat
-from operator import add, itemgetter
+from operator import and_
 
 import ahocorasick
 
@@ -38,22 +38,30 @@ _SEPARATOR = " "  # joins the words for the scan; never part of a \w+ token
 
 
 class Prefilter:
-    """What one matcher may accept: tokens ending with an `endings` key or containing a
-    `substrings` key (or every token, if a key is too short to be worth scanning for)."""
+    """What one matcher may accept: tokens ending with an `endings` key, containing a
+    `substrings` key or equal to a `words` key (or every token, if a key is too short to be
+    worth scanning for). A short word is better as a `words` key than as an ending: «د» as
+    an ending would let through every token that ends with «د»."""
 
-    __slots__ = ("bit", "endings", "everywhere", "substrings")
+    __slots__ = ("bit", "endings", "everywhere", "substrings", "words")
 
-    def __init__(self, endings: Iterable[str] = (), substrings: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        endings: Iterable[str] = (),
+        substrings: Iterable[str] = (),
+        words: Iterable[str] = (),
+    ) -> None:
         self.endings = frozenset(endings)
         self.substrings = frozenset(substrings)
+        self.words = frozenset(words)
         self.everywhere = "" in self.endings or any(
             len(k) < MIN_SUBSTRING_KEY for k in self.substrings
         )
         self.bit = 0  # set when registered
 
     def __repr__(self) -> str:
-        kind = "every token" if self.everywhere else f"{len(self.endings)}+{len(self.substrings)}"
-        return f"Prefilter({kind} keys)"
+        sizes = f"{len(self.endings)}+{len(self.substrings)}+{len(self.words)}"
+        return f"Prefilter({'every token' if self.everywhere else sizes} keys)"
 
 
 class Compiled:
@@ -74,6 +82,9 @@ class Compiled:
                 masks[key] = masks.get(key, 0) | p.bit
             for key in p.substrings:
                 masks[key] = masks.get(key, 0) | p.bit
+            for key in p.words:
+                key = _SEPARATOR + key + _SEPARATOR
+                masks[key] = masks.get(key, 0) | p.bit
         self.automaton: ahocorasick.Automaton | None = None
         if masks:
             automaton = ahocorasick.Automaton()
@@ -87,16 +98,18 @@ class Compiled:
         automaton = self.automaton
         if automaton is None or not words:
             return ScanHits(self, [], [], len(words))
-        found = list(automaton.iter(_SEPARATOR.join(words) + _SEPARATOR))
+        joined = _SEPARATOR + _SEPARATOR.join(words) + _SEPARATOR
+        found = list(automaton.iter(joined))
         if not found:
             return ScanHits(self, [], [], len(words))
-        # nexts[i]: where token i + 1 starts in the joined text. A hit ends (its last
-        # character, or the separator after an ending key) inside token i's stretch
-        # [nexts[i - 1], nexts[i]), so bisect gives i. All of it runs in C.
-        nexts = list(map(add, accumulate(map(len, words)), count(1)))
-        ends = map(itemgetter(0), found)
-        tokens = list(map(bisect_right, repeat(nexts), ends))
-        return ScanHits(self, tokens, list(map(itemgetter(1), found)), len(words))
+        # A hit ends (its last character, or the separator after an ending or a word key)
+        # inside token i's stretch of the joined text, where i is the number of separators
+        # before that end, the leading one aside. The hits come by end position, so the
+        # separators are counted from one hit's end to the next and summed: every step in C,
+        # no table of token offsets to build or search.
+        ends, masks = zip(*found, strict=True)
+        tokens = list(accumulate(map(joined.count, repeat(_SEPARATOR), (1, *ends), ends)))
+        return ScanHits(self, tokens, list(masks), len(words))
 
 
 class ScanHits:
@@ -117,7 +130,8 @@ class ScanHits:
             return range(self.size)
         # hits come in text order (the automaton reports them by end position), so the
         # tokens are already ascending: dropping repeats is enough, no sort
-        return list(dict.fromkeys(compress(self.tokens, map(bit.__and__, self.masks))))
+        # (`operator.and_` is a plain C function: faster per hit than the bound `bit.__and__`)
+        return list(dict.fromkeys(compress(self.tokens, map(and_, self.masks, repeat(bit)))))
 
 
 class _Registry:

@@ -161,6 +161,10 @@ GAZ_TEXTS = [
     "الولايات المتحدة الأمريكية والولايات المتحدة وأمريكا",
     "من دمشق وحمص السورية وريف دمشق وبدمشق د مشق",
     "الذي بعد العام دولار مليون وقد قايله",  # words the automaton lets through
+    # first words shorter than a stem are whole-token keys: «وتل ابيب» and «بعد» are not them
+    "تل ابيب وتل ابيب تل ابيب يافا وام درمان ام القيوين بعد وقد د",
+    # a first word whose next word starts none of its names: «على» (folded «علي») alone
+    "علي صبيح على الحدود وعلي صبيح علي",
     "",
 ]
 

@@ -40,8 +40,10 @@ def index_matches(index: PhraseIndex[str], text: str) -> list[tuple[str, str]]:
 # -- the automaton itself ------------------------------------------------------------------
 
 
-def _compiled(endings: tuple[str, ...] = (), substrings: tuple[str, ...] = ()) -> Compiled:
-    p = Prefilter(endings, substrings)
+def _compiled(
+    endings: tuple[str, ...] = (), substrings: tuple[str, ...] = (), words: tuple[str, ...] = ()
+) -> Compiled:
+    p = Prefilter(endings, substrings, words)
     p.bit = 1
     return Compiled([p])
 
@@ -58,6 +60,8 @@ def _compiled(endings: tuple[str, ...] = (), substrings: tuple[str, ...] = ()) -
         # a token hit by several keys is listed once; the first and the last token are found
         (["خطط", "الخط", "سلام"], ("سلام",), ("خط", "ط"), [0, 1, 2]),
         ([], ("عراق",), (), []),
+        # a blank word (a token too long to keep) still counts as a token
+        (["العراق", "", "عراق", ""], ("عراق",), (), [0, 2]),
         (["لا", "شيء"], (), (), []),
     ],
 )
@@ -67,6 +71,33 @@ def test_scan_maps_hits_to_tokens(
     compiled = _compiled(endings, substrings)
     p = compiled.members[0]
     assert list(compiled.scan(words).tokens_for(p)) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    words=st.lists(st.text("ابلعرق", max_size=5), max_size=10),
+    endings=st.lists(st.text("ابلعرق", min_size=1, max_size=3), max_size=3),
+    substrings=st.lists(st.text("ابلعرق", min_size=2, max_size=3), max_size=3),
+    exact=st.lists(st.text("ابلعرق", min_size=1, max_size=3), max_size=3),
+)
+def test_scan_finds_exactly_the_tokens_a_check_of_every_token_finds(
+    words: list[str], endings: list[str], substrings: list[str], exact: list[str]
+) -> None:
+    """Blank words (a too long token) included: the hits land on the right token indexes."""
+    compiled = _compiled(tuple(endings), tuple(substrings), tuple(exact))
+    expected = [
+        i
+        for i, w in enumerate(words)
+        if any(w.endswith(k) for k in endings) or any(k in w for k in substrings) or w in exact
+    ]
+    assert list(compiled.scan(words).tokens_for(compiled.members[0])) == expected
+
+
+def test_a_word_key_hits_that_token_only() -> None:
+    compiled = _compiled(words=("د", "ام"))
+    p = compiled.members[0]
+    words = ["د", "بعد", "ام", "العام", "امام", "د"]
+    assert list(compiled.scan(words).tokens_for(p)) == [0, 2, 5]
 
 
 def test_a_too_short_substring_key_means_every_token() -> None:
