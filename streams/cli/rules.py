@@ -28,9 +28,15 @@ from streams.times import parse_rfc3339
 
 # ---------------------------------------------------------------- validate
 def _schema_problems(doc: RuleFile, data: Any) -> list[Problem]:
-    """JSON Schema (schemas/rules.v1.json) problems the rule validator did not already report."""
-    from streams.validation import validator
+    """JSON Schema (schemas/rules.v1.json) problems the rule validator did not already report.
 
+    The compiled check first: only its "valid" is taken (it never calls valid what the
+    reference rejects), and the reference validator, which names each problem, runs only for
+    a file that fails it (on a 10,000-rule pack it took 3.6 s, the compiled one 0.01 s)."""
+    from streams.validation import surely_valid, validator
+
+    if surely_valid("rules-file", data):
+        return []
     reported = {p.rule for p in doc.problems}
     out: list[Problem] = []
     for error in validator("rules-file").iter_errors(data):

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from streams.rules import Problem, RuleError, RuleFile, RuleSet, RuleSpec, parse_rule
+from streams.rules.gcpause import gc_paused
 
 SCHEMA_VERSION = 1
 
@@ -147,6 +148,14 @@ class RuleState:
             or (old["version"] != message["version"])
         )
 
+    def apply_all(self, records: Iterable[tuple[bytes | None, bytes | None]]) -> bool:
+        """Fold records in order (`apply` each); return whether the live rule set changed."""
+        changed = False
+        with gc_paused():
+            for key, value in records:
+                changed |= self.apply(key, value)
+        return changed
+
     def _reject(self, rule_id: str, why: str) -> bool:
         self.rejected[rule_id] = why
         log.warning("rule message rejected", extra={"rule": rule_id, "reason": why[:300]})
@@ -154,7 +163,8 @@ class RuleState:
 
     def ruleset(self) -> RuleSet:
         """Compile the live rules (sorted by id, so every worker builds the same set)."""
-        return RuleSet([self.specs[k] for k in sorted(self.specs)])
+        with gc_paused():
+            return RuleSet([self.specs[k] for k in sorted(self.specs)])
 
     def fingerprint(self) -> str:
         """Short hash of (id, version) of every live rule: equal on workers that agree."""

@@ -12,12 +12,14 @@ from typing import Any
 
 import yaml
 
+from streams.rules.gcpause import gc_paused
 from streams.rules.model import Problem, RuleError
 from streams.severity import SEVERITIES
 from streams.text.arabic import (
     Tokens,
     normalize_with_offsets,
 )
+from streams.text.memo import WordMemo
 
 DEFAULT_NEAR_WITHIN = 3  # tokens, when `unless_near` gives no `within`
 MAX_PHRASE_WORDS = 12  # longer "phrases" are almost always a pasted sentence by mistake
@@ -138,6 +140,14 @@ class RuleSpec:
     tags: tuple[str, ...] = ()
     lists_used: tuple[str, ...] = ()  # named lists the rule references
     tests: tuple[tuple[str, bool], ...] = ()  # (text, should fire)
+
+
+# Valid phrases already checked, by the string as written: a pack's phrases recur (every rule
+# message carries the named lists it uses) and a reload checks them all again. The checks and
+# the normalisation depend on the string alone, so a remembered phrase is the same PhraseSpec.
+# Bounded (a long-running worker sees every pushed edition of every phrase): a 10,000-rule
+# pack has ~25,000 distinct phrases, ~10 MB remembered at this cap.
+_PHRASES: WordMemo[PhraseSpec] = WordMemo(60_000)
 
 
 class _Invalid(Exception):
@@ -302,6 +312,9 @@ class _Validator:
     def phrase(self, path: str, item: Any) -> PhraseSpec:
         if not isinstance(item, str):
             raise self.fail(path, f"phrases must be strings, got {item!r}")
+        known = _PHRASES.get(item)
+        if known is not None:  # a valid phrase seen before: same checks, same result
+            return known
         bad = sorted({ch for ch in item if ch in _REGEX_CHARS})
         if bad:
             raise self.fail(
@@ -316,7 +329,7 @@ class _Validator:
             raise self.fail(path, f"empty phrase {item!r}")
         if len(words) > MAX_PHRASE_WORDS:
             raise self.fail(path, f"phrase {item!r} has more than {MAX_PHRASE_WORDS} words")
-        return PhraseSpec(" ".join(item.split()), words)
+        return _PHRASES.remember(item, PhraseSpec(" ".join(item.split()), words))
 
     def named_list(self, path: str, name: Any) -> tuple[PhraseSpec, ...]:
         if not isinstance(name, str) or name not in self.lists:
@@ -593,14 +606,15 @@ def read_rule_file(path: str | Path) -> tuple[RuleFile, Any]:
     """`load_rule_file`, and the YAML document it read (None when it could not read one), for
     callers that check the document further without reading the file again."""
     name = str(path)
-    try:
-        data = read_yaml(path)
-    except OSError as exc:
-        problem = Problem(f"cannot read: {exc.strerror or exc}", file=name)
-        return RuleFile(name, problems=[problem]), None
-    except yaml.YAMLError as exc:
-        return RuleFile(name, problems=[Problem(f"not valid YAML: {exc}", file=name)]), None
-    return parse_document(data, name), data
+    with gc_paused():  # a large pack is a few million objects, all kept: nothing to collect
+        try:
+            data = read_yaml(path)
+        except OSError as exc:
+            problem = Problem(f"cannot read: {exc.strerror or exc}", file=name)
+            return RuleFile(name, problems=[problem]), None
+        except yaml.YAMLError as exc:
+            return RuleFile(name, problems=[Problem(f"not valid YAML: {exc}", file=name)]), None
+        return parse_document(data, name), data
 
 
 def load_rule_file(path: str | Path) -> RuleFile:

@@ -9,6 +9,7 @@ the rule partitions between workers — each would see only some rules.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from streams import metrics
 from streams.kafka.admin import create_missing
 from streams.kafka.partitions import wait_for_partitions
 from streams.rules import RuleFile, RuleSet, load_rule_file
+from streams.rules.gcpause import gc_paused
 from streams.rules.messages import RuleState, plan_push
 from streams.settings import Settings
 from streams.times import utcnow
@@ -31,7 +33,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rasid.rules")
 
-POLL_MS = 250  # how long one fetch waits: changes apply well within the 5 s budget
+POLL_MS = 250  # how long one fetch waits for a first record (it returns as soon as one is in)
+# After reading to the topic's end, how long to wait for more before compiling: a pack being
+# pushed arrives over a second or so, and compiling what came so far only to compile it all
+# again moments later doubled a reload. A push hands every record to the producer at once,
+# so its records follow each other far closer than this.
+SETTLE_MS = 200
+MAX_CATCH_UP_S = 30.0  # records arriving for longer than this: compile what is there
+# One fetch may bring this much of the rules topic (aiokafka's default is 1 MB a partition:
+# a 10,000-rule pack was five fetches, each a round trip after folding the previous one).
+FETCH_BYTES = 16 * 1024 * 1024
+# A push's records go out in batches of this much (aiokafka's default, 16 kB, made a
+# 10,000-rule pack ~270 produce requests, one after the other); under the broker's default
+# limit of 1 MB a batch.
+BATCH_BYTES = 512 * 1024
 RULES_TOPIC_CONFIG = {
     "cleanup.policy": "compact",
     # compact soon after a change, so the topic stays small and a restart reads little
@@ -67,6 +82,8 @@ class RuleReader:
             enable_auto_commit=False,
             group_id=None,
             auto_offset_reset="earliest",
+            max_partition_fetch_bytes=FETCH_BYTES,
+            fetch_max_bytes=FETCH_BYTES,
         )
         await consumer.start()
         self.consumer = consumer
@@ -94,23 +111,51 @@ class RuleReader:
                 return changed
             changed |= await self.poll(timeout_ms=1000)
 
+    async def catch_up(self, settle_ms: int = SETTLE_MS) -> bool:
+        """After a fetch that brought records: read on while records keep coming, until the
+        end the last fetch saw is reached and `settle_ms` passes without a record (a pack
+        still being published is read whole before the caller compiles); for at most
+        MAX_CATCH_UP_S. Return whether the live rules changed.
+
+        The end is the fetches' high watermark, not `end_offsets`: that request waits behind
+        the consumer's fetch in flight, which the broker holds up to fetch.max.wait (500 ms)
+        when there is nothing new."""
+        assert self.consumer is not None
+        deadline = time.monotonic() + MAX_CATCH_UP_S
+        changed = False
+        while time.monotonic() < deadline:
+            got, more = await self._fetch(settle_ms)
+            changed |= more
+            if not got and await self._at_high_watermark():
+                break
+        return changed
+
+    async def _at_high_watermark(self) -> bool:
+        assert self.consumer is not None
+        for tp in self.partitions:
+            high = self.consumer.highwater(tp)
+            if high is not None and await self.consumer.position(tp) < high:
+                return False
+        return True
+
     async def poll(self, timeout_ms: int = POLL_MS) -> bool:
         """One fetch; return whether the live rules changed."""
+        return (await self._fetch(timeout_ms))[1]
+
+    async def _fetch(self, timeout_ms: int) -> tuple[bool, bool]:
+        """One fetch: (whether it brought records, whether the live rules changed)."""
         assert self.consumer is not None
         batch = await self.consumer.getmany(*self.partitions, timeout_ms=timeout_ms)
         records = [(r.key, r.value) for part in batch.values() for r in part]
         if not records:
-            return False
-        # Checking and parsing a rule is ~0.3 ms: a pack of 10,000 arriving would hold the
-        # event loop (the agents, /metrics, heartbeats) for seconds. Only this task touches
-        # the state, so folding it on a thread is safe.
-        return await asyncio.to_thread(self._fold, records)
+            return False, False
+        # Checking and parsing 10,000 rules takes a good fraction of a second: on the loop it
+        # would hold the agents, /metrics and heartbeats. Only this task touches the state, so
+        # folding it on a thread is safe.
+        return True, await asyncio.to_thread(self._fold, records)
 
     def _fold(self, records: list[tuple[bytes | None, bytes | None]]) -> bool:
-        changed = False
-        for key, value in records:
-            changed |= self.state.apply(key, value)
-        return changed
+        return self.state.apply_all(records)
 
     def is_empty(self) -> bool:
         """Nothing was ever written: every end offset is 0. (A topic whose rules were all
@@ -140,7 +185,9 @@ async def publish(
     records stay in order."""
     own = producer is None
     if own:
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", max_batch_size=BATCH_BYTES
+        )
         await producer.start()
     try:
         acks = [
@@ -160,8 +207,9 @@ async def push_files(
     import orjson
 
     state = await read_rules(settings)
-    plan = plan_push(files, state.messages, now=utcnow(), updated_by=updated_by)
-    records = [(c.id, orjson.dumps(c.message)) for c in plan if c.message is not None]
+    with gc_paused():  # 10,000 messages built and kept: see streams.rules.gcpause
+        plan = plan_push(files, state.messages, now=utcnow(), updated_by=updated_by)
+        records = [(c.id, orjson.dumps(c.message)) for c in plan if c.message is not None]
     if records:
         await publish(settings, list(records))
     return plan
@@ -174,6 +222,7 @@ class LiveRules:
         self.settings = settings
         self.on_change = on_change
         self.reader: RuleReader | None = None
+        self.versions: dict[str, int] | None = None  # rasid_rule_version as last published
 
     async def load(self) -> None:
         reader = RuleReader(self.settings)
@@ -204,9 +253,9 @@ class LiveRules:
         while True:
             try:
                 if await self.reader.poll():
-                    # read up to the end as of now (a pack pushed at once is several fetches:
-                    # 10,000 rules are ~4 MB), then compile once
-                    await self.reader.read_to_end()
+                    # read on while the records keep coming (a pack is pushed over a second
+                    # or so: 10,000 rules are ~4 MB), then compile once
+                    await self.reader.catch_up()
                     await self._swap(self.reader.state)
             except asyncio.CancelledError:
                 raise
@@ -233,24 +282,43 @@ class LiveRules:
 
     async def _swap(self, state: RuleState) -> None:
         started = time.perf_counter()
-        ruleset = await asyncio.to_thread(state.ruleset)  # ~1 s for 10,000 rules: off the loop
+
+        def compile_() -> tuple[RuleSet, str, dict[str, int]]:
+            versions = {k: int(m["version"]) for k, m in state.messages.items()}
+            return state.ruleset(), state.fingerprint(), versions
+
+        # ~0.3 s of CPU for 10,000 rules: off the loop
+        ruleset, fingerprint, versions = await asyncio.to_thread(compile_)
         self.on_change(ruleset, state)  # in the loop: the pipeline sees the old or the new set
-        metrics.set_ruleset(len(ruleset), state.fingerprint())  # rasid_ruleset_info{version}
+        metrics.set_ruleset(len(ruleset), fingerprint)  # rasid_ruleset_info{version}
         metrics.RULES_GENERATION.inc()
         metrics.RULES_REJECTED.set(len(state.rejected))
-        metrics.RULE_VERSION.clear()
-        for rule_id, message in state.messages.items():
-            metrics.RULE_VERSION.labels(rule=rule_id).set(message["version"])
+        self._publish_versions(versions)
         log.info(
             "rules loaded",
             extra={
                 "rules": len(ruleset),
-                "fingerprint": state.fingerprint(),
-                "versions": {k: m["version"] for k, m in sorted(state.messages.items())},
+                "fingerprint": fingerprint,
+                "versions": dict(sorted(versions.items())),
                 "rejected": sorted(state.rejected),
                 "compile_ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )
+
+    def _publish_versions(self, versions: dict[str, int]) -> None:
+        """rasid_rule_version{rule}: set whole on the first load, then only the rules that
+        changed or went (10,000 labels set anew took ~50 ms of the event loop per reload)."""
+        last = self.versions
+        if last is None:
+            metrics.RULE_VERSION.clear()
+            last = {}
+        for rule_id in last.keys() - versions.keys():
+            with contextlib.suppress(KeyError):  # cleared meanwhile: nothing to remove
+                metrics.RULE_VERSION.remove(rule_id)
+        for rule_id, version in versions.items():
+            if last.get(rule_id) != version:
+                metrics.RULE_VERSION.labels(rule=rule_id).set(version)
+        self.versions = versions
 
 
 def attach(ctx: WorkerContext) -> LiveRules:

@@ -130,3 +130,15 @@ def test_backtest_refuses_invalid_rules(tmp_path: Path, capsys: pytest.CaptureFi
     path.write_text(BAD, encoding="utf-8")
     assert main(["rules", "backtest", str(path), "--jsonl", str(ARCHIVE)]) == 1
     assert "problem(s)" in capsys.readouterr().err
+
+
+def test_a_problem_only_the_schema_sees_is_still_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The compiled schema check answers first; a file it rejects gets the reference's
+    explanation (here a file-level field the rule checks do not look at)."""
+    path = tmp_path / "versioned.yaml"
+    path.write_text("version: 2\nrules:\n  - {id: ok, title: t, severity: low, match: اغتيال}\n")
+    assert main(["rules", "validate", str(path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"error: {path}: field 'version': schema: 1 was expected", "1 problem(s)"]

@@ -471,3 +471,25 @@ def test_matches_per_hit_are_capped_title_first() -> None:
     assert len(hit.matches) == 20
     assert hit.matches[0].field == "title"
     assert [m.start for m in hit.matches[1:]] == [i * len("اشتباكات ") for i in range(19)]
+
+
+def test_a_phrase_checked_before_gives_the_same_result_and_a_bad_one_is_reported_again() -> None:
+    """Checked phrases are remembered (a reload checks every phrase of every rule again): the
+    remembered one is the same as a fresh check, and an invalid phrase is never remembered."""
+    from streams.rules import parse_rule
+    from streams.rules.spec import _PHRASES, Leaf
+
+    written = "  الخطوط   الحمراء "
+    _PHRASES.pop(written, None)
+    rule = {"id": "r", "title": "t", "severity": "low", "match": {"phrase": written}}
+    first, second = parse_rule(rule), parse_rule({**rule, "match": {"phrase": [written]}})
+    assert first.expr == second.expr
+    assert isinstance(second.expr, Leaf)
+    (phrase,) = second.expr.phrases
+    assert (phrase.written, phrase.words) == ("الخطوط الحمراء", ("الخطوط", "الحمراء"))
+    assert _PHRASES[written] is phrase
+    bad = {**rule, "match": {"phrase": "مترو|قطار"}}
+    for _ in range(2):
+        with pytest.raises(RuleError, match="regex syntax is not supported"):
+            parse_rule(bad, position=0, file="f.yaml")
+    assert "مترو|قطار" not in _PHRASES

@@ -143,3 +143,20 @@ def test_raw_rule_is_the_first_written_with_that_id() -> None:
     assert parsed.problems  # the duplicate id and the string are reported
     assert parsed.raw_rule("red-line")["title"] == "Red line"
     assert parsed.raw_rule("red-line") is parsed.rules[0]
+
+
+def test_apply_all_folds_like_apply_one_by_one() -> None:
+    other = rule(id="assassination", match="اغتيال")
+    records: list[tuple[bytes | None, bytes | None]] = [
+        (b"red-line", _value(rule())),
+        (b"assassination", _value(other)),
+        (b"red-line", b"{not json"),  # rejected: the good rule stays
+        (b"assassination", None),
+        (b"red-line", _value(rule(title="x"), 2)),
+    ]
+    one_by_one, bulk = RuleState(), RuleState()
+    changed = [one_by_one.apply(k, v) for k, v in records]
+    assert bulk.apply_all(records) is any(changed) is True
+    assert bulk.messages == one_by_one.messages and bulk.rejected == one_by_one.rejected
+    assert bulk.specs == one_by_one.specs and bulk.records == 5
+    assert bulk.apply_all([(b"red-line", _value(rule(title="x"), 2))]) is False  # no change

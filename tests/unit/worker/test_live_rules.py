@@ -80,3 +80,100 @@ async def test_compiling_happens_off_the_loop_and_the_swap_is_one_store() -> Non
     assert ticks > 0  # the loop ran while the 2,000 rules compiled
     (ruleset,) = swapped
     assert len(ruleset) == 2000
+
+
+class _Topic:
+    """A fake consumer of one partition: each fetch brings the next batch (None: a fetch that
+    finds nothing new yet); `high` is the broker's end, as a fetch response reports it."""
+
+    def __init__(self, batches: list[list[tuple[bytes | None, bytes | None]] | None]) -> None:
+        self.batches = batches
+        self.pos = 0
+        self.high = sum(len(b) for b in batches if b)  # everything is on the broker already
+        self.fetches = 0
+
+    async def getmany(self, *partitions: Any, timeout_ms: int) -> dict[Any, list[Any]]:
+        self.fetches += 1
+        got = self.batches.pop(0) if self.batches else None
+        if not got:
+            await asyncio.sleep(timeout_ms / 1000)
+            return {}
+        self.pos += len(got)
+        return {partitions[0]: [SimpleNamespace(key=k, value=v) for k, v in got]}
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return self.high
+
+    async def position(self, tp: TopicPartition) -> int:
+        return self.pos
+
+
+def _reader(topic: _Topic) -> RuleReader:
+    reader = RuleReader(Settings())
+    reader.consumer = topic  # type: ignore[assignment]
+    reader.partitions = [TopicPartition("rasid.rules", 0)]
+    return reader
+
+
+async def test_catch_up_reads_a_pack_arriving_over_several_fetches_before_compiling() -> None:
+    records = _records(30)
+    # the pack comes in pieces; one fetch in the middle finds nothing yet, but the end the
+    # broker reported is not reached, so reading goes on
+    topic = _Topic([records[:10], records[10:20], None, records[20:]])
+    reader = _reader(topic)
+    assert await reader.poll() is True  # the first piece: what `follow` wakes up on
+    assert await reader.catch_up(settle_ms=1) is True
+    assert len(reader.state.specs) == 30
+    assert topic.fetches == 5  # the four, then one that found nothing at the end: done
+
+
+async def test_catch_up_stops_at_the_end_after_one_quiet_fetch() -> None:
+    topic = _Topic([_records(5)])
+    reader = _reader(topic)
+    await reader.poll()
+    assert await reader.catch_up(settle_ms=1) is False  # nothing more came: nothing changed
+    assert topic.fetches == 2
+
+
+async def test_a_pack_in_several_fetches_is_compiled_and_swapped_once() -> None:
+    topic = _Topic([None, *(list(b) for b in _chunks(_records(40), 10))])
+    swapped: list[RuleSet] = []
+    live = LiveRules(Settings(), lambda ruleset, _state: swapped.append(ruleset))
+    live.reader = _reader(topic)
+    follower = asyncio.create_task(live.follow())
+    try:
+        for _ in range(500):
+            if swapped:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # a second compile would have come by now
+    finally:
+        follower.cancel()
+    assert [len(r) for r in swapped] == [40]
+
+
+def _chunks(
+    records: list[tuple[bytes | None, bytes | None]], size: int
+) -> list[list[tuple[bytes | None, bytes | None]]]:
+    return [records[i : i + size] for i in range(0, len(records), size)]
+
+
+async def test_rule_versions_are_published_for_the_changed_and_removed_rules() -> None:
+    from prometheus_client import REGISTRY
+
+    def version(rule_id: str) -> float | None:
+        return REGISTRY.get_sample_value("rasid_rule_version", {"rule": rule_id})
+
+    state = RuleState()
+    state.apply_all(_records(3))
+    live = LiveRules(Settings(), lambda _ruleset, _state: None)
+    await live._swap(state)
+    assert [version(f"r-{i}") for i in range(3)] == [1, 1, 1]
+    now = utcnow()
+    bumped = {"id": "r-1", "version": 2, "title": "rule 1 again", "severity": "low"}
+    bumped["match"] = "كلمة1 خاصة1"
+    state.apply_all(
+        [(b"r-0", None), (b"r-1", orjson.dumps(build_message(bumped, {}, version=2, now=now)))]
+    )
+    await live._swap(state)
+    assert [version(f"r-{i}") for i in range(3)] == [None, 2, 1]
