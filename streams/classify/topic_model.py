@@ -18,6 +18,13 @@ memoised prefix (no memo of pairs, whose vocabulary has no end). A text's words,
 go through C-level map/zip/filter steps rather than a Python loop per word, summed in a fixed
 order: words as they first occur, then pairs as they first occur (a set's order before, which
 varied with the process's string hashing). No runtime dependency.
+
+A word the memo has not seen (issue 13: a stream brings new words for ever) is looked up by its
+model form first: the forms are memoised too (bounded), and the words of one form share its
+entry, so «والانفجار» after «انفجار» costs the form's stripping alone. A new form's n-grams are
+sliced from its UTF-8 bytes (encoded once); only the unseen words of a text go through a Python
+loop. The worker's path fills neither `feature`'s nor `word_buckets`' cache (the memos hold
+what they would), which halves the model's memory after 20,000 articles.
 """
 
 from __future__ import annotations
@@ -25,14 +32,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
+import re
 import sys
 import zlib
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import compress, pairwise, repeat, starmap
-from operator import add, and_, itemgetter, mul, sub
+from itertools import compress, pairwise, repeat
+from operator import add, and_, itemgetter, mul, not_, sub
 from typing import cast
 
 import orjson
@@ -49,6 +57,7 @@ BUCKETS = 1 << 20
 NGRAMS = (3, 4, 5)
 EXPLAIN = 5  # words given as evidence
 _CACHE_MAX = 200_000  # memoised words (bounded memory in a long-running worker)
+_FORMS_MAX = 100_000  # memoised model forms
 _MASK = BUCKETS - 1
 
 
@@ -89,9 +98,50 @@ def _gram_slices(size: int) -> tuple[slice, ...]:
     return tuple(slice(i, i + n) for n in NGRAMS for i in range(size - n + 1))
 
 
+def _word_buckets(stem: str, data: bytes) -> tuple[int, ...]:
+    """`word_buckets(stem)`, not cached (its caller memoises), from the word's UTF-8 bytes
+    (`data`); cheaper for a word written in letters of two bytes each (Arabic): its n-grams are
+    sliced from the marked word's bytes rather than each encoded on its own (the same bytes,
+    so the same CRCs)."""
+    if _TWO_BYTE_LETTERS(stem) is None:
+        return word_buckets.__wrapped__(stem)
+    marked = b"<" + data + b">"
+    grams = [b"w:" + data, *map(marked.__getitem__, _BYTE_SLICES[len(stem)])]
+    return tuple(map(and_, map(zlib.crc32, grams), repeat(_MASK)))
+
+
+_TWO_BYTE_LETTERS = re.compile("[\u0080-\u07ff]+").fullmatch  # two bytes each in UTF-8
+
+
+def _byte_slices(letters: int) -> tuple[slice, ...]:
+    """`_gram_slices` of «<word>» in its UTF-8 bytes, for a word of `letters` letters of two
+    bytes each: «<» and «>» take one byte, so character c starts at byte 2c - 1 (c ≥ 1)."""
+    size = letters + 2
+
+    def byte(c: int) -> int:
+        return 0 if c == 0 else 2 * size - 2 if c == size else 2 * c - 1
+
+    return tuple(slice(byte(g.start), byte(g.stop)) for g in _gram_slices(size))
+
+
+class _ByteSlices(dict[int, tuple[slice, ...]]):
+    """`_byte_slices` by number of letters, worked out once per length (words have at most
+    MAX_WORD_CHARS letters: a bounded table)."""
+
+    def __missing__(self, letters: int) -> tuple[slice, ...]:
+        slices = self[letters] = _byte_slices(letters)
+        return slices
+
+
+_BYTE_SLICES = _ByteSlices()
+
+
 @lru_cache(maxsize=65536)
 def pair_bucket(pair: tuple[str, str]) -> int:
     return _bucket(f"p:{pair[0]} {pair[1]}")
+
+
+_PAIR_START = zlib.crc32(b"p:")
 
 
 def pair_prefix(stem: str) -> int:
@@ -173,13 +223,16 @@ class Guess:
         return done
 
     def _where(self, stem: str) -> tuple[str, int]:
-        """(field, token index) of the word's first occurrence (title first)."""
-        for name, stems in self._positions:
-            try:
+        """(field, token index) of the word's first occurrence (title first): a known word is
+        always in the text it was read from, so the last field is searched without a check."""
+        positions = self._positions
+        last = len(positions) - 1
+        for k in range(last):
+            name, stems = positions[k]
+            if stem in stems:
                 return name, stems.index(stem)
-            except ValueError:
-                continue
-        raise ValueError(stem)  # a known word is always in the text it was read from
+        name, stems = positions[last]
+        return name, stems.index(stem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +244,10 @@ class TopicModel:
     # what the model makes of it (`_Word`).
     _words: WordMemo[_Word] = field(
         default_factory=lambda: WordMemo(_CACHE_MAX), compare=False, repr=False
+    )
+    # … and model form → the same entry, shared by the words of that form
+    _forms: WordMemo[_Word] = field(
+        default_factory=lambda: WordMemo(_FORMS_MAX), compare=False, repr=False
     )
 
     @classmethod
@@ -219,15 +276,35 @@ class TopicModel:
         the sum of its features' weights (the word and its n-grams; None if none is shipped),
         its number of features, and what its pairs' buckets are computed from."""
         stem = feature(word)
-        if stem is None:
-            return _IGNORED
-        buckets = word_buckets(stem)
+        return _IGNORED if stem is None else self._form(stem)
+
+    def _form(self, stem: str) -> _Word:
+        """`word` of a word whose model form is `stem`."""
+        data = stem.encode()
+        buckets = _word_buckets(stem, data)
         vectors = list(filter(None, map(self.weights.get, buckets)))  # in the buckets' order
         vector = tuple(map(sum, zip(*vectors, strict=True))) if vectors else None
-        return (stem, vector, len(buckets), pair_prefix(stem), stem.encode())
+        prefix = zlib.crc32(b" ", zlib.crc32(data, _PAIR_START))  # pair_prefix(stem)
+        return (stem, vector, len(buckets), prefix, data)
 
     def _word(self, word: str) -> _Word:
-        return self._words.remember(word, self.word(word))
+        """`word`, memoised: per word, and per model form (a new word of a known form, such as
+        «والانفجار» after «انفجار», costs its form alone)."""
+        stem = feature.__wrapped__(word)  # the memo of words is feature's cache here
+        if stem is None:
+            entry = _IGNORED
+        else:
+            entry = self._forms.get(stem) or self._forms.remember(stem, self._form(stem))
+        return self._words.remember(word, entry)
+
+    def _fill(self, words: list[str], memoised: list[_Word | None]) -> list[_Word]:
+        """`memoised` (the memo's entries for `words`, None for a word it has not seen)
+        completed in place: a Python loop over the unseen words alone."""
+        get = self._words.get
+        for i in compress(range(len(words)), map(not_, memoised)):
+            word = words[i]
+            memoised[i] = get(word) or self._word(word)  # (the word may repeat)
+        return cast(list[_Word], memoised)
 
     def guess(self, fields: Sequence[tuple[str, Tokens]]) -> Guess | None:
         """The best topic for these (field, tokens), or None when no known word occurs.
@@ -237,31 +314,29 @@ class TopicModel:
         memoised parts. Per word and per pair, a few C-level steps (map, zip, filter)."""
         get = self._words.get
         distinct: dict[str, _Word] = {}  # model form → its entry, in order of first occurrence
-        # distinct pairs of neighbouring words, in text order → (second word's bytes, CRC-32
-        # of the key up to it)
-        pairs: dict[tuple[str, str], tuple[bytes, int]] = {}
+        # distinct pairs of neighbouring words, in text order → CRC-32 of the pair's key
+        pairs: dict[tuple[str, str], int] = {}
         positions: list[tuple[str, list[str | None]]] = []
         for name, tokens in fields:
             words = tokens.words if name == "title" else tokens.words[:BODY_WORDS]
             memoised: list[_Word | None] = list(map(get, words))
-            entries = cast(list[_Word], memoised)
-            if not all(memoised):  # words not seen before (or forgotten): None
-                entries = [e or self._word(w) for e, w in zip(memoised, words, strict=True)]
+            # (words not seen before, or forgotten, are None: computed first)
+            entries = cast(list[_Word], memoised) if all(memoised) else self._fill(words, memoised)
             stems: list[str | None] = list(map(_stem_of, entries))
             positions.append((name, stems))
             kept: list[_Word] = list(compress(entries, stems))
             if kept:
                 forms: list[str] = list(map(_stem_of, kept))
                 distinct.update(zip(forms, kept, strict=True))
-                parts = zip(map(_bytes_of, kept[1:]), map(_prefix_of, kept[:-1]), strict=True)
-                pairs.update(zip(pairwise(forms), parts, strict=True))
-        entries_seen: list[_Word] = list(distinct.values())
-        vectors: list[Vector | None] = list(map(_vector_of, entries_seen))
+                # a pair's CRC continues its first word's (map stops at the shorter: kept[1:])
+                crcs = map(zlib.crc32, map(_bytes_of, kept[1:]), map(_prefix_of, kept))
+                pairs.update(zip(pairwise(forms), crcs, strict=True))
+        vectors: list[Vector | None] = list(map(_vector_of, distinct.values()))
         known: list[Vector] = list(filter(None, vectors))
         if not known:
             return None
-        n = sum(map(_count_of, entries_seen)) + len(pairs)
-        buckets = map(and_, starmap(zlib.crc32, pairs.values()), repeat(_MASK))
+        n = sum(map(_count_of, distinct.values())) + len(pairs)
+        buckets = map(and_, pairs.values(), repeat(_MASK))
         found: list[Vector] = list(filter(None, map(self.weights.get, buckets)))
         norm = 1.0 / math.sqrt(n)
         # The same sums and formulas as training's evaluation, in C (map) rather than in

@@ -14,6 +14,7 @@ import pytest
 from streams.classify.topic_model import (
     BUCKETS,
     TopicModel,
+    _word_buckets,
     default_model,
     feature,
     pair_bucket,
@@ -21,7 +22,7 @@ from streams.classify.topic_model import (
     text_buckets,
     word_buckets,
 )
-from streams.classify.topics import classify_topics, first_topic, lexicon_topics
+from streams.classify.topics import MIN_RAW, classify_topics, first_topic, lexicon_topics
 from streams.text.arabic import Tokens, tokenize
 
 TOPICS = ("security", "sports")
@@ -134,8 +135,13 @@ def test_first_topic_mixes_model_and_lexicons() -> None:
     assert guess is not None
     none: dict[str, float] = {}
     assert first_topic({}, guess, mix=0.0, min_margin=0.1, offsets=none) == "security"
-    too_close = guess.margin + 0.1
-    assert first_topic({}, guess, mix=0.0, min_margin=too_close, offsets=none) is None
+    too_close = guess.margin + 0.1  # the model cannot tell: the lexicons' topic decides …
+    lexicons = {"politics": MIN_RAW}
+    assert first_topic(lexicons, guess, mix=0.0, min_margin=too_close, offsets=none) is None
+    # … and when they report none, the model's leader all the same (not no topic at all)
+    assert first_topic({}, guess, mix=0.0, min_margin=too_close, offsets=none) == "security"
+    weak = {"politics": MIN_RAW - 0.5}
+    assert first_topic(weak, guess, mix=0.0, min_margin=too_close, offsets=none) == "security"
     assert first_topic({}, guess, mix=0.0, min_margin=0.1, min_known=3, offsets=none) is None
     # a prior (offset) or the lexicons can outweigh the model, but a topic no word of the text
     # weighs for is never put first by the model
@@ -257,13 +263,56 @@ def test_guess_is_the_dot_product_of_the_text_buckets(title: str, body: str) -> 
 
 
 def test_the_word_memo_stays_bounded_and_right() -> None:
-    model = tiny({"انفجار": (3.0, -3.0), "مباراه": (-2.5, 2.5)}, {})
-    model._words.cap = 4
-    text = "انفجار مباراه " + " ".join(f"كلمه{i}" for i in range(30))
+    weights = {"انفجار": (3.0, -3.0), "مباراه": (-2.5, 2.5)}
+    model, unbounded = tiny(weights, {}), tiny(weights, {})
+    model._words.cap, model._forms.cap = 4, 2
+    # unseen words, some of them twice in the text
+    text = "انفجار مباراه " + " ".join(f"كلمه{i}" for i in range(30)) + " مباراه والانفجار"
+    expected = unbounded.guess([("title", tokenize(text))])
     first = model.guess([("title", tokenize(text))])
     again = model.guess([("title", tokenize(text))])
-    assert len(model._words) <= 4
-    assert first is not None and again is not None and first.scores == again.scores
+    assert len(model._words) <= 4 and len(model._forms) <= 2
+    assert first is not None and again is not None and expected is not None
+    assert first.scores == again.scores == expected.scores
+    assert first.words() == again.words() == expected.words() == (("title", 0),)
+
+
+def test_the_words_of_one_model_form_share_its_memoised_entry() -> None:
+    model = tiny({"انفجار": (3.0, -3.0)}, {})
+    entry = model._word("انفجار")
+    assert model._word("والانفجار") is entry  # a new word, a known form: nothing recomputed
+    assert entry == model.word("والانفجار") == model.word("انفجار")
+    assert list(model._words) == ["انفجار", "والانفجار"] and list(model._forms) == ["انفجار"]
+    assert model._word("في") == model.word("في") and "في" not in model._forms  # ignored
+
+
+@pytest.mark.parametrize(
+    "stem",
+    [
+        "انفجار",
+        "اقتصاديه",
+        "رييس",
+        "ابل",  # 3 letters: «<ابل>» has one 5-gram
+        "اب",
+        "قزحبلوطيات",
+        "ٱلله",  # a letter outside the basic Arabic block, still two bytes
+        "ﻻعب",  # a presentation form: three bytes, the reference way
+        "iphone",  # one byte a letter
+        "كوفيد19",  # mixed widths
+        "€uro",
+    ],
+)
+def test_the_workers_ngram_buckets_are_the_reference_ones(stem: str) -> None:
+    assert _word_buckets(stem, stem.encode()) == word_buckets(stem)
+
+
+def test_the_explanation_points_at_each_words_first_occurrence_title_first() -> None:
+    fields = [
+        ("title", tokenize("الشرطة تحقق")),
+        ("body", tokenize("قال مصدر إن انفجار وقع قرب مقر الشرطة")),
+    ]
+    guess = TINY.guess(fields)
+    assert guess is not None and guess.words("security") == (("body", 3), ("title", 0))
 
 
 @pytest.mark.parametrize(
