@@ -12,16 +12,20 @@ the hot stage's side (new hits against the emitted ids, `candidate` bytes, `forw
 the story agent's loop (`prune`, `process`, `snapshot`) with dicts for the faust tables and
 the alerts "delivered" at once (no trend stage: its detector is bounded by its own key cap).
 
-At each mark it prints, per structure, its length and the bytes of its orjson dump (what the
-state holds, not Python's overhead), the process RSS, and with --tracemalloc the Python memory
+At each mark it prints the story agent's CPU time per article since the previous mark (its
+`refresh`, `prune`, `process`, `snapshot`; the hot stage's side not counted) and the part of
+it the garbage collector took, and per structure, its length and the bytes of its orjson dump
+(what the state holds, not Python's overhead), the process RSS, and with --tracemalloc the Python memory
 allocated since the start grouped by file, with --deep the bytes of the Python objects the
-stories, the index postings and the document frequencies hold (each object once). Skips cleanly when the corpus is absent.
+stories, the index postings and the document frequencies hold (each object once), and those of
+the stories per field of their state. Skips cleanly when the corpus is absent.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import pickle
 import sys
 import time
@@ -98,6 +102,17 @@ def deep_mb(root: Any) -> float:
     return total / 1e6
 
 
+def story_fields(stories: Any) -> list[tuple[str, float]]:
+    """MB of Python objects per field of the stories' states, heaviest first (a term string
+    shared by two stories' centroids counts once per field)."""
+    by_field: dict[str, list[Any]] = {}
+    for story in stories:
+        for key, value in story.items():
+            by_field.setdefault(key, []).append(value)
+    out = [(key, deep_mb(values)) for key, values in by_field.items()]
+    return sorted(out, key=lambda kv: -kv[1])
+
+
 def sizes(stage: story_stage.StoryStage, emitted: EmittedIds) -> dict[str, tuple[int, int]]:
     def dumped(x: Any) -> int:
         return len(orjson.dumps(x, default=list))
@@ -146,6 +161,15 @@ async def run(args: argparse.Namespace) -> None:
         tracemalloc.start()
         first = tracemalloc.take_snapshot()
     print(f"{'articles':>9} {'RSS MB':>7}  structure: items / orjson MB")
+    spent, agent_gc, done, gc_spent, gc_began = 0.0, 0.0, 0, [0.0], [0.0]
+
+    def collecting(phase: str, info: dict[str, int]) -> None:  # CPU time of the collector
+        if phase == "start":
+            gc_began[0] = time.process_time()
+        else:
+            gc_spent[0] += time.process_time() - gc_began[0]
+
+    gc.callbacks.append(collecting)
     with patch.object(story_stage, "deliver", delivered):
         for i in range(marks[-1]):
             enriched, hits = base[i % len(base)]
@@ -161,18 +185,32 @@ async def run(args: argparse.Namespace) -> None:
             if new:
                 emitted.remember((a["id"] for a in new), 0, now)
             emitted.flush(0, now)
+            began, collected = time.process_time(), gc_spent[0]
             story_stage.refresh(stage, now)
             story_stage.prune(stage, now)
             await story_stage.process(ctx, stage, value)  # type: ignore[arg-type]
             story_stage.snapshot(stage, now)
+            spent += time.process_time() - began
+            agent_gc += gc_spent[0] - collected
             if i + 1 in marks:
                 parts = "  ".join(
                     f"{name}: {n} / {b / 1e6:.1f}" for name, (n, b) in sizes(stage, emitted).items()
                 )
                 print(f"{i + 1:>9} {rss_mb():7.0f}  {parts}", flush=True)
+                n = i + 1 - done
+                print(
+                    f"          story agent CPU {1000 * spent / n:.3f} ms/article since the last"
+                    f" mark, of which garbage collection {1000 * agent_gc / n:.3f} ms",
+                    flush=True,
+                )
+                spent, agent_gc, done = 0.0, 0.0, i + 1
                 if args.deep:
                     held = (stage.stories.live, stage.index.postings, stage.df.counts)
                     print(f"          stories + index + docfreq: {deep_mb(held):.1f} MB of objects")
+                    fields = story_fields(stage.stories.live.values())
+                    print(
+                        "          of the stories: " + "  ".join(f"{k} {v:.1f}" for k, v in fields)
+                    )
                 if args.tracemalloc:
                     stats = tracemalloc.take_snapshot().compare_to(first, "filename")
                     for s in stats[:8]:

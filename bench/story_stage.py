@@ -29,10 +29,11 @@ streams/stories/cluster.py runs beside this one in the same process on the same 
 timed chunks interleaved (so both see the same load of a shared machine), and every
 assignment of the two is compared: it prints both figures, their ratio, the number of
 assignments that differ and of story states (as the table stores them) that differ, and
-whether the index postings and document frequencies are the same. With --features N, also the hot stage's `story_features` of both
-(DIR's streams/stories/features.py) on N ANT articles just enriched by the worker's pipeline
-(tokens memoised as in the hot stage; each article's features checked equal, dict order
-included).
+whether the index postings and document frequencies are the same (an earlier version's
+story copies, which named the fingerprint itself, compared as this version's digests). With
+--features N, also the hot stage's `story_features` of both (DIR's
+streams/stories/features.py) on N ANT articles just enriched by the worker's pipeline (tokens
+memoised as in the hot stage; each article's features checked equal, dict order included).
 """
 
 from __future__ import annotations
@@ -76,6 +77,15 @@ def _outcome(a: Any) -> tuple[Any, ...]:
     return (a.story_id, a.is_new, a.similarity, a.copy, a.size, a.sources, a.revised)
 
 
+def _state_bytes(story: Any) -> bytes:
+    """A story's state as the table stores it, its copies as this tree keeps them (an earlier
+    version's (outlet, fingerprint) pairs converted, as this tree converts a state it reads)."""
+    if story is None:
+        return b"null"
+    state = {**story, "copies": this_cluster._copies(story["copies"])}
+    return orjson.dumps(state, option=orjson.OPT_SORT_KEYS)
+
+
 def compare_assign(
     base: Path, inputs: list[Any], live: int, measure: int, window: float
 ) -> dict[str, Any]:
@@ -104,9 +114,7 @@ def compare_assign(
     base_ms, this_ms = (1000 * statistics.median(times[n]) for n in ("base", "this"))
     a, b = runs["base"], runs["this"]
     states = sum(
-        orjson.dumps(a.stories[sid], option=orjson.OPT_SORT_KEYS)
-        != orjson.dumps(b.stories.get(sid), option=orjson.OPT_SORT_KEYS)
-        for sid in a.stories
+        _state_bytes(a.stories[sid]) != _state_bytes(b.stories.get(sid)) for sid in a.stories
     )
     return {
         "assign_base_ms_median_chunk": round(base_ms, 3),

@@ -28,7 +28,8 @@ from collections import Counter
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import chain, compress
+from itertools import chain, compress, repeat
+from operator import mul, truediv
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
@@ -187,26 +188,41 @@ def article_vectors(
     out: Vectors = {}
     for name in FIELDS:
         counts: Mapping[str, int] = getattr(features, name)
-        weighted = [
-            ((tf[c] if c < 64 else 1.0 + log(c)) * weights[t], t)
-            for t, c in counts.items()
-            if c > 0
-        ]
+        if counts and min(counts.values()) > 0 and max(counts.values()) < 64:
+            # every count positive and in the table (nearly always): the same products in C
+            weighted = list(
+                zip(
+                    map(
+                        mul, map(tf.__getitem__, counts.values()), map(weights.__getitem__, counts)
+                    ),
+                    counts,
+                    strict=True,
+                )
+            )
+        else:
+            weighted = [
+                ((tf[c] if c < 64 else 1.0 + log(c)) * weights[t], t)
+                for t, c in counts.items()
+                if c > 0
+            ]
         n = ARTICLE_TERMS[name]
         # ties: the larger term; no heap when every term is kept (the body usually)
         top = heapq.nlargest(n, weighted) if len(weighted) > n else weighted
-        norm = math.sqrt(sum([w * w for w, _ in top])) or 1.0
-        out[name] = {t: w / norm for w, t in top}
+        ws = [w for w, _ in top]
+        norm = math.sqrt(sum(map(mul, ws, ws))) or 1.0
+        out[name] = dict(zip([t for _, t in top], map(truediv, ws, repeat(norm)), strict=True))
     return out
 
 
 def _dot(vector: Mapping[str, float], centroid: Mapping[str, float]) -> float:
-    # one lookup per term of the smaller side and no set built: cheaper than intersecting keys
-    # (and, measured, than the same loop as C iterators: `sum(map(mul, ...))`)
+    """Σ w·c over the terms of the smaller side, in its order, the terms the other lacks left
+    out: they add exactly +0.0 (weights are positive), so the sum is bit for bit the sum over
+    every term. All in C: the shared terms found by one probe each (~1 in 5 is shared), then
+    both weights of those looked up (~1.3× cheaper than a Python loop of `get`s)."""
     if len(vector) > len(centroid):
         vector, centroid = centroid, vector
-    get = centroid.get
-    return sum([w * get(t, 0.0) for t, w in vector.items()])
+    common = list(filter(centroid.__contains__, vector))
+    return sum(map(mul, map(vector.__getitem__, common), map(centroid.__getitem__, common)), 0.0)
 
 
 def _places(entities: Sequence[str], story: Mapping[str, int], norm: float = 0.0) -> float:
@@ -352,11 +368,21 @@ def _counted(counts: Mapping[str, int], items: Sequence[str], cap: int) -> dict[
     return out
 
 
+# The weights a unit vector rounded to 4 decimals can have, one float object each: the anchor
+# copies of all stories share them (k / 10000 is the double nearest k·10⁻⁴, as round(w, 4) is,
+# so each is equal to the weight it stands for; a float object per weight took 24 bytes).
+_FOURTHS = {k / 10000: k / 10000 for k in range(10001)}
+
+
 def _first_of(story: Mapping[str, Any]) -> dict[str, Any]:
     """What the anchor compares with: the story's first article (rounded: it is stored). Taken
     from a one-article story's own state when a second article (or a revision) comes."""
+    shared = _FOURTHS.get
     return {
-        **{name: {t: round(w, 4) for t, w in story[name].items()} for name in FIELDS},
+        **{
+            name: {t: shared(r := round(w, 4), r) for t, w in story[name].items()}
+            for name in FIELDS
+        },
         "entities": list(story["entities"]),
         "numbers": list(story["numbers"]),
     }
@@ -379,7 +405,8 @@ def add_member(story: dict[str, Any], vectors: Vectors, features: StoryFeatures,
                 centroid[t] = get(t, 0.0) + w
             if len(centroid) > CENTROID_TERMS[name]:
                 centroid = dict(_heaviest(centroid, CENTROID_TERMS[name]))
-            norms[name] = math.sqrt(sum([w * w for w in centroid.values()])) or 1.0
+            ws = centroid.values()
+            norms[name] = math.sqrt(sum(map(mul, ws, ws))) or 1.0
         else:  # a new story: the article's own unit vector (a new dict: it is the state)
             centroid = dict(vector)
             norms[name] = 1.0
@@ -709,14 +736,15 @@ def assign_story(
         if not anchored(p, vectors, features, story, at, params, query):
             continue
         best = (p, sid)
-    copy_key = [source, features.fingerprint]
+    key = copy_key(source, features.fingerprint)
     if best is None:
         sid, score, is_new = own, 1.0, True
         story = new_story(at)
     else:
         score, sid = best
         story, is_new = dict(stories[sid]), False
-        if copy_key in story["copies"]:
+        story["copies"] = _copies(story["copies"])
+        if key in story["copies"]:
             return _joined(story, sid, False, score, True)
     add_member(story, vectors, features, at)
     listed = [*story["articles"], article_id]
@@ -731,12 +759,31 @@ def assign_story(
     story["articles"] = listed
     if source not in story["sources"]:
         story["sources"] = [*story["sources"], source]
-    story["copies"] = [*story["copies"], copy_key][-MAX_COPIES:]
+    story["copies"] = [*story["copies"], key][-MAX_COPIES:]
     stories[sid] = story  # re-assigned, not mutated: a changelog table sees the change
     entries = query.index_entries() if is_new else index_entries(story, params.index_terms)
     index.add(sid, entries, story["last_seen"])
     index.joined(sid, article_id, story["last_seen"])
     return _joined(story, sid, is_new, score, False)
+
+
+def copy_key(source: str, fingerprint: str) -> tuple[str, int]:
+    """What a story remembers of a member to spot its outlet filing the same text again: the
+    outlet and a 63-bit digest of the text's fingerprint (a tuple of a shared outlet string and
+    an int: ~90 bytes in memory where a list of two strings took ~160, and no object for the
+    garbage collector to follow). Two texts of one outlet taken for a copy need a 63-bit
+    collision among a story's last MAX_COPIES pairs."""
+    digest = hashlib.blake2b(fingerprint.encode(), digest_size=8).digest()
+    return source, int.from_bytes(digest, "big") >> 1
+
+
+def _copies(copies: Sequence[Any]) -> Sequence[Any]:
+    """A story's copies as `copy_key` pairs: those of a state read back from the table (JSON
+    lists) or written by an earlier release (the fingerprint itself) are converted once, when
+    the story is next updated."""
+    if copies and type(copies[-1]) is not tuple:
+        return [(s, f) if isinstance(f, int) else copy_key(s, f) for s, f in copies]
+    return copies
 
 
 def expired_keys(table: Mapping[K, Any], field: str, horizon: float) -> list[K]:

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
+from sys import intern
 from typing import Any
 
 from streams.resources import data_file
@@ -114,14 +115,22 @@ class StoryFeatures:
 
     @classmethod
     def from_message(cls, message: Mapping[str, Any]) -> StoryFeatures:
+        """The features of a decoded candidate, their terms, numbers and places interned
+        (`sys.intern`): the stories' centroids, the index and the document frequencies then
+        share one string per term instead of holding a decoded copy per article (most of a
+        one-article story's memory), and a term found in them compares by identity."""
         return cls(
-            dict(message["title"]),
-            dict(message["lead"]),
-            dict(message["body"]),
-            tuple(message["numbers"]),
-            tuple(message["entities"]),
+            _interned(message["title"]),
+            _interned(message["lead"]),
+            _interned(message["body"]),
+            tuple(map(intern, message["numbers"])),
+            tuple(map(intern, message["entities"])),
             str(message["fingerprint"]),
         )
+
+
+def _interned(counts: Mapping[str, int]) -> dict[str, int]:
+    return dict(zip(map(intern, counts), counts.values(), strict=True))
 
 
 def _counts(terms: Iterable[str]) -> dict[str, int]:

@@ -20,6 +20,7 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
+from sys import intern
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -179,6 +180,8 @@ def _decode(value: Any) -> tuple[dict[str, Any], StoryFeatures]:
     # versions 1 and 2: first versions only, and nothing for the trends stage to count by
     cand = {"revision": 1, "event_at": message["at"], "title": "", "regions": [], "topics": []}
     cand.update(message)
+    # one string per outlet, shared by the stories' sources and copies (sys.intern)
+    cand["source"] = intern(message["source"])
     if message["schema_version"] == 1:
         return cand, NO_FEATURES
     return cand, StoryFeatures.from_message(message["features"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import json
 import math
 import random
 from collections.abc import Sequence
@@ -16,14 +17,18 @@ import pytest
 from streams.stories.cluster import (
     FEATURES,
     QUERY_TERMS,
+    Clusterer,
     Query,
     StoryIndex,
     StoryModel,
     StoryParams,
+    _dot,
+    _first_of,
     _heaviest,
     add_member,
     article_vectors,
     compare,
+    copy_key,
     new_story,
     probability,
 )
@@ -42,7 +47,7 @@ from streams.stories.features import (
 )
 from streams.text.arabic import normalize, tokenize
 
-from .test_stories import TEXTS
+from .test_stories import TEXTS, _assign, _features
 
 
 # -------------------------------------------------------------- references: the plain code
@@ -380,3 +385,77 @@ def test_candidates_are_the_plain_ranking(seed: int) -> None:
         assert index.candidates(vectors, horizon, params) == _ref_candidates(
             index, vectors, horizon, limit
         )
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_dot_is_the_plain_sum_over_the_smaller_side(seed: int) -> None:
+    """`_dot` sums only the shared terms, in C: bit for bit the plain loop over every term of
+    the smaller side (a term the other lacks adds exactly 0.0), disjoint and empty sides too."""
+    rng = random.Random(seed)
+    vocab = [f"ك{i}" for i in range(80)]
+    for _ in range(50):
+        a = _vector(rng, vocab, rng.randint(0, 40))
+        b = _vector(rng, vocab, rng.randint(0, 60))
+        for x, y in ((a, b), (b, a)):
+            small, big = (y, x) if len(x) > len(y) else (x, y)  # x's side when the same size
+            assert _dot(x, y) == sum([w * big.get(t, 0.0) for t, w in small.items()])
+
+
+def test_decoded_features_share_one_string_per_term() -> None:
+    """Two candidates decoded from JSON hold the same string objects for their terms, places
+    and numbers (interned), so the stories built from them do not each keep a copy."""
+    message = json.dumps(story_features(*TEXTS["story"], ["بغداد"]).as_message())
+    one, two = (StoryFeatures.from_message(json.loads(message)) for _ in range(2))
+    assert one == two and one.body
+    for name in ("title", "lead", "body"):
+        for a, b in zip(getattr(one, name), getattr(two, name), strict=True):
+            assert a is b
+    assert all(
+        a is b for a, b in zip(one.entities + one.numbers, two.entities + two.numbers, strict=True)
+    )
+
+
+def test_anchor_copies_share_their_rounded_weights() -> None:
+    """The anchor copy of a story's first article has each weight rounded to 4 decimals, as
+    stored, and two stories' copies hold one float object per rounded value."""
+    rng = random.Random(3)
+    vocab = [f"ك{i}" for i in range(40)]
+    stories = []
+    for _ in range(2):
+        story = new_story(0.0)
+        vectors = {name: _vector(rng, vocab, 30) for name in ("title", "lead", "body")}
+        add_member(story, vectors, StoryFeatures({}, {}, {}, (), (), "fp"), 0.0)
+        first = _first_of(story)
+        for name in ("title", "lead", "body"):
+            assert list(first[name].items()) == [(t, round(w, 4)) for t, w in story[name].items()]
+        stories.append(first)
+    values = {}
+    for first in stories:
+        for name in ("title", "lead", "body"):
+            for w in first[name].values():
+                assert values.setdefault(w, w) is w
+
+
+def test_a_same_outlet_copy_is_found_in_a_state_read_back_or_of_an_earlier_release() -> None:
+    """A story remembers its copies as (outlet, digest) pairs; a state read back from the table
+    (JSON lists) or written by an earlier release (the fingerprint itself) still spots the
+    outlet filing the same text again, and is converted when the story is next updated."""
+    for earlier in (False, True):
+        c = Clusterer()
+        _assign(c, "a", "s1", "story", 0)
+        _assign(c, "b", "s2", "rewrite", 10)
+        ((sid, story),) = c.stories.items()
+        assert story["copies"] == [
+            copy_key(s, _features(k).fingerprint) for s, k in (("s1", "story"), ("s2", "rewrite"))
+        ]
+        state = json.loads(json.dumps(story))  # as the table gives it back
+        if earlier:
+            state["copies"] = [["s1", _features("story").fingerprint], ["s2", "0f" * 12]]
+        c.stories[sid] = state
+        again = _assign(c, "c", "s1", "story", 20)  # s1's text again, under another id
+        assert (again.story_id, again.copy, again.size) == (sid, True, 2)
+        joined = _assign(c, "d", "s3", "rewrite", 30)
+        assert (joined.story_id, joined.copy, joined.size) == (sid, False, 3)
+        copies = c.stories[sid]["copies"]
+        assert all(type(p) is tuple and isinstance(p[1], int) for p in copies)
+        assert [s for s, _ in copies] == ["s1", "s2", "s3"]
