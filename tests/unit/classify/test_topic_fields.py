@@ -158,27 +158,33 @@ def test_health_is_a_field(title: str) -> None:
 
 # Health words in the news stay with the news: a health minister's politics, a hospital bombed
 # (the model itself says politics or security), and a hospital stormed, where the model's own
-# topic is health or technology but security comes first once the prior is added.
+# topic is health or technology but security comes first once the prior is added. Two of the
+# bombed and stormed hospitals no longer need that: since the security words of issue 15's
+# short posts («تقصف», «طائرات حربية», «الرصاص»), the lexicons themselves no longer name health
+# there, and the model retrained with them says security for security forces storming one.
 @pytest.mark.parametrize(
-    ("title", "expected", "model_says_news"),
+    ("title", "expected", "model_says_news", "health_leads"),
     [
-        ("وزير الصحة: الحكومة لن تستقيل والانتخابات في موعدها", "politics", True),
-        ("وزير الصحة يتهم المعارضة بعرقلة الإصلاحات في البرلمان", "politics", True),
-        ("قصف مستشفى في إدلب يقتل خمسة مدنيين", "security", True),
-        ("غارة جوية تدمر مستشفى ميدانيا ومقتل ممرضين", "security", True),
-        ("صاروخ يصيب مستشفى الأطفال ويقتل ثلاثة", "security", True),  # the lexicons: health
-        ("طائرات حربية تقصف مستشفى الولادة في حلب", "security", False),
-        ("قوات الأمن تقتحم مستشفى وتطلق الرصاص الحي على الأطباء", "security", False),
-        ("مسلحون يقتحمون مستشفى ويطلقون النار على المرضى", "security", False),
+        ("وزير الصحة: الحكومة لن تستقيل والانتخابات في موعدها", "politics", True, False),
+        ("وزير الصحة يتهم المعارضة بعرقلة الإصلاحات في البرلمان", "politics", True, False),
+        ("قصف مستشفى في إدلب يقتل خمسة مدنيين", "security", True, False),
+        ("غارة جوية تدمر مستشفى ميدانيا ومقتل ممرضين", "security", True, False),
+        ("صاروخ يصيب مستشفى الأطفال ويقتل ثلاثة", "security", True, False),
+        ("طائرات حربية تقصف مستشفى الولادة في حلب", "security", False, False),
+        ("قوات الأمن تقتحم مستشفى وتطلق الرصاص الحي على الأطباء", "security", True, False),
+        ("مسلحون يقتحمون مستشفى ويطلقون النار على المرضى", "security", False, True),
     ],
 )
-def test_health_words_in_the_news_stay(title: str, expected: str, model_says_news: bool) -> None:
+def test_health_words_in_the_news_stay(
+    title: str, expected: str, model_says_news: bool, health_leads: bool
+) -> None:
     raw, _ = lexicon_scores(title, "")
     assert raw["health"] >= FIELD_MIN  # a decisive health term is there
+    lead = raw["health"] >= FIELD_LEAD * max(v for t, v in raw.items() if t != "health")
+    assert lead == health_leads
     guess = _guess(title)
     assert (guess.topic in {"politics", "security"}) == model_says_news
-    if not model_says_news:  # the lexicons name health, but the prior's security holds
-        assert raw["health"] >= FIELD_LEAD * max(v for t, v in raw.items() if t != "health")
+    if not model_says_news:  # the model says health or technology, the prior's security holds
         assert first_topic(raw, guess, fields=frozenset()) == expected
     assert first_topic(raw, guess) == expected
     assert classify_topics(title, "")[0].code == expected
