@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate, islice
 from typing import overload
 
 # Characters dropped entirely: harakat and Quranic marks, tatweel, zero-width and bidi controls.
@@ -293,6 +294,11 @@ class Token:
 
 
 _WORD = re.compile(r"\w+")
+# The separators between words, kept by `split`: one C call gives the words and, from their
+# lengths and the separators', every word's position (see `Tokens`). `\W\W*`, not `\W+`: it
+# starts with a character class, so the engine skips to the next candidate in a tight loop
+# (as `_CHANGED_RUN`; ~15% faster on Arabic news).
+_SEPARATORS = re.compile(r"(\W\W*)")
 
 
 class Tokens(Sequence[Token]):
@@ -300,15 +306,38 @@ class Tokens(Sequence[Token]):
 
     Matchers scan `words` (plain strings, split in C); only the few tokens they hit become
     `Token`s with original offsets.
+
+    The text is split once, with «ة» kept, into words and the separators between them (one
+    regex pass: a pass each for the folded words, the kept words and the positions cost ~1.6x
+    as much on ANT). The folded words are the kept ones with «ة» replaced, in C over the words
+    joined; the positions are the running sums of the parts' lengths, summed (in C) the first
+    time a span is asked for.
     """
 
-    __slots__ = ("_kept", "_spans", "norm", "scan_hits", "words")
+    __slots__ = ("_bounds", "_kept", "_parts", "norm", "scan_hits", "words")
 
     def __init__(self, norm: Normalized) -> None:
         self.norm = norm
-        self.words: list[str] = cap_words(_WORD.findall(norm.text))  # too long: ""
-        self._spans: list[tuple[int, int]] | None = None
-        self._kept: list[str] | None = None
+        # [word, separator, word, …, word]: words at even indexes; only the first and the last
+        # may be empty (the text starts or ends with a separator, or is empty).
+        parts = _SEPARATORS.split(norm.kept_ta_marbuta)
+        kept = parts[::2]
+        if not kept[-1]:
+            kept.pop()
+        if kept and not kept[0]:
+            del kept[0]
+        cap_words(kept)  # too long: ""
+        self._kept = kept
+        if not kept:
+            self.words: list[str] = []
+        else:
+            joined = "\0".join(kept)  # "\0" is not a word character
+            if "ة" in joined:
+                self.words = joined.replace("ة", "ه").split("\0")
+            else:
+                self.words = list(kept)
+        self._parts: list[str] | None = parts
+        self._bounds: list[int] | None = None
         # The shared automaton's hits in these words (streams.text.scan keeps them here, so
         # every matcher reads the one scan of the field).
         self.scan_hits: object | None = None
@@ -316,8 +345,6 @@ class Tokens(Sequence[Token]):
     @property
     def words_keeping_ta_marbuta(self) -> list[str]:
         """`words` with «ة» not folded to «ه» (see `words_keeping_ta_marbuta`)."""
-        if self._kept is None:
-            self._kept = words_keeping_ta_marbuta(self.norm)
         return self._kept
 
     def __len__(self) -> int:
@@ -332,12 +359,29 @@ class Tokens(Sequence[Token]):
     def __getitem__(self, index: int | slice) -> Token | list[Token]:
         if isinstance(index, slice):
             return [self[k] for k in range(*index.indices(len(self.words)))]
+        if index < 0:
+            index += len(self.words)
+        if not 0 <= index < len(self.words):
+            raise IndexError("token index out of range")
         return Token(self.words[index], *self.span(index, index + 1))
 
+    def _make_bounds(self) -> list[int]:
+        """Normalised [start, end) of word k at [2k], [2k + 1] (and the ends of a trailing
+        separator after the last word)."""
+        parts = self._parts
+        assert parts is not None
+        if parts[0] or len(parts) == 1:  # starts with a word (or is empty)
+            bounds = list(accumulate(map(len, parts), initial=0))
+        else:  # with a separator: the first word starts after it
+            bounds = list(accumulate(map(len, islice(parts, 2, None)), initial=len(parts[1])))
+        self._bounds = bounds
+        self._parts = None
+        return bounds
+
     def _normalised_spans(self) -> list[tuple[int, int]]:
-        if self._spans is None:
-            self._spans = list(map(re.Match.span, _WORD.finditer(self.norm.text)))
-        return self._spans
+        bounds = self._bounds or self._make_bounds()
+        n = 2 * len(self.words)
+        return list(zip(bounds[0:n:2], bounds[1:n:2], strict=True))
 
     def original_spans(self) -> list[tuple[int, int]]:
         """[start, end) in the original text of every token."""
@@ -348,8 +392,8 @@ class Tokens(Sequence[Token]):
 
     def span(self, first: int, end: int) -> tuple[int, int]:
         """[start, end) in the original text of tokens first … end - 1 (first < end)."""
-        spans = self._spans or self._normalised_spans()  # a \w+ match is never empty
-        start, stop = spans[first][0], spans[end - 1][1]
+        bounds = self._bounds or self._make_bounds()
+        start, stop = bounds[2 * first], bounds[2 * end - 1]
         starts = self.norm._starts
         if len(starts) == 1:  # original_span, inlined: this runs for every hit
             return start, stop
