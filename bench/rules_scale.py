@@ -4,7 +4,8 @@ rules, and how long a live reload of a 10,000-rule pack takes (issue 13).
 
 Usage:
     .venv/bin/python bench/rules_scale.py [--bootstrap HOST:PORT] [--limit N] [--sizes 10,10000]
-        [--vocab-articles N] [DATA]
+        [--vocab-articles N] [--no-reload | --reload-only [--repeats N]] [--worker-root TREE]
+        [--profile PREFIX] [--env NAME=VALUE] [--poll SECONDS] [DATA]
 
 DATA defaults to ../shared/data/ant/ant_multisource.jsonl.gz (skipped cleanly if absent). The
 packs are `bench/match.py`'s: real word bigrams and unigrams of ANT articles that are not in
@@ -14,12 +15,23 @@ pack. Printed:
 - per pack size: one `rasid worker` (own topics, own rules topic, the pack as its default pack,
   pushed on its first start) runs `bench/pipeline.py`'s throughput run end to end (through the
   story stage): articles/s, worker CPU per article (all threads), the rules it reports loaded,
-  and the cost of the large pack against the small one (target: ≤ 2x);
+  and the cost of the large pack against the small one (target: ≤ 2x). The throughput run
+  scrapes the worker's /metrics every 0.2 s while the story stage catches up; with a series
+  per rule (rasid_rule_version, rasid_alerts_total) a 10,000-rule worker's scrape costs it
+  over 0.1 s of CPU, so the scrapes are counted, one is timed on the idle worker afterwards,
+  and the cost is printed again without them (a Prometheus scraping every 15 s costs it
+  ~1% of a core); `--poll 1` scrapes at most once a second (fewer to subtract; articles/s
+  then ends up to a second late). `--profile PREFIX`: py-spy each throughput run into PREFIX-<size>.txt;
+  `--env NAME=VALUE`: a worker setting (e.g. RASID_TRENDS_ENABLED=false, to see a stage's
+  share); `--worker-root`: the tree the workers run (a same-sitting before/after);
 - live reload: on the worker of the smallest pack, idle, the largest pack is pushed the way
-  `rasid rules push` does it (validate, read the topic, publish the changed rules); printed:
-  the push, and the time from its start until the worker's /metrics report every rule loaded
-  (target: ≤ 5 s). Then, while articles are flowing, the large pack again with every rule
-  changed (each at version 2): until the worker reports the last rule at its new version.
+  `rasid rules push` does it (validate: rules, schema, rule tests; read the topic, publish
+  the changed rules), from a process of its own; printed: the push, and the time from its start until the worker's
+  /metrics report every rule loaded (target: ≤ 5 s; looked for every 0.2 s). Then, while
+  `--limit` articles are flowing, the large pack again with every rule changed (each at
+  version 2): until the worker reports the last rule at its new version. `--reload-only`
+  skips the throughput runs: per `--repeats`, a fresh worker on the smallest pack takes both
+  reloads.
 
 It prints figures; it asserts nothing. Corpus data is only read.
 """
@@ -28,6 +40,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
 import sys
 import tempfile
 import time
@@ -38,11 +52,12 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import match, pipeline
-from streams.rules import load_rule_file
 from streams.settings import Settings
 from streams.worker.live_rules import push_files
 
 LOADED = ("rasid_rules_loaded ",)  # a /metrics line prefix
+SCRAPE_EVERY = 0.2  # s: how often a reload's end is looked for (its resolution)
+PUSH_CHILD = "--push-child"  # argv[1] of the process that pushes a pack (`push_child`)
 
 
 def write_pack(
@@ -57,23 +72,139 @@ def write_pack(
     return path
 
 
-async def reload(
-    dep: pipeline.Deployment, pack: Path, line: str, value: int
-) -> tuple[float, float]:
-    """Push `pack` to the deployment's rules topic; (seconds the push took, seconds from its
-    start until the worker's /metrics line starting with `line` reads `value`)."""
-    settings = Settings(
-        kafka_bootstrap=dep.bootstrap, topic_rules=dep.env["RASID_TOPIC_RULES"]
-    )  # fmt: skip
-    started = time.perf_counter()
-    doc = load_rule_file(pack)
-    await push_files(settings, [doc], updated_by="bench")
-    pushed = time.perf_counter() - started
-    while await loaded(dep, line) != value:
-        if time.perf_counter() - started > 120:
-            return pushed, float("inf")
-        await asyncio.sleep(0.05)
-    return pushed, time.perf_counter() - started
+async def reload(dep: pipeline.Deployment, pack: Path, line: str, value: int) -> str:
+    """Push `pack` to the deployment's rules topic from a process of its own, as `rasid rules
+    push` does (not in this one, where the articles' producer and watcher share its loop);
+    what it took: the push (and its CPU), the time from its start until the worker's /metrics
+    line starting with `line` reads `value` (and the worker's CPU meanwhile, all threads: on
+    a loaded machine the CPU says more than the clock). Times are taken by the pushing
+    process and this one on the same clock (time.time), the push's imports left out."""
+    cpu = pipeline.worker_cpu(dep)
+    cmd = [sys.executable, __file__, PUSH_CHILD, str(pack), dep.bootstrap]
+    child = await asyncio.create_subprocess_exec(
+        *cmd, dep.env["RASID_TOPIC_RULES"], stdout=asyncio.subprocess.PIPE
+    )
+    spawned = time.time()
+    seen: float | None = None
+    while (seen is None and time.time() - spawned < 120) or child.returncode is None:
+        if seen is None and await loaded(dep, line) == value:
+            seen = time.time()
+            cpu = pipeline.worker_cpu(dep) - cpu
+        # not faster: with 10,000 rules a /metrics page is 10,000 rasid_rule_version lines,
+        # ~60 ms of the worker's event loop to render (a scrape every 50 ms took most of it)
+        if child.returncode is not None:
+            await asyncio.sleep(SCRAPE_EVERY)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(child.wait(), SCRAPE_EVERY)
+    out, _ = await child.communicate()
+    if child.returncode != 0:
+        raise SystemExit(f"the push failed ({child.returncode})")
+    started, pushed, push_cpu = orjson.loads(out)
+    if seen is None:
+        return f"push {pushed:.2f} s (CPU {push_cpu:.2f} s), not loaded in 120 s"
+    return (
+        f"push {pushed:.2f} s (CPU {push_cpu:.2f} s), loaded by the worker {seen - started:.2f} "
+        f"s after the push started (worker CPU meanwhile {cpu:.2f} s)"
+    )
+
+
+def push_child(pack: str, bootstrap: str, topic: str) -> None:
+    """The pushing process, what `rasid rules push` runs: the file's checks (`check_files`:
+    rules, schema, rule tests), then `push_files`; prints [start time, seconds, CPU seconds]."""
+    from streams.cli.rules import check_files
+
+    settings = Settings(kafka_bootstrap=bootstrap, topic_rules=topic)
+    started, cpu = time.time(), time.process_time()
+    docs, problems = check_files([pack])
+    if problems:
+        raise SystemExit(f"{pack}: {problems[0]}")
+    asyncio.run(push_files(settings, docs, updated_by="bench"))
+    print(orjson.dumps([started, time.time() - started, time.process_time() - cpu]).decode())
+
+
+async def reloads(
+    dep: pipeline.Deployment,
+    tmp: Path,
+    pack: Path,
+    articles: list[dict[str, object]],
+    limit: int,
+    vocab: tuple[list[str], list[str]],
+) -> None:
+    """On a worker running a small pack: push the large `pack` (idle), then the large pack
+    again with every rule changed while `limit` articles flow; print both times."""
+    small = await loaded(dep, LOADED[0])
+    big = len(orjson.loads(pack.read_bytes())["rules"])
+    took = await reload(dep, pack, LOADED[0], big)
+    print(f"live reload, idle worker, {small} → {big} rules: {took}", flush=True)
+    # all of them changed (version 2 each), while articles are flowing: done when the worker
+    # reports the last rule pushed at its new version
+    again = write_pack(tmp, big, *vocab, edition=2)
+    flowing = asyncio.create_task(pipeline.throughput(dep, articles, limit))
+    await asyncio.sleep(3)
+    last = f'rasid_rule_version{{rule="gen-{big - 1}"}} '
+    took = await reload(dep, again, last, 2)
+    await flowing
+    print(f"live reload, articles flowing, {big} rules all changed: {took}", flush=True)
+
+
+async def reload_only(args: argparse.Namespace) -> None:
+    """`--reload-only`: no throughput runs; per repeat, a fresh worker on the smallest pack
+    takes both reloads of the largest (articles flow only during the second)."""
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    articles = pipeline.read_articles(args.data, args.limit)
+    rest = match.read_articles(args.data, args.limit + args.vocab_articles)[args.limit :]
+    vocab = match.vocabulary(rest)
+    print(f"reloads only, {args.limit} articles flowing; broker {args.bootstrap}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="rasid-rules-") as tmp:
+        small = write_pack(Path(tmp), sizes[0], *vocab)
+        large = write_pack(Path(tmp), sizes[-1], *vocab)
+        for _ in range(args.repeats):
+            dep = pipeline.Deployment(args.bootstrap, 6, args.worker_root)
+            dep.env["RASID_RULES_PATH"] = str(small)
+            try:
+                dep.cli("topics")
+                dep.start_workers(1)
+                await reloads(dep, Path(tmp), large, articles, args.limit, vocab)
+            finally:
+                dep.stop()
+
+
+class Scraped(pipeline.Deployment):
+    """A deployment that counts the bench's own /metrics scrapes (`pipeline.throughput` polls
+    the story stage's progress every 0.2 s): a worker with 10,000 rules has a series per rule,
+    and each scrape costs it far more CPU than a 10-rule worker's does. That is the bench's
+    load, not the articles': `scrape_cpu` measures it so that it can be told apart."""
+
+    scrapes = 0
+    retries = 5  # a 10,000-rule worker's scrape can pass urlopen's 5 s on a loaded machine
+    interval = 0.0  # at least this many seconds between scrapes (--poll)
+    last = 0.0
+
+    def matched(self, prefixes: tuple[str, ...] | None = None) -> int:
+        wait = self.last + self.interval - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)  # (called on a thread: asyncio.to_thread)
+        self.last = time.monotonic()
+        for attempt in range(self.retries):
+            self.scrapes += 1
+            try:
+                return super().matched(prefixes)
+            except TimeoutError:
+                if attempt == self.retries - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+
+def scrape_cpu(dep: pipeline.Deployment, n: int = 20) -> float:
+    """CPU seconds one /metrics scrape costs the idle worker: n scrapes, less the worker's
+    idle CPU over as long (heartbeats, fetches)."""
+    cpu0, started = pipeline.worker_cpu(dep), time.perf_counter()
+    for _ in range(n):
+        dep.matched()
+    cpu1, took = pipeline.worker_cpu(dep), time.perf_counter() - started
+    time.sleep(took)
+    idle = pipeline.worker_cpu(dep) - cpu1
+    return max(0.0, (cpu1 - cpu0 - idle) / n)
 
 
 async def loaded(dep: pipeline.Deployment, line: str) -> int | None:
@@ -91,7 +222,7 @@ async def run(args: argparse.Namespace) -> None:
     sizes = sorted(int(s) for s in args.sizes.split(","))
     articles = pipeline.read_articles(data, limit)
     rest = match.read_articles(data, limit + args.vocab_articles)[limit:]
-    unigrams, bigrams = match.vocabulary(rest)
+    vocab = unigrams, bigrams = match.vocabulary(rest)
     print(
         f"{len(articles)} ANT articles timed; packs from the vocabulary of {len(rest)} others; "
         f"broker {args.bootstrap}",
@@ -100,8 +231,10 @@ async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="rasid-rules-") as tmp:
         packs = {n: write_pack(Path(tmp), n, unigrams, bigrams) for n in sizes}
         cost: dict[int, float] = {}
+        net: dict[int, float] = {}  # without the bench's own /metrics scrapes
         for n in sizes:
-            dep = pipeline.Deployment(args.bootstrap, 6, pipeline.ROOT)
+            dep = Scraped(args.bootstrap, 6, args.worker_root)
+            dep.env.update(item.split("=", 1) for item in args.env)  # e.g. a stage turned off
             dep.env["RASID_RULES_PATH"] = str(packs[n])
             try:
                 dep.cli("topics")
@@ -109,56 +242,70 @@ async def run(args: argparse.Namespace) -> None:
                 dep.start_workers(1)
                 ready = time.perf_counter() - started
                 await pipeline.throughput(dep, articles, min(200, limit))  # warm-up
-                cpu0 = pipeline.worker_cpu(dep)
+                profiled = bool(args.profile)
+                spy = dep.profile(Path(f"{args.profile}-{n}.txt")) if profiled else None
+                cpu0, dep.scrapes, dep.interval = pipeline.worker_cpu(dep), 0, args.poll
                 rate, alerts = await pipeline.throughput(dep, articles, limit)
                 cost[n] = (pipeline.worker_cpu(dep) - cpu0) / limit * 1000
+                scrapes, dep.interval = dep.scrapes, 0.0
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+                    spy.wait()
+                scrape = scrape_cpu(dep)
+                net[n] = cost[n] - scrapes * scrape / limit * 1000
                 loaded = dep.matched(LOADED)
                 print(
                     f"{n:>6} rules ({loaded} loaded; worker ready {ready:.1f} s after start): "
                     f"{rate:6.1f} articles/s, worker CPU {cost[n]:.2f} ms per article, "
-                    f"{alerts} alerted",
+                    f"{alerts} alerted; the bench's {scrapes} /metrics scrapes in it at "
+                    f"{scrape * 1000:.1f} ms each: {net[n]:.2f} ms per article without them",
                     flush=True,
                 )
-                if n == sizes[0] and len(sizes) > 1:
-                    big = sizes[-1]
-                    pushed, live = await reload(dep, packs[big], LOADED[0], big)
-                    print(
-                        f"live reload, idle worker, {n} → {big} rules: push {pushed:.2f} s, "
-                        f"loaded by the worker {live:.2f} s after the push started",
-                        flush=True,
-                    )
-                    # all of them changed (version 2 each), while articles are flowing: done
-                    # when the worker reports the last rule pushed at its new version
-                    again = write_pack(Path(tmp), big, unigrams, bigrams, edition=2)
-                    flowing = asyncio.create_task(pipeline.throughput(dep, articles, limit))
-                    await asyncio.sleep(3)
-                    last = f'rasid_rule_version{{rule="gen-{big - 1}"}} '
-                    pushed, live = await reload(dep, again, last, 2)
-                    await flowing
-                    print(
-                        f"live reload, articles flowing, {big} rules all changed: push "
-                        f"{pushed:.2f} s, loaded {live:.2f} s after the push started",
-                        flush=True,
-                    )
+                if n == sizes[0] and len(sizes) > 1 and not args.no_reload:
+                    await reloads(dep, Path(tmp), packs[sizes[-1]], articles, limit, vocab)
             finally:
                 dep.stop()
         if len(sizes) > 1:
             small, big = sizes[0], sizes[-1]
             print(
                 f"cost per article, {big} rules against {small}: "
-                f"{cost[big]:.2f} / {cost[small]:.2f} ms = {cost[big] / cost[small]:.2f}x"
+                f"{cost[big]:.2f} / {cost[small]:.2f} ms = {cost[big] / cost[small]:.2f}x; "
+                f"without the bench's /metrics scrapes {net[big]:.2f} / {net[small]:.2f} ms = "
+                f"{net[big] / net[small]:.2f}x"
             )
 
 
 def main() -> int:
+    if len(sys.argv) == 5 and sys.argv[1] == PUSH_CHILD:
+        push_child(*sys.argv[2:])
+        return 0
     parser = pipeline.corpus_parser(__doc__)
     parser.add_argument("--limit", type=int, default=2000, help="articles per throughput run")
     parser.add_argument("--sizes", default="10,10000", help="rule pack sizes")
     parser.add_argument("--vocab-articles", type=int, default=5000)
+    parser.add_argument(
+        "--worker-root", type=Path, default=pipeline.ROOT, help="the tree the workers run"
+    )
+    parser.add_argument("--no-reload", action="store_true", help="throughput only")
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="scrape the worker's /metrics at most this often in the throughput runs",
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="a worker setting"
+    )
+    parser.add_argument(
+        "--reload-only", action="store_true", help="the live reloads only, no throughput run"
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="reload runs (--reload-only)")
+    parser.add_argument("--profile", help="py-spy each throughput run into PROFILE-<size>.txt")
     args = parser.parse_args()
     if pipeline.corpus_missing(args.data):
         return 0
-    asyncio.run(run(args))
+    asyncio.run(reload_only(args) if args.reload_only else run(args))
     return 0
 
 
