@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
@@ -135,9 +136,13 @@ class Deployment:
         """Articles a stage has finished (default: the story stage, the last one; or
         `MATCH_DONE`), summed over the workers' /metrics."""
         prefixes = prefixes or STORY_DONE
+        # only the series asked for (`name[]`): the whole page costs the worker far more CPU
+        # (with a 10,000-rule pack ~0.13 s a scrape), and this polls every 0.2 s
+        query = urllib.parse.urlencode([("name[]", p.split("{")[0].strip()) for p in prefixes])
         total = 0.0
         for port in self.web_ports:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            url = f"http://127.0.0.1:{port}/metrics?{query}"
+            with urllib.request.urlopen(url, timeout=5) as resp:
                 for line in resp.read().decode().splitlines():
                     if line.startswith(prefixes):
                         total += float(line.rsplit(" ", 1)[1])

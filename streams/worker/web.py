@@ -78,7 +78,7 @@ def register(ctx: WorkerContext) -> None:
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
-        body, content_type = health.metrics_payload()
+        body, content_type = health.metrics_payload(request.query.getall("name[]", []))
         return web.bytes(body, headers={"Content-Type": content_type})
 
     @app.page("/healthz")
