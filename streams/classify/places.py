@@ -735,20 +735,19 @@ DESK_CHARS = 120
 
 
 def _desk_spans(
-    body: str, marks: Sequence[str], pattern: re.Pattern[str] | None = None
+    body: str, marks: Sequence[str], pattern: re.Pattern[str] | None
 ) -> tuple[int, int]:
     """Where an outlet's desk line at the top ends («دبي، الإمارات العربية المتحدة (CNN) --»),
     else 0; and where a later desk line's line starts (another story appended to the page),
-    else len(body). `pattern`, any of the marks, finds the first later mark in one search."""
+    else len(body). `pattern`, any of the marks (None: there are none), finds the first later
+    mark in one search."""
     head = body[:DESK_CHARS]
     found = [head.find(mark) + len(mark) for mark in marks if mark in head]
     desk = min(found) if found else 0
     appended = len(body)
-    if appended <= DESK_CHARS or not marks:
+    if appended <= DESK_CHARS or pattern is None:
         return desk, appended  # a short post: no room for a later desk line
     # the line of the first mark after the top: the earliest line start of any mark's
-    if pattern is None:
-        pattern = re.compile("|".join(map(re.escape, marks)))
     later = pattern.search(body, max(desk, DESK_CHARS))
     if later is not None:
         appended = body.rfind("\n", 0, later.start()) + 1

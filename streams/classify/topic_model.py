@@ -148,7 +148,13 @@ def pair_prefix(stem: str) -> int:
     """CRC-32 of a pair's key up to its second word («p:<first> »): the CRC of the whole key
     continues from it (`zlib.crc32(second.encode(), pair_prefix(first))`), so a pair's bucket
     costs one C call on the two words' memoised parts, and pairs need no memo of their own."""
-    return zlib.crc32(f"p:{stem} ".encode())
+    return _pair_prefix(stem.encode())
+
+
+def _pair_prefix(data: bytes) -> int:
+    """`pair_prefix` of the stem whose UTF-8 bytes are `data` (the CRC continued from «p:»'s
+    over the bytes and the space: no key string built)."""
+    return zlib.crc32(b" ", zlib.crc32(data, _PAIR_START))
 
 
 def stems(
@@ -284,8 +290,7 @@ class TopicModel:
         buckets = _word_buckets(stem, data)
         vectors = list(filter(None, map(self.weights.get, buckets)))  # in the buckets' order
         vector = tuple(map(sum, zip(*vectors, strict=True))) if vectors else None
-        prefix = zlib.crc32(b" ", zlib.crc32(data, _PAIR_START))  # pair_prefix(stem)
-        return (stem, vector, len(buckets), prefix, data)
+        return (stem, vector, len(buckets), _pair_prefix(data), data)
 
     def _word(self, word: str) -> _Word:
         """`word`, memoised: per word, and per model form (a new word of a known form, such as

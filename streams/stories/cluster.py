@@ -188,23 +188,11 @@ def article_vectors(
     out: Vectors = {}
     for name in FIELDS:
         counts: Mapping[str, int] = getattr(features, name)
-        if counts and min(counts.values()) > 0 and max(counts.values()) < 64:
-            # every count positive and in the table (nearly always): the same products in C
-            weighted = list(
-                zip(
-                    map(
-                        mul, map(tf.__getitem__, counts.values()), map(weights.__getitem__, counts)
-                    ),
-                    counts,
-                    strict=True,
-                )
-            )
-        else:
-            weighted = [
-                ((tf[c] if c < 64 else 1.0 + log(c)) * weights[t], t)
-                for t, c in counts.items()
-                if c > 0
-            ]
+        weighted = [
+            ((tf[c] if c < 64 else 1.0 + log(c)) * weights[t], t)
+            for t, c in counts.items()
+            if c > 0
+        ]
         n = ARTICLE_TERMS[name]
         # ties: the larger term; no heap when every term is kept (the body usually)
         top = heapq.nlargest(n, weighted) if len(weighted) > n else weighted
