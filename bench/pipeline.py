@@ -183,12 +183,14 @@ MATCH_DONE = ('rasid_stage_out_total{stage="match"}', 'rasid_stage_errors_total{
 STORY_DONE = ('rasid_stage_out_total{stage="story"}',)
 
 
-def messages(articles: list[dict[str, Any]], tag: str, n: int) -> Iterator[tuple[str, bytes]]:
-    """n raw messages cycling through the articles, each with a unique id (so every alert id
-    is new and nothing is suppressed as a repeat) and its outlet renamed per run: the same
-    text again from the same outlet is a copy for the story stage (no alert update), so a
-    later run would raise no alert at all."""
-    for i in range(n):
+def messages(
+    articles: list[dict[str, Any]], tag: str, n: int, start: int = 0
+) -> Iterator[tuple[str, bytes]]:
+    """n raw messages cycling through the articles from index `start`, each with a unique id
+    (so every alert id is new and nothing is suppressed as a repeat) and its outlet renamed per
+    run: the same text again from the same outlet is a copy for the story stage (no alert
+    update), so a later run would raise no alert at all."""
+    for i in range(start, start + n):
         a = dict(articles[i % len(articles)])
         a["id"] = f"{tag}-{i}-{a['id']}"
         a["source"] = f"{a['source']}-{tag}-{i // len(articles)}"
@@ -321,7 +323,11 @@ async def baseline(dep: Deployment, n: int) -> float:
 
 
 async def throughput(
-    dep: Deployment, articles: list[dict[str, Any]], n: int, until: tuple[str, ...] = STORY_DONE
+    dep: Deployment,
+    articles: list[dict[str, Any]],
+    n: int,
+    until: tuple[str, ...] = STORY_DONE,
+    start: int = 0,
 ) -> tuple[float, int]:
     watcher = Watcher(dep)
     await watcher.start()
@@ -331,7 +337,7 @@ async def throughput(
         started = time.perf_counter()
         futs = [
             await producer.send(dep.topics["raw"], value, key=key.encode())
-            for key, value in messages(articles, f"tp{uuid.uuid4().hex[:4]}", n)
+            for key, value in messages(articles, f"tp{uuid.uuid4().hex[:4]}", n, start)
         ]
         await asyncio.gather(*futs)
         ok = await wait_until(lambda: watcher.done() >= n, timeout=max(120.0, n / 5))
@@ -557,12 +563,13 @@ async def memory(
     dep: Deployment, articles: list[dict[str, Any]], marks: list[int], until: tuple[str, ...]
 ) -> None:
     """Worker RSS after `marks` articles processed in all (e.g. 10,000 and 100,000): state
-    that grows with history shows as RSS growing between the marks."""
+    that grows with history shows as RSS growing between the marks. Each chunk goes on where
+    the last one stopped, so the whole corpus is sent before any article comes again."""
     done = 0
     for mark in sorted(marks):
         while done < mark:
             chunk = min(5000, mark - done)
-            await throughput(dep, articles, chunk, until)
+            await throughput(dep, articles, chunk, until, start=done)
             done += chunk
         rss = ", ".join(f"{m:.0f}" for m in dep.rss_mb())
         print(f"worker RSS after {done} articles (+ the runs above): {rss} MB", flush=True)
