@@ -12,7 +12,9 @@ matcher's keys, as in a worker), parses ANT articles (../shared/data/ant, title 
 dateline) and ASND posts (../shared/data/asnd, body only), and per article first tokenises
 every field and runs the shared automaton's scan (what the pipeline pays for once, whoever
 asks first: `locate` in a worker; timed apart, the automaton holding every matcher's keys),
-then times the fields' token spans (also shared: the first caller of `Tokens.span` pays) and
+then times the fields' token spans (in a tree where the first caller of `Tokens.span` pays for
+the positions; where `Tokens` sums them when it splits, as now, this is ~0 and they are in the
+tokenising, which is not timed here) and
 `locate` alone (CPU thread time):
 
 - warm: articles [0, --warm) once untimed, then the best of 3 timed passes over them;

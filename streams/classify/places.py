@@ -47,6 +47,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -406,7 +407,7 @@ def _window_words(words: Sequence[str], start: int, end: int, size: int) -> set[
 
 
 def _cue_present(cues: tuple[tuple[str, ...], ...], window: set[str]) -> bool:
-    return any(all(w in window for w in cue) for cue in cues)
+    return any(map(window.issuperset, cues))  # every word of some cue is in the window
 
 
 def _is_aside(
@@ -436,7 +437,7 @@ def _is_aside(
     if gaz.aside_words.isdisjoint(words[lo : end + 2]):
         return False  # no word around it that any of the rules below looks for
     flags = gaz.context_flags.get
-    context = [flags(w, 0) for w in words[lo:start]]  # context[-1]: the word right before
+    context = list(map(flags, words[lo:start], repeat(0)))  # [-1]: the word right before
     n = len(words)
     # where a source speaks from
     if not _SOURCE_PREPS.isdisjoint(words[max(0, start - 2) : start]) and any(

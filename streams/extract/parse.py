@@ -35,6 +35,11 @@ __all__ = ["ParseError", "parse_article"]
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def _printable(text: str) -> bool:
+    """Whether `text` is printable but for tabs and line breaks (then it has no C0 control)."""
+    return text.replace("\n", "").replace("\t", "").replace("\r", "").isprintable()
+
+
 class ParseError(RasidError, ValueError):
     """Nothing usable remains of the page (no body text after stripping the chrome)."""
 
@@ -171,7 +176,7 @@ class _Line:
     body paragraphs that the cheap checks below settle without splitting them (the word regex
     was the single largest cost of parsing)."""
 
-    __slots__ = ("_joined", "_words", "block", "norm", "text")
+    __slots__ = ("_first", "_joined", "_words", "block", "norm", "text")
 
     def __init__(self, text: str, block: int, norm: str) -> None:
         self.text = text
@@ -179,6 +184,7 @@ class _Line:
         self.norm = norm  # the line of the normalised page: every check below looks at it
         self._words: list[str] | None = None
         self._joined: str | None = None
+        self._first: str | None = None  # first_word() once known, "" for none (never a word)
 
     @property
     def words(self) -> list[str]:
@@ -195,9 +201,13 @@ class _Line:
         return self._joined
 
     def first_word(self) -> str | None:
-        """words[0] (None if there is none), without splitting the line."""
-        m = _WORDS.search(self.norm)
-        return None if m is None else m.group()
+        """words[0] (None if there is none), without splitting the line (the chrome test and
+        the headline comparison both ask: searched once)."""
+        first = self._first
+        if first is None:
+            m = _WORDS.search(self.norm)
+            first = self._first = "" if m is None else m.group()
+        return first or None
 
     def last_word(self) -> str | None:
         """words[-1], without splitting the line: the words of its last few space-separated
@@ -278,7 +288,8 @@ class _Headline:
             if last is None or last in h:
                 return _same_joined(line.joined, h)
         norm = line.norm
-        if len(self.words) > _HEADLINE_WORDS or all(w in norm for w in self.words):
+        # (`norm.__contains__` over the words: the same test as `w in norm`, without a frame)
+        if len(self.words) > _HEADLINE_WORDS or all(map(norm.__contains__, self.words)):
             return _same_joined(line.joined, h)
         return False
 
@@ -869,8 +880,11 @@ def parse_article(
     against `fetched_at` (naive values are local to `tz`); published_at is None when the page
     gives nothing to go on. Raises ParseError when no article text remains.
     """
-    # C0 controls (NUL, …) are never text, and lxml refuses documents that contain them.
-    body = _CONTROL_CHARS.sub("", body) if isinstance(body, str) else body
+    # C0 controls (NUL, …) are never text, and lxml refuses documents that contain them. A page
+    # that is printable once its tabs and line breaks are set aside has none: that C test is
+    # ~2x cheaper than the regex scan, which then runs only for the other pages.
+    if isinstance(body, str) and not _printable(body):
+        body = _CONTROL_CHARS.sub("", body)
     if not isinstance(body, str) or not body.strip():
         raise ParseError("empty page")
     if title is not None and not title.strip():

@@ -302,7 +302,7 @@ _SEPARATORS = re.compile(r"(\W\W*)")
 
 
 class Tokens(Sequence[Token]):
-    """The normalised words of one text; spans in the original are computed when asked for.
+    """The normalised words of one text; spans in the original are mapped when asked for.
 
     Matchers scan `words` (plain strings, split in C); only the few tokens they hit become
     `Token`s with original offsets.
@@ -310,11 +310,11 @@ class Tokens(Sequence[Token]):
     The text is split once, with «ة» kept, into words and the separators between them (one
     regex pass: a pass each for the folded words, the kept words and the positions cost ~1.6x
     as much on ANT). The folded words are the kept ones with «ة» replaced, in C over the words
-    joined; the positions are the running sums of the parts' lengths, summed (in C) the first
-    time a span is asked for.
+    joined (that string is what the shared automaton scans); the positions are the running sums
+    of the parts' lengths, summed in C (the spans themselves are mapped when asked for).
     """
 
-    __slots__ = ("_bounds", "_kept", "_parts", "norm", "scan_hits", "words")
+    __slots__ = ("_bounds", "_kept", "joined", "norm", "scan_hits", "words")
 
     def __init__(self, norm: Normalized) -> None:
         self.norm = norm
@@ -328,16 +328,23 @@ class Tokens(Sequence[Token]):
             del kept[0]
         cap_words(kept)  # too long: ""
         self._kept = kept
-        if not kept:
-            self.words: list[str] = []
+        # The words joined by single spaces (a space is never part of a word): the shared
+        # automaton scans this (streams.text.scan), so it is kept rather than joined again.
+        joined = " ".join(kept)
+        if "ة" in joined:
+            joined = joined.replace("ة", "ه")
+            self.words: list[str] = joined.split(" ")
         else:
-            joined = "\0".join(kept)  # "\0" is not a word character
-            if "ة" in joined:
-                self.words = joined.replace("ة", "ه").split("\0")
-            else:
-                self.words = list(kept)
-        self._parts: list[str] | None = parts
-        self._bounds: list[int] | None = None
+            self.words = list(kept)
+        self.joined = joined
+        # Normalised [start, end) of word k at [2k], [2k + 1] (and the ends of a trailing
+        # separator after the last word): the running sums of the parts' lengths, summed now,
+        # while the parts are fresh in the cache (nearly every field is asked for a span: a
+        # region's, a topic's or a rule's evidence), and the separators are let go at once.
+        if parts[0] or len(parts) == 1:  # starts with a word (or is empty)
+            self._bounds = list(accumulate(map(len, parts), initial=0))
+        else:  # with a separator: the first word starts after it
+            self._bounds = list(accumulate(map(len, islice(parts, 2, None)), initial=len(parts[1])))
         # The shared automaton's hits in these words (streams.text.scan keeps them here, so
         # every matcher reads the one scan of the field).
         self.scan_hits: object | None = None
@@ -365,21 +372,8 @@ class Tokens(Sequence[Token]):
             raise IndexError("token index out of range")
         return Token(self.words[index], *self.span(index, index + 1))
 
-    def _make_bounds(self) -> list[int]:
-        """Normalised [start, end) of word k at [2k], [2k + 1] (and the ends of a trailing
-        separator after the last word)."""
-        parts = self._parts
-        assert parts is not None
-        if parts[0] or len(parts) == 1:  # starts with a word (or is empty)
-            bounds = list(accumulate(map(len, parts), initial=0))
-        else:  # with a separator: the first word starts after it
-            bounds = list(accumulate(map(len, islice(parts, 2, None)), initial=len(parts[1])))
-        self._bounds = bounds
-        self._parts = None
-        return bounds
-
     def _normalised_spans(self) -> list[tuple[int, int]]:
-        bounds = self._bounds or self._make_bounds()
+        bounds = self._bounds
         n = 2 * len(self.words)
         return list(zip(bounds[0:n:2], bounds[1:n:2], strict=True))
 
@@ -392,7 +386,7 @@ class Tokens(Sequence[Token]):
 
     def span(self, first: int, end: int) -> tuple[int, int]:
         """[start, end) in the original text of tokens first … end - 1 (first < end)."""
-        bounds = self._bounds or self._make_bounds()
+        bounds = self._bounds
         start, stop = bounds[2 * first], bounds[2 * end - 1]
         starts = self.norm._starts
         if len(starts) == 1:  # original_span, inlined: this runs for every hit

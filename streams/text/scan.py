@@ -93,12 +93,15 @@ class Compiled:
             automaton.make_automaton()
             self.automaton = automaton
 
-    def scan(self, words: Sequence[str]) -> ScanHits:
-        """Every hit in one field's words: (token index, mask) pairs, in text order."""
+    def scan(self, words: Sequence[str], joined: str | None = None) -> ScanHits:
+        """Every hit in one field's words: (token index, mask) pairs, in text order.
+        `joined`, if given, is `words` joined by single spaces (`Tokens.joined`)."""
         automaton = self.automaton
         if automaton is None or not words:
             return ScanHits(self, [], [], len(words))
-        joined = _SEPARATOR + _SEPARATOR.join(words) + _SEPARATOR
+        if joined is None:
+            joined = _SEPARATOR.join(words)
+        joined = _SEPARATOR + joined + _SEPARATOR
         found = list(automaton.iter(joined))
         if not found:
             return ScanHits(self, [], [], len(words))
@@ -176,5 +179,5 @@ def candidates(tokens: Tokens, prefilter: Prefilter) -> Sequence[int]:
     compiled = REGISTRY.compiled
     hits = tokens.scan_hits
     if not isinstance(hits, ScanHits) or hits.compiled is not compiled:
-        hits = tokens.scan_hits = compiled.scan(tokens.words)
+        hits = tokens.scan_hits = compiled.scan(tokens.words, tokens.joined)
     return hits.tokens_for(prefilter)

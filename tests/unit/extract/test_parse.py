@@ -502,3 +502,17 @@ def test_headline_test_finds_equal_contained_and_containing_lines() -> None:
     assert (HEADLINES[3], LINES[2]) in found  # digits and letters
     assert (HEADLINES[1], LINES[-2]) not in found  # contained, but too short a part
     assert (HEADLINES[6], LINES[16]) in found
+
+
+_C0 = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@pytest.mark.parametrize("noise", ["", "\x00", "\x07", "\x0b", "\x1b[0m", "\x7f", "\u00a0\x1f"])
+def test_control_characters_are_dropped_wherever_they_are(noise: str) -> None:
+    # A page that is printable but for tabs and line breaks skips the control scan; one with a
+    # control beside other non-printable characters (a tab, «\r\n», a joiner) still loses it.
+    page = "عنوان الخبر هنا\n\n\tقال مسؤول عراقي{}\u200cفي بغداد\r\nإن الاجتماع انتهى\n"
+    noisy = parse_article(page.format(noise), tz=BAGHDAD)
+    assert noisy == parse_article(page.format(_C0.sub("", noise)), tz=BAGHDAD)
+    assert not _C0.search(noisy.body + noisy.title)
+    assert "عراقي" + _C0.sub("", noise) + "\u200cفي بغداد" in noisy.body

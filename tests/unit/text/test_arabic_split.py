@@ -67,6 +67,8 @@ def test_one_split_gives_the_words_and_spans_of_separate_passes(
     tokens = Tokens(normalize_with_offsets(text))
     assert tokens.words == words
     assert tokens.words_keeping_ta_marbuta == kept
+    # what the shared automaton scans: the folded words, blanked ones too, one space apart
+    assert tokens.joined == " ".join(words)
     norm = tokens.norm
     assert tokens.original_spans() == [norm.original_span(s, e) for s, e in spans]
     if spans:
@@ -79,7 +81,7 @@ def test_one_split_gives_the_words_and_spans_of_separate_passes(
 
 @given(TEXT)
 def test_spans_asked_for_before_the_full_list_agree(text: str) -> None:
-    # span() builds the positions on first use; asking for one first must not change the rest.
+    # asking for one span first must not change the others
     tokens = Tokens(normalize_with_offsets(text))
     fresh = Tokens(normalize_with_offsets(text))
     if len(tokens):

@@ -93,6 +93,20 @@ def test_scan_finds_exactly_the_tokens_a_check_of_every_token_finds(
     assert list(compiled.scan(words).tokens_for(compiled.members[0])) == expected
 
 
+@settings(max_examples=100, deadline=None)
+@given(text=st.lists(st.sampled_from(["العراق", "خطة", "والعراقية", "ة", "ب" * 70, "، ", " "])))
+def test_a_scan_of_the_tokens_joined_words_is_the_scan_of_the_words(text: list[str]) -> None:
+    tokens = tokenize("".join(text))
+    compiled = _compiled(("عراق", "ه"), ("خط",), ("ب",))
+    p = compiled.members[0]
+    by_words = compiled.scan(tokens.words)
+    by_joined = compiled.scan(tokens.words, tokens.joined)
+    assert (by_joined.tokens, by_joined.masks) == (by_words.tokens, by_words.masks)
+    assert list(by_joined.tokens_for(p)) == [
+        i for i, w in enumerate(tokens.words) if w.endswith(("عراق", "ه")) or "خط" in w or w == "ب"
+    ]
+
+
 def test_a_word_key_hits_that_token_only() -> None:
     compiled = _compiled(words=("د", "ام"))
     p = compiled.members[0]
