@@ -61,12 +61,13 @@ def test_false_friends(text: str, absent: str) -> None:
 
 
 # A decisive term of a field outweighs the model's own field (the model said economy,
-# technology or sports: ANT files environment news on its science pages).
+# technology or sports: ANT files environment news on its science pages) or the prior (the
+# model said culture, by too little to overcome the politics prior).
 @pytest.mark.parametrize(
     ("title", "expected"),
     [
         ("ذوبان الجليد في القطب الشمالي يرفع مستوى سطح البحر", "environment"),
-        ("الحيتان والسلاحف مهددة بالانقراض", "environment"),
+        ("انقراض الدببة القطبية بسبب ذوبان الجليد", "environment"),
         ("تلوث الهواء يقتل الملايين سنويا", "environment"),
         ("رسام كاريكاتير يسخر من الغلاء", "culture"),
     ],
@@ -76,7 +77,7 @@ def test_the_lexicons_name_a_field(title: str, expected: str) -> None:
     model = default_model()
     assert model is not None
     guess = model.guess([("title", tokenize(title))])
-    assert guess is not None and guess.topic not in {expected, "politics", "security"}
+    assert guess is not None and guess.topic not in {"politics", "security"}
     assert first_topic(raw, guess) == expected
     assert first_topic(raw, guess, fields=frozenset()) != expected  # the rule before
     labels = classify_topics(title, "")
@@ -113,7 +114,7 @@ def test_a_field_word_alone_does_not_decide(title: str, expected: str) -> None:
     ],
 )
 def test_a_field_needs_a_decisive_lead(raw: dict[str, float], expected: str | None) -> None:
-    title = "الحيتان والسلاحف مهددة بالانقراض"  # the model: technology, with the prior politics
+    title = "انقراض الدببة القطبية بسبب ذوبان الجليد"  # the model: technology
     model = default_model()
     assert model is not None
     guess = model.guess([("title", tokenize(title))])
@@ -161,7 +162,8 @@ def test_health_is_a_field(title: str) -> None:
 # topic is health or technology but security comes first once the prior is added. Two of the
 # bombed and stormed hospitals no longer need that: since the security words of issue 15's
 # short posts («تقصف», «طائرات حربية», «الرصاص»), the lexicons themselves no longer name health
-# there, and the model retrained with them says security for security forces storming one.
+# there, and the model retrained with them says security for security forces storming one (and,
+# retrained with first sentences too in round five, for gunmen storming one).
 @pytest.mark.parametrize(
     ("title", "expected", "model_says_news", "health_leads"),
     [
@@ -172,7 +174,7 @@ def test_health_is_a_field(title: str) -> None:
         ("صاروخ يصيب مستشفى الأطفال ويقتل ثلاثة", "security", True, False),
         ("طائرات حربية تقصف مستشفى الولادة في حلب", "security", False, False),
         ("قوات الأمن تقتحم مستشفى وتطلق الرصاص الحي على الأطباء", "security", True, False),
-        ("مسلحون يقتحمون مستشفى ويطلقون النار على المرضى", "security", False, True),
+        ("مسلحون يقتحمون مستشفى ويطلقون النار على المرضى", "security", True, True),
     ],
 )
 def test_health_words_in_the_news_stay(
