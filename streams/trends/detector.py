@@ -48,13 +48,14 @@ least recently active evicted first (`take_changes` reports it as deleted).
 from __future__ import annotations
 
 import hashlib
-import heapq
 import math
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import chain, compress
+from itertools import accumulate, chain, compress, islice, repeat
+from operator import and_, rshift, sub
 from typing import Any
 
 import orjson
@@ -212,20 +213,22 @@ def _iso(seconds: float) -> str:
 
 
 # Two counts in one int per cell and per window sum: new stories in the low 32 bits, outlets
-# joining above them (a sum of 576 cells stays far below 2**32 new stories). One list to slide
-# and one sum per window instead of two.
+# joining above them. A key keeps only its non-empty cells, as running totals (`_Key.bks`,
+# `_Key.tot`): a window's sum is a bisection and one subtraction, and sliding drops what fell
+# out of the longest window, whatever the windows and however far it slides. The totals are
+# rebased before the low part nears 2**32 (`_REBASE`), so it never carries into the high one.
 _SHIFT = 32
 _LOW = (1 << _SHIFT) - 1
 _JOINED = 1 << _SHIFT
+_REBASE = 1 << 30
 _TERM_BLOCK = 16  # term pairs joined together in a key's state record
 _MAX_DIRTY = 64  # new stories' terms held for a key's next dump (then: encode all)
 
 
-def _nested(insides: list[bytes]) -> bytes:
-    """A JSON array of arrays from their insides (`"a",1.0`). Cached parts are kept as such
-    slices: a slice is a new bytes object of its own size, while orjson.dumps's result keeps
-    the whole buffer it wrote into (about 2 KB for a short pair)."""
-    return b"[[" + b"],[".join(insides) + b"]]" if insides else b"[]"
+# A key's state record holds arrays of arrays (its story slots, its term pairs), spliced from
+# their insides (`"a",1.0`) as cached since the last dump (`_Key.dump`). Cached parts are kept
+# as slices or joins: a slice is a new bytes object of its own size, while orjson.dumps's
+# result keeps the whole buffer it wrote into (about 2 KB for a short pair).
 
 
 @dataclass(slots=True)
@@ -241,7 +244,7 @@ class _Story:
     terms: Sequence[str]  # the article's cleaned terms (one tuple shared by its keys)
 
     def encode(self, sid: str) -> bytes:
-        """Its slot in the key's state record, without the brackets (see _nested)."""
+        """Its slot in the key's state record, without the brackets (see _Key.dump)."""
         return orjson.dumps(
             [
                 sid,
@@ -261,7 +264,12 @@ class _Key:
     seq: int  # when it was last active (least recently active keys are evicted first)
     first: int  # the stream hour (`_clock`) when the key appeared: its history starts there
     head: int  # the bucket of the last cell
-    cells: list[int]  # per bucket of the longest window, oldest first: new + joined << 32
+    # The non-empty cells (new + joined << 32) of the longest window, as running totals: the
+    # buckets in increasing order after a first one at or before the window's start (its
+    # total is what left the window), and the total up to each. The window of `span` buckets
+    # ending at `head` sums to tot[-1] - tot[bisect_right(bks, head - span) - 1].
+    bks: list[int]
+    tot: list[int]
     hour: int  # the stream hour `acc` collects
     hod: int  # its hour of day (UTC)
     acc: float
@@ -276,12 +284,14 @@ class _Key:
     late: int
     day: int  # the last day (UTC) the key was judged
     days: int  # days judged
-    # Derived, not stored. Per window, the sum of its cells (packed as they are).
-    sums: list[int] = field(default_factory=list)
     # Per window, its expected count in bucket `exp_now` (< 0: not computed yet): it changes
     # only when a bucket or an hour closes, and the key's busy windows are judged often.
     exp_now: int = -1
     exp: list[float] = field(default_factory=list)
+    # Its rate (`TrendDetector._rate`) in stream hour `rate_hour`: it changes only when an
+    # hour closes (the key's own or the stream's factor).
+    rate_hour: int = -1
+    rate_now: float = 0.0
     # The state record's parts as encoded at the last dump (the worker writes a key after
     # every candidate message that changed it), and what changed since: only that is encoded
     # again. None: encode all (after a prune or a fade).
@@ -296,12 +306,17 @@ class _Key:
     def dump(self) -> bytes:
         """The key's state record: the same JSON as one orjson.dumps of the whole, spliced
         from cached parts (what changed since the last dump is encoded again)."""
-        cells, last = self.cells, len(self.cells) - 1
-        # the non-empty buckets, found at C speed
-        filled = [
-            [last - i, cells[i] & _LOW, cells[i] >> _SHIFT]
-            for i in compress(range(len(cells)), cells)
-        ]
+        bks, tot = self.bks, self.tot
+        # the non-empty buckets, oldest first: (age, new, joined), at C speed
+        cells = list(map(sub, islice(tot, 1, None), tot))
+        filled = list(
+            zip(
+                map(sub, repeat(self.head), islice(bks, 1, None)),
+                map(and_, cells, repeat(_LOW)),
+                map(rshift, cells, repeat(_SHIFT)),
+                strict=True,
+            )
+        )
         if self.season_blob is None:
             self.season_blob = orjson.dumps(
                 {"season": self.season, "season_total": self.season_total}
@@ -336,23 +351,27 @@ class _Key:
                 "days": self.days,
             }
         )
+        terms = self._terms_json()
+        # one join, the stories' and the terms' arrays of arrays spliced inside it
         return b"".join(
             (
                 start[:-1],
                 b",",
                 self.season_blob,
-                b',"stories":',
-                _nested(list(blobs.values())),
-                b',"terms":',
-                _nested(self._terms_json()),
-                b",",
+                b',"stories":[[' if blobs else b',"stories":[]',
+                b"],[".join(blobs.values()),
+                b"]]" if blobs else b"",
+                b',"terms":[[' if terms else b',"terms":[]',
+                b"],[".join(terms),
+                b"]]," if terms else b",",
                 end[1:],
             )
         )
 
     def _terms_json(self) -> list[bytes]:
-        """The term counts' JSON pairs (see _nested), joined by blocks of _TERM_BLOCK: a new
-        story changes a few counts, and only their blocks are joined again."""
+        """The term counts' JSON pairs (their insides, see _Key.dump), joined by blocks of
+        _TERM_BLOCK: a new story changes a few counts, and only their blocks are joined
+        again."""
         terms, dirty = self.terms, self.dirty
         if self.term_pos is None:
             self.term_pos = {t: i for i, t in enumerate(terms)}
@@ -390,7 +409,8 @@ class _Key:
             seq=int(d["seq"]),
             first=int(d["first"]),
             head=int(d["head"]),
-            cells=[0] * width,
+            bks=[],
+            tot=[],
             hour=int(d["hour"]),
             hod=int(d["hod"]),
             acc=float(d["acc"]),
@@ -409,10 +429,13 @@ class _Key:
             day=int(d["day"]),
             days=int(d["days"]),
         )
+        cells = [0] * width
         for age, new, joined in d["cells"]:
             if 0 <= int(age) < width:
-                ks.cells[width - 1 - int(age)] = int(new) + (int(joined) << _SHIFT)
-        ks.sums = [sum(ks.cells[-span:]) for span in spans]
+                cells[width - 1 - int(age)] = int(new) + (int(joined) << _SHIFT)
+        start = ks.head - width  # the bucket before the longest window
+        ks.bks = [start, *(start + 1 + j for j in compress(range(width), cells))]
+        ks.tot = [0, *accumulate(compress(cells, cells))]
         return ks
 
 
@@ -484,8 +507,6 @@ class TrendDetector:
         self._per_hour = 3600 // p.bucket_seconds
         self._spans = [w.seconds // p.bucket_seconds for w in p.windows]
         self._longest = max(self._spans)
-        self._widest = self._spans.index(self._longest)
-        self._nearest = self._spans.index(min(self._spans))
         self._per_day = [86400 / w.seconds for w in p.windows]
         # per window, then their least: for a calm key (can it rise?), in an episode (calm yet?)
         self._gates = tuple(
@@ -496,6 +517,7 @@ class TrendDetector:
             )
         )
         self._decay = 0.5 ** (1.0 / p.half_life_hours)
+        self._powers: dict[int, tuple[float, float, float]] = {}  # _ewma_powers
         self._short_decay = 0.5 ** (1.0 / p.stream_half_life_hours)
         self._windows: dict[int, tuple[int, list[tuple[int, int]], float]] = {}  # _window
         self._factor = (-1, 1.0)  # (stream hour, _stream_factor)
@@ -561,15 +583,13 @@ class TrendDetector:
             g.late += 1
         bucket = int(at // p.bucket_seconds)
         now = int(wm // p.bucket_seconds)
-        age = now - bucket
         terms = self._terms_of(event)
         hour = self._clock(wm)
         judged = g.hours >= p.global_warmup_hours and g.events >= p.global_warmup_events
-        last, spans, known, changed = self._longest - 1, self._spans, self._keys, self._changed
+        known, changed = self._keys, self._changed
         inc = 1 if new else _JOINED  # a packed cell (see _SHIFT)
-        nearest = spans[self._nearest]
-        widest, ow, warm = self._widest, p.outlet_weight, p.key_warmup_hours
-        day = int(wm // 86400)
+        ow, warm = p.outlet_weight, p.key_warmup_hours
+        day, hod = int(wm // 86400), int(wm // 3600) % DAY_HOURS
         sid, source = event.story_id, event.source
         cut, keep = source[: p.max_key_chars], p.max_sources > 0
         size = int(event.story_size) if event.story_size > 1 else 1
@@ -587,21 +607,21 @@ class TrendDetector:
                 known.move_to_end(key)
             changed[key] = None
             if ks.hour != hour:
-                self._roll(ks, wm)
+                self._roll(ks, hour, hod)
             ks.acc += weight  # late or not, into the baseline
             if late:
                 ks.late += 1
                 continue
             if ks.head != now:
                 self._slide(ks, now)
-            ks.cells[last - age] += inc
-            if age < nearest:  # in every window
-                ks.sums = [x + inc for x in ks.sums]
-            else:
-                sums = ks.sums
-                for i, span in enumerate(spans):
-                    if age < span:
-                        sums[i] += inc
+            bks, tot = ks.bks, ks.tot
+            if bks[-1] < bucket:  # the first of its bucket
+                bks.append(bucket)
+                tot.append(tot[-1] + inc)
+            elif bks[-1] == bucket:
+                tot[-1] += inc
+            else:  # into a past bucket (a late article, within the grace)
+                self._add_past(bks, tot, bucket, inc)
             # the story, for the records' top stories and terms and the replay guard
             story = ks.stories.get(sid)
             if story is None:
@@ -633,7 +653,7 @@ class TrendDetector:
                     g.key_days += 1
                 # A window below its gate cannot matter (see _gate): most events stop here.
                 gates = self._gates[1 if ks.level else 0]
-                x = ks.sums[widest]  # every window is inside the widest
+                x = tot[-1] - tot[0]  # the widest window: every window is inside it
                 if (x & _LOW) + ow * (x >> _SHIFT) >= gates[-1]:
                     records += self._judge(key, ks, wm, now, gates)
                 elif ks.level:
@@ -735,8 +755,8 @@ class TrendDetector:
             seq=g.seq,
             first=self._clock(wm),
             head=int(wm // p.bucket_seconds),
-            cells=[0] * self._longest,
-            sums=[0] * len(self._spans),
+            bks=[int(wm // p.bucket_seconds) - self._longest],
+            tot=[0],
             hour=self._clock(wm),
             hod=int(wm // 3600) % DAY_HOURS,
             acc=0.0,
@@ -758,39 +778,67 @@ class TrendDetector:
             g.evicted += 1
         return ks
 
-    def _roll(self, ks: _Key, wm: float) -> None:
-        """Close the hours between the key's last hour and the watermark's into its rate and
-        its hour-of-day profile."""
-        hour = self._clock(wm)
+    def _roll(self, ks: _Key, hour: int, hod: int) -> None:
+        """Close the hours between the key's last hour and `hour` (the watermark's stream hour,
+        `hod` its hour of day) into its rate and its hour-of-day profile."""
         if hour > ks.hour:
-            _ewma(ks.rate, ks.acc, hour - ks.hour, self._decay)
-            ks.season[ks.hod] += ks.acc
-            ks.season_total = _fade(ks.season, ks.season_total + ks.acc, self.params.season_cap)
+            hours, acc = hour - ks.hour, ks.acc
+            powers = self._powers.get(hours)
+            if powers is None:
+                powers = self._ewma_powers(hours)
+            # _ewma(ks.rate, acc, hours, self._decay), its powers of the decay computed once
+            an, last, gain = powers
+            rate = ks.rate
+            rate[0] = rate[0] * an + acc * last
+            rate[1] = rate[1] * an + gain
+            ks.season[ks.hod] += acc
+            total = ks.season_total + acc
+            cap = self.params.season_cap
+            ks.season_total = total if total <= cap else _fade(ks.season, total, cap)
             ks.acc = 0.0
-            ks.hour, ks.hod = hour, int(wm // 3600) % DAY_HOURS
+            ks.hour, ks.hod = hour, hod
             ks.season_blob = None
 
+    def _ewma_powers(self, hours: int) -> tuple[float, float, float]:
+        """What _ewma computes of the decay for `hours` closed hours (the same floats),
+        remembered for the usual gaps."""
+        decay = self._decay
+        an = decay**hours
+        powers = (an, decay ** (hours - 1), (1.0 - an) / (1.0 - decay))
+        if hours < 4096:
+            self._powers[hours] = powers
+        return powers
+
     def _slide(self, ks: _Key, now: int) -> None:
-        """Make the last cell that of bucket `now`: older cells move out at the front."""
-        steps = now - ks.head
-        if steps <= 0:
-            return
-        n = self._longest
-        if steps >= n:
-            ks.cells = [0] * n
-            ks.sums = [0] * len(self._spans)
-        elif ks.sums[self._widest]:  # (all cells empty: nothing moves)
-            cells, sums = ks.cells, ks.sums
-            for i, span in enumerate(self._spans):
-                if not sums[i]:
-                    continue
-                if steps >= span:
-                    sums[i] = 0
-                else:  # the window's oldest `steps` cells leave it
-                    sums[i] -= sum(cells[n - span : n - span + steps])
-            del cells[:steps]
-            cells += [0] * steps
+        """Make the last cell that of bucket `now` (a later one): the cells older than the
+        longest window are dropped, the last of them kept as the total before it."""
         ks.head = now
+        bks, start = ks.bks, now - self._longest
+        if len(bks) > 1 and bks[1] <= start:
+            gone = bisect_right(bks, start) - 1
+            del bks[:gone]
+            tot = ks.tot
+            del tot[:gone]
+            if (tot[0] & _LOW) > _REBASE:  # keep the new stories' part far below 2**32
+                base = tot[0]
+                tot[:] = [x - base for x in tot]
+
+    @staticmethod
+    def _add_past(bks: list[int], tot: list[int], bucket: int, inc: int) -> None:
+        """Count `inc` into an earlier bucket than the last: every total from it on grows."""
+        i = bisect_left(bks, bucket)
+        if i == 0:  # not after the longest window's start: in no window (grace is shorter)
+            return
+        if bks[i] != bucket:
+            bks.insert(i, bucket)
+            tot.insert(i, tot[i - 1])
+        for j in range(i, len(tot)):
+            tot[j] += inc
+
+    def _sum(self, ks: _Key, i: int, now: int) -> int:
+        """The packed sum of window i's cells, the window ending at bucket `now`."""
+        tot = ks.tot
+        return tot[-1] - tot[bisect_right(ks.bks, now - self._spans[i]) - 1]
 
     def _prune_stories(self, ks: _Key, wm: float) -> None:
         """Keep the max_stories that matter: in the longest window, most reports, latest (the
@@ -812,9 +860,13 @@ class TrendDetector:
         if event.terms is self._terms_in:
             return self._terms_out
         p = self.params
-        terms = (t[: p.max_term_chars] for t in event.terms[: p.max_event_terms] if t)
-        self._terms_in, self._terms_out = event.terms, tuple(dict.fromkeys(terms))
-        return self._terms_out
+        head = event.terms[: p.max_event_terms]
+        if head and all(head) and max(map(len, head)) <= p.max_term_chars:
+            out = tuple(dict.fromkeys(head))  # (the usual case, at C speed)
+        else:
+            out = tuple(dict.fromkeys(t[: p.max_term_chars] for t in head if t))
+        self._terms_in, self._terms_out = event.terms, out
+        return out
 
     def _learn_terms(self, ks: _Key, terms: tuple[str, ...]) -> None:
         """A bounded, fading count of the terms of the key's new stories: its usual
@@ -837,8 +889,10 @@ class TrendDetector:
             # once-seen terms go first (a cheap pass), then the smallest counts if need be
             counts = ks.terms = {t: c for t, c in counts.items() if c > 1.0}
             if len(counts) > p.max_terms:
-                kept = heapq.nlargest(p.max_terms, counts.items(), key=lambda kv: (kv[1], kv[0]))
-                ks.terms = dict(kept)
+                # the max_terms largest by (count, term), largest first, as heapq.nlargest
+                # gives them (the pairs are unique), in two stable sorts by C-level keys
+                order = sorted(sorted(counts, reverse=True), key=counts.__getitem__, reverse=True)
+                ks.terms = {t: counts[t] for t in order[: p.max_terms]}
             ks.term_pos = None
 
     def _window(self, span: int, now: int) -> tuple[list[tuple[int, int]], float]:
@@ -894,10 +948,6 @@ class TrendDetector:
         """The key's expected events per hour now, before the hour-of-day profile."""
         return ks.rate[0] / ks.rate[1] * self._stream_factor()
 
-    def _expected(self, ks: _Key, i: int, now: int) -> float:
-        value = self._rate(ks) * self._seasonal_hours(ks, self._spans[i], now)
-        return max(value, self.params.min_expected)
-
     def _judge(
         self, key: str, ks: _Key, wm: float, now: int, gates: Sequence[float]
     ) -> list[dict[str, Any]]:
@@ -910,13 +960,32 @@ class TrendDetector:
         exp = ks.exp
         best: tuple[int, float, int, float, float, float] | None = None
         calm = True
-        for i, x in enumerate(ks.sums):
+        bks, tot = ks.bks, ks.tot
+        top = tot[-1]
+        spans, windows, per_hour = self._spans, self._windows, self._per_hour
+        day, prior = DAY_HOURS * per_hour, p.season_prior
+        for i, span in enumerate(spans):
+            x = top - tot[bisect_right(bks, now - span) - 1]
             count = (x & _LOW) + p.outlet_weight * (x >> _SHIFT)
             if count < gates[i]:
                 continue
             expected = exp[i]
-            if expected < 0.0:
-                expected = exp[i] = self._expected(ks, i, now)
+            if expected < 0.0:  # _rate × _seasonal_hours (floored), the rate kept for its hour
+                if ks.rate_hour != ks.hour:
+                    ks.rate_hour, ks.rate_now = ks.hour, self._rate(ks)
+                span = spans[i]
+                if span % day:  # _seasonal_hours, with the window's hours as cached
+                    cached = windows.get(span)
+                    if cached is not None and cached[0] == now:
+                        hours, stream = cached[1], cached[2]
+                    else:
+                        hours, stream = self._window(span, now)
+                    season = ks.season
+                    own = sum(n * season[hod] for hod, n in hours)
+                    seasonal = DAY_HOURS * (own + stream) / (ks.season_total + prior) / per_hour
+                else:  # whole days: the profile's mean, 1
+                    seasonal = span / per_hour
+                expected = exp[i] = max(ks.rate_now * seasonal, p.min_expected)
             if count < p.min_ratio * expected:
                 continue
             pvalue = tail(count, expected)
@@ -961,7 +1030,8 @@ class TrendDetector:
             ((sid, s) for sid, s in ks.stories.items() if s.last >= start),
             key=lambda kv: (-kv[1].reports, -kv[1].last, kv[0]),
         )
-        stories, outlets = ks.sums[i] & _LOW, ks.sums[i] >> _SHIFT
+        x = self._sum(ks, i, now)
+        stories, outlets = x & _LOW, x >> _SHIFT
         assert ks.since is not None
         return {
             "schema_version": 2,  # trend.v2: rule titles may be added (trend_stage)

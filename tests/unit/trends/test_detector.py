@@ -494,3 +494,126 @@ def test_a_state_written_by_the_first_release_loads_and_is_written_back_the_same
     state = orjson.loads(detector.to_state()[KEY])
     assert state["stories"][1][3] == ["bbc", "cnn", "rt"] and state["stories"][1][4] == 2.0
     assert state["cells"] == [[2, 1, 0], [0, 1, 2]]
+
+
+# ---------------------------------------------------------------- the key's data layout
+def test_events_within_the_grace_count_in_their_own_buckets() -> None:
+    """A key keeps its non-empty buckets as running totals: an article up to the grace late
+    goes into its own (earlier) bucket, a new one or one already counted, and every later
+    total; what is written and restored is the same cells."""
+    detector = TrendDetector()
+    at = T0 + 3 * H  # bucket boundaries every 5 minutes from T0
+    detector.observe(ev(at, "a"))
+    detector.observe(ev(at + 20 * 60, "b"))  # the watermark, 4 buckets later
+    detector.observe(ev(at + 10 * 60, "c", source="rt"))  # 2 buckets back: a new bucket
+    detector.observe(ev(at + 60, "a", new=False, joined=True, source="cnn"))  # the first one
+    state = orjson.loads(detector.to_state()[KEY])
+    assert state["cells"] == [[4, 1, 1], [2, 1, 0], [0, 1, 0]]
+    # restored, it counts the next events the same as the detector that wrote it
+    restored = TrendDetector.from_state(detector.to_state())
+    for d in (detector, restored):
+        d.observe(ev(at + 15 * 60, "d"))  # 1 bucket back, between two kept ones
+        d.observe(ev(at + 20 * 60 + 5, "b", new=False, joined=True, source="rt"))
+    assert restored.to_state() == detector.to_state()
+    state = orjson.loads(detector.to_state()[KEY])
+    assert state["cells"] == [[4, 1, 1], [2, 1, 0], [1, 1, 0], [0, 1, 1]]
+    # a day and 3 buckets later, three buckets have left the longest window (288 buckets)
+    detector.observe(ev(at + DAY + 15 * 60 + 1, "e"))
+    state = orjson.loads(detector.to_state()[KEY])
+    assert state["cells"] == [[287, 1, 1], [0, 1, 0]]
+
+
+@pytest.mark.parametrize("feed", ["scenario", "busy"])
+def test_rebased_running_totals_change_nothing(feed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The running totals are rebased before the new stories' count nears 2**32; a rebase at
+    every slide gives the same records and the same state."""
+    import streams.trends.detector as detector_module
+
+    if feed == "scenario":
+        params, events = TrendParams(), [(e, (e.key,)) for e in _scenario()]
+    else:
+        params = TrendParams(global_warmup_hours=24, global_warmup_events=20)
+        events = _busy(1)
+    runs = []
+    for rebase in (detector_module._REBASE, 0):
+        monkeypatch.setattr(detector_module, "_REBASE", rebase)
+        detector, records = TrendDetector(params), []
+        for event, keys in events:
+            records += [orjson.dumps(r) for r in detector.observe_keys(event, keys)]
+        runs.append((records, detector.to_state()))
+    assert runs[0] == runs[1]
+    assert runs[0][0] or feed == "busy"  # the scenario's bursts made records
+
+
+def _reference_terms(
+    stories: list[tuple[str, ...]], params: TrendParams
+) -> tuple[dict[str, float], float]:
+    """A key's term counts as the first release computed them (heapq.nlargest)."""
+    import heapq
+
+    counts: dict[str, float] = {}
+    total = 0.0
+    for terms in stories:
+        for t in terms:
+            counts[t] = counts.get(t, 0.0) + 1.0
+        total += 1.0
+        if total > params.terms_cap:
+            counts = {t: c / 2 for t, c in counts.items() if c >= 1.0}
+            total /= 2
+        if len(counts) > 4 * params.max_terms:
+            counts = {t: c for t, c in counts.items() if c > 1.0}
+            if len(counts) > params.max_terms:
+                counts = dict(
+                    heapq.nlargest(params.max_terms, counts.items(), key=lambda kv: (kv[1], kv[0]))
+                )
+    return counts, total
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_term_counts_fade_and_keep_the_largest_in_order(seed: int) -> None:
+    """The key's usual vocabulary: counts halved past terms_cap, pruned past 4 × max_terms to
+    the max_terms largest by (count, term), largest first (ties broken by the term)."""
+    params = TrendParams(max_terms=4, terms_cap=20.0)
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(30)]
+    stories = [tuple(dict.fromkeys(rng.choices(words, k=6))) for _ in range(400)]
+    detector = TrendDetector(params)
+    for j, terms in enumerate(stories):
+        detector.observe(ev(T0 + j * 60, f"s{j}", terms=terms))
+        if j % 37 == 0 or j == len(stories) - 1:
+            counts, total = _reference_terms(stories[: j + 1], params)
+            state = orjson.loads(detector.to_state()[KEY])
+            assert state["terms"] == [[t, c] for t, c in counts.items()]
+            assert state["terms_total"] == total
+
+
+def test_event_terms_are_bounded_cleaned_and_once_each() -> None:
+    params = TrendParams(max_event_terms=4, max_term_chars=5)
+    detector = TrendDetector(params)
+    detector.observe(ev(T0, "a", terms=("abc", "", "abcdefgh", "abc", "x", "y")))
+    detector.observe(ev(T0 + 60, "b", terms=("p", "q", "p")))
+    state = orjson.loads(detector.to_state()[KEY])
+    assert [s[7] for s in state["stories"]] == [["abc", "abcde"], ["p", "q"]]
+    assert state["terms"] == [["abc", 1.0], ["abcde", 1.0], ["p", 1.0], ["q", 1.0]]
+
+
+def test_a_key_rate_is_the_ewma_of_its_closed_hours() -> None:
+    """Hours close into the key's rate as _ewma closes them, whatever the gap."""
+    from streams.trends.detector import _ewma
+
+    params = TrendParams()
+    detector = TrendDetector(params)
+    decay = 0.5 ** (1.0 / params.half_life_hours)
+    rate, hour, acc = [0.0, 0.0], 0, 0.0
+    rng = random.Random(5)
+    for j in range(300):
+        hour += rng.choice([0, 1, 1, 2, 5, 11])
+        at = T0 + hour * H + 60
+        state_hour = orjson.loads(detector.to_state().get(KEY, b'{"hour":-1}'))["hour"]
+        detector.observe(ev(at, f"s{j}"))
+        closed = orjson.loads(detector.to_state()[KEY])
+        if state_hour >= 0 and closed["hour"] > state_hour:
+            _ewma(rate, acc, closed["hour"] - state_hour, decay)
+            acc = 0.0
+        acc += 1.0
+        assert closed["rate"] == rate
