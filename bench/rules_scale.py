@@ -5,7 +5,7 @@ rules, and how long a live reload of a 10,000-rule pack takes (issue 13).
 Usage:
     .venv/bin/python bench/rules_scale.py [--bootstrap HOST:PORT] [--limit N] [--sizes 10,10000]
         [--vocab-articles N] [--no-reload | --reload-only [--repeats N]] [--worker-root TREE]
-        [--profile PREFIX] [--env NAME=VALUE] [--poll SECONDS] [DATA]
+        [--profile PREFIX [--gil]] [--env NAME=VALUE] [--poll SECONDS] [DATA]
 
 DATA defaults to ../shared/data/ant/ant_multisource.jsonl.gz (skipped cleanly if absent). The
 packs are `bench/match.py`'s: real word bigrams and unigrams of ANT articles that are not in
@@ -21,7 +21,8 @@ pack. Printed:
   over 0.1 s of CPU, so the scrapes are counted, one is timed on the idle worker afterwards,
   and the cost is printed again without them (a Prometheus scraping every 15 s costs it
   ~1% of a core); `--poll 1` scrapes at most once a second (fewer to subtract; articles/s
-  then ends up to a second late). `--profile PREFIX`: py-spy each throughput run into PREFIX-<size>.txt;
+  then ends up to a second late). `--profile PREFIX`: py-spy each throughput run into PREFIX-<size>.txt
+  (`--gil`: sampling only the thread that holds the GIL, which shares out CPU time);
   `--env NAME=VALUE`: a worker setting (e.g. RASID_TRENDS_ENABLED=false, to see a stage's
   share); `--worker-root`: the tree the workers run (a same-sitting before/after);
 - live reload: on the worker of the smallest pack, idle, the largest pack is pushed the way
@@ -42,6 +43,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -207,6 +209,18 @@ def scrape_cpu(dep: pipeline.Deployment, n: int = 20) -> float:
     return max(0.0, (cpu1 - cpu0 - idle) / n)
 
 
+def spy_on(dep: pipeline.Deployment, out: Path, *, gil: bool) -> subprocess.Popen[bytes]:
+    """py-spy on the worker (collapsed stacks, 200 Hz) until SIGINT. `gil`: only the thread
+    holding the GIL is sampled, so the samples share out CPU time (without it, the agents'
+    thread waiting for the GIL while faust's consumer thread holds it is counted as well: the
+    profile then adds up to ~2x the CPU measured)."""
+    if not gil:
+        return dep.profile(out)
+    spy = Path(sys.executable).with_name("py-spy")
+    cmd = [str(spy), "record", "--pid", str(dep.procs[0].pid), "--rate", "200", "--gil"]
+    return subprocess.Popen([*cmd, "--format", "raw", "--output", str(out)])
+
+
 async def loaded(dep: pipeline.Deployment, line: str) -> int | None:
     """The value of a /metrics line of the worker; None while its /metrics does not answer (a
     worker that compiles on its event loop does not)."""
@@ -243,7 +257,8 @@ async def run(args: argparse.Namespace) -> None:
                 ready = time.perf_counter() - started
                 await pipeline.throughput(dep, articles, min(200, limit))  # warm-up
                 profiled = bool(args.profile)
-                spy = dep.profile(Path(f"{args.profile}-{n}.txt")) if profiled else None
+                out = Path(f"{args.profile}-{n}.txt")
+                spy = spy_on(dep, out, gil=args.gil) if profiled else None
                 cpu0, dep.scrapes, dep.interval = pipeline.worker_cpu(dep), 0, args.poll
                 rate, alerts = await pipeline.throughput(dep, articles, limit)
                 cost[n] = (pipeline.worker_cpu(dep) - cpu0) / limit * 1000
@@ -302,6 +317,9 @@ def main() -> int:
     )
     parser.add_argument("--repeats", type=int, default=1, help="reload runs (--reload-only)")
     parser.add_argument("--profile", help="py-spy each throughput run into PROFILE-<size>.txt")
+    parser.add_argument(
+        "--gil", action="store_true", help="--profile samples only the thread holding the GIL"
+    )
     args = parser.parse_args()
     if pipeline.corpus_missing(args.data):
         return 0

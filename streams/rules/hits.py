@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -46,17 +46,9 @@ def hit_key(enriched: Mapping[str, Any]) -> str:
     return enriched["id"] if revision == 1 else f"{enriched['id']}#r{revision}"
 
 
-def build_alert(enriched: Mapping[str, Any], hit: RuleHit, *, now: datetime) -> dict[str, Any]:
-    """The article-level hit (schema alert.v1): what the story stage turns into an alert."""
+def _article_part(enriched: Mapping[str, Any]) -> dict[str, Any]:
+    """What every hit of one article says alike: the article, its labels and their evidence."""
     return {
-        "schema_version": SCHEMA_VERSION,
-        "id": alert_id(hit.rule_id, hit.rule_version, hit_key(enriched)),
-        "rule": hit.rule_id,
-        "rule_version": hit.rule_version,
-        "rule_title": hit.title,
-        # optional in alert.v1: a rule without an English title makes the hit it always made
-        **({"rule_title_en": hit.title_en} if hit.title_en is not None else {}),
-        "severity": hit.severity,
         "article": {
             "id": enriched["id"],
             "source": enriched["source"],
@@ -70,6 +62,43 @@ def build_alert(enriched: Mapping[str, Any], hit: RuleHit, *, now: datetime) -> 
             "regions": _explain(enriched["regions"]),
             "topics": _explain(enriched["topics"]),
         },
+        "key": hit_key(enriched),
+    }
+
+
+def build_alerts(
+    enriched: Mapping[str, Any], hits: Sequence[RuleHit], *, now: datetime
+) -> list[dict[str, Any]]:
+    """The article-level hits (schema alert.v1) of one article: what the story stage turns into
+    alerts. They share their article, labels and explanation objects (read-only): an article
+    firing many rules (~5 hits an article at 10,000 rules) builds those once."""
+    if not hits:
+        return []
+    part = _article_part(enriched)
+    return [_alert(enriched, part, hit, now) for hit in hits]
+
+
+def build_alert(enriched: Mapping[str, Any], hit: RuleHit, *, now: datetime) -> dict[str, Any]:
+    """One article-level hit (see `build_alerts`)."""
+    return _alert(enriched, _article_part(enriched), hit, now)
+
+
+def _alert(
+    enriched: Mapping[str, Any], part: dict[str, Any], hit: RuleHit, now: datetime
+) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "id": alert_id(hit.rule_id, hit.rule_version, part["key"]),
+        "rule": hit.rule_id,
+        "rule_version": hit.rule_version,
+        "rule_title": hit.title,
+        # optional in alert.v1: a rule without an English title makes the hit it always made
+        **({"rule_title_en": hit.title_en} if hit.title_en is not None else {}),
+        "severity": hit.severity,
+        "article": part["article"],
+        "regions": part["regions"],
+        "topics": part["topics"],
+        "explanation": part["explanation"],
         "matches": [
             {
                 "term": m.term,

@@ -19,7 +19,7 @@ from streams.errors import BadInput, DeadLetterReason
 from streams.extract.parse import ParseError
 from streams.model import ParsedArticle
 from streams.rules import RuleHit, RuleSet
-from streams.rules.hits import build_alert, match_article
+from streams.rules.hits import build_alerts, match_article
 from streams.settings import Settings
 from streams.times import utcnow
 from streams.validation import check_outgoing, decode_raw
@@ -67,7 +67,7 @@ class Pipeline:
     def alerts(
         self, enriched: dict[str, Any], hits: list[RuleHit], now: datetime
     ) -> list[dict[str, Any]]:
-        alerts = [build_alert(enriched, hit, now=now) for hit in hits]
+        alerts = build_alerts(enriched, hits, now=now)
         for alert in alerts:
             check_outgoing("alert-hit", alert)
         return alerts

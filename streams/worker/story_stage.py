@@ -60,7 +60,7 @@ class StoryStage:
     topic: Any
     stories: StoryStore  # story id → state; the faust table "stories" behind it
 
-    alerts: Any  # faust Table: alert id → {"alert": current alert (v3; v2 from the previous release), "at": seconds}
+    alerts: Any  # faust Table "story-alerts": story id → its alerts' record (`alerts_record`)
     docfreq: Any  # faust Table: "df-NN" → a shard of the document-frequency snapshot
     params: StoryParams
     escalate_at: int
@@ -79,6 +79,7 @@ def refresh(stage: StoryStage, now: float) -> None:
     if not stage.stale:
         return
     started = time.perf_counter()
+    folded = fold_legacy(stage.alerts)  # records of the previous release, if any: converted
     stage.index = StoryIndex.build(stage.stories, stage.params, now - stage.params.window_seconds)
     stage.df = DocFreq.load(dict(stage.docfreq.items()))
     stage.stale = False
@@ -88,6 +89,7 @@ def refresh(stage: StoryStage, now: float) -> None:
             "stories": len(stage.stories),
             "terms": len(stage.index.postings),
             "documents": stage.df.docs,
+            "alert_records_converted": folded,
             "seconds": round(time.perf_counter() - started, 3),
         },
     )
@@ -217,11 +219,13 @@ async def process(ctx: WorkerContext, stage: StoryStage, value: Any) -> int:
     if cand["hits"]:
         stage.stories.keep(assignment.story_id)  # an alert must find its story after a restart
     # One alert per rule (each its own id): all sent at once, then every ack awaited. The
-    # alert state is stored only after its ack, so a crash in between re-sends, never skips.
+    # alerts' state is stored only after their acks, so a crash in between re-sends, never skips.
+    story_id = assignment.story_id
+    record = stage.alerts.get(story_id)  # the story's alerts: one table read
     sending = []
     for hit in cand["hits"]:
-        aid = alert_id(hit["rule"], hit["rule_version"], assignment.story_id)
-        previous = stage.alerts.get(aid)
+        aid = alert_id(hit["rule"], hit["rule_version"], story_id)
+        previous = stored_alert(stage.alerts, record, aid)
         if assignment.copy and previous is not None:
             # the same text from the same outlet again: no revision, no webhook (a rule that
             # has no alert on the story yet, e.g. a new rule version, still opens one)
@@ -229,7 +233,7 @@ async def process(ctx: WorkerContext, stage: StoryStage, value: Any) -> int:
             continue
         alert = story_alert(
             hit,
-            assignment.story_id,
+            story_id,
             previous["alert"] if previous else None,
             now=_alert_time(cand["at"], previous),
             escalate_at=stage.escalate_at,
@@ -245,8 +249,10 @@ async def process(ctx: WorkerContext, stage: StoryStage, value: Any) -> int:
     refused = await deliver([out for _, _, out in sending])
     if refused:
         raise RuntimeError(f"alert refused by Kafka: {refused[0].error!r}")
+    if sending:  # one changelog record for the story, however many of its alerts changed
+        changed = {aid: {"alert": alert_state(alert), "at": at} for aid, alert, _ in sending}
+        store_alerts(stage.alerts, story_id, record, changed)
     for aid, alert, _ in sending:
-        stage.alerts[aid] = {"alert": alert, "at": at}
         observe.alert_sent(alert)
         metrics.ALERTS.labels(rule=alert["rule"], severity=alert["severity"]).inc()
         metrics.STORY_ALERTS.labels(status=alert["status"]).inc()
@@ -256,7 +262,7 @@ async def process(ctx: WorkerContext, stage: StoryStage, value: Any) -> int:
                 "alert_id": aid,
                 "status": alert["status"],
                 "revision": alert["revision"],
-                "story_id": assignment.story_id,
+                "story_id": story_id,
                 "rule": alert["rule"],
                 "article_id": cand["article_id"],
             },
@@ -276,6 +282,124 @@ def _alert_time(at: str, previous: dict[str, Any] | None) -> str:
         if datetime.fromisoformat(before) > datetime.fromisoformat(at):
             return str(before)
     return at
+
+
+# ------------------------------------------------------------------ the story-alerts table
+# Record version 2, one per story: story id → {"v": 2, "at": its alerts' latest update (epoch
+# seconds), "alerts": {alert id: {"alert": the alert's state (`alert_state`), "at": seconds}}}.
+# An article's alerts all belong to its story, so however many rules it fires, the story
+# stage reads one record and writes one changelog record for them (one per alert before:
+# at 10,000 rules ~5.5 changelog messages per article, each a faust send and its sensors).
+# A story whose record would pass RECORD_BYTES (Kafka takes 1 MB a message) is spilled: its
+# record becomes {"v": 2, "at": …, "spilled": true} and each of its alerts a record of its own,
+# alert id → {"v": 2, "story": story id, "alert": state, "at": seconds}. The release before
+# wrote version 1, one record per alert: alert id → {"alert": the whole alert (v3, or v2),
+# "at": seconds}; `fold_legacy` converts those when the table is (re)loaded.
+ALERTS_VERSION = 2
+RECORD_BYTES = 512 * 1024
+# What the next revision of an alert is built from (stories.cluster.story_alert reads these of
+# the previous alert, _alert_time `updated_at`); the rest of the alert comes from the hit.
+ALERT_STATE = ("articles", "sources", "regions", "topics", "created_at", "revision", "updated_at")
+
+
+def alert_state(alert: dict[str, Any]) -> dict[str, Any]:
+    """What the table keeps of a sent alert: the fields its next revision is built from."""
+    return {key: alert[key] for key in ALERT_STATE}
+
+
+def alerts_record(alerts: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A story's record (version 2) holding `alerts` (alert id → {"alert": state, "at": s})."""
+    latest = max(entry["at"] for entry in alerts.values())
+    return {"v": ALERTS_VERSION, "at": latest, "alerts": alerts}
+
+
+def alerts_of(record: Any) -> dict[str, dict[str, Any]]:
+    """The alerts of a story's record (alert id → {"alert": state, "at": s}); {} for none (or
+    a spilled story's: its alerts are records of their own)."""
+    if not record:
+        return {}
+    alerts: dict[str, dict[str, Any]] = record.get("alerts", {})
+    return alerts
+
+
+def stored_alert(table: Any, record: Any, aid: str) -> dict[str, Any] | None:
+    """The entry ({"alert": state, "at": s}) of alert `aid`, given its story's record."""
+    if record and record.get("spilled"):
+        own = table.get(aid)
+        return own if own and "story" in own else None
+    return alerts_of(record).get(aid)
+
+
+def store_alerts(
+    table: Any, story_id: str, record: Any, changed: dict[str, dict[str, Any]]
+) -> None:
+    """Write the `changed` alerts of a story whose record was `record`: one record for the
+    story, unless it passes RECORD_BYTES (then the story is spilled, above)."""
+    spilled = bool(record and record.get("spilled"))
+    if not spilled:
+        kept = {**alerts_of(record), **changed}
+        new = alerts_record(kept)
+        listed = sum(len(entry["alert"]["articles"]) + 1 for entry in kept.values())
+        # An article listed takes ~0.3 kB, at most ~10 kB (its url and title at the raw
+        # article's limits): the record is measured only when it could come near the bound.
+        if listed * 10_240 <= RECORD_BYTES or len(orjson.dumps(new)) <= RECORD_BYTES:
+            table[story_id] = new
+            return
+        changed = kept  # spilled now: every alert of the story moves to a record of its own
+    latest = max([entry["at"] for entry in changed.values()] + [record["at"] if record else 0.0])
+    for aid, entry in changed.items():
+        table[aid] = {"v": ALERTS_VERSION, "story": story_id, **entry}
+    table[story_id] = {"v": ALERTS_VERSION, "at": latest, "spilled": True}
+
+
+def fold_legacy(table: Any) -> int:
+    """Convert the version 1 records of `table` (one per alert id, written by the previous
+    release) into their stories' records, then delete them (tombstones). An alert already
+    stored in version 2 keeps the later revision of the two (a worker of the previous release
+    may have taken the partition in between, during a rolling upgrade). Call with an event of
+    the table's partition current (faust). Returns the number of records converted."""
+    legacy = [(k, v) for k, v in list(table.items()) if v and "v" not in v]
+    if not legacy:
+        return 0
+    by_story: dict[str, dict[str, dict[str, Any]]] = {}
+    for aid, value in legacy:
+        alert = value.get("alert")
+        story = alert.get("story_id") if isinstance(alert, dict) else None
+        if isinstance(story, str) and all(key in alert for key in ALERT_STATE):
+            entry = {"alert": alert_state(alert), "at": value.get("at", 0.0)}
+            by_story.setdefault(story, {})[aid] = entry
+    for aid, _ in legacy:
+        del table[aid]
+    for story, entries in by_story.items():
+        record = table.get(story)
+        changed = {}
+        for aid, entry in entries.items():
+            kept = stored_alert(table, record, aid)
+            if kept is None or kept["alert"]["revision"] < entry["alert"]["revision"]:
+                changed[aid] = entry
+        if changed:
+            store_alerts(table, story, record, changed)
+    return len(legacy)
+
+
+def expire_alerts(table: Any, horizon: float) -> int:
+    """Forget the alerts last updated before `horizon`: a story's record whose alerts all are
+    goes (a tombstone), one with some is written again without them; a spilled story's
+    alerts go one by one, its record with the last. Returns alerts forgotten."""
+    forgotten = 0
+    for key, record in list(table.items()):
+        if not record:
+            continue
+        alerts = alerts_of(record)
+        if record["at"] < horizon:
+            del table[key]
+            forgotten += len(alerts) if "alerts" in record else int("spilled" not in record)
+            continue
+        fresh = {aid: entry for aid, entry in alerts.items() if entry["at"] >= horizon}
+        if len(fresh) < len(alerts):
+            table[key] = alerts_record(fresh)
+            forgotten += len(alerts) - len(fresh)
+    return forgotten
 
 
 async def process_message(ctx: WorkerContext, stage: StoryStage, event: EventT[Any]) -> str:
@@ -319,14 +443,12 @@ def prune(stage: StoryStage, now: float) -> int:
     only lets a stream's event modify a table), at most every PRUNE_EVERY seconds; and, as
     soon as more than `max_live` + 10% stories are live, close the least recently reported
     ones down to `max_live` - 10% (memory stays bounded whatever the rate; closing in chunks
-    keeps the sort rare). Returns how many keys were deleted."""
+    keeps the sort rare). Returns how many alerts, stories and postings were forgotten."""
     deleted = 0
     if now - stage.last_prune >= PRUNE_EVERY:
         stage.last_prune = now
         horizon = now - stage.params.window_seconds
-        for key in expired_keys(stage.alerts, "at", horizon):
-            del stage.alerts[key]
-            deleted += 1
+        deleted += expire_alerts(stage.alerts, horizon)
         deleted += _close(stage, horizon, "window")
     slack = stage.max_live // 10
     if len(stage.index.seen) > stage.max_live + slack:

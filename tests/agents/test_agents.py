@@ -16,6 +16,7 @@ from streams.settings import Settings
 from streams.stories.cluster import story_id_for
 from streams.stories.features import story_features
 from streams.validation import schema_errors
+from streams.worker import story_stage
 from streams.worker.app import create_app
 from streams.worker.context import WorkerContext
 from tests.conftest import SAMPLE
@@ -207,6 +208,40 @@ async def test_story_agent_opens_then_updates_one_alert_per_rule(rasid: WorkerCo
     assert len({(a["id"], a["revision"]) for a in alerts}) == len(alerts)
 
 
+async def test_story_alerts_of_the_previous_release_are_converted_and_updated(
+    rasid: WorkerContext,
+) -> None:
+    """The previous release kept one story-alerts record per alert id ({"alert", "at"}); after a
+    restart on such a changelog the story's alerts are updated (not opened again), replays stay
+    silent, and the old records are replaced by the story's one record."""
+    enriched, candidate = await _sample_candidate(rasid)
+    capture = Capture()
+    stage = rasid.stories
+    with capture.install(rasid):
+        async with rasid.app.agents["rasid.stories"].test_context() as ctx:
+            await ctx.put(orjson.dumps(candidate), key=b"first")
+            first = capture.on("rasid.alerts")
+            (story_id,) = list(stage.alerts)
+            # what the previous release had written instead: one record per alert, whole alerts
+            at = stage.alerts[story_id]["at"]
+            stage.alerts.data.pop(story_id)
+            for alert in first:
+                stage.alerts.data[alert["id"]] = {"alert": alert, "at": at}
+            stage.stale = True  # as after a partition assignment (the table recovered)
+            for message in [candidate, _copy(candidate, "copy-2", "outlet2")]:
+                await ctx.put(orjson.dumps(message), key=message["article_id"].encode())
+            results = [ctx.results[i] for i in range(3)]
+    n = len({h["rule"] for h in candidate["hits"]})
+    assert results == [f"alerts:{n}", "alerts:0", f"alerts:{n}"]  # the replay: nothing
+    updated = capture.on("rasid.alerts")[n:]
+    assert {a["id"] for a in updated} == {a["id"] for a in first}
+    assert {(a["status"], a["revision"]) for a in updated} == {("updated", 2)}
+    assert all(a["created_at"] == candidate["at"] for a in updated)  # from the old record
+    assert all([r["id"] for r in a["articles"]] == [enriched["id"], "copy-2"] for a in updated)
+    assert list(stage.alerts) == [story_id]  # the old records are gone
+    assert set(story_stage.alerts_of(stage.alerts[story_id])) == {a["id"] for a in first}
+
+
 async def test_story_agent_rebuilds_its_index_after_partitions_are_assigned(
     rasid: WorkerContext,
 ) -> None:
@@ -323,7 +358,11 @@ async def test_story_agent_forgets_stories_older_than_the_window(rasid: WorkerCo
             await ctx.put(orjson.dumps(fresh), key=b"new-1")
     # Only the fresh story is left: the old one, its postings and its alerts are gone.
     assert [s["articles"] for s in stage.stories.values()] == [["new-1"]]
-    assert all(a["alert"]["article"]["id"] == "new-1" for a in stage.alerts.values())
+    assert list(stage.alerts) == list(stage.stories)  # one record: the fresh story's alerts
+    entries = [
+        e for record in stage.alerts.values() for e in story_stage.alerts_of(record).values()
+    ]
+    assert entries and all(e["alert"]["articles"][-1]["id"] == "new-1" for e in entries)
     live = {sid for posting in stage.index.postings.values() for sid in posting}
     assert live == set(stage.stories)
 
