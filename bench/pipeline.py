@@ -28,7 +28,8 @@ the broker, and one `rasid worker` process (default rule pack) runs the pipeline
   cores / (their sum) bounds what any number of workers can reach on this machine;
 - `--rss 10000,100000`: worker RSS after that many articles processed in all (flat = no state
   that grows with history), cycling through the whole corpus (not `--limit`'s articles: as
-  many distinct stories as the data has).
+  many distinct stories as the data has), and where it is resident: glibc's main arena, its
+  other threads' arenas, the other anonymous mappings (Python's object pools), files.
 
 It prints figures; it asserts nothing. Corpus data is only read.
 """
@@ -573,6 +574,32 @@ async def memory(
             done += chunk
         rss = ", ".join(f"{m:.0f}" for m in dep.rss_mb())
         print(f"worker RSS after {done} articles (+ the runs above): {rss} MB", flush=True)
+        for proc in dep.procs:
+            split = "  ".join(f"{name} {mb:.0f}" for name, mb in resident_split(proc.pid).items())
+            print(f"  resident MB: {split}", flush=True)
+
+
+def resident_split(pid: int) -> dict[str, float]:
+    """Where a process's resident memory is (MB, from /proc/PID/smaps): glibc's main arena
+    ([heap]), its other threads' arenas (anonymous mappings at 64 MB boundaries, the size
+    glibc reserves for one), the other anonymous mappings (Python's object pools, large
+    blocks glibc maps on their own), and the rest (code, shared libraries)."""
+    out = {"main arena": 0.0, "thread arenas": 0.0, "other anonymous": 0.0, "files": 0.0}
+    group = "files"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split(maxsplit=5)
+        if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+            start = int(head[0].split("-")[0], 16)
+            name = head[5] if len(head) > 5 else ""
+            if name == "[heap]":
+                group = "main arena"
+            elif name:
+                group = "files"
+            else:
+                group = "thread arenas" if start % (64 << 20) == 0 else "other anonymous"
+        elif line.startswith("Rss:"):
+            out[group] += int(line.split()[1]) / 1024
+    return out
 
 
 def corpus_parser(doc: str | None) -> argparse.ArgumentParser:

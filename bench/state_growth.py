@@ -2,7 +2,7 @@
 ids) driven offline, with no broker, the way the worker drives them.
 
     .venv/bin/python bench/state_growth.py [--marks 10000,40000,100000] [--base N]
-        [--rate 200] [--tracemalloc]
+        [--rate 200] [--tracemalloc] [--deep] [--pipeline] [--trim]
 
 ANT articles (the whole corpus unless --base N) are parsed, enriched and matched once by the
 worker's pipeline (default rule pack; cached in .cache/bench), then fed like bench/pipeline.py's
@@ -19,12 +19,20 @@ it the garbage collector took, and per structure, its length and the bytes of it
 allocated since the start grouped by file, with --deep the bytes of the Python objects the
 stories, the index postings and the document frequencies hold (each object once), and those of
 the stories per field of their state. Skips cleanly when the corpus is absent.
+
+`--pipeline` runs the worker's whole path for every article instead of the cached one: the raw
+message (its id and outlet renamed per cycle, as bench/pipeline.py sends it) parsed, enriched
+and matched, so the memos of the hot stage (topic model, gazetteer, matcher, story terms) grow
+as they do in the worker; its table then lists them (entries per memo). `--trim` also prints
+the RSS after `gc.collect()` and glibc's `malloc_trim(0)` at each mark: what the allocator
+holds free but has not given back.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import gc
 import pickle
 import sys
@@ -43,8 +51,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpora import ANT, ant_raw
 
+from streams.classify import topic_model
 from streams.settings import Settings
 from streams.stories.cluster import StoryParams
+from streams.text.memo import WordMemo
 from streams.worker import story_stage
 from streams.worker.emitted import EmittedIds
 from streams.worker.pipeline import Pipeline
@@ -81,6 +91,33 @@ def prepared(pipe: Pipeline, limit: int) -> list[tuple[dict[str, Any], list[Any]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(out))
     return out
+
+
+def memos() -> dict[str, int]:
+    """Entries of the hot stage's per-word memos (every WordMemo alive, by cap; each bounded
+    by its cap) and of the topic model's lru_caches."""
+    out: dict[str, int] = {}
+    for obj in gc.get_objects():
+        if isinstance(obj, WordMemo):
+            name = f"{type(obj).__name__}({obj.cap})"
+            out[name] = out.get(name, 0) + len(obj)
+    for name, fn in (
+        ("feature()", topic_model.feature),
+        ("word_buckets()", topic_model.word_buckets),
+        ("pair_bucket()", topic_model.pair_bucket),
+    ):
+        out[name] = fn.cache_info().currsize
+    return out
+
+
+def trimmed_rss() -> float:
+    """RSS after a full collection and glibc's malloc_trim(0) (0 when glibc is absent)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return 0.0
+    return rss_mb()
 
 
 def deep_mb(root: Any) -> float:
@@ -136,8 +173,15 @@ async def run(args: argparse.Namespace) -> None:
     settings = Settings()
     pipe = Pipeline.load(settings)
     started = time.perf_counter()
-    base = prepared(pipe, args.base)
-    print(f"{len(base)} ANT articles prepared ({time.perf_counter() - started:.0f} s)")
+    raws: list[dict[str, Any]] = []
+    base: list[tuple[dict[str, Any], list[Any]]] = []
+    if args.pipeline:
+        raws = ant_raw(ANT, args.base)
+        print(f"{len(raws)} ANT articles read; each runs the whole pipeline")
+    else:
+        base = prepared(pipe, args.base)
+        print(f"{len(base)} ANT articles prepared ({time.perf_counter() - started:.0f} s)")
+    cycled = len(raws) or len(base)
     stage = story_stage.StoryStage(
         topic=None,
         stories=StoryStore({}),
@@ -172,14 +216,24 @@ async def run(args: argparse.Namespace) -> None:
     gc.callbacks.append(collecting)
     with patch.object(story_stage, "deliver", delivered):
         for i in range(marks[-1]):
-            enriched, hits = base[i % len(base)]
-            cycle = i // len(base)
+            cycle = i // cycled
             now = t0 + i / args.rate
             stamp = datetime.fromtimestamp(now, UTC)
-            art = dict(enriched)
-            art["id"] = f"g-{i}-{enriched['id']}"
-            art["source"] = f"{enriched['source']}-g-{cycle}"
-            art["ingested_at"] = stamp.isoformat()
+            if args.pipeline:  # the hot stage's work too, on the message the worker would get
+                raw = dict(raws[i % cycled])
+                raw["id"] = f"g-{i}-{raw['id']}"
+                raw["source"] = f"{raw['source']}-g-{cycle}"
+                try:
+                    art = pipe.enriched(orjson.dumps(raw), stamp)
+                except Exception:  # what the worker dead-letters
+                    continue
+                hits = pipe.match(art)
+            else:
+                enriched, hits = base[i % cycled]
+                art = dict(enriched)
+                art["id"] = f"g-{i}-{enriched['id']}"
+                art["source"] = f"{enriched['source']}-g-{cycle}"
+                art["ingested_at"] = stamp.isoformat()
             new = [a for a in pipe.alerts(art, hits, stamp) if not emitted.seen(a["id"])]
             _, value = story_stage.candidate(art, new)
             if new:
@@ -204,6 +258,12 @@ async def run(args: argparse.Namespace) -> None:
                     flush=True,
                 )
                 spent, agent_gc, done = 0.0, 0.0, i + 1
+                if args.pipeline:
+                    print("          memos: " + "  ".join(f"{k} {v}" for k, v in memos().items()))
+                if args.trim:
+                    print(
+                        f"          RSS after gc.collect() + malloc_trim(0): {trimmed_rss():.0f} MB"
+                    )
                 if args.deep:
                     held = (stage.stories.live, stage.index.postings, stage.df.counts)
                     print(f"          stories + index + docfreq: {deep_mb(held):.1f} MB of objects")
@@ -212,9 +272,15 @@ async def run(args: argparse.Namespace) -> None:
                         "          of the stories: " + "  ".join(f"{k} {v:.1f}" for k, v in fields)
                     )
                 if args.tracemalloc:
-                    stats = tracemalloc.take_snapshot().compare_to(first, "filename")
-                    for s in stats[:8]:
-                        print(f"          {s.size_diff / 1e6:8.1f} MB  {s.traceback[0].filename}")
+                    now_snap = tracemalloc.take_snapshot()
+                    for group in ("filename", "lineno"):
+                        for s in now_snap.compare_to(first, group)[: args.top]:
+                            where = s.traceback[0]
+                            at = f":{where.lineno}" if group == "lineno" else ""
+                            print(
+                                f"          {s.size_diff / 1e6:8.1f} MB {s.count_diff:>9} blocks"
+                                f"  {where.filename}{at}"
+                            )
 
 
 def main() -> None:
@@ -224,6 +290,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="articles per simulated second")
     parser.add_argument("--max-live", type=int, default=0, help="RASID_STORY_MAX_LIVE (setting)")
     parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--top", type=int, default=12, help="--tracemalloc: lines per grouping")
+    parser.add_argument(
+        "--pipeline", action="store_true", help="parse, enrich and match every article too"
+    )
+    parser.add_argument("--trim", action="store_true", help="and the RSS after malloc_trim(0)")
     parser.add_argument("--deep", action="store_true", help="and the Python objects' bytes")
     args = parser.parse_args()
     if not ANT.exists():

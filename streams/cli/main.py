@@ -68,8 +68,10 @@ def _content_type_for(path: Path, given: str | None) -> str:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.kafka.admin import ensure_topics, update_changelog_configs
     from streams.logs import setup_logging
+    from streams.worker import heap
     from streams.worker.app import create_app
 
+    heap.cap_arenas()  # before any thread (asyncio's resolver, faust's consumer) allocates
     setup_logging(settings.log_level)
     asyncio.run(ensure_topics(settings))
     asyncio.run(update_changelog_configs(settings))
