@@ -93,6 +93,15 @@ def prepared(pipe: Pipeline, limit: int) -> list[tuple[dict[str, Any], list[Any]
     return out
 
 
+def renamed(article: dict[str, Any], i: int, cycle: int) -> dict[str, Any]:
+    """Article `i` of the feed: a new id, and its outlet renamed per cycle (as bench/pipeline.py
+    sends it: the same text from a "new" outlet is not a copy)."""
+    out = dict(article)
+    out["id"] = f"g-{i}-{article['id']}"
+    out["source"] = f"{article['source']}-g-{cycle}"
+    return out
+
+
 def memos() -> dict[str, int]:
     """Entries of the hot stage's per-word memos (every WordMemo alive, by cap; each bounded
     by its cap) and of the topic model's lru_caches."""
@@ -220,9 +229,7 @@ async def run(args: argparse.Namespace) -> None:
             now = t0 + i / args.rate
             stamp = datetime.fromtimestamp(now, UTC)
             if args.pipeline:  # the hot stage's work too, on the message the worker would get
-                raw = dict(raws[i % cycled])
-                raw["id"] = f"g-{i}-{raw['id']}"
-                raw["source"] = f"{raw['source']}-g-{cycle}"
+                raw = renamed(raws[i % cycled], i, cycle)
                 try:
                     art = pipe.enriched(orjson.dumps(raw), stamp)
                 except Exception:  # what the worker dead-letters
@@ -230,9 +237,7 @@ async def run(args: argparse.Namespace) -> None:
                 hits = pipe.match(art)
             else:
                 enriched, hits = base[i % cycled]
-                art = dict(enriched)
-                art["id"] = f"g-{i}-{enriched['id']}"
-                art["source"] = f"{enriched['source']}-g-{cycle}"
+                art = renamed(enriched, i, cycle)
                 art["ingested_at"] = stamp.isoformat()
             new = [a for a in pipe.alerts(art, hits, stamp) if not emitted.seen(a["id"])]
             _, value = story_stage.candidate(art, new)
