@@ -53,7 +53,7 @@ from corpora import ANT, ant_raw
 
 from streams.classify import topic_model
 from streams.settings import Settings
-from streams.stories.cluster import StoryParams
+from streams.stories.cluster import Centroid, StoryParams
 from streams.text.memo import WordMemo
 from streams.worker import story_stage
 from streams.worker.emitted import EmittedIds
@@ -119,6 +119,19 @@ def memos() -> dict[str, int]:
     return out
 
 
+def memo_sizes() -> str:
+    """Every bounded memo alive (`Memo`: words, the topic model's forms, …) by class and cap:
+    entries / MB of Python objects (each memo alone), then all of them together (an object two
+    memos share, such as the topic model's entries, once) and the topic model's weights."""
+    from streams.text.memo import Memo
+
+    alive = [obj for obj in gc.get_objects() if isinstance(obj, Memo)]
+    each = "  ".join(f"{type(m).__name__}({m.cap}) {len(m)} / {deep_mb(m):.1f}" for m in alive)
+    model = topic_model.default_model()
+    rows = f"; topic model weights {deep_mb(model.rows):.1f} MB" if model is not None else ""
+    return f"{each}; together {deep_mb(alive):.1f} MB{rows}"
+
+
 def trimmed_rss() -> float:
     """RSS after a full collection and glibc's malloc_trim(0) (0 when glibc is absent)."""
     gc.collect()
@@ -145,6 +158,8 @@ def deep_mb(root: Any) -> float:
             stack.extend(x.values())
         elif isinstance(x, list | tuple):
             stack.extend(x)
+        elif isinstance(x, Centroid):  # its term → position dict and its weights' array
+            stack.extend((x.slots, x.weights))
     return total / 1e6
 
 
@@ -160,8 +175,11 @@ def story_fields(stories: Any) -> list[tuple[str, float]]:
 
 
 def sizes(stage: story_stage.StoryStage, emitted: EmittedIds) -> dict[str, tuple[int, int]]:
+    def encoded(x: Any) -> Any:
+        return x.__json__() if isinstance(x, Centroid) else list(x)
+
     def dumped(x: Any) -> int:
-        return len(orjson.dumps(x, default=list))
+        return len(orjson.dumps(x, default=encoded))
 
     idx = stage.index
     return {
@@ -265,6 +283,7 @@ async def run(args: argparse.Namespace) -> None:
                 spent, agent_gc, done = 0.0, 0.0, i + 1
                 if args.pipeline:
                     print("          memos: " + "  ".join(f"{k} {v}" for k, v in memos().items()))
+                    print(f"          memo entries / MB: {memo_sizes()}")
                 if args.trim:
                     print(
                         f"          RSS after gc.collect() + malloc_trim(0): {trimmed_rss():.0f} MB"

@@ -24,7 +24,10 @@ model form first: the forms are memoised too (bounded), and the words of one for
 entry, so «والانفجار» after «انفجار» costs the form's stripping alone. A new form's n-grams are
 sliced from its UTF-8 bytes (encoded once); only the unseen words of a text go through a Python
 loop. The worker's path fills neither `feature`'s nor `word_buckets`' cache (the memos hold
-what they would), which halves the model's memory after 20,000 articles.
+what they would), which halves the model's memory after 20,000 articles. The memos' entries and
+the model's weights keep their floats packed (C doubles in `bytes`, ~300 bytes a model form
+where a tuple of float objects took ~600), summed by topic column over one memoryview: the
+same floats added in the same order, so the same scores bit for bit.
 """
 
 from __future__ import annotations
@@ -33,10 +36,11 @@ import base64
 import hashlib
 import math
 import re
+import struct
 import sys
 import zlib
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import compress, pairwise, repeat
@@ -49,14 +53,19 @@ from streams.classify.places import word_variants
 from streams.resources import data_file
 from streams.stories.features import stopwords
 from streams.text.arabic import Tokens
-from streams.text.memo import WordMemo
+from streams.text.memo import Memo, WordMemo
 
 MODEL_FILE = "topic_model.json"
 BODY_WORDS = 60  # the lead says what an article is about; more words cost time, not accuracy
 BUCKETS = 1 << 20
 NGRAMS = (3, 4, 5)
 EXPLAIN = 5  # words given as evidence
-_CACHE_MAX = 200_000  # memoised words (bounded memory in a long-running worker)
+# The memos' caps (bounded memory in a long-running worker): both above ANT's whole vocabulary
+# (103,585 words of 65,606 model forms), since a memo smaller than the vocabulary a feed keeps
+# using is paid on every article (100,000 / 50,000 on ANT cycled: guess ~1.6x its CPU); words
+# at 1.6 forms each (ANT's ratio), so the words' memo does not keep alive more entries than
+# the forms' cap allows. At the caps, ~20 + ~30 MB (docs/performance.md, round six).
+_CACHE_MAX = 160_000  # memoised words
 _FORMS_MAX = 100_000  # memoised model forms
 _MASK = BUCKETS - 1
 
@@ -188,16 +197,43 @@ def text_buckets(fields: Sequence[tuple[str, Tokens]]) -> list[int]:
 
 
 Vector = tuple[float, ...]  # one weight per topic
-# What the model makes of one normalised word: its model form (None: a word it ignores), the
-# summed weights of its features (None: none is shipped), how many features it has, and, for
-# the pairs it starts or ends, `pair_prefix(form)` and the form's UTF-8 bytes.
-_Word = tuple[str | None, Vector | None, int, int, bytes]
-_IGNORED: _Word = (None, None, 0, 0, b"")
-_stem_of = itemgetter(0)
+# A row of weights as the worker keeps it: one C double per topic, packed in native order (a
+# tuple of 10 float objects is 360 bytes, these bytes 113). The worker sums packed rows by
+# joining them and summing every topic's column of the joined doubles (a strided slice of one
+# memoryview): the same floats added in the same order as a sum over tuples, and faster.
+Packed = bytes
+# What the model makes of one normalised word (issue 13: compact, the memos hold ~100,000):
+# its model form's UTF-8 bytes (None: a word it ignores), the summed weights of its features
+# (`Packed`; None: none is shipped), how many features it has, and `pair_prefix` of the form,
+# which the CRC of a pair it starts continues (the pair's second form's bytes are its own).
+_Word = tuple[bytes | None, Packed | None, int, int]
+_IGNORED: _Word = (None, None, 0, 0)
+_form_of = itemgetter(0)
 _vector_of = itemgetter(1)
 _count_of = itemgetter(2)
 _prefix_of = itemgetter(3)
-_bytes_of = itemgetter(4)
+
+
+def pack(values: Iterable[float]) -> Packed:
+    """Floats as a packed row (C doubles, native order)."""
+    return array("d", values).tobytes()
+
+
+def unpack(row: Packed) -> Vector:
+    """A packed row's floats."""
+    return tuple(memoryview(row).cast("d"))
+
+
+@lru_cache(maxsize=8)
+def _columns(topics: int) -> tuple[slice, ...]:
+    """Where each topic's weights are in packed rows joined end to end."""
+    return tuple(slice(j, None, topics) for j in range(topics))
+
+
+@lru_cache(maxsize=8)
+def _packer(topics: int) -> struct.Struct:
+    """Packs one row (C doubles, native order, as `pack`)."""
+    return struct.Struct(f"={topics}d")
 
 
 @dataclass(slots=True, eq=False)  # not frozen: built once per article, and that costs less
@@ -206,10 +242,10 @@ class Guess:
     margin: float  # over the second-best topic, in log-odds
     known: int  # distinct words of the text the model has weights for
     scores: dict[str, float]  # every topic's log-probability
-    _vectors: list[Vector]  # the known words' vectors, in the text's order
-    _stems: list[str]  # … and the words
+    _weights: memoryview[float]  # the known words' packed vectors, in the text's order, as doubles
+    _stems: list[bytes]  # … and the words' model forms
     # per field read: (field, every word's model form or None, aligned with its tokens)
-    _positions: list[tuple[str, list[str | None]]]
+    _positions: list[tuple[str, list[bytes | None]]]
     _topics: tuple[str, ...]
     _explained: dict[int, tuple[tuple[str, int], ...]]  # topic index → `words(topic)`
 
@@ -221,14 +257,14 @@ class Guess:
         if done is None:
             # weights are centred per feature: a word's weight for a topic is its lift over
             # the mean. A stable sort, descending: equal lifts keep the text's order.
-            lift = list(map(itemgetter(j), self._vectors))
+            lift = self._weights[j :: len(self._topics)].tolist()
             order = sorted(range(len(lift)), key=lift.__getitem__, reverse=True)[:EXPLAIN]
             done = self._explained[j] = tuple(
                 self._where(self._stems[i]) for i in order if lift[i] > 0
             )
         return done
 
-    def _where(self, stem: str) -> tuple[str, int]:
+    def _where(self, stem: bytes) -> tuple[str, int]:
         """(field, token index) of the word's first occurrence (title first): a known word is
         always in the text it was read from, so the last field is searched without a check."""
         positions = self._positions
@@ -245,16 +281,23 @@ class Guess:
 class TopicModel:
     topics: tuple[str, ...]
     bias: tuple[float, ...]
-    weights: dict[int, tuple[float, ...]]  # bucket → one weight per topic
+    rows: dict[int, Packed]  # bucket → its weights, one per topic (`weight` unpacks one)
     # A worker's memo (bounded: the vocabulary of a stream never ends): normalised word →
     # what the model makes of it (`_Word`).
     _words: WordMemo[_Word] = field(
         default_factory=lambda: WordMemo(_CACHE_MAX), compare=False, repr=False
     )
-    # … and model form → the same entry, shared by the words of that form
-    _forms: WordMemo[_Word] = field(
-        default_factory=lambda: WordMemo(_FORMS_MAX), compare=False, repr=False
+    # … and model form (its UTF-8 bytes) → the same entry, shared by the words of that form
+    _forms: Memo[bytes, _Word] = field(
+        default_factory=lambda: Memo(_FORMS_MAX), compare=False, repr=False
     )
+
+    @classmethod
+    def of(
+        cls, topics: Sequence[str], bias: Sequence[float], weights: Mapping[int, Sequence[float]]
+    ) -> TopicModel:
+        """The model from its weights as floats (bucket → one weight per topic)."""
+        return cls(tuple(topics), tuple(bias), {b: pack(v) for b, v in weights.items()})
 
     @classmethod
     def from_doc(cls, doc: dict[str, object]) -> TopicModel:
@@ -273,33 +316,48 @@ class TopicModel:
             ids.byteswap()
         if len(values) != len(ids) * k:
             raise ValueError("topic model: the weights do not match the ids and topics")
-        scaled = [v / scale for v in values]
-        weights = {b: tuple(scaled[i * k : (i + 1) * k]) for i, b in enumerate(ids)}
-        return cls(topics, bias, weights)
+        scaled = pack(v / scale for v in values)
+        size = 8 * k  # bytes of a row
+        return cls(topics, bias, {b: scaled[i * size : (i + 1) * size] for i, b in enumerate(ids)})
 
-    def word(self, word: str) -> _Word:
+    def weight(self, bucket: int) -> Vector | None:
+        """A bucket's weights, one per topic (None: not shipped)."""
+        row = self.rows.get(bucket)
+        return None if row is None else unpack(row)
+
+    def word(self, word: str) -> tuple[str | None, Vector | None, int]:
         """What the model makes of a normalised word, computed (not memoised): its model form,
-        the sum of its features' weights (the word and its n-grams; None if none is shipped),
-        its number of features, and what its pairs' buckets are computed from."""
-        stem = feature(word)
-        return _IGNORED if stem is None else self._form(stem)
+        the sum of its features' weights (the word and its n-grams; None if none is shipped)
+        and its number of features."""
+        return _readable(self._word_of(word))
 
-    def _form(self, stem: str) -> _Word:
-        """`word` of a word whose model form is `stem`."""
-        data = stem.encode()
+    def _word_of(self, word: str) -> _Word:
+        """`word` as the memo keeps it (`_Word`), computed."""
+        stem = feature(word)
+        return _IGNORED if stem is None else self._form(stem, stem.encode())
+
+    def _form(self, stem: str, data: bytes) -> _Word:
+        """`_word_of` a word whose model form is `stem` (UTF-8: `data`)."""
         buckets = _word_buckets(stem, data)
-        vectors = list(filter(None, map(self.weights.get, buckets)))  # in the buckets' order
-        vector = tuple(map(sum, zip(*vectors, strict=True))) if vectors else None
-        return (stem, vector, len(buckets), _pair_prefix(data), data)
+        rows = list(filter(None, map(self.rows.get, buckets)))  # in the buckets' order
+        vector = self._sum(rows) if rows else None
+        return (data, vector, len(buckets), _pair_prefix(data))
+
+    def _sum(self, rows: list[Packed]) -> Packed:
+        """The rows summed per topic, packed: each topic's column in the rows' order."""
+        k = len(self.topics)
+        doubles = memoryview(b"".join(rows)).cast("d")
+        return _packer(k).pack(*map(sum, map(doubles.__getitem__, _columns(k))))
 
     def _word(self, word: str) -> _Word:
-        """`word`, memoised: per word, and per model form (a new word of a known form, such as
-        «والانفجار» after «انفجار», costs its form alone)."""
+        """`_word_of`, memoised: per word, and per model form (a new word of a known form, such
+        as «والانفجار» after «انفجار», costs its form alone)."""
         stem = feature.__wrapped__(word)  # the memo of words is feature's cache here
         if stem is None:
             entry = _IGNORED
         else:
-            entry = self._forms.get(stem) or self._forms.remember(stem, self._form(stem))
+            data = stem.encode()
+            entry = self._forms.get(data) or self._forms.remember(data, self._form(stem, data))
         return self._words.remember(word, entry)
 
     def _fill(self, words: list[str], memoised: list[_Word | None]) -> list[_Word]:
@@ -318,35 +376,39 @@ class TopicModel:
         summed vector from the memo, and each distinct pair's bucket from its two words'
         memoised parts. Per word and per pair, a few C-level steps (map, zip, filter)."""
         get = self._words.get
-        distinct: dict[str, _Word] = {}  # model form → its entry, in order of first occurrence
+        distinct: dict[bytes, _Word] = {}  # model form → its entry, in order of first occurrence
         # distinct pairs of neighbouring words, in text order → CRC-32 of the pair's key
-        pairs: dict[tuple[str, str], int] = {}
-        positions: list[tuple[str, list[str | None]]] = []
+        pairs: dict[tuple[bytes, bytes], int] = {}
+        positions: list[tuple[str, list[bytes | None]]] = []
         for name, tokens in fields:
             words = tokens.words if name == "title" else tokens.words[:BODY_WORDS]
             memoised: list[_Word | None] = list(map(get, words))
             # (words not seen before, or forgotten, are None: computed first)
             entries = cast(list[_Word], memoised) if all(memoised) else self._fill(words, memoised)
-            stems: list[str | None] = list(map(_stem_of, entries))
+            stems: list[bytes | None] = list(map(_form_of, entries))
             positions.append((name, stems))
             kept: list[_Word] = list(compress(entries, stems))
             if kept:
-                forms: list[str] = list(map(_stem_of, kept))
+                forms: list[bytes] = list(map(_form_of, kept))
                 distinct.update(zip(forms, kept, strict=True))
-                # a pair's CRC continues its first word's (map stops at the shorter: kept[1:])
-                crcs = map(zlib.crc32, map(_bytes_of, kept[1:]), map(_prefix_of, kept))
+                # a pair's CRC continues its first word's over the second's bytes (map stops
+                # at the shorter: forms[1:])
+                crcs = map(zlib.crc32, forms[1:], map(_prefix_of, kept))
                 pairs.update(zip(pairwise(forms), crcs, strict=True))
-        vectors: list[Vector | None] = list(map(_vector_of, distinct.values()))
-        known: list[Vector] = list(filter(None, vectors))
+        vectors: list[Packed | None] = list(map(_vector_of, distinct.values()))
+        known: list[Packed] = list(filter(None, vectors))
         if not known:
             return None
         n = sum(map(_count_of, distinct.values())) + len(pairs)
         buckets = map(and_, pairs.values(), repeat(_MASK))
-        found: list[Vector] = list(filter(None, map(self.weights.get, buckets)))
+        k = len(self.topics)
+        # The known words' rows in the text's order, then the pairs' rows, joined: each topic's
+        # sum is its column's, in that order (training's evaluation sums the same floats in
+        # the same order), in C.
+        doubles = memoryview(b"".join([*known, *filter(None, map(self.rows.get, buckets))]))
+        weights = doubles.cast("d")
+        summed = map(sum, map(weights.__getitem__, _columns(k)))
         norm = 1.0 / math.sqrt(n)
-        # The same sums and formulas as training's evaluation, in C (map) rather than in
-        # Python loops: words in the text's order, then pairs, so every float is the same.
-        summed = map(sum, zip(*known, *found, strict=False))
         total = list(map(add, self.bias, map(mul, summed, repeat(norm))))
         top = max(total)
         log_z = top + math.log(sum(map(math.exp, map(sub, total, repeat(top)))))
@@ -357,12 +419,22 @@ class TopicModel:
             top - second,
             len(known),
             dict(zip(self.topics, map(sub, total, repeat(log_z)), strict=False)),
-            known,
+            weights[: k * len(known)],
             list(compress(distinct, vectors)),
             positions,
             self.topics,
             {},
         )
+
+
+def _readable(entry: _Word) -> tuple[str | None, Vector | None, int]:
+    """A memo entry as (model form, summed weights, number of features)."""
+    data, vector, count, _ = entry
+    return (
+        None if data is None else data.decode(),
+        None if vector is None else unpack(vector),
+        count,
+    )
 
 
 def heldout(article_id: str) -> bool:

@@ -4,29 +4,36 @@ News vocabulary is Zipfian: a few thousand words make most of every article, so 
 what a word can start turns the matchers' per-word work into one dict lookup. Hostile or
 merely long-running input brings new words forever, so the memo is bounded: when full, the
 oldest half goes (dicts keep insertion order), and the common words come back at once.
+`Memo` is the same for other keys (the topic model's forms, by their UTF-8 bytes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from itertools import islice
 from typing import Any, Generic, TypeVar
 
+K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 DEFAULT_CAP = 100_000
 UNSEEN: Any = object()  # a `get` default: the memo has not seen the word
 
 
-class WordMemo(dict[str, V], Generic[V]):
+class Memo(dict[K, V], Generic[K, V]):
     """A dict (so `get` stays a C call in hot loops) that stays under `cap` entries."""
 
     def __init__(self, cap: int = DEFAULT_CAP) -> None:
         super().__init__()
         self.cap = cap
 
-    def remember(self, word: str, value: V) -> V:
+    def remember(self, key: K, value: V) -> V:
         if len(self) >= self.cap:
             for old in list(islice(self, len(self) // 2 or 1)):
                 del self[old]
-        self[word] = value
+        self[key] = value
         return value
+
+
+class WordMemo(Memo[str, V]):
+    """A `Memo` of words."""

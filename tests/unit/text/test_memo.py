@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streams.classify.places import PhraseIndex
 from streams.text.arabic import tokenize
-from streams.text.memo import WordMemo
+from streams.text.memo import Memo, WordMemo
 from tests.unit.rules.test_rules import rules
 
 
@@ -15,6 +15,15 @@ def test_memo_stays_under_its_cap_and_drops_the_oldest_half() -> None:
         assert len(memo) <= 10
     assert "w24" in memo and "w0" not in memo
     assert memo.get("w24") == 24
+
+
+def test_a_memo_of_other_keys_is_bounded_the_same_way() -> None:
+    memo: Memo[bytes, int] = Memo(cap=4)  # the topic model's forms, by their UTF-8 bytes
+    for i in range(9):
+        memo.remember(f"w{i}".encode(), i)
+        assert len(memo) <= 4
+    assert list(memo) == [b"w6", b"w7", b"w8"]  # full at w4, w6, w8: the oldest half went
+    assert isinstance(WordMemo(), Memo)
 
 
 def test_phrase_index_and_rules_memos_are_bounded() -> None:
