@@ -30,7 +30,8 @@ timed chunks interleaved (so both see the same load of a shared machine), and ev
 assignment of the two is compared: it prints both figures, their ratio, the number of
 assignments that differ and of story states (as the table stores them) that differ, and
 whether the index postings and document frequencies are the same (an earlier version's
-story copies, which named the fingerprint itself, compared as this version's digests). With
+story copies, which named the fingerprint itself, compared as this version's digests; its
+postings' weights, which this version no longer keeps, left out). With
 --features N, also the hot stage's `story_features` of both (DIR's
 streams/stories/features.py) on N ANT articles just enriched by the worker's pipeline (tokens
 memoised as in the hot stage; each article's features checked equal, dict order included).
@@ -83,7 +84,16 @@ def _state_bytes(story: Any) -> bytes:
     if story is None:
         return b"null"
     state = {**story, "copies": this_cluster._copies(story["copies"])}
-    return orjson.dumps(state, option=orjson.OPT_SORT_KEYS)
+    return orjson.dumps(state, option=orjson.OPT_SORT_KEYS, default=this_cluster.state_json)
+
+
+def _postings(postings: dict[str, dict[str, Any]]) -> dict[str, list[tuple[str, float]]]:
+    """term → [(story, when listed)] in the posting's order (an earlier version kept a
+    (when, weight) pair per posting)."""
+    return {
+        t: [(sid, v[0] if isinstance(v, tuple) else v) for sid, v in posting.items()]
+        for t, posting in postings.items()
+    }
 
 
 def compare_assign(
@@ -123,7 +133,7 @@ def compare_assign(
         "assignments_compared": len(inputs[: live + measure]),
         "assignments_differing": differ,
         "story_states_differing": states + abs(len(a.stories) - len(b.stories)),
-        "same_index_and_docfreq": a.index.postings == b.index.postings
+        "same_index_and_docfreq": _postings(a.index.postings) == _postings(b.index.postings)
         and a.df.counts == b.df.counts,
     }
 
@@ -280,7 +290,7 @@ def main() -> int:
     horizon = timed[-1].at - c.params.window_seconds if timed else 0.0
     for item in timed[:500]:  # how many candidate stories an article looks at
         scored += len(c.index.candidates(article_vectors(item.features, c.df), horizon, c.params))
-    sizes = [len(orjson.dumps(s)) for s in c.stories.values()]
+    sizes = [len(orjson.dumps(s, default=this_cluster.state_json)) for s in c.stories.values()]
     more = inputs[args.live + args.measure : args.live + args.measure + args.ranks]
     ranks = {"candidate_stats": candidate_stats(c, more)} if more else {}
     print(

@@ -24,13 +24,14 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
+from array import array
 from collections import Counter
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import chain, compress, repeat
-from operator import mul, truediv
-from typing import TYPE_CHECKING, Any, TypeVar
+from itertools import chain, compress, islice, repeat
+from operator import mul, or_, truediv
+from typing import TYPE_CHECKING, Any, TypeVar, final
 
 import orjson
 
@@ -51,6 +52,9 @@ MAX_COPIES = 200  # (source, fingerprint) pairs a story remembers to spot same-o
 MAX_POSTINGS = 40  # stories per index term: the most recently active ones
 MAX_STORY_NUMBERS = 40
 MAX_STORY_ENTITIES = 40
+# outlets a story (and an alert) lists: the first ones to report it. Past this many, a story
+# counts its further outlets in `outlets` (`_add_outlet`); an alert lists no more.
+MAX_STORY_SOURCES = 64
 FIELDS = ("title", "lead", "body")
 ARTICLE_TERMS = {"title": 20, "lead": 40, "body": 60}  # heaviest terms kept per vector
 CENTROID_TERMS = {"title": 40, "lead": 80, "body": 100}
@@ -157,8 +161,102 @@ class Similarity:
         return _z_to_probability(z)
 
 
-def _heaviest(weights: Mapping[str, float], n: int) -> list[tuple[str, float]]:
+@final
+class Centroid:
+    """A story's body centroid (`PACKED`), term → weight, in the order the dict it
+    was made of had (`of`): a dict from each term to its position (small ints: Python shares
+    one object per value below 257, so the dict's values cost nothing more) and the weights
+    packed in an `array("d")`, 8 bytes each where a float object per weight took 24.
+    The same doubles in the same order as the dict, so every dot product, norm and heaviest
+    term is bit for bit what the dict gave. Read-only: `add_member` makes a new one. The
+    stories table stores it as that dict (`__json__`, which faust's JSON codec calls), and a
+    state read back from the table is made compact again (`compact`)."""
+
+    __slots__ = ("ordered", "slots", "weights")
+
+    def __init__(self, slots: dict[str, int], weights: array[float], ordered: bool = False):
+        self.slots = slots
+        self.weights = weights
+        # in `_heaviest`'s order (heaviest first, ties to the larger term): it was cut to its
+        # heaviest terms, so `_heaviest` of it is its first terms, no sort needed
+        self.ordered = ordered
+
+    @classmethod
+    def of(cls, weights: Mapping[str, float]) -> Centroid:
+        return cls(
+            dict(zip(weights, range(len(weights)), strict=True)), array("d", weights.values())
+        )
+
+    def __json__(self) -> dict[str, float]:
+        return dict(zip(self.slots, self.weights, strict=True))
+
+    def keys(self) -> Iterator[str]:  # with `values`, what `_heaviest` reads
+        return iter(self.slots)
+
+    def values(self) -> array[float]:
+        return self.weights
+
+    def items(self) -> Iterator[tuple[str, float]]:
+        return zip(self.slots, self.weights, strict=True)
+
+    def get(self, term: str, default: float = 0.0) -> float:
+        at = self.slots.get(term)
+        return default if at is None else self.weights[at]
+
+    def __getitem__(self, term: str) -> float:
+        return self.weights[self.slots[term]]
+
+    def __contains__(self, term: object) -> bool:
+        return term in self.slots
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.slots)
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Centroid):
+            return self.slots == other.slots and self.weights == other.weights
+        return isinstance(other, Mapping) and self.__json__() == dict(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Centroid({self.__json__()!r})"
+
+
+# The centroids kept as `Centroid`s: the body's (up to 100 terms, 16 bytes a term saved;
+# ~0.9 KB a live story). Its dot product costs ~25% more than a dict's (a position looked up
+# and a float made per shared term), once per compared story: the body 1-4% of assign
+# (docs/performance.md, "Stories: round six"). The lead's would save ~0.55 KB more a story
+# but is compared for every candidate (the gate): with it, 7-9% of assign. The title's (20-40
+# terms) would save nothing: its `Centroid` and array objects cost what its floats do.
+PACKED = ("body",)
+
+
+def compact(story: dict[str, Any]) -> dict[str, Any]:
+    """A story state read back from the table (or written by an earlier release): its `PACKED`
+    centroids made `Centroid`s, in place (the same JSON; no table write needed). Returns it."""
+    for name in PACKED:
+        centroid = story.get(name)
+        if type(centroid) is dict:
+            story[name] = Centroid.of(centroid)
+    return story
+
+
+def state_json(value: Any) -> Any:
+    """`default` for `orjson.dumps` of a story state outside faust (faust's codec calls
+    `__json__` itself): a centroid as its dict."""
+    if isinstance(value, Centroid):
+        return value.__json__()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _heaviest(weights: Mapping[str, float] | Centroid, n: int) -> list[tuple[str, float]]:
     """The n heaviest (term, weight) pairs; ties go to the larger term, so replays agree."""
+    if type(weights) is Centroid and weights.ordered:  # sorted so already
+        return list(islice(zip(weights.slots, weights.weights, strict=True), n))
     # = heapq.nlargest(n, pairs) (the keys are distinct, so no two pairs tie), one sort in C
     pairs = sorted(zip(weights.values(), weights.keys(), strict=True), reverse=True)
     return [(t, w) for w, t in pairs[:n]]
@@ -202,11 +300,29 @@ def article_vectors(
     return out
 
 
-def _dot(vector: Mapping[str, float], centroid: Mapping[str, float]) -> float:
+def _dot(vector: Mapping[str, float], centroid: Mapping[str, float] | Centroid) -> float:
     """Σ w·c over the terms of the smaller side, in its order, the terms the other lacks left
     out: they add exactly +0.0 (weights are positive), so the sum is bit for bit the sum over
     every term. All in C: the shared terms found by one probe each (~1 in 5 is shared), then
-    both weights of those looked up (~1.3× cheaper than a Python loop of `get`s)."""
+    both weights of those looked up (~1.3× cheaper than a Python loop of `get`s). A story's
+    `Centroid`: the same sum, its weights read by position (the smaller side's order kept)."""
+    if type(centroid) is Centroid:
+        slots, weights = centroid.slots, centroid.weights
+        if len(vector) > len(slots):  # the centroid's order: its shared terms and weights
+            mask = list(map(vector.__contains__, slots))
+            return sum(
+                map(mul, compress(weights, mask), map(vector.__getitem__, compress(slots, mask))),
+                0.0,
+            )
+        common = list(filter(slots.__contains__, vector))
+        return sum(
+            map(
+                mul,
+                map(vector.__getitem__, common),
+                map(weights.__getitem__, map(slots.__getitem__, common)),
+            ),
+            0.0,
+        )
     if len(vector) > len(centroid):
         vector, centroid = centroid, vector
     common = list(filter(centroid.__contains__, vector))
@@ -233,13 +349,20 @@ def _numbers(numbers: Sequence[str], story: Mapping[str, int]) -> float:
     return shared / (len(numbers) + len(story) - shared)
 
 
-def _rare(query: Query, body: Mapping[str, float], title: Mapping[str, float]) -> float:
-    total = found = 0.0
-    for t, w in query.body:
-        total += w
-        if t in body or t in title:
-            found += w
-    return found / total if total else 0.0
+def _rare(
+    query: Query, body: Mapping[str, float] | Centroid, title: Mapping[str, float] | Centroid
+) -> float:
+    """The share of the query's body weight (its heaviest terms) whose terms are in the
+    story's body or title centroid: the weights of those summed in the query's order, in C."""
+    if not query.total:
+        return 0.0
+    if type(body) is Centroid:
+        body = body.slots
+    if type(title) is Centroid:
+        title = title.slots
+    terms = query.body_terms
+    found = map(or_, map(body.__contains__, terms), map(title.__contains__, terms))
+    return sum(compress(query.body_weights, found), 0.0) / query.total
 
 
 def compare(
@@ -365,15 +488,58 @@ _FOURTHS = {k / 10000: k / 10000 for k in range(10001)}
 def _first_of(story: Mapping[str, Any]) -> dict[str, Any]:
     """What the anchor compares with: the story's first article (rounded: it is stored). Taken
     from a one-article story's own state when a second article (or a revision) comes."""
-    shared = _FOURTHS.get
+    out: dict[str, Any] = {}
+    for name in FIELDS:  # {t: _FOURTHS.get(r, r) for r = round(w, 4)}, in C
+        centroid = story[name]
+        rounded = list(map(round, centroid.values(), repeat(4)))
+        out[name] = dict(zip(centroid.keys(), map(_FOURTHS.get, rounded, rounded), strict=True))
     return {
-        **{
-            name: {t: shared(r := round(w, 4), r) for t, w in story[name].items()}
-            for name in FIELDS
-        },
+        **out,
         "entities": list(story["entities"]),
         "numbers": list(story["numbers"]),
     }
+
+
+def _merged(
+    centroid: Mapping[str, float], vector: Mapping[str, float], cap: int
+) -> tuple[dict[str, float], float]:
+    """A dict centroid (title, lead) with the article's unit vector added, cut to its `cap`
+    heaviest terms, and its norm."""
+    out = dict(centroid)
+    get = out.get
+    for t, w in vector.items():
+        out[t] = get(t, 0.0) + w
+    if len(out) > cap:
+        out = dict(_heaviest(out, cap))
+    ws = out.values()
+    return out, math.sqrt(sum(map(mul, ws, ws))) or 1.0
+
+
+def _merged_packed(
+    centroid: Mapping[str, float] | Centroid, vector: Mapping[str, float], cap: int
+) -> tuple[Centroid, float]:
+    """`_merged` of a `Centroid`: its terms and weights, then the article's added in its order
+    (a term already there weighs old + w, a new one w = 0.0 + w, appended as a dict would
+    append it), the same doubles in the same order as the dict's."""
+    if type(centroid) is Centroid:
+        slots, weights = dict(centroid.slots), centroid.weights[:]
+    else:  # a state read back from the table and not made compact
+        slots = dict(zip(centroid, range(len(centroid)), strict=True))
+        weights = array("d", centroid.values())
+    get = slots.get
+    for t, w in vector.items():
+        pos = get(t)
+        if pos is None:
+            slots[t] = len(weights)
+            weights.append(w)
+        else:
+            weights[pos] += w
+    if len(weights) <= cap:
+        return Centroid(slots, weights), math.sqrt(sum(map(mul, weights, weights))) or 1.0
+    kept = sorted(zip(weights, slots, strict=True), reverse=True)[:cap]  # as `_heaviest`
+    ws = [w for w, _ in kept]
+    terms = dict(zip([t for _, t in kept], range(cap), strict=True))
+    return Centroid(terms, array("d", ws), True), math.sqrt(sum(map(mul, ws, ws))) or 1.0
 
 
 def add_member(story: dict[str, Any], vectors: Vectors, features: StoryFeatures, at: float) -> None:
@@ -386,19 +552,13 @@ def add_member(story: dict[str, Any], vectors: Vectors, features: StoryFeatures,
     norms = {}
     for name in FIELDS:
         vector = vectors[name]
-        if story["size"]:
-            centroid = dict(story[name])
-            get = centroid.get
-            for t, w in vector.items():
-                centroid[t] = get(t, 0.0) + w
-            if len(centroid) > CENTROID_TERMS[name]:
-                centroid = dict(_heaviest(centroid, CENTROID_TERMS[name]))
-            ws = centroid.values()
-            norms[name] = math.sqrt(sum(map(mul, ws, ws))) or 1.0
-        else:  # a new story: the article's own unit vector (a new dict: it is the state)
-            centroid = dict(vector)
+        if not story["size"]:  # a new story: the article's own unit vector (copied)
+            story[name] = Centroid.of(vector) if name in PACKED else dict(vector)
             norms[name] = 1.0
-        story[name] = centroid
+        elif name in PACKED:
+            story[name], norms[name] = _merged_packed(story[name], vector, CENTROID_TERMS[name])
+        else:
+            story[name], norms[name] = _merged(story[name], vector, CENTROID_TERMS[name])
     story["norms"] = norms
     story["entities"] = _counted(story["entities"], features.entities, MAX_STORY_ENTITIES)
     story["entities_norm"] = math.sqrt(sum([c * c for c in story["entities"].values()]))
@@ -414,6 +574,17 @@ class Query:
 
     body: list[tuple[str, float]]
     title: list[tuple[str, float]]
+    # the body's terms and weights apart, and the weights' sum: what `_rare` reads for every
+    # compared story, made once per article
+    body_terms: list[str] = field(init=False, repr=False, compare=False)
+    body_weights: list[float] = field(init=False, repr=False, compare=False)
+    total: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        weights = [w for _, w in self.body]
+        object.__setattr__(self, "body_terms", [t for t, _ in self.body])
+        object.__setattr__(self, "body_weights", weights)
+        object.__setattr__(self, "total", sum(weights, 0.0))  # summed in order, as `_rare` did
 
     @classmethod
     def of(cls, vectors: Vectors, n: int) -> Query:
@@ -441,8 +612,11 @@ def index_entries(story: Mapping[str, Any], n: int) -> list[tuple[str, float]]:
 
 
 def index_terms(story: Mapping[str, Any], n: int) -> list[str]:
-    """The terms a story is found by: its heaviest body terms and half as many title terms."""
-    return [t for t, _ in index_entries(story, n)]
+    """The terms a story is found by: its heaviest body terms and half as many title terms
+    (`index_entries`' terms, without their weights: what the index keeps)."""
+    body = [t for t, _ in _heaviest(story["body"], n)]
+    terms = set(body)
+    return body + [t for t, _ in _heaviest(story["title"], max(1, n // 2)) if t not in terms]
 
 
 def story_id_for(article_id: str) -> str:
@@ -469,10 +643,11 @@ def _ranked(
 
 @dataclass
 class StoryIndex:
-    """term → {story id: (last_seen, weight)}: which live stories have the term among their
-    heaviest, and its weight in the story's centroid."""
+    """term → {story id: when the story was last listed under it}: which live stories have
+    the term among their heaviest. (A posting held the term's weight in the story too, a tuple
+    and a float object per posting, ~80 bytes; nothing read it: `candidates` counts terms.)"""
 
-    postings: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    postings: dict[str, dict[str, float]] = field(default_factory=dict)
     # article id → its live story, so a later revision of an article finds the story it is in
     # even when its new text shares no heavy term with it. Bounded by the live stories'
     # listed articles; forgotten with the story.
@@ -484,17 +659,18 @@ class StoryIndex:
         self.seen[sid] = max(at, self.seen.get(sid, at))
 
     def add(self, sid: str, terms: Sequence[str | tuple[str, float]], at: float) -> None:
-        """List the story under each term (a term alone weighs 1)."""
+        """List the story under each term (`index_terms`; or (term, weight) pairs,
+        `index_entries`, whose weights are not kept)."""
         postings = self.postings
         self.seen[sid] = max(at, self.seen.get(sid, at))  # what `candidates` ranks by
         for entry in terms:
-            t, w = (entry, 1.0) if isinstance(entry, str) else entry
+            t = entry if isinstance(entry, str) else entry[0]
             posting = postings.get(t)
             if posting is None:
                 posting = postings[t] = {}
             else:
                 posting.pop(sid, None)  # re-inserted: dicts keep the most recent last
-            posting[sid] = (at, w)
+            posting[sid] = at  # one float object for all the story's postings
             if len(posting) > MAX_POSTINGS:
                 del posting[next(iter(posting))]
 
@@ -534,7 +710,7 @@ class StoryIndex:
         dropped = 0
         for t in list(self.postings):
             posting = self.postings[t]
-            for sid in [s for s, (seen, _) in posting.items() if seen < horizon]:
+            for sid in [s for s, seen in posting.items() if seen < horizon]:
                 del posting[sid]
                 dropped += 1
             if not posting:
@@ -556,7 +732,9 @@ class StoryIndex:
             if s and s["last_seen"] >= horizon
         ]
         for seen, sid, story in sorted(live):
-            index.add(sid, index_entries(story, params.index_terms), seen)
+            if type(story["body"]) is dict:  # read back from the table: made compact once
+                compact(story)
+            index.add(sid, index_terms(story, params.index_terms), seen)
             for article_id in story["articles"]:
                 index.joined(sid, article_id, seen)
         return index
@@ -569,8 +747,10 @@ class Assignment:
     similarity: float  # to the story's centroid before it joined (1.0 for a new story)
     copy: bool = False  # the same text from the same outlet again: not news
     size: int = 1  # articles in the story, this one included
-    sources: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # the first MAX_STORY_SOURCES outlets, in reporting order
     revised: bool = False  # a later revision of an article already in this story
+    # distinct outlets: len(sources) up to the cap, counted past it (`outlets`); 0: not given
+    outlets: int = 0
 
 
 def _joined(
@@ -590,6 +770,7 @@ def _joined(
         int(story["size"]),
         tuple(story["sources"]),
         revised,
+        outlets(story),
     )
 
 
@@ -624,7 +805,7 @@ def _revise(
         article_id: revision,
     }
     stories[sid] = revised
-    index.add(sid, index_entries(revised, params.index_terms), revised["last_seen"])
+    index.add(sid, index_terms(revised, params.index_terms), revised["last_seen"])
     return _joined(revised, sid, False, 1.0, False, revised=True)
 
 
@@ -746,13 +927,33 @@ def assign_story(
         listed = listed[-MAX_LISTED_ARTICLES:]
     story["articles"] = listed
     if source not in story["sources"]:
-        story["sources"] = [*story["sources"], source]
+        _add_outlet(story, source)
     story["copies"] = [*story["copies"], key][-MAX_COPIES:]
     stories[sid] = story  # re-assigned, not mutated: a changelog table sees the change
-    entries = query.index_entries() if is_new else index_entries(story, params.index_terms)
-    index.add(sid, entries, story["last_seen"])
+    terms = query.terms() if is_new else index_terms(story, params.index_terms)
+    index.add(sid, terms, story["last_seen"])
     index.joined(sid, article_id, story["last_seen"])
     return _joined(story, sid, is_new, score, False)
+
+
+def outlets(story: Mapping[str, Any]) -> int:
+    """The distinct outlets that reported the story: exact up to MAX_STORY_SOURCES (the length
+    of its `sources`), counted past it by `_add_outlet` (the state has `outlets` only then)."""
+    return int(story.get("outlets") or len(story["sources"]))
+
+
+def _add_outlet(story: dict[str, Any], source: str) -> None:
+    """An outlet not among the story's listed `sources` reported it (before its copy pair is
+    added): listed while fewer than MAX_STORY_SOURCES are; past that, counted in `outlets` if
+    none of the story's copy pairs (its last MAX_COPIES articles) is of this outlet either,
+    the rule the trend stage's "new outlet" follows. So the count is exact up to the cap, and
+    past it may count an outlet twice only if more than MAX_COPIES articles came between two
+    of its reports (an upper bound, never lower than the true count)."""
+    listed = story["sources"]
+    if len(listed) < MAX_STORY_SOURCES:
+        story["sources"] = [*listed, source]
+    elif all(s != source for s, _ in story["copies"]):
+        story["outlets"] = outlets(story) + 1
 
 
 def copy_key(source: str, fingerprint: str) -> tuple[str, int]:
@@ -829,7 +1030,8 @@ def story_alert(
     else:
         if at is None:
             articles = [*listed, article][-MAX_LISTED_ARTICLES:]
-            sources = _union(previous["sources"], [article["source"]])
+            # the first MAX_STORY_SOURCES outlets (what escalation counts)
+            sources = _union(previous["sources"], [article["source"]])[:MAX_STORY_SOURCES]
         else:  # a revision: same article, same source
             articles, sources = [*listed[:at], article, *listed[at + 1 :]], previous["sources"]
         regions = _union(previous["regions"], hit["regions"])

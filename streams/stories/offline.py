@@ -43,12 +43,13 @@ def cluster_in_order(
 ) -> Iterator[dict[str, Any]]:
     """One result per input, in publication order: id, story_id, is_new, similarity, copy,
     revised (a later revision of an article already in the story), the story's size and
-    sources at that moment."""
+    sources at that moment (its first MAX_STORY_SOURCES outlets; past them, `outlets` too:
+    how many distinct outlets reported it, `streams.stories.cluster.outlets`)."""
     clusterer = Clusterer(params or StoryParams())
     ordered = sorted(enumerate(inputs), key=lambda item: (item[1].at, item[0]))
     for _, item in ordered:
         a = clusterer.add(item.article_id, item.source, item.features, item.at, item.revision)
-        yield {
+        out: dict[str, Any] = {
             "id": item.article_id,
             "story_id": a.story_id,
             "is_new": a.is_new,
@@ -59,3 +60,6 @@ def cluster_in_order(
             "sources": list(a.sources),
             "at": datetime.fromtimestamp(item.at, UTC).isoformat(),
         }
+        if a.outlets > len(a.sources):  # past the listed outlets only
+            out["outlets"] = a.outlets
+        yield out

@@ -178,8 +178,8 @@ def detect_in_order(
     for _, item in ordered:
         s = item.story
         a = clusterer.add(s.article_id, s.source, s.features, s.at)
-        new_outlet = not a.is_new and len(a.sources) > outlets.get(a.story_id, 0)
-        outlets[a.story_id] = len(a.sources)
+        new_outlet = not a.is_new and a.outlets > outlets.get(a.story_id, 0)
+        outlets[a.story_id] = a.outlets
         detector.advance(s.at)
         for event, keys in events_of(item, a, new_outlet, rule_sources):
             yield from detector.observe_keys(event, keys)

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
+from streams.stories.cluster import compact
+
 
 class StoryStore(MutableMapping[str, Any]):
     def __init__(self, table: MutableMapping[str, Any]) -> None:
@@ -29,7 +31,9 @@ class StoryStore(MutableMapping[str, Any]):
             value = self.table.get(key)
             if value is None:
                 return default
-            self.live[key] = value
+            # restored from the changelog: its centroids made compact, in place (the table's
+            # own object, whose JSON does not change: no write)
+            self.live[key] = compact(value)
         return value
 
     def __getitem__(self, key: str) -> Any:

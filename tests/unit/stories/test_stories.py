@@ -12,6 +12,7 @@ from streams.ids import alert_id
 from streams.stories.cluster import (
     MAX_LISTED_ARTICLES,
     MAX_POSTINGS,
+    MAX_STORY_SOURCES,
     Assignment,
     Clusterer,
     Similarity,
@@ -20,6 +21,7 @@ from streams.stories.cluster import (
     article_vectors,
     escalate,
     expired_keys,
+    outlets,
     packaged_model,
     story_alert,
     story_id_for,
@@ -157,6 +159,55 @@ def test_story_records_sources_and_articles_once_and_same_outlet_copies_not_at_a
     assert story["sources"] == ["s1", "s2"]
     assert [a.copy for a in got] == [False, False, False, True]
     assert (got[-1].story_id, got[-1].size, got[-1].sources) == (story_id_for("a"), 2, ("s1", "s2"))
+
+
+def test_a_story_lists_its_first_outlets_and_counts_the_others() -> None:
+    """`sources` holds the first MAX_STORY_SOURCES outlets; past them the story counts its
+    distinct outlets in `outlets` (exact while each outlet's last report is among the story's
+    last MAX_COPIES articles), and the state has no `outlets` until then."""
+    c = Clusterer()
+    n = MAX_STORY_SOURCES + 6
+    got = [_assign(c, f"a{i}", f"s{i}", "story", i) for i in range(MAX_STORY_SOURCES)]
+    (story,) = c.stories.values()
+    assert story["sources"] == [f"s{i}" for i in range(MAX_STORY_SOURCES)]
+    assert "outlets" not in story and outlets(story) == MAX_STORY_SOURCES
+    assert [a.outlets for a in got] == [len(a.sources) for a in got] == list(range(1, 65))
+    got = [_assign(c, f"a{i}", f"s{i}", "story", i) for i in range(MAX_STORY_SOURCES, n)]
+    (story,) = c.stories.values()
+    assert story["size"] == n and len(story["sources"]) == MAX_STORY_SOURCES
+    assert story["sources"] == [f"s{i}" for i in range(MAX_STORY_SOURCES)]  # the first ones
+    assert [a.outlets for a in got] == list(range(MAX_STORY_SOURCES + 1, n + 1))
+    assert all(len(a.sources) == MAX_STORY_SOURCES for a in got)
+    # an outlet past the cap with another text (not a copy), and a listed one: not new
+    again = c.add("b1", f"s{n - 1}", _features("rewrite"), n)
+    listed = c.add("b2", "s0", _features("rewrite"), n + 1)
+    assert not again.copy and not listed.copy and again.story_id == listed.story_id
+    assert (again.outlets, listed.outlets, c.stories[again.story_id]["outlets"]) == (n, n, n)
+    # what `rasid stories` prints: `outlets` past the listed ones only
+    lines = list(
+        cluster_in_order(
+            StoryInput(f"a{i}", f"s{i}", float(i), _features("story"))
+            for i in range(MAX_STORY_SOURCES + 1)
+        )
+    )
+    assert ["outlets" in line for line in lines] == [False] * MAX_STORY_SOURCES + [True]
+    assert lines[-1]["outlets"] == MAX_STORY_SOURCES + 1
+    assert len(lines[-1]["sources"]) == MAX_STORY_SOURCES
+
+
+def test_a_story_state_of_the_previous_release_counts_its_outlets() -> None:
+    """A state read back from the table (JSON lists, no `outlets`) with more sources than the
+    cap (the previous release listed them all): counted as listed, and not listed further."""
+    c = Clusterer()
+    _assign(c, "a0", "s0", "story", 0)
+    _assign(c, "a1", "s1", "story", 1)
+    sid = story_id_for("a0")
+    old = {**c.stories[sid], "copies": [["s0", "f"], ["s1", "g"]]}
+    old["sources"] = [f"s{i}" for i in range(MAX_STORY_SOURCES + 10)]
+    c.stories[sid] = old
+    got = c.add("a2", "t2", _features("story"), 2)
+    assert (got.story_id, got.outlets) == (sid, MAX_STORY_SOURCES + 11)
+    assert c.stories[sid]["sources"] == old["sources"]
 
 
 BREAKING = "عاجل | الداخلية العراقية تغلق المنافذ"  # the one-line first version
@@ -393,6 +444,24 @@ def test_story_alert_lifecycle() -> None:
     )
     for alert in (second, third, fourth):
         assert schema_errors("alert", alert) == []
+
+
+def test_a_story_alert_lists_its_first_outlets() -> None:
+    """An alert lists the first MAX_STORY_SOURCES outlets that fired its rule; later ones
+    still update it (article, revision), and escalation counts the listed ones."""
+    sid = story_id_for("a0")
+    now = "2024-12-01T10:00:01+00:00"
+    alert = story_alert(_hit("a0", "s0"), sid, None, now=now, escalate_at=MAX_STORY_SOURCES)
+    for i in range(1, MAX_STORY_SOURCES + 3):
+        alert = story_alert(
+            _hit(f"a{i}", f"s{i}"), sid, alert, now=now, escalate_at=MAX_STORY_SOURCES
+        )
+        assert alert is not None
+        assert alert["escalated"] == (i + 1 >= MAX_STORY_SOURCES)
+    assert alert is not None and alert["revision"] == MAX_STORY_SOURCES + 3
+    assert alert["sources"] == [f"s{i}" for i in range(MAX_STORY_SOURCES)]
+    assert alert["articles"][-1]["id"] == f"a{MAX_STORY_SOURCES + 2}"
+    assert schema_errors("alert", alert) == []
 
 
 def test_a_story_alert_takes_a_later_revision_of_a_listed_article_in_place() -> None:

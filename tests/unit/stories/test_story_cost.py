@@ -31,6 +31,7 @@ from streams.stories.cluster import (
     copy_key,
     new_story,
     probability,
+    state_json,
 )
 from streams.stories.docfreq import DocFreq
 from streams.stories.features import (
@@ -448,7 +449,7 @@ def test_a_same_outlet_copy_is_found_in_a_state_read_back_or_of_an_earlier_relea
         assert story["copies"] == [
             copy_key(s, _features(k).fingerprint) for s, k in (("s1", "story"), ("s2", "rewrite"))
         ]
-        state = json.loads(json.dumps(story))  # as the table gives it back
+        state = json.loads(json.dumps(story, default=state_json))  # as the table gives it back
         if earlier:
             state["copies"] = [["s1", _features("story").fingerprint], ["s2", "0f" * 12]]
         c.stories[sid] = state

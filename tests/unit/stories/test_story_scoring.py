@@ -28,6 +28,7 @@ from streams.stories.cluster import (
     compare,
     compare_first,
     index_entries,
+    index_terms,
     new_story,
     story_id_for,
 )
@@ -258,6 +259,15 @@ def test_index_entries_carry_the_story_s_unit_weights_and_a_new_story_s_are_its_
     again = index_entries(story, P.index_terms)
     assert [t for t, _ in again] == [t for t, _ in entries]
     assert [w for _, w in again] == pytest.approx([w for _, w in entries])
+    # what the index lists the story under: those terms, in that order, without weights
+    assert index_terms(story, P.index_terms) == [t for t, _ in again]
+    assert Query.of(vectors, P.index_terms).terms() == [t for t, _ in entries]
+    index = StoryIndex()
+    index.add("s", again, 5.0)
+    index.add("t", index_terms(story, P.index_terms), 7.0)
+    assert {t: dict(p) for t, p in index.postings.items()} == {
+        t: {"s": 5.0, "t": 7.0} for t, _ in again
+    }
 
 
 def test_rare_uses_the_article_s_heaviest_terms_whatever_the_index_size() -> None:
