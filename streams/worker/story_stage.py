@@ -189,9 +189,46 @@ def _decode(value: Any) -> tuple[dict[str, Any], StoryFeatures]:
     return cand, StoryFeatures.from_message(message["features"])
 
 
-async def process(ctx: WorkerContext, stage: StoryStage, value: Any) -> int:
+@dataclass
+class _Prepared:
+    """One candidate through its story assignment, with its alerts built, not yet sent."""
+
+    cand: dict[str, Any]
+    story_id: str
+    sending: list[tuple[str, dict[str, Any], Outgoing]]  # (alert id, alert, its message)
+    trend: trend_stage.Pending | None
+    at: float
+
+
+@dataclass
+class _Unsent:
+    """Prepared candidates of one story message whose alerts are not acknowledged yet: sent
+    together, one `deliver` for all of them (one produce request, one wait), instead of one
+    per candidate. `entries` is what the story-alerts table will hold for them once they are
+    acknowledged (story id → alert id → entry): the next candidates of the message build on
+    it as they would on the stored records. An alert id is in it at most once (a second
+    revision of an alert is sent only after the first one's ack: `deliver` may retry and
+    reorder the messages of one call)."""
+
+    prepared: list[tuple[int, _Prepared]] = field(default_factory=list)
+    entries: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def holds(self, prepared: _Prepared) -> bool:
+        unsent = self.entries.get(prepared.story_id, {})
+        return any(aid in unsent for aid, _, _ in prepared.sending)
+
+    def add(self, index: int, prepared: _Prepared) -> None:
+        self.prepared.append((index, prepared))
+        if prepared.sending:
+            unsent = self.entries.setdefault(prepared.story_id, {})
+            for aid, alert, _ in prepared.sending:
+                unsent[aid] = {"alert": alert_state(alert), "at": prepared.at}
+
+
+def prepare(stage: StoryStage, ctx: WorkerContext, value: Any, unsent: _Unsent) -> _Prepared:
     """One article (one candidate: its bytes, or decoded, e.g. an item of a batch): assign its
-    story; open or update one alert per hit; return alerts sent."""
+    story; build one alert per hit (opened or updated), on its story's stored alerts and those
+    of `unsent`; nothing sent yet."""
     cand, features = _decode(value)
     at = datetime.fromisoformat(cand["at"]).timestamp()
     with metrics.stage(Stage.STORY):
@@ -218,58 +255,105 @@ async def process(ctx: WorkerContext, stage: StoryStage, value: Any) -> int:
     metrics.STORY_ASSIGNMENTS.labels(outcome=outcome).inc()
     if cand["hits"]:
         stage.stories.keep(assignment.story_id)  # an alert must find its story after a restart
-    # One alert per rule (each its own id): all sent at once, then every ack awaited. The
-    # alerts' state is stored only after their acks, so a crash in between re-sends, never skips.
+    # One alert per rule (each its own id). The alerts' state is stored only after their
+    # acks (`settle`), so a crash in between re-sends, never skips.
     story_id = assignment.story_id
-    record = stage.alerts.get(story_id)  # the story's alerts: one table read
     sending = []
-    for hit in cand["hits"]:
-        aid = alert_id(hit["rule"], hit["rule_version"], story_id)
-        previous = stored_alert(stage.alerts, record, aid)
-        if assignment.copy and previous is not None:
-            # the same text from the same outlet again: no revision, no webhook (a rule that
-            # has no alert on the story yet, e.g. a new rule version, still opens one)
-            metrics.ALERTS_SUPPRESSED.inc()
+    if cand["hits"]:
+        record = stage.alerts.get(story_id)  # the story's alerts: one table read
+        pending = unsent.entries.get(story_id, {})
+        for hit in cand["hits"]:
+            aid = alert_id(hit["rule"], hit["rule_version"], story_id)
+            previous = pending.get(aid) or stored_alert(stage.alerts, record, aid)
+            if assignment.copy and previous is not None:
+                # the same text from the same outlet again: no revision, no webhook (a rule
+                # that has no alert on the story yet, e.g. a new rule version, still opens one)
+                metrics.ALERTS_SUPPRESSED.inc()
+                continue
+            alert = story_alert(
+                hit,
+                story_id,
+                previous["alert"] if previous else None,
+                now=_alert_time(cand["at"], previous),
+                escalate_at=stage.escalate_at,
+                revision=cand["revision"],
+            )
+            if alert is None:  # this article (this revision) is already in the alert: a replay
+                metrics.ALERTS_SUPPRESSED.inc()
+                continue
+            check_outgoing("alert", alert)
+            out = Outgoing(ctx.topics.alerts, aid.encode(), orjson.dumps(alert))
+            sending.append((aid, alert, out))
+    # read now: a later candidate of the message may join the same story before this one's
+    # trend events are fed (after its alerts' acks)
+    trend = trend_stage.pending(ctx, cand, features, assignment)
+    return _Prepared(cand, story_id, sending, trend, at)
+
+
+async def settle(
+    ctx: WorkerContext, stage: StoryStage, unsent: _Unsent
+) -> tuple[int, list[tuple[int, Exception]]]:
+    """Send the alerts of every candidate in `unsent` at once and wait for all their acks
+    (transient broker failures are retried until they succeed: `deliver`); then, candidate by
+    candidate in order, store its alerts (one table record per story), count and log them,
+    and feed its trend events. A candidate whose alert the broker refused for good (e.g. too
+    large) or whose trend records could not be sent fails alone: (index, error) is returned
+    for it, with the number of alerts sent. `unsent` is emptied."""
+    batch, unsent.prepared, unsent.entries = unsent.prepared, [], {}
+    refused = await deliver([out for _, p in batch for _, _, out in p.sending])
+    lost = {id(out): out for out in refused}
+    sent = 0
+    failures: list[tuple[int, Exception]] = []
+    changed: dict[str, dict[str, dict[str, Any]]] = {}  # story → its alerts acknowledged
+    kept = []
+    for index, p in batch:
+        bad = next((lost[id(o)] for _, _, o in p.sending if id(o) in lost), None)
+        if bad is not None:
+            failures.append((index, RuntimeError(f"alert refused by Kafka: {bad.error!r}")))
             continue
-        alert = story_alert(
-            hit,
-            story_id,
-            previous["alert"] if previous else None,
-            now=_alert_time(cand["at"], previous),
-            escalate_at=stage.escalate_at,
-            revision=cand["revision"],
-        )
-        if alert is None:  # this article (this revision) is already in the alert: a replay
-            metrics.ALERTS_SUPPRESSED.inc()
+        kept.append((index, p))
+        if p.sending:
+            entries = changed.setdefault(p.story_id, {})
+            for aid, alert, _ in p.sending:
+                entries[aid] = {"alert": alert_state(alert), "at": p.at}
+    # one changelog record per story, however many of its alerts (and candidates) changed
+    for story_id, entries in changed.items():
+        store_alerts(stage.alerts, story_id, stage.alerts.get(story_id), entries)
+    for index, p in kept:
+        for aid, alert, _ in p.sending:
+            observe.alert_sent(alert)
+            metrics.ALERTS.labels(rule=alert["rule"], severity=alert["severity"]).inc()
+            metrics.STORY_ALERTS.labels(status=alert["status"]).inc()
+            log.info(
+                "alert",
+                extra={
+                    "alert_id": aid,
+                    "status": alert["status"],
+                    "revision": alert["revision"],
+                    "story_id": p.story_id,
+                    "rule": alert["rule"],
+                    "article_id": p.cand["article_id"],
+                },
+            )
+        # burst detection: the article, and the alerts that opened or gained its outlet
+        try:
+            await trend_stage.observe_pending(ctx, p.trend, [a for _, a, _ in p.sending])
+        except Exception as exc:  # a trend record refused for good: this candidate fails
+            failures.append((index, exc))
             continue
-        check_outgoing("alert", alert)
-        sending.append((aid, alert, Outgoing(ctx.topics.alerts, aid.encode(), orjson.dumps(alert))))
-    # Transient broker failures are retried until they succeed (delivery.deliver); only a
-    # message the broker refuses for good (e.g. too large) fails, and the candidate with it.
-    refused = await deliver([out for _, _, out in sending])
-    if refused:
-        raise RuntimeError(f"alert refused by Kafka: {refused[0].error!r}")
-    if sending:  # one changelog record for the story, however many of its alerts changed
-        changed = {aid: {"alert": alert_state(alert), "at": at} for aid, alert, _ in sending}
-        store_alerts(stage.alerts, story_id, record, changed)
-    for aid, alert, _ in sending:
-        observe.alert_sent(alert)
-        metrics.ALERTS.labels(rule=alert["rule"], severity=alert["severity"]).inc()
-        metrics.STORY_ALERTS.labels(status=alert["status"]).inc()
-        log.info(
-            "alert",
-            extra={
-                "alert_id": aid,
-                "status": alert["status"],
-                "revision": alert["revision"],
-                "story_id": story_id,
-                "rule": alert["rule"],
-                "article_id": cand["article_id"],
-            },
-        )
-    # burst detection: the article, and the alerts that opened or gained its outlet
-    await trend_stage.observe(ctx, cand, features, assignment, [a for _, a, _ in sending])
-    return len(sending)
+        sent += len(p.sending)
+    return sent, failures
+
+
+async def process(ctx: WorkerContext, stage: StoryStage, value: Any) -> int:
+    """One article (one candidate: its bytes, or decoded, e.g. an item of a batch): assign its
+    story; open or update one alert per hit; return alerts sent. Raises if it failed."""
+    unsent = _Unsent()
+    unsent.add(0, prepare(stage, ctx, value, unsent))
+    sent, failures = await settle(ctx, stage, unsent)
+    if failures:
+        raise failures[0][1]
+    return sent
 
 
 def _alert_time(at: str, previous: dict[str, Any] | None) -> str:
@@ -403,21 +487,40 @@ def expire_alerts(table: Any, horizon: float) -> int:
 
 
 async def process_message(ctx: WorkerContext, stage: StoryStage, event: EventT[Any]) -> str:
-    """Every candidate of one message, in order, each through `process` (its alerts
-    acknowledged by the broker before the next one starts). In a batch, a candidate that fails
-    is dead-lettered on its own (its bytes, with the batch's offset) and the others go on; a
-    message of one candidate (versions 1-3) that fails raises (the caller dead-letters it)."""
+    """Every candidate of one message, in order. In a batch, the candidates' alerts are sent
+    together (`settle`: once for the message, or earlier when a candidate revises an alert
+    still unacknowledged) and a candidate that fails is dead-lettered on its own (its bytes,
+    with the batch's offset) while the others go on; a message of one candidate (versions
+    1-3) that fails raises (the caller dead-letters it)."""
     items, batched = candidates(event.message.value)
     if not batched:
         return f"alerts:{await process(ctx, stage, items[0])}"
-    sent, failed = 0, []
+    sent = 0
+    failed: list[tuple[int, str]] = []  # (candidate index, its dead letter's outcome)
+    unsent = _Unsent()
+
+    async def send_unsent() -> None:
+        nonlocal sent
+        count, failures = await settle(ctx, stage, unsent)
+        sent += count
+        for index, exc in failures:
+            failed.append((index, await _letter(index, exc)))
+
+    async def _letter(index: int, exc: Exception) -> str:
+        where = f"candidate {index + 1} of {len(items)}: "
+        return await _dead_letter(ctx, event, exc, orjson.dumps(items[index]), where)
+
     for i, item in enumerate(items):
         try:
-            sent += await process(ctx, stage, item)
+            prepared = prepare(stage, ctx, item, unsent)
         except Exception as exc:  # bad candidate or a bug: dead-letter it alone, keep going
-            where = f"candidate {i + 1} of {len(items)}: "
-            failed.append(await _dead_letter(ctx, event, exc, orjson.dumps(item), where))
-    return " ".join([f"alerts:{sent}", *failed])
+            failed.append((i, await _letter(i, exc)))
+            continue
+        if unsent.holds(prepared):  # a revision of an alert not acknowledged yet
+            await send_unsent()
+        unsent.add(i, prepared)
+    await send_unsent()
+    return " ".join([f"alerts:{sent}", *(outcome for _, outcome in sorted(failed))])
 
 
 async def _dead_letter(

@@ -200,6 +200,19 @@ def fed(
 ) -> Fed:
     """What the detector is fed for one candidate (decoded as story_stage._decode does:
     versions 1 and 2 have no title, regions or topics, and count only under their rules)."""
+    outlet = new_outlet(story, assignment, cand["source"])
+    return fed_with(cand, features, assignment, outlet, alerts, params)
+
+
+def fed_with(
+    cand: dict[str, Any],
+    features: StoryFeatures,
+    assignment: Assignment,
+    outlet_new: bool,
+    alerts: list[dict[str, Any]],
+    params: TrendParams,
+) -> Fed:
+    """`fed`, given whether the article brought its story a new outlet (`new_outlet`)."""
     return article_events(
         at=event_time(cand),
         source=cand["source"],
@@ -208,7 +221,7 @@ def fed(
         regions=cand["regions"],
         topics=cand["topics"],
         assignment=assignment,
-        new_outlet=new_outlet(story, assignment, cand["source"]),
+        new_outlet=outlet_new,
         rules=rule_changes(alerts, cand["article_id"], cand["source"]),
         params=params,
     )
@@ -247,6 +260,28 @@ def with_rule_titles(
 
 
 # ------------------------------------------------------------------ the agent's calls
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A candidate for the detector, taken right after its story assignment (whether its
+    outlet is new to the story is read then: a later candidate of the same story message may
+    add copies before this one is fed, once its alerts are acknowledged)."""
+
+    cand: dict[str, Any]
+    features: StoryFeatures
+    assignment: Assignment
+    outlet_new: bool
+
+
+def pending(
+    ctx: WorkerContext, cand: dict[str, Any], features: StoryFeatures, assignment: Assignment
+) -> Pending | None:
+    """The candidate as the detector will take it (`observe_pending`); None without trends."""
+    if ctx.trends is None:
+        return None
+    story = ctx.stories.stories.get(assignment.story_id)
+    return Pending(cand, features, assignment, new_outlet(story, assignment, cand["source"]))
+
+
 async def observe(
     ctx: WorkerContext,
     cand: dict[str, Any],
@@ -256,13 +291,22 @@ async def observe(
 ) -> int:
     """One candidate after its story assignment and its alerts' acks: its trend records sent
     and acknowledged (their state is written by `flush`). Returns the records sent."""
+    return await observe_pending(ctx, pending(ctx, cand, features, assignment), alerts)
+
+
+async def observe_pending(
+    ctx: WorkerContext, taken: Pending | None, alerts: list[dict[str, Any]]
+) -> int:
+    """`observe` of a candidate taken by `pending` (after its alerts' acks)."""
     stage = ctx.trends
-    if stage is None:
+    if stage is None or taken is None:
         return 0
+    cand = taken.cand
     with metrics.stage(Stage.TREND):
         refresh(stage)
-        story = ctx.stories.stories.get(assignment.story_id)
-        events = fed(cand, features, assignment, story, alerts, stage.params)
+        events = fed_with(
+            cand, taken.features, taken.assignment, taken.outlet_new, alerts, stage.params
+        )
         records = with_rule_titles(detect(stage.detector, event_time(cand), events), alerts)
     if not records:
         return 0
