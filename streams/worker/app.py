@@ -4,15 +4,11 @@
 from __future__ import annotations
 
 import functools
-import weakref
 from functools import lru_cache
 from typing import Any
 
 import faust
-from faust.sensors.monitor import Monitor
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
-from faust.types import TP, CollectionT, EventT, Message, PendingMessage, StreamT
-from faust.types.transports import ProducerT
 from prometheus_client import REGISTRY
 
 from streams import metrics
@@ -136,108 +132,8 @@ def create_app(
     web.register(ctx)
     observe.register(ctx)  # lag timer, source gauges, rule-set version
     # faust's own sensors (messages, commits, lag …) feed the same registry as rasid_*.
-    # (its labelled series looked up once each, not on every table operation and send)
-    app.monitor = CachedPrometheusMonitor(metrics=_faust_metrics())
+    app.monitor = PrometheusMonitor(metrics=_faust_metrics())
     return ctx
-
-
-class CachedPrometheusMonitor(PrometheusMonitor):
-    """faust's PrometheusMonitor with its labelled series looked up once each.
-
-    faust's monitor calls prometheus-client's `labels(...)` (keyword sorting, a tuple of
-    strings, a lock) on every table get/set/del, every send and every message in: at 10,000
-    rules ~30 times per article. Here each labelled child is kept in a dict keyed by what
-    faust builds its labels from (topic, partition, table name, stream), so an update is a
-    dict lookup and the child's own increment. Same metrics, names, labels and values; the
-    base `Monitor`'s own counters are kept as faust keeps them. faust removes the topic and
-    partition series on a rebalance (`_clear_partition_related_metrics`): the cache is
-    emptied with them, so a series removed is created again on its next update."""
-
-    def __init__(self, metrics: FaustMetrics, **kwargs: Any) -> None:
-        super().__init__(metrics=metrics, **kwargs)
-        self._labelled: dict[Any, Any] = {}  # (which metric, label values) -> labelled child
-        self._streams: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-    def _child(self, key: tuple[Any, ...], family: Any, **labels: Any) -> Any:
-        child = self._labelled.get(key)
-        if child is None:
-            child = self._labelled[key] = family.labels(**labels)
-        return child
-
-    def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
-        Monitor.on_message_in(self, tp, offset, message)
-        m = self._metrics
-        m.messages_received.inc()
-        m.active_messages.inc()
-        self._child(("in", tp.topic), m.messages_received_per_topics, topic=tp.topic).inc()
-        self._child(
-            ("in", tp),
-            m.messages_received_per_topics_partition,
-            topic=tp.topic,
-            partition=tp.partition,
-        ).set(offset)
-
-    def on_stream_event_in(
-        self, tp: TP, offset: int, stream: StreamT[Any], event: EventT[Any]
-    ) -> dict[Any, Any] | None:
-        state = Monitor.on_stream_event_in(self, tp, offset, stream, event)
-        m = self._metrics
-        m.total_events.inc()
-        m.total_active_events.inc()
-        child = self._streams.get(stream)
-        if child is None:
-            label = f"stream.{self._stream_label(stream)}.events"
-            child = self._streams[stream] = m.total_events_per_stream.labels(stream=label)
-        child.inc()
-        return state
-
-    def _table_op(self, table: CollectionT, operation: str) -> Any:
-        return self._child(
-            (operation, table.name),
-            self._metrics.table_operations,
-            table=f"table.{table.name}",
-            operation=operation,
-        )
-
-    def on_table_get(self, table: CollectionT, key: Any) -> None:
-        Monitor.on_table_get(self, table, key)
-        self._table_op(table, self.KEYS_RETRIEVED).inc()
-
-    def on_table_set(self, table: CollectionT, key: Any, value: Any) -> None:
-        Monitor.on_table_set(self, table, key, value)
-        self._table_op(table, self.KEYS_UPDATED).inc()
-
-    def on_table_del(self, table: CollectionT, key: Any) -> None:
-        Monitor.on_table_del(self, table, key)
-        self._table_op(table, self.KEYS_DELETED).inc()
-
-    def on_send_initiated(
-        self, producer: ProducerT, topic: str, message: PendingMessage, keysize: int, valsize: int
-    ) -> Any:
-        metric = self._metrics.topic_messages_sent
-        self._child(("sent", topic), metric, topic=f"topic.{topic}").inc()
-        return Monitor.on_send_initiated(self, producer, topic, message, keysize, valsize)
-
-    def count(self, metric_name: str, count: int = 1) -> None:
-        Monitor.count(self, metric_name, count=count)
-        metric = self._metrics.count_metrics_by_name
-        self._child(("count", metric_name), metric, metric=metric_name).inc(count)
-
-    def on_tp_commit(self, tp_offsets: Any) -> None:
-        Monitor.on_tp_commit(self, tp_offsets)
-        metric = self._metrics.topic_partition_offset_commited
-        for tp, offset in tp_offsets.items():
-            self._child(("commit", tp), metric, topic=tp.topic, partition=tp.partition).set(offset)
-
-    def track_tp_end_offset(self, tp: TP, offset: int) -> None:
-        Monitor.track_tp_end_offset(self, tp, offset)
-        metric = self._metrics.topic_partition_end_offset
-        self._child(("end", tp), metric, topic=tp.topic, partition=tp.partition).set(offset)
-
-    def _clear_partition_related_metrics(self) -> None:
-        super()._clear_partition_related_metrics()
-        self._labelled.clear()
-        self._streams.clear()
 
 
 @lru_cache(maxsize=1)
