@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Old matchers vs new: the same regions, topics and rule hits, article by article.
 
-Usage: .venv/bin/python bench/ac_equivalence.py [--base REF] [--limit N] [--short-limit N]
-           [--rules N] [ANT] [ASND]
+Usage: .venv/bin/python bench/ac_equivalence.py [--base REF] [--new DIR] [--limit N]
+           [--short-limit N] [--rules N] [ANT] [ASND]
 
 The code at REF (default: the merge-base of HEAD and main, i.e. before the shared
 automaton) is extracted with `git archive` into a temporary directory; the same worker
@@ -18,6 +18,8 @@ features → enrich (regions about and mentioned, topics: codes, scores, evidenc
 corpus's own words and bigrams (bench/match.py `generate`: phrases, lists, near,
 same_sentence, not, min_count, unless_near), so rule hits (ids, versions, matches with
 terms, offsets and snippets) are compared on a few thousand real hits, not a handful.
+With `--new DIR` the new side imports `streams` from DIR instead of this tree (e.g. a copy of
+the committed tree with only some files changed, while other work is still uncommitted).
 Prints the counts compared and every difference (the first few in full); exits 1 on any.
 Corpus data is only read; the old code lives only in the temporary directory.
 """
@@ -191,6 +193,9 @@ def main() -> int:
     parser.add_argument("ant", nargs="?", type=Path, default=DEFAULT_ANT)
     parser.add_argument("asnd", nargs="?", type=Path, default=DEFAULT_ASND)
     parser.add_argument("--base", help="git ref of the old code (default: merge-base with main)")
+    parser.add_argument(
+        "--new", type=Path, default=ROOT, help="tree of the new code (default: this one)"
+    )
     parser.add_argument("--limit", type=int, default=5000, help="ANT articles (default 5000)")
     parser.add_argument("--short-limit", type=int, default=5000, help="ASND posts (default 5000)")
     parser.add_argument("--rules", type=int, default=1000, help="generated rules (default 1000)")
@@ -207,10 +212,10 @@ def main() -> int:
         rules.write_text(json.dumps(generated_rules(items, args.rules), ensure_ascii=False))
         (tmp / "old").mkdir()
         extract(commit, tmp / "old")
-        outs = run_workers({"old": tmp / "old", "new": ROOT}, inputs, rules, tmp)
+        outs = run_workers({"old": tmp / "old", "new": args.new}, inputs, rules, tmp)
         counts, diffs = compare(outs["old"], outs["new"])
     ant = sum(1 for a in items if a["source"] != "asnd")
-    print(f"old: {commit[:12]} (git archive); new: {ROOT}")
+    print(f"old: {commit[:12]} (git archive); new: {args.new}")
     print(f"compared {counts['articles']} items ({ant} ANT articles, "
           f"{counts['articles'] - ant} ASND posts), {args.rules} generated rules")  # fmt: skip
     print("  " + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "articles"))

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """CPU cost of each pipeline stage per article, offline (no Kafka): what bounds one worker.
 
-Usage: .venv/bin/python bench/stages.py [--limit N] [--short] [DATA]
+Usage: .venv/bin/python bench/stages.py [--limit N] [--short | --with-short] [DATA]
 Profile it:  .venv/bin/pyinstrument -r text bench/stages.py --limit 1000
 
 DATA defaults to ../shared/data/ant/ant_multisource.jsonl.gz (skipped cleanly if absent);
 with --short, to the ASND short posts (../shared/data/asnd/asnd_train_dev.jsonl: tweets and
-breaking lines, ~120 characters, body only), where per-article overhead dominates.
+breaking lines, ~120 characters, body only), where per-article overhead dominates; with
+--with-short, the articles and then as many short posts, in one run (issue 13 asks for both).
 Prints CPU milliseconds per article (thread time: figures hold on a shared machine) for parse,
 enrich, match and alerts (the core), the hot stage's own hand-off (enriched article encoded,
 story candidate built, encoded and packed) and the story stage's decode and check of the
@@ -44,6 +45,9 @@ def main() -> int:
     parser.add_argument("data", nargs="?", type=Path)
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--short", action="store_true", help="ASND short posts (~120 chars)")
+    parser.add_argument(
+        "--with-short", action="store_true", help="the articles, then as many ASND short posts"
+    )
     parser.add_argument("--passes", type=int, default=3, help="timed passes (best kept)")
     parser.add_argument(
         "--generated",
@@ -51,13 +55,22 @@ def main() -> int:
         "(bench/match.py), in place of the default pack",
     )
     args = parser.parse_args()
-    data = args.data or (DEFAULT_SHORT if args.short else DEFAULT_DATA)
+    runs = [args.short] if not args.with_short else [False, True]
+    pipe = Pipeline.load(Settings())  # one worker: with --with-short, it sees both in turn
+    for short in runs:
+        data = args.data if args.data and not (short and args.with_short) else None
+        measure(pipe, args, data or (DEFAULT_SHORT if short else DEFAULT_DATA), short)
+    return 0
+
+
+def measure(pipe: Pipeline, args: argparse.Namespace, data: Path, short: bool) -> None:
+    """Print the CPU per article of each stage over `data` (see the module docstring)."""
     if not data.exists():
         print(f"skipped: {data} not found")
-        return 0
-    articles = read_short(data, args.limit) if args.short else read_articles(data, args.limit)
+        return
+    articles = read_short(data, args.limit) if short else read_articles(data, args.limit)
     values = [orjson.dumps(a) for a in articles]
-    pipe = Pipeline.load(Settings())
+    default_rules = pipe.rules
     now = utcnow()
     for value in values:  # warm: memos, stem caches, the automaton, as in a running worker
         try:
@@ -66,18 +79,17 @@ def main() -> int:
             continue
         pipe.match(pipe.enrich(raw, parsed, now))
     values = [v for v in values if _parses(pipe, v, now)]
-    packs: dict[str, RuleSet] = {"default pack": pipe.rules}
+    packs: dict[str, RuleSet] = {"default pack": default_rules}
     if args.generated:  # bench/match.py's packs, from the words of other ANT articles
         from bench.match import generate, vocabulary
 
-        others = read_articles(DEFAULT_DATA if args.short else data, args.limit + 5000)[
-            args.limit :
-        ]
+        others = read_articles(DEFAULT_DATA if short else data, args.limit + 5000)[args.limit :]
         words = vocabulary([{"title": a.get("title", ""), "body": a["body"]} for a in others])
         for size in (int(x) for x in args.generated.split(",")):
             packs[f"{size} generated rules"] = RuleSet(parse_document(generate(size, *words)).specs)
     chars = sum(len(orjson.loads(v)["body"]) for v in values) // max(1, len(values))
-    print(f"{len(values)} articles ({chars} chars avg), CPU per article, best of {args.passes}:")
+    kind = "short posts" if short else "articles"
+    print(f"{len(values)} {kind} ({chars} chars avg), CPU per article, best of {args.passes}:")
     for name, rules in packs.items():
         pipe.rules = rules
         one_pass(pipe, values, now)  # warm this pack's memos
@@ -91,7 +103,7 @@ def main() -> int:
             f"  {name}: {per}; core (parse + enrich + match + alerts) {core:.3f} ms; "
             f"{alerts} alerts"
         )
-    return 0
+    pipe.rules = default_rules
 
 
 CORE = ("parse", "enrich", "match", "alerts")

@@ -10,7 +10,8 @@ their exact per-token checks (proclitics, suffixes, the «ة» handling) on the 
 passed only, so what they find is exactly what a check of every token would find.
 
 Every live prefilter is compiled into ONE automaton (`ahocorasick.Automaton`), whose values
-are bit masks saying whose key it is. A field is scanned once per automaton in C (the words
+are bit masks saying whose key it is (less the keys that shorter keys already cover for the
+same matchers: `_needed`). A field is scanned once per automaton in C (the words
 joined by spaces, with one before the first: «key + space» means «a token ending with key»,
 «space + key + space» «the token key»), and every matcher reads
 its own tokens off that one scan. A matcher registers its prefilter when it is built (once
@@ -88,7 +89,7 @@ class Compiled:
         self.automaton: ahocorasick.Automaton | None = None
         if masks:
             automaton = ahocorasick.Automaton()
-            for key, mask in masks.items():
+            for key, mask in _needed(masks).items():
                 automaton.add_word(key, mask)
             automaton.make_automaton()
             self.automaton = automaton
@@ -113,6 +114,44 @@ class Compiled:
         ends, masks = zip(*found, strict=True)
         tokens = list(accumulate(map(joined.count, repeat(_SEPARATOR), (1, *ends), ends)))
         return ScanHits(self, tokens, list(masks), len(words))
+
+
+def _needed(masks: dict[str, int]) -> dict[str, int]:
+    """The keys whose hits can tell a matcher something: a key is left out when every token
+    it hits is also hit by shorter keys that carry all its bits, so the scan reports fewer
+    hits and the same tokens to every matcher. A token that ends with «العراق» ends with
+    «عراق», and one that contains «اقتصاد» contains «قتصاد»: an ending key is covered by the
+    ending keys that are suffixes of it, a word key by those of it (itself included), and any
+    key by the substring keys inside it (the key aside). What covers a key left out is covered
+    in turn by keys that stay (they are shorter, or a substring or ending key of the same
+    word). Issue 13, round seven: 42% of the default matchers' keys, 18% fewer hits on ANT."""
+    endings = {
+        k[:-1]: m for k, m in masks.items() if k.endswith(_SEPARATOR) and k[:1] != _SEPARATOR
+    }
+    substrings = ahocorasick.Automaton()
+    for key, mask in masks.items():
+        if _SEPARATOR not in key:
+            substrings.add_word(key, (key, mask))
+    inside = len(substrings) > 0
+    if inside:
+        substrings.make_automaton()
+    needed: dict[str, int] = {}
+    for key, mask in masks.items():
+        word = key.strip(_SEPARATOR)
+        if _SEPARATOR in word:  # a key across tokens (none is): kept as it is
+            needed[key] = mask
+            continue
+        covered = 0
+        if key.endswith(_SEPARATOR):  # an ending or a word key: the token ends with `word`
+            for i in range(0 if key[:1] == _SEPARATOR else 1, len(word)):
+                covered |= endings.get(word[i:], 0)
+        if inside:
+            for _, (sub, bits) in substrings.iter(word):
+                if sub != key:
+                    covered |= bits
+        if mask & ~covered:
+            needed[key] = mask
+    return needed
 
 
 class ScanHits:

@@ -93,6 +93,52 @@ def test_scan_finds_exactly_the_tokens_a_check_of_every_token_finds(
     assert list(compiled.scan(words).tokens_for(compiled.members[0])) == expected
 
 
+_KEYS = st.lists(st.text("ابلعرق", min_size=1, max_size=4), max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(st.text("ابلعرق", max_size=6), max_size=10),
+    keys=st.lists(st.tuples(_KEYS, _KEYS, _KEYS), min_size=1, max_size=3),
+)
+def test_every_matcher_gets_its_tokens_from_the_keys_left_in_the_automaton(
+    words: list[str], keys: list[tuple[list[str], list[str], list[str]]]
+) -> None:
+    """Keys covered by shorter ones (an ending's suffix, a substring inside a key) are left
+    out of the automaton; every prefilter still gets exactly the tokens its own keys hit."""
+    prefilters = []
+    for slot, (endings, substrings, exact) in enumerate(keys):
+        p = Prefilter(endings, [k for k in substrings if len(k) >= 2], exact)
+        p.bit = 1 << slot
+        prefilters.append(p)
+    compiled = Compiled(prefilters)
+    hits = compiled.scan(words)
+    for p in prefilters:
+        expected = [
+            i
+            for i, w in enumerate(words)
+            if any(map(w.endswith, p.endings)) or any(k in w for k in p.substrings) or w in p.words
+        ]
+        assert list(hits.tokens_for(p)) == expected
+
+
+def test_covered_keys_are_left_out_of_the_automaton() -> None:
+    both = Prefilter(
+        endings=("العراق", "عراق"), substrings=("قتصاد", "اقتصاد"), words=("عراق", "قاد")
+    )
+    both.bit = 1
+    other = Prefilter(endings=("لعراق",))  # another matcher's key: its bit is not covered
+    other.bit = 2
+    compiled = Compiled([both, other])
+    assert compiled.automaton is not None
+    # left out: «العراق » (ends with «عراق » and «لعراق »: bits 1 and 2), « عراق » (a word
+    # that ends with «عراق »), «اقتصاد» (contains «قتصاد»)
+    assert sorted(compiled.automaton.keys()) == sorted([" قاد ", "عراق ", "قتصاد", "لعراق "])
+    words = ["بالعراق", "قاد", "الاقتصادي", "عراق", "لعراق"]
+    assert list(compiled.scan(words).tokens_for(both)) == [0, 1, 2, 3, 4]
+    assert list(compiled.scan(words).tokens_for(other)) == [0, 4]
+
+
 @settings(max_examples=100, deadline=None)
 @given(text=st.lists(st.sampled_from(["العراق", "خطة", "والعراقية", "ة", "ب" * 70, "، ", " "])))
 def test_a_scan_of_the_tokens_joined_words_is_the_scan_of_the_words(text: list[str]) -> None:
