@@ -84,7 +84,15 @@ def _state_bytes(story: Any) -> bytes:
     if story is None:
         return b"null"
     state = {**story, "copies": this_cluster._copies(story["copies"])}
-    return orjson.dumps(state, option=orjson.OPT_SORT_KEYS, default=this_cluster.state_json)
+    return orjson.dumps(state, option=orjson.OPT_SORT_KEYS, default=_json)
+
+
+def _json(value: Any) -> Any:
+    """A packed centroid of either version (each has its own `Centroid` class) as its dict."""
+    as_json = getattr(value, "__json__", None)
+    if as_json is None:
+        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    return as_json()
 
 
 def _postings(postings: dict[str, dict[str, Any]]) -> dict[str, list[tuple[str, float]]]:

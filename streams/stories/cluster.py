@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain, compress, islice, repeat
-from operator import mul, or_, truediv
+from operator import itemgetter, mul, or_, truediv
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
 import orjson
@@ -263,6 +263,10 @@ def _heaviest(weights: Mapping[str, float] | Centroid, n: int) -> list[tuple[str
 
 
 _TF = [0.0] + [1.0 + math.log(c) for c in range(1, 64)]  # sublinear tf, 1 + ln(count)
+# the same by count for every count an article's term can have (a body counts its first
+# MAX_BODY_WORDS words): the same doubles, looked up in C
+_TF_OF = {c: 1.0 + math.log(c) for c in range(1, 512)}
+_first, _second = itemgetter(0), itemgetter(1)
 # ln(df + 1) for the document frequencies most terms have: a list index instead of a call
 # (the same doubles `math.log` returns, so the weights are bit for bit those of `DocFreq.idf`)
 _LOG1 = [math.log(c + 1) for c in range(4096)]
@@ -284,19 +288,30 @@ def article_vectors(
             idf[t] = base - (log1[c] if c < 4096 else log(c + 1))
         weights = idf
     out: Vectors = {}
+    tf_of, weight_of = _TF_OF.get, weights.__getitem__
     for name in FIELDS:
         counts: Mapping[str, int] = getattr(features, name)
-        weighted = [
-            ((tf[c] if c < 64 else 1.0 + log(c)) * weights[t], t)
-            for t, c in counts.items()
-            if c > 0
-        ]
+        try:  # (tf × idf, term) in C; a count outside `_TF_OF` (≤ 0 too) gives None: TypeError
+            weighted = list(
+                zip(
+                    map(mul, map(tf_of, counts.values()), map(weight_of, counts)),
+                    counts,
+                    strict=True,
+                )
+            )
+        except TypeError:
+            weighted = [
+                ((tf[c] if c < 64 else 1.0 + log(c)) * weights[t], t)
+                for t, c in counts.items()
+                if c > 0
+            ]
         n = ARTICLE_TERMS[name]
-        # ties: the larger term; no heap when every term is kept (the body usually)
-        top = heapq.nlargest(n, weighted) if len(weighted) > n else weighted
-        ws = [w for w, _ in top]
+        # the heaviest first, ties to the larger term (= heapq.nlargest: the terms are distinct,
+        # so no two pairs tie; one sort in C); in the features' order when every term is kept
+        top = sorted(weighted, reverse=True)[:n] if len(weighted) > n else weighted
+        ws = list(map(_first, top))
         norm = math.sqrt(sum(map(mul, ws, ws))) or 1.0
-        out[name] = dict(zip([t for _, t in top], map(truediv, ws, repeat(norm)), strict=True))
+        out[name] = dict(zip(map(_second, top), map(truediv, ws, repeat(norm)), strict=True))
     return out
 
 
@@ -334,8 +349,7 @@ def _places(entities: Sequence[str], story: Mapping[str, int], norm: float = 0.0
     story's, when its state has it cached (`add_member`)."""
     if not entities or not story:
         return 0.0
-    get = story.get
-    dot = sum([get(e, 0) for e in entities])
+    dot = sum(map(story.get, entities, repeat(0)))
     if not dot:
         return 0.0
     norm = norm or math.sqrt(sum([c * c for c in story.values()]))
@@ -345,7 +359,7 @@ def _places(entities: Sequence[str], story: Mapping[str, int], norm: float = 0.0
 def _numbers(numbers: Sequence[str], story: Mapping[str, int]) -> float:
     if not numbers or not story:
         return 0.0
-    shared = sum(1 for n in numbers if n in story)
+    shared = sum(map(story.__contains__, numbers))  # True counts 1
     return shared / (len(numbers) + len(story) - shared)
 
 
@@ -439,18 +453,26 @@ def compare_first(
     query: Query | None = None,
 ) -> Similarity:
     """An article against the story's first article (what the model was trained on)."""
+    return compare(vectors, features, opener(story), at, query)
+
+
+_UNIT_NORMS = {"title": 1.0, "lead": 1.0, "body": 1.0}
+
+
+def opener(story: Mapping[str, Any]) -> dict[str, Any]:
+    """The story's first article seen as a story (what `compare_first` and the anchor compare
+    with): its unit vectors (norms 1.0: a division by 1.0 is exact, so the features are those
+    of the plain dot products), its places and numbers counted once, the story's age."""
     first = story.get("first") or _first_of(story)
-    title, lead = vectors["title"], vectors["lead"]
-    return Similarity(
-        _dot(title, first["title"]),
-        _dot(lead, first["lead"]),
-        _dot(vectors["body"], first["body"]),
-        _places(features.entities, dict.fromkeys(first["entities"], 1)),
-        _numbers(features.numbers, dict.fromkeys(first["numbers"], 1)),
-        max(0.0, at - story["first_seen"]) / 3600.0,
-        (_dot(title, first["lead"]) + _dot(lead, first["title"])) / 2,
-        _rare(query or Query.of(vectors, QUERY_TERMS), first["body"], first["title"]),
-    )
+    return {
+        "title": first["title"],
+        "lead": first["lead"],
+        "body": first["body"],
+        "norms": _UNIT_NORMS,
+        "entities": dict.fromkeys(first["entities"], 1),
+        "numbers": dict.fromkeys(first["numbers"], 1),
+        "first_seen": story["first_seen"],
+    }
 
 
 def new_story(at: float) -> dict[str, Any]:
@@ -595,25 +617,11 @@ class Query:
         body = [t for t, _ in self.body]
         return body + [t for t, _ in self.title if t not in body]
 
-    def index_entries(self) -> list[tuple[str, float]]:
-        """`index_entries` of a story whose centroid is this article alone."""
-        terms = {t for t, _ in self.body}
-        return self.body + [(t, w) for t, w in self.title if t not in terms]
-
-
-def index_entries(story: Mapping[str, Any], n: int) -> list[tuple[str, float]]:
-    """The terms a story is found by, its heaviest body terms and half as many title terms,
-    with their weights in the story's unit-length centroid (what `candidates` ranks by)."""
-    norms = story["norms"]
-    body = [(t, w / norms["body"]) for t, w in _heaviest(story["body"], n)]
-    terms = {t for t, _ in body}
-    title = _heaviest(story["title"], max(1, n // 2))
-    return body + [(t, w / norms["title"]) for t, w in title if t not in terms]
-
 
 def index_terms(story: Mapping[str, Any], n: int) -> list[str]:
-    """The terms a story is found by: its heaviest body terms and half as many title terms
-    (`index_entries`' terms, without their weights: what the index keeps)."""
+    """The terms a story is found by: its heaviest body terms, then those of its half as many
+    heaviest title terms the body's do not include (a story of one article: its query's
+    `terms`)."""
     body = [t for t, _ in _heaviest(story["body"], n)]
     terms = set(body)
     return body + [t for t, _ in _heaviest(story["title"], max(1, n // 2)) if t not in terms]
@@ -658,13 +666,11 @@ class StoryIndex:
         self.members[article_id] = sid
         self.seen[sid] = max(at, self.seen.get(sid, at))
 
-    def add(self, sid: str, terms: Sequence[str | tuple[str, float]], at: float) -> None:
-        """List the story under each term (`index_terms`; or (term, weight) pairs,
-        `index_entries`, whose weights are not kept)."""
+    def add(self, sid: str, terms: Sequence[str], at: float) -> None:
+        """List the story under each term (`index_terms`)."""
         postings = self.postings
         self.seen[sid] = max(at, self.seen.get(sid, at))  # what `candidates` ranks by
-        for entry in terms:
-            t = entry if isinstance(entry, str) else entry[0]
+        for t in terms:
             posting = postings.get(t)
             if posting is None:
                 posting = postings[t] = {}
@@ -819,11 +825,16 @@ def scored(
 ) -> float | None:
     """The model's probability that the article reports the story's event, or None when the
     gate skips the story: it shares almost nothing of the article's lead and of its heaviest
-    terms (`query`: `Query.of(vectors, params.index_terms)`)."""
+    terms (`query`: `Query.of(vectors, params.index_terms)`). The lead's dot product first:
+    the comparison needs it anyway, and only a story sharing little of the lead needs the rare
+    terms' share to be judged."""
     lead_dot = None
-    if params.gate and _rare(query, story["body"], story["title"]) < GATE_RARE:
+    if params.gate:
         lead_dot = _dot(vectors["lead"], story["lead"])
-        if lead_dot < GATE_LEAD * story["norms"]["lead"]:
+        if (
+            lead_dot < GATE_LEAD * story["norms"]["lead"]
+            and _rare(query, story["body"], story["title"]) < GATE_RARE
+        ):
             return None  # not worth the full comparison
     rare_query = query if params.index_terms == QUERY_TERMS else None
     return probability(vectors, features, story, at, params.model, rare_query, lead_dot)
@@ -845,8 +856,8 @@ def anchored(
     if "first" not in story:  # a one-article story is its first article: p is that comparison
         return p >= params.anchor
     rare_query = query if params.index_terms == QUERY_TERMS else None
-    first = compare_first(vectors, features, story, at, rare_query)
-    return first.probability(params.model) >= params.anchor
+    first = probability(vectors, features, opener(story), at, params.model, rare_query)
+    return first >= params.anchor
 
 
 def assign_story(

@@ -56,7 +56,7 @@ class DocFreq:
             base, get = 1.0 + math.log(self.docs + 1), self.counts.get
             return {t: base - math.log(get(t, 0) + 1) for t in terms}
         base, get, log1, log = 1.0 + math.log(docs + 1), counts.get, _LOG1, math.log
-        out = {}
+        out = dict.fromkeys(terms, 0.0)  # sized once (and in the terms' order): no resizing
         for t in terms:
             c = get(t, 0) + 1
             counts[t] = c

@@ -19,20 +19,26 @@ from streams.stories.cluster import (
     QUERY_TERMS,
     Clusterer,
     Query,
+    Similarity,
     StoryIndex,
     StoryModel,
     StoryParams,
     _dot,
     _first_of,
     _heaviest,
+    _places,
+    _rare,
     add_member,
     article_vectors,
     compare,
+    compare_first,
     copy_key,
     new_story,
+    opener,
     probability,
     state_json,
 )
+from streams.stories.cluster import _numbers as _cluster_numbers
 from streams.stories.docfreq import DocFreq
 from streams.stories.features import (
     LEAD_WORDS,
@@ -40,9 +46,9 @@ from streams.stories.features import (
     MAX_NUMBERS,
     MAX_TERMS,
     StoryFeatures,
+    _counts,
     _most_frequent,
     _numbers,
-    _term_counts,
     story_features,
     term,
 )
@@ -151,9 +157,7 @@ def test_story_features_match_the_plain_code_on_random_texts(seed: int) -> None:
     ],
 )
 def test_term_counts_merge_words_of_one_term_in_order(words: list[str]) -> None:
-    from collections import Counter
-
-    assert list(_term_counts(Counter(words)).items()) == list(_ref_counts(words).items())
+    assert list(_counts(map(term, words)).items()) == list(_ref_counts(words).items())
 
 
 @pytest.mark.parametrize(
@@ -250,6 +254,24 @@ def test_article_vectors_are_those_of_the_plain_code(counts: dict[str, int]) -> 
     }
 
 
+def _ref_compare_first(
+    vectors: dict[str, dict[str, float]], features: StoryFeatures, story: Any, at: float
+) -> Similarity:
+    """`compare_first` as written before the anchor went through `probability`."""
+    first = story.get("first") or _first_of(story)
+    title, lead = vectors["title"], vectors["lead"]
+    return Similarity(
+        _dot(title, first["title"]),
+        _dot(lead, first["lead"]),
+        _dot(vectors["body"], first["body"]),
+        _places(features.entities, dict.fromkeys(first["entities"], 1)),
+        _cluster_numbers(features.numbers, dict.fromkeys(first["numbers"], 1)),
+        max(0.0, at - story["first_seen"]) / 3600.0,
+        (_dot(title, first["lead"]) + _dot(lead, first["title"])) / 2,
+        _rare(Query.of(vectors, QUERY_TERMS), first["body"], first["title"]),
+    )
+
+
 def _vector(rng: random.Random, vocab: list[str], n: int) -> dict[str, float]:
     raw = {t: rng.random() for t in rng.sample(vocab, n)}
     norm = math.sqrt(sum(w * w for w in raw.values())) or 1.0
@@ -302,6 +324,13 @@ def test_probability_is_compare_bit_for_bit(model: StoryModel, seed: int) -> Non
     if len(vectors["lead"]) > len(story["lead"]):  # summed over the smaller side, as `_dot`
         lead_dot = sum(w * vectors["lead"].get(t, 0.0) for t, w in story["lead"].items())
     assert probability(vectors, features, story, at, model, query, lead_dot) == expected
+    # the anchor: the same against the story's first article
+    first = _ref_compare_first(vectors, features, story, at).probability(model)
+    assert compare_first(vectors, features, story, at) == _ref_compare_first(
+        vectors, features, story, at
+    )
+    assert probability(vectors, features, opener(story), at, model) == first
+    assert probability(vectors, features, opener(story), at, model, query) == first
 
 
 def test_the_model_features_the_fast_path_may_skip_are_the_zero_weighted_ones() -> None:

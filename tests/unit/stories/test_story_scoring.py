@@ -27,7 +27,6 @@ from streams.stories.cluster import (
     article_vectors,
     compare,
     compare_first,
-    index_entries,
     index_terms,
     new_story,
     story_id_for,
@@ -246,27 +245,30 @@ def test_candidates_keep_the_story_most_terms_list_among_many() -> None:
     assert len(got) == P.max_candidates
 
 
-def test_index_entries_carry_the_story_s_unit_weights_and_a_new_story_s_are_its_query() -> None:
+def test_a_story_is_indexed_under_its_heaviest_terms_and_a_new_story_under_its_query() -> None:
     df = DocFreq()
     features = _features("story")
     vectors = article_vectors(features, df)
     story = new_story(0.0)
     add_member(story, vectors, features, 0.0)
-    entries = index_entries(story, P.index_terms)
-    assert entries == Query.of(vectors, P.index_terms).index_entries()
-    assert len({t for t, _ in entries}) == len(entries)  # each term once
-    add_member(story, vectors, features, 1.0)  # the centroid doubles, its unit vector does not
-    again = index_entries(story, P.index_terms)
-    assert [t for t, _ in again] == [t for t, _ in entries]
-    assert [w for _, w in again] == pytest.approx([w for _, w in entries])
-    # what the index lists the story under: those terms, in that order, without weights
-    assert index_terms(story, P.index_terms) == [t for t, _ in again]
-    assert Query.of(vectors, P.index_terms).terms() == [t for t, _ in entries]
+    terms = index_terms(story, P.index_terms)
+    query = Query.of(vectors, P.index_terms)
+    assert terms == query.terms()  # a story of one article: its query
+    assert len(set(terms)) == len(terms)  # each term once
+    # its heaviest body terms, then those of its heaviest title terms the body lacks
+    body = [t for t, _ in query.body]
+    assert terms[: len(body)] == body
+    assert terms[len(body) :] == [t for t, _ in query.title if t not in body]
+    assert len(body) == min(P.index_terms, len(vectors["body"]))
+    heavy = sorted(vectors["body"].values(), reverse=True)[: len(body)]
+    assert [vectors["body"][t] for t in body] == heavy
+    add_member(story, vectors, features, 1.0)  # the centroid doubles: the same terms in order
+    assert index_terms(story, P.index_terms) == terms
     index = StoryIndex()
-    index.add("s", again, 5.0)
+    index.add("s", terms, 5.0)
     index.add("t", index_terms(story, P.index_terms), 7.0)
     assert {t: dict(p) for t, p in index.postings.items()} == {
-        t: {"s": 5.0, "t": 7.0} for t, _ in again
+        t: {"s": 5.0, "t": 7.0} for t in terms
     }
 
 
@@ -337,7 +339,7 @@ def test_the_gate_skips_candidates_that_share_almost_nothing(
     else:  # found under «داخليه» (one of the story's index terms), sharing nothing else
         body = {"ملعب": 3, "مباراه": 3, "منتخب": 3, "هدف": 3, "داخليه": 1}
         features = StoryFeatures({}, {"ملعب": 1, "مباراه": 1}, body, (), (), "fp")
-        assert "داخليه" in {t for t, _ in index_entries(c.stories[story_id_for("a")], 8)}
+        assert "داخليه" in index_terms(c.stories[story_id_for("a")], 8)
         got = c.add("b", "s2", features, 60)
         assert got.is_new
     assert bool(calls) is scored
