@@ -92,7 +92,10 @@ class _Node:
         self.terms: list[int] = []
 
 
-_Start = tuple[tuple[int, ...], tuple[_Node, ...]]  # (one-word terms, nodes with children)
+# What a word starts: (its one-word terms, the trie nodes with children it reaches, its stems).
+# The stems are kept so that a walk reads a known word's stems from the memo (a C lookup)
+# instead of calling `word_stems` for the word after each step.
+_Start = tuple[tuple[int, ...], tuple[_Node, ...], frozenset[str]]
 PhraseRef = tuple[int, int]  # (term id, index of the phrase as written in the rule)
 
 
@@ -192,12 +195,12 @@ class _Scan:
         return bisect_right(self._sentences, self.tokens.span(token, token + 1)[0])
 
 
-def _start(root: dict[str, _Node], stems: Collection[str]) -> _Start:
-    """What a word starts: the one-word terms it is (each once), and the trie nodes a longer
-    term goes on from."""
+def _start(root: dict[str, _Node], stems: frozenset[str]) -> _Start:
+    """What a word starts: the one-word terms it is (each once), the trie nodes a longer
+    term goes on from, and the word's stems."""
     nodes = [root[s] for s in sorted(root.keys() & stems)]
     first = tuple(dict.fromkeys(tid for node in nodes for tid in node.terms))
-    return first, tuple(node for node in nodes if node.children)
+    return first, tuple(node for node in nodes if node.children), stems
 
 
 def _broken(text: str, tokens: Tokens, first: int, last: int) -> bool:
@@ -437,16 +440,23 @@ class RuleSet:
             entry = memo.get(words[i], UNSEEN)
             if entry is UNSEEN:
                 entry = memo.remember(words[i], _start(root, word_stems(words[i])))
-            first, nodes = entry
+            first, nodes, _ = entry
             for tid in first:  # one-word terms: no walk, no break to check
                 occurrences.setdefault(tid, []).append((i, i + 1))
+            if not nodes:
+                continue
             k = i + 1
             clear = i  # no sentence break between tokens i … clear (checked lazily)
             # The trie is a tree and a token's stems are distinct keys, so a node is never
             # reached twice from one start; a term may end at several nodes (it is stored under
             # each spelling of its words), so its occurrence is recorded once.
             while nodes and k < n:
-                following = word_stems(words[k])
+                # the next word's stems: from the memo if it is known (it usually is: it is
+                # looked up as a start next), else computed
+                known = memo.get(words[k], UNSEEN)
+                following = word_stems(words[k]) if known is UNSEEN else known[2]
+                if len(nodes) == 1 and nodes[0].children.keys().isdisjoint(following):
+                    break  # most walks end here: one node, none of its words follows
                 nodes = [
                     child
                     for node in nodes
