@@ -12,6 +12,17 @@ the hot stage's side (new hits against the emitted ids, `candidate` bytes, `forw
 the story agent's loop (`prune`, `process`, `snapshot`) with dicts for the faust tables and
 the alerts "delivered" at once (no trend stage: its detector is bounded by its own key cap).
 
+The clock. The story stage's time is the article's `ingested_at` (the worker stamps it when the
+article comes in) and its `now` the wall clock: a story closes after 48 h (RASID_STORY_WINDOW_HOURS)
+of *ingest* time without a report. Here ingest time advances by 1/--rate per article, never
+backwards, also when the corpus comes round again. The default 200/s is bench/pipeline.py's pace:
+100,000 articles in 500 s of simulated time, a feed for which no story ever reaches 48 h without
+a report, so every distinct story of the feed stays live (bounded only by RASID_STORY_MAX_LIVE,
+--max-live). A real feed of R articles a day is --rate R/86400: 48 h then hold 2R articles, and
+from there on stories close as fast as they open (e.g. --rate 0.0579: 10,000 articles in 48 h).
+Each mark prints the simulated ingest time, the assignments so far (new, joined, copy) and the
+stories closed so far, by the window and by RASID_STORY_MAX_LIVE (capacity).
+
 At each mark it prints the story agent's CPU time per article since the previous mark (its
 `refresh`, `prune`, `process`, `snapshot`; the hot stage's side not counted) and the part of
 it the garbage collector took, and per structure, its length and the bytes of its orjson dump
@@ -51,6 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpora import ANT, ant_raw
 
+from streams import metrics
 from streams.classify import topic_model
 from streams.settings import Settings
 from streams.stories.cluster import Centroid, StoryParams
@@ -174,6 +186,16 @@ def story_fields(stories: Any) -> list[tuple[str, float]]:
     return sorted(out, key=lambda kv: -kv[1])
 
 
+def counted(metric: Any) -> str:
+    """A labelled counter's values so far, label=value (this process's registry)."""
+    return "  ".join(
+        f"{s.labels[next(iter(s.labels))]} {s.value:.0f}"
+        for m in metric.collect()
+        for s in m.samples
+        if s.name.endswith("_total")
+    )
+
+
 def sizes(stage: story_stage.StoryStage, emitted: EmittedIds) -> dict[str, tuple[int, int]]:
     def encoded(x: Any) -> Any:
         return x.__json__() if isinstance(x, Centroid) else list(x)
@@ -281,6 +303,12 @@ async def run(args: argparse.Namespace) -> None:
                     flush=True,
                 )
                 spent, agent_gc, done = 0.0, 0.0, i + 1
+                print(
+                    f"          simulated ingest time {(now - t0) / 3600:.1f} h; assignments:"
+                    f" {counted(metrics.STORY_ASSIGNMENTS)}; stories closed:"
+                    f" {counted(metrics.STORIES_CLOSED)}",
+                    flush=True,
+                )
                 if args.pipeline:
                     print("          memos: " + "  ".join(f"{k} {v}" for k, v in memos().items()))
                     print(f"          memo entries / MB: {memo_sizes()}")
