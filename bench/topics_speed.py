@@ -2,7 +2,7 @@
 """CPU cost of `classify_topics` alone, this tree against another (e.g. HEAD), interleaved.
 
 Usage: .venv/bin/python bench/topics_speed.py [--base /tmp/rasid-head] [--limit N]
-           [--warmup N] [--rounds R] [--passes P] [--paired] [ANT] [ASND]
+           [--warmup N] [--rounds R] [--passes P] [--paired | --pieces] [ANT] [ASND]
 
 Each round runs one worker process per tree, alternating (base, this tree, base, …), so both
 see the same machine load. A worker imports `streams` from its tree, parses the first
@@ -23,6 +23,13 @@ the phrase index, is this tree's), and each fresh article goes through both, in 
 order, timed separately: the fairest comparison of the topic code alone on a loaded machine
 (both see the same load, caches and article at the same moment). Their labels are compared
 too (a difference is printed).
+
+With --pieces, one process, this tree only: where `classify_topics` spends its time in situ
+(issue 13, round eight: the topic model's `guess` costs 1.3–1.6× in the loop what it costs alone,
+its memos pushed out of the CPU cache by the regions' work in between). The pieces (the lexicon
+scores, the model's `guess`, `Guess.words`, `first_topic`, the evidence, `clean`, `tokenize`)
+are wrapped with thread-time counters (inclusive), each wrapper adding ~1–1.5 µs a call, and
+printed in µs per item, cold and warm.
 """
 
 from __future__ import annotations
@@ -171,6 +178,65 @@ def paired(base: str, ant: Path, asnd: Path, warmup: int, limit: int, passes: in
         print(f"  {corpus}: {differ} items with different labels")
 
 
+_PIECES = (
+    "lexicon_scores",
+    "first_topic",
+    "_evidence",
+    "_word_evidence",
+    "genre_mark",
+    "clean",
+    "tokenize",
+)
+
+
+def pieces(ant: Path, asnd: Path, warmup: int, limit: int, passes: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    from streams.classify import topic_model, topics
+    from streams.classify.places import locate
+    from streams.settings import Settings
+    from streams.times import utcnow
+    from streams.worker.pipeline import Pipeline
+
+    clock = time.thread_time
+    spent: dict[str, float] = {}
+
+    def timed(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = clock()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + clock() - t0
+
+        return wrapper
+
+    for name in _PIECES:  # module functions, called by classify_topics through its globals
+        if hasattr(topics, name):
+            setattr(topics, name, timed(name, getattr(topics, name)))
+    model_class = topic_model.TopicModel
+    setattr(model_class, "guess", timed("guess", model_class.guess))  # noqa: B010
+    setattr(topic_model.Guess, "words", timed("Guess.words", topic_model.Guess.words))  # noqa: B010
+    pipe = Pipeline.load(Settings())
+    now = utcnow()
+    print("in situ, this tree: CPU µs per item (inclusive; wrappers add ~1-1.5 µs a call)")
+    for corpus, fresh in warmed(pipe, ant, asnd, warmup, limit, now):
+        for n in range(1 + passes):
+            spent.clear()
+            total = 0.0
+            for a in fresh:
+                locate(a.title, a.body, dateline=a.dateline)  # tokens and scan, as in enrich
+                t0 = clock()
+                topics.classify_topics(a.title, a.body, section=a.section)
+                total += clock() - t0
+            per = 1e6 / max(1, len(fresh))
+            parts = ", ".join(f"{k} {v * per:.1f}" for k, v in sorted(spent.items()))
+            print(
+                f"  {corpus} {'cold' if n == 0 else 'warm'} ({len(fresh)}): classify_topics "
+                f"{total * per:.1f}; {parts}",
+                flush=True,
+            )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("ant", nargs="?", type=Path, default=DEFAULT_ANT)
@@ -181,6 +247,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--passes", type=int, default=3, help="warm passes (best kept)")
     parser.add_argument("--paired", action="store_true", help="both in one process (above)")
+    parser.add_argument("--pieces", action="store_true", help="in situ pieces, this tree")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not (args.ant.exists() and args.asnd.exists()):
@@ -188,6 +255,9 @@ def main() -> int:
         return 0
     if args.worker:
         worker(args.worker, args.ant, args.asnd, args.warmup, args.limit, args.passes)
+        return 0
+    if args.pieces:
+        pieces(args.ant, args.asnd, args.warmup, args.limit, args.passes)
         return 0
     if args.paired:
         paired(args.base, args.ant, args.asnd, args.warmup, args.limit, args.passes)

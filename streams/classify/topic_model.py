@@ -13,11 +13,14 @@ gives one feature. Features are hashed (CRC-32) into BUCKETS, so the file stays 
 buckets that move some topic are shipped (int8, base64). A text's score for a topic is the
 bias plus the sum of its features' weights over sqrt(number of features), as in training.
 A word's summed vector is memoised (bounded), so a warm worker pays one dict lookup per word,
-whatever the n-grams; a pair's bucket is one CRC-32 call continuing from its first word's
-memoised prefix (no memo of pairs, whose vocabulary has no end). A text's words, pairs and sums
-go through C-level map/zip/filter steps rather than a Python loop per word, summed in a fixed
-order: words as they first occur, then pairs as they first occur (a set's order before, which
-varied with the process's string hashing). No runtime dependency.
+whatever the n-grams; a pair's bucket is one CRC-32 call over its two memoised forms joined
+by a space, once per distinct pair (no memo of pairs, whose vocabulary has no end; issue 13,
+round eight: the memo's entries no longer keep a CRC prefix per form, one object fewer to
+reach per word in a worker whose memos do not stay in the CPU cache). A text's words, pairs
+and sums go through C-level map/zip/filter steps rather than a Python loop per word, summed
+in a fixed order: words as they first occur, then pairs as they first occur (a set's order
+before, which varied with the process's string hashing). No runtime dependency (numpy's sums
+were tried in round eight: the same floats, but no faster in the worker's loop).
 
 A word the memo has not seen (issue 13: a stream brings new words for ever) is looked up by its
 model form first: the forms are memoised too (bounded), and the words of one form share its
@@ -40,7 +43,7 @@ import struct
 import sys
 import zlib
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import compress, pairwise, repeat
@@ -151,19 +154,15 @@ def pair_bucket(pair: tuple[str, str]) -> int:
 
 
 _PAIR_START = zlib.crc32(b"p:")
+_SPACE = b" "
 
 
-def pair_prefix(stem: str) -> int:
-    """CRC-32 of a pair's key up to its second word («p:<first> »): the CRC of the whole key
-    continues from it (`zlib.crc32(second.encode(), pair_prefix(first))`), so a pair's bucket
-    costs one C call on the two words' memoised parts, and pairs need no memo of their own."""
-    return _pair_prefix(stem.encode())
-
-
-def _pair_prefix(data: bytes) -> int:
-    """`pair_prefix` of the stem whose UTF-8 bytes are `data` (the CRC continued from «p:»'s
-    over the bytes and the space: no key string built)."""
-    return zlib.crc32(b" ", zlib.crc32(data, _PAIR_START))
+def pair_buckets(pairs: Iterable[tuple[bytes, bytes]]) -> Iterator[int]:
+    """`pair_bucket` of each pair of model forms given as UTF-8 bytes: the CRC-32 of
+    «p:<first> <second>» continued from «p:»'s over the two forms joined by a space, in C (no
+    key string built, nothing kept per form)."""
+    crcs = map(zlib.crc32, map(_SPACE.join, pairs), repeat(_PAIR_START))
+    return map(and_, crcs, repeat(_MASK))
 
 
 def stems(
@@ -204,14 +203,12 @@ Vector = tuple[float, ...]  # one weight per topic
 Packed = bytes
 # What the model makes of one normalised word (issue 13: compact, the memos hold ~100,000):
 # its model form's UTF-8 bytes (None: a word it ignores), the summed weights of its features
-# (`Packed`; None: none is shipped), how many features it has, and `pair_prefix` of the form,
-# which the CRC of a pair it starts continues (the pair's second form's bytes are its own).
-_Word = tuple[bytes | None, Packed | None, int, int]
-_IGNORED: _Word = (None, None, 0, 0)
+# (`Packed`; None: none is shipped) and how many features it has.
+_Word = tuple[bytes | None, Packed | None, int]
+_IGNORED: _Word = (None, None, 0)
 _form_of = itemgetter(0)
 _vector_of = itemgetter(1)
 _count_of = itemgetter(2)
-_prefix_of = itemgetter(3)
 
 
 def pack(values: Iterable[float]) -> Packed:
@@ -341,7 +338,7 @@ class TopicModel:
         buckets = _word_buckets(stem, data)
         rows = list(filter(None, map(self.rows.get, buckets)))  # in the buckets' order
         vector = self._sum(rows) if rows else None
-        return (data, vector, len(buckets), _pair_prefix(data))
+        return (data, vector, len(buckets))
 
     def _sum(self, rows: list[Packed]) -> Packed:
         """The rows summed per topic, packed: each topic's column in the rows' order."""
@@ -374,11 +371,11 @@ class TopicModel:
 
         The features are those of `text_buckets` (what training saw): each distinct word's
         summed vector from the memo, and each distinct pair's bucket from its two words'
-        memoised parts. Per word and per pair, a few C-level steps (map, zip, filter)."""
+        memoised forms (`pair_buckets`). Per word and per pair, a few C-level steps (map, zip,
+        filter)."""
         get = self._words.get
         distinct: dict[bytes, _Word] = {}  # model form → its entry, in order of first occurrence
-        # distinct pairs of neighbouring words, in text order → CRC-32 of the pair's key
-        pairs: dict[tuple[bytes, bytes], int] = {}
+        pairs: list[tuple[bytes, bytes]] = []  # neighbouring words' model forms, in text order
         positions: list[tuple[str, list[bytes | None]]] = []
         for name, tokens in fields:
             words = tokens.words if name == "title" else tokens.words[:BODY_WORDS]
@@ -391,16 +388,14 @@ class TopicModel:
             if kept:
                 forms: list[bytes] = list(map(_form_of, kept))
                 distinct.update(zip(forms, kept, strict=True))
-                # a pair's CRC continues its first word's over the second's bytes (map stops
-                # at the shorter: forms[1:])
-                crcs = map(zlib.crc32, forms[1:], map(_prefix_of, kept))
-                pairs.update(zip(pairwise(forms), crcs, strict=True))
+                pairs.extend(pairwise(forms))
         vectors: list[Packed | None] = list(map(_vector_of, distinct.values()))
         known: list[Packed] = list(filter(None, vectors))
         if not known:
             return None
-        n = sum(map(_count_of, distinct.values())) + len(pairs)
-        buckets = map(and_, pairs.values(), repeat(_MASK))
+        distinct_pairs = dict.fromkeys(pairs)  # in order of first occurrence
+        n = sum(map(_count_of, distinct.values())) + len(distinct_pairs)
+        buckets = pair_buckets(distinct_pairs)
         k = len(self.topics)
         # The known words' rows in the text's order, then the pairs' rows, joined: each topic's
         # sum is its column's, in that order (training's evaluation sums the same floats in
@@ -429,7 +424,7 @@ class TopicModel:
 
 def _readable(entry: _Word) -> tuple[str | None, Vector | None, int]:
     """A memo entry as (model form, summed weights, number of features)."""
-    data, vector, count, _ = entry
+    data, vector, count = entry
     return (
         None if data is None else data.decode(),
         None if vector is None else unpack(vector),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import math
-import zlib
 from array import array
 from itertools import pairwise
 
@@ -20,10 +19,12 @@ from streams.classify.topic_model import (
     _word_buckets,
     default_model,
     feature,
+    pack,
     pair_bucket,
-    pair_prefix,
+    pair_buckets,
     stems,
     text_buckets,
+    unpack,
     word_buckets,
 )
 from streams.classify.topics import MIN_RAW, classify_topics, first_topic, lexicon_topics
@@ -240,9 +241,12 @@ def test_a_words_memoised_contribution_is_its_direct_sum(word: str) -> None:
     ("first", "second"),
     [("انفجار", "مباراه"), ("رييس", "وزراء"), ("a", "b"), ("اقتصاد", "اقتصاد")],
 )
-def test_a_pairs_bucket_continues_the_crc_of_its_first_word(first: str, second: str) -> None:
-    crc = zlib.crc32(second.encode(), pair_prefix(first)) & (BUCKETS - 1)
-    assert crc == pair_bucket((first, second))
+def test_the_workers_pair_buckets_are_the_reference_ones(first: str, second: str) -> None:
+    pair = (first.encode(), second.encode())
+    assert list(pair_buckets([pair, pair[::-1]])) == [
+        pair_bucket((first, second)),
+        pair_bucket((second, first)),
+    ]
 
 
 def _reference_scores(model: TopicModel, fields: list[tuple[str, Tokens]]) -> dict[str, float]:
@@ -393,3 +397,33 @@ def test_the_explanation_keeps_the_texts_order_for_equal_weights(
     guess = model.guess([("title", tokenize(text))])
     assert guess is not None and guess.words("security") == expected
     assert guess.words("security") is guess.words("security")  # worked out once
+
+
+def _sequential(rows: list[tuple[float, ...]]) -> tuple[float, ...]:
+    """Each column summed left to right, as Python's `sum` adds (no pairwise summation)."""
+    return tuple(sum(column) for column in zip(*rows, strict=True))
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 9, 16, 129, 1000])
+def test_the_column_sums_add_the_rows_in_order(count: int) -> None:
+    """A memoised word's packed sum adds its rows one after the other (issue 13, round eight:
+    a compiled sum, pairwise or blocked, rounds differently on these rows)."""
+    cycle = [(1e16, 0.1, -3.0), (1.0, 0.2, 1e-17), (-1e16, 0.3, 3.0), (1.0, 1e10, -1e-17)]
+    rows = [tuple(x * (1 + i % 3) for x in cycle[i % 4]) for i in range(count)]
+    model = TopicModel.of(("a", "b", "c"), (0.0, 0.0, 0.0), {})
+    assert unpack(model._sum([pack(row) for row in rows])) == _sequential(rows)
+
+
+def test_a_guess_adds_its_rows_in_the_texts_order() -> None:
+    """A text whose words' rows cancel (1e16, then -1e16, …, then small weights): its scores
+    are bit for bit those of every row added in the text's order."""
+    candidates = [f"مدين{c}ات" for c in "بتثجحخدذرزسشصضطظعغفقمن"]
+    words = [w for w in candidates if feature(w) == w][:20]
+    assert len(words) == 20
+    weights = {w: ((1e16, -1e16) if i % 2 else (-1e16, 1e16)) for i, w in enumerate(words[:10])}
+    weights.update({w: (0.1 * (i + 1), 1.0 / (i + 3)) for i, w in enumerate(words[10:])})
+    model = tiny(weights, {})
+    fields = [("title", tokenize(" ".join(words)))]
+    for _ in range(2):  # words not memoised, then memoised
+        guess = model.guess(fields)
+        assert guess is not None and guess.scores == _ordered_scores(model, fields)
