@@ -7,6 +7,13 @@ DATA are paths to ANT (`ant_multisource.jsonl.gz`; only its held-out fifth is sc
 model trained on the rest: streams/classify/topic_model.py) and/or ASND (`asnd_train_dev.jsonl`,
 dev split used, or `--asnd-split train`; never trained on). The format is recognised by file name. Missing paths are skipped (exit 0).
 Corpus data is only read, never copied. Label mappings: docs/classification.md.
+
+With ANT, the titles of bench/data/security_labels.json and security_labels_2.json (held-out
+news titles labelled by reading, Rasid's definitions; ids and labels only; the second a fresh
+block) are scored too, each read alone as a short post: security precision and recall on data
+that is ours. With ASND, its own labels are
+compared on the posts it holds twice or more with the same text (both splits): how far the
+annotation agrees with itself, the ceiling of any classifier scored against it.
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ import gzip
 import json
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +79,12 @@ ASND_GOLD = {
     "spiritual": "society",
     "others": None,
 }
+# ANT titles labelled by reading (docs/classification.md, "Round eight"): the first file was
+# looked at while choosing that round's changes, the second (fresh) was not.
+SECURITY_LABELS = tuple(
+    Path(__file__).resolve().parent / "data" / name
+    for name in ("security_labels.json", "security_labels_2.json")
+)
 MENA = frozenset((
     "IQ", "SY", "LB", "JO", "PS", "IL", "SA", "YE", "OM", "AE", "QA", "BH", "KW",
     "EG", "LY", "TN", "DZ", "MA", "SD", "MR", "SO", "DJ", "KM", "IR", "TR",
@@ -178,6 +192,38 @@ def eval_ant(path: Path, limit: int | None) -> None:
     )
 
 
+def eval_security_labels(path: Path, labels_path: Path) -> None:
+    """Score the titles of `labels_path` (ANT ids → topics read by a person), each alone."""
+    if not labels_path.exists():
+        print(f"skip: {labels_path} not found")
+        return
+    labels: dict[str, str] = json.loads(labels_path.read_text("utf-8"))["labels"]
+    titles: dict[str, str] = {}
+    for row in read_jsonl(path):
+        if row["id"] in labels and row["id"] not in titles:
+            titles[row["id"]] = row.get("title") or ""
+    gold: list[str | None] = []
+    pred: list[str | None] = []
+    multi: list[set[str]] = []
+    for article_id, topic in labels.items():
+        if article_id not in titles:
+            continue
+        found = classify_topics(titles[article_id], "")
+        gold.append(topic)
+        pred.append(found[0].code if found else None)
+        multi.append({lb.code for lb in found})
+    report(f"ANT titles read alone, labelled by reading ({labels_path.name})", gold, pred, multi)
+    tp = sum(1 for g, p in zip(gold, pred, strict=True) if g == p == "security")
+    called = sum(1 for p in pred if p == "security")
+    real = sum(1 for g in gold if g == "security")
+    right = sum(1 for g, p in zip(gold, pred, strict=True) if g == p) / max(1, len(gold))
+    print(
+        f"security on {len(gold)} ANT titles (ours): P {tp / max(1, called):.3f}"
+        f" R {tp / max(1, real):.3f} F1 {f1_of(gold, pred, 'security'):.3f};"
+        f" first topic right {right:.1%}"
+    )
+
+
 def macro_f1(gold: list[str | None], pred: list[str | None]) -> float:
     labels = sorted({g for g in gold if g} | {p for p in pred if p and p in set(gold)})
     return sum(f1_of(gold, pred, lab) for lab in labels) / max(1, len(labels))
@@ -210,6 +256,27 @@ def eval_asnd(path: Path, limit: int | None, split: str = "dev") -> None:
     print(f"TARGET ASND {split} security F1 >= 0.80: {f1_of(gold, pred, 'security'):.3f}")
 
 
+def asnd_agreement(path: Path) -> None:
+    """ASND's labels against themselves: posts of the same text (spaces normalised, both
+    splits, mapped labels), every pair of copies. Security F1 of one copy against the other
+    (symmetric: 2 × both / (2 × both + one only)) is what a classifier that always agreed with
+    one of the annotators would score."""
+    by_text: dict[str, list[str]] = defaultdict(list)
+    for row in read_jsonl(path):
+        gold = ASND_GOLD.get(row["label"])
+        if gold is not None:
+            by_text[" ".join(row["text"].split())].append(gold)
+    pairs = [(a, b) for golds in by_text.values() for a, b in combinations(golds, 2)]
+    both = sum(1 for a, b in pairs if a == b == "security")
+    one = sum(1 for a, b in pairs if (a == "security") != (b == "security"))
+    agree = sum(1 for a, b in pairs if a == b)
+    print(
+        f"ASND against itself: {sum(1 for g in by_text.values() if len(g) > 1)} texts held"
+        f" twice or more, {len(pairs)} pairs of copies; same label {agree / max(1, len(pairs)):.1%};"
+        f" security both {both}, one only {one}: F1 {2 * both / max(1, 2 * both + one):.3f}"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("data", nargs="+", type=Path)
@@ -228,8 +295,11 @@ def main() -> int:
             continue
         if "asnd" in path.name.lower():
             eval_asnd(path, args.limit, args.asnd_split)
+            asnd_agreement(path)
         else:
             eval_ant(path, args.limit)
+            for labels_path in SECURITY_LABELS:
+                eval_security_labels(path, labels_path)
     return 0
 
 

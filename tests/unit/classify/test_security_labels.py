@@ -1,0 +1,91 @@
+"""The ANT titles labelled for security (issue 15, round eight: bench/data/security_labels*.json)
+and what bench/eval_classify.py prints from them and from ASND's repeated posts: the figures
+docs/classification.md reports rest on these, so they are checked here (the bench itself
+asserts nothing). Corpora are never needed: the texts below are written for the test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import eval_classify
+from streams.classify.topics import TOPICS
+
+
+def _doc(path: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    return doc
+
+
+@pytest.mark.parametrize("path", eval_classify.SECURITY_LABELS, ids=lambda p: p.name)
+def test_a_label_file_holds_ids_and_topics_only(path: Path) -> None:
+    doc = _doc(path)
+    assert set(doc) == {"about", "labels"}
+    labels = doc["labels"]
+    assert isinstance(labels, dict) and len(labels) == 200
+    assert set(labels.values()) <= set(TOPICS)
+    assert "security" in labels.values() and "politics" in labels.values()
+    # ANT ids are short tokens, never a title: no text of the corpus is kept
+    assert all(len(k) < 40 and " " not in k for k in labels)
+
+
+def test_the_fresh_block_shares_no_id_with_the_first() -> None:
+    first, fresh = (set(_doc(p)["labels"]) for p in eval_classify.SECURITY_LABELS)
+    assert not first & fresh
+
+
+def _jsonl(path: Path, rows: list[dict[str, str]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    return path
+
+
+def test_asnd_agreement_compares_the_copies_of_one_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        {"text": "قصف على المدينة", "label": "crime-war-conflict", "split": "train"},
+        {"text": "قصف  على المدينة", "label": "crime-war-conflict", "split": "dev"},  # spaces
+        {"text": "بيان الوزير", "label": "crime-war-conflict", "split": "train"},
+        {"text": "بيان الوزير", "label": "politics", "split": "train"},
+        {"text": "بيان الوزير", "label": "politics", "split": "train"},
+        {"text": "خبر واحد", "label": "politics", "split": "train"},  # once: no pair
+        {"text": "خبر آخر", "label": "others", "split": "train"},  # unmapped: left out
+        {"text": "خبر آخر", "label": "politics", "split": "train"},
+    ]
+    eval_classify.asnd_agreement(_jsonl(tmp_path / "asnd.jsonl", rows))
+    out = capsys.readouterr().out
+    # pairs: (sec, sec); (sec, pol) twice, (pol, pol): 4 pairs, 2 the same; security both 1,
+    # one only 2: F1 2 / (2 + 2)
+    assert "2 texts held twice or more, 4 pairs of copies; same label 50.0%" in out
+    assert "security both 1, one only 2: F1 0.500" in out
+
+
+def test_security_labels_are_scored_title_by_title(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [
+        {"id": "a1", "title": "مقتل عشرة في قصف مدفعي وهجوم مسلح على قرية", "text": "…"},
+        {"id": "a2", "title": "البرلمان يصادق على الموازنة والحكومة تعلن موعد الانتخابات"},
+        {"id": "a3", "title": "غارات جوية وقصف صاروخي ومقتل جنود في اشتباكات على الحدود"},
+        {"id": "zz", "title": "مقتل خمسة في انفجار عبوة ناسفة"},  # not labelled: not scored
+    ]
+    ant = _jsonl(tmp_path / "ant.jsonl", rows)
+    labels = tmp_path / "labels.json"
+    # a3 is labelled politics on purpose: one false positive
+    doc = {"about": "test", "labels": {"a1": "security", "a2": "politics", "a3": "politics"}}
+    labels.write_text(json.dumps(doc, ensure_ascii=False), "utf-8")
+    eval_classify.eval_security_labels(ant, labels)
+    out = capsys.readouterr().out
+    assert "labels.json): 3 items" in out
+    assert "security on 3 ANT titles (ours): P 0.500 R 1.000 F1 0.667" in out
+    assert "first topic right 66.7%" in out
+
+
+def test_a_missing_label_file_is_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    eval_classify.eval_security_labels(tmp_path / "ant.jsonl", tmp_path / "none.json")
+    assert "skip:" in capsys.readouterr().out
