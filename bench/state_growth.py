@@ -186,6 +186,30 @@ def story_fields(stories: Any) -> list[tuple[str, float]]:
     return sorted(out, key=lambda kv: -kv[1])
 
 
+def rewrites(stories: Any, cycled: int, cycle: int) -> str:
+    """Whether the corpus coming round again meets closed stories (new news) or live ones
+    (rewrites): of the live stories, those listing articles of two cycles of the corpus, those
+    listing the same ANT article twice (from two cycles: a text the feed sent again while its
+    story was still live), and those opened in an earlier cycle than the current one."""
+    spanning = twice = older = 0
+    for story in stories:
+        cycles: set[int] = set()
+        bases: set[str] = set()
+        repeated = False
+        for aid in story.get("articles", ()):
+            _, i, base = str(aid).split("-", 2)
+            cycles.add(int(i) // cycled)
+            repeated = repeated or base in bases
+            bases.add(base)
+        spanning += len(cycles) > 1
+        twice += repeated
+        older += bool(cycles) and min(cycles) < cycle
+    return (
+        f"live stories opened in an earlier cycle of the corpus {older}, listing articles of two"
+        f" cycles {spanning}, listing one ANT article twice (a live story rewritten) {twice}"
+    )
+
+
 def counted(metric: Any) -> str:
     """A labelled counter's values so far, label=value (this process's registry)."""
     return "  ".join(
@@ -249,6 +273,13 @@ async def run(args: argparse.Namespace) -> None:
         return []
 
     marks = sorted(int(m) for m in args.marks.split(","))
+    window = settings.story_window_hours * 3600
+    print(
+        f"clock: {args.rate:g} articles per simulated second ({args.rate * 86400:,.0f} a day);"
+        f" story window {settings.story_window_hours:g} h = {window * args.rate:,.0f} articles;"
+        f" prune sweep every {stage.prune_every:g} s = {stage.prune_every * args.rate:,.0f}"
+        f" articles; the corpus comes round every {cycled:,} articles"
+    )
     t0 = datetime.now(UTC).timestamp()
     if args.tracemalloc:
         tracemalloc.start()
@@ -309,6 +340,7 @@ async def run(args: argparse.Namespace) -> None:
                     f" {counted(metrics.STORIES_CLOSED)}",
                     flush=True,
                 )
+                print(f"          {rewrites(stage.stories.live.values(), cycled, cycle)}")
                 if args.pipeline:
                     print("          memos: " + "  ".join(f"{k} {v}" for k, v in memos().items()))
                     print(f"          memo entries / MB: {memo_sizes()}")
@@ -341,6 +373,20 @@ def main() -> None:
     parser.add_argument("--base", type=int, default=10**9, help="ANT articles cycled (all)")
     parser.add_argument("--rate", type=float, default=200.0, help="articles per simulated second")
     parser.add_argument("--max-live", type=int, default=0, help="RASID_STORY_MAX_LIVE (setting)")
+    parser.add_argument(
+        "--per-day",
+        type=float,
+        default=0.0,
+        help="a real feed of this many articles a day: --rate per-day/86400 (48 h hold 2x)",
+    )
+    parser.add_argument(
+        "--snapshot-every",
+        type=float,
+        default=story_stage.SNAPSHOT_EVERY,
+        help="simulated seconds between document-frequency snapshots (the worker: 30; they"
+        " overwrite fixed keys, so only the CPU depends on it: at a real feed's rate 30 s is"
+        " every 2 articles, which makes the simulation slow, not the worker)",
+    )
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--top", type=int, default=12, help="--tracemalloc: lines per grouping")
     parser.add_argument(
@@ -349,6 +395,9 @@ def main() -> None:
     parser.add_argument("--trim", action="store_true", help="and the RSS after malloc_trim(0)")
     parser.add_argument("--deep", action="store_true", help="and the Python objects' bytes")
     args = parser.parse_args()
+    if args.per_day:
+        args.rate = args.per_day / 86400
+    story_stage.SNAPSHOT_EVERY = args.snapshot_every
     if not ANT.exists():
         print(f"skipped: {ANT} is absent")
         return

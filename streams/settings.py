@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     story_window_hours: float = Field(48.0, gt=0)  # a story not seen for this long is closed
     # Live stories held (~10 KB each); beyond it the least recently reported close early.
     story_max_live: int = Field(20_000, ge=100, le=1_000_000)
+    # Seconds between the story stage's window sweeps (closing stories, forgetting old alerts,
+    # then handing freed heap pages back: streams/worker/memory.py).
+    story_prune_seconds: float = Field(600.0, gt=0, le=86_400)
     # forwarded hit ids are remembered this long: the horizon within which a replayed or
     # re-published article raises nothing again (streams/worker/emitted.py)
     alert_dedup_days: float = Field(30.0, gt=0)

@@ -44,7 +44,7 @@ from streams.stories.docfreq import DocFreq
 from streams.stories.features import StoryFeatures, places_of, story_features
 from streams.times import utcnow
 from streams.validation import check_outgoing, check_valid, decode_valid, is_valid
-from streams.worker import observe, trend_stage
+from streams.worker import memory, observe, trend_stage
 from streams.worker.batches import Outgoing, deliver, failure_step
 from streams.worker.emitted import EmittedIds
 from streams.worker.story_store import StoryStore
@@ -65,6 +65,7 @@ class StoryStage:
     params: StoryParams
     escalate_at: int
     max_live: int  # live stories held; beyond it the least recently reported close early
+    prune_every: float = 600.0  # seconds between window sweeps (RASID_STORY_PRUNE_SECONDS)
     last_prune: float = 0.0
     last_snapshot: float = 0.0
     # In memory, rebuilt from the tables whenever partitions were assigned (the tables may have
@@ -537,22 +538,23 @@ async def _dead_letter(
     return step.outcome
 
 
-PRUNE_EVERY = 600.0  # seconds
-
-
 def prune(stage: StoryStage, now: float) -> int:
     """Forget stories and alerts older than the window, and the index's postings of closed
     stories; the tables' tombstones keep their changelogs small. Run from the agent (faust
-    only lets a stream's event modify a table), at most every PRUNE_EVERY seconds; and, as
+    only lets a stream's event modify a table), at most every `prune_every` seconds (then, if
+    stories closed, freed heap pages go back to the OS: `memory.trim`); and, as
     soon as more than `max_live` + 10% stories are live, close the least recently reported
     ones down to `max_live` - 10% (memory stays bounded whatever the rate; closing in chunks
     keeps the sort rare). Returns how many alerts, stories and postings were forgotten."""
     deleted = 0
-    if now - stage.last_prune >= PRUNE_EVERY:
+    if now - stage.last_prune >= stage.prune_every:
         stage.last_prune = now
         horizon = now - stage.params.window_seconds
         deleted += expire_alerts(stage.alerts, horizon)
-        deleted += _close(stage, horizon, "window")
+        swept = _close(stage, horizon, "window")
+        deleted += swept
+        if swept:
+            memory.trim()
     slack = stage.max_live // 10
     if len(stage.index.seen) > stage.max_live + slack:
         # the last_seen of the (max_live - slack)-th most recent story: older ones close
@@ -598,6 +600,7 @@ def declare(app: Any, settings: Settings) -> StoryStage:
         params=StoryParams.from_settings(settings),
         escalate_at=settings.story_escalate_sources,
         max_live=settings.story_max_live,
+        prune_every=settings.story_prune_seconds,
     )
 
 
