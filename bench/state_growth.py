@@ -65,7 +65,7 @@ from corpora import ANT, ant_raw
 from streams import metrics
 from streams.classify import topic_model
 from streams.settings import Settings
-from streams.stories.cluster import Centroid, StoryParams
+from streams.stories.cluster import Centroid
 from streams.text.memo import WordMemo
 from streams.worker import story_stage
 from streams.worker.emitted import EmittedIds
@@ -255,14 +255,13 @@ async def run(args: argparse.Namespace) -> None:
         base = prepared(pipe, args.base)
         print(f"{len(base)} ANT articles prepared ({time.perf_counter() - started:.0f} s)")
     cycled = len(raws) or len(base)
-    stage = story_stage.StoryStage(
+    stage = story_stage.StoryStage.of(
+        settings,
         topic=None,
         stories=StoryStore({}),
         alerts={},
         docfreq={},
-        params=StoryParams.from_settings(settings),
-        escalate_at=settings.story_escalate_sources,
-        max_live=args.max_live or settings.story_max_live,
+        max_live=args.max_live,
     )
     emitted = EmittedIds({}, horizon_seconds=settings.alert_dedup_days * 86400)
     emitted.reassigned([0])

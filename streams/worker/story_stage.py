@@ -74,6 +74,30 @@ class StoryStage:
     df: DocFreq = field(default_factory=DocFreq)
     stale: bool = True
 
+    @classmethod
+    def of(
+        cls,
+        settings: Settings,
+        *,
+        topic: Any,
+        stories: StoryStore,
+        alerts: Any,
+        docfreq: Any,
+        max_live: int | None = None,
+    ) -> StoryStage:
+        """The stage on these tables, its parameters from the settings (`max_live`: another
+        cap than RASID_STORY_MAX_LIVE, for the benches)."""
+        return cls(
+            topic=topic,
+            stories=stories,
+            alerts=alerts,
+            docfreq=docfreq,
+            params=StoryParams.from_settings(settings),
+            escalate_at=settings.story_escalate_sources,
+            max_live=max_live or settings.story_max_live,
+            prune_every=settings.story_prune_seconds,
+        )
+
 
 def refresh(stage: StoryStage, now: float) -> None:
     """Rebuild the index and the document frequencies from the tables if they may be stale."""
@@ -582,7 +606,8 @@ def declare(app: Any, settings: Settings) -> StoryStage:
         "partitions": 1,
         "extra_topic_configs": CHANGELOG,  # compacted hourly, not weekly
     }
-    return StoryStage(
+    return StoryStage.of(
+        settings,
         # internal: faust creates it, with one partition, before it subscribes.
         topic=app.topic(
             topics.story_candidates(settings),
@@ -597,10 +622,6 @@ def declare(app: Any, settings: Settings) -> StoryStage:
         stories=StoryStore(app.Table("stories", **table_args)),
         alerts=app.Table("story-alerts", **table_args),
         docfreq=app.Table("story-docfreq", **table_args),
-        params=StoryParams.from_settings(settings),
-        escalate_at=settings.story_escalate_sources,
-        max_live=settings.story_max_live,
-        prune_every=settings.story_prune_seconds,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from streams.settings import Settings
-from streams.stories.cluster import StoryParams
 from streams.worker import heap, memory, story_stage
 from streams.worker.story_store import StoryStore
 
@@ -27,16 +26,9 @@ def test_without_glibc_trim_does_nothing(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def _stage(prune_every: float) -> story_stage.StoryStage:
-    settings = Settings()
-    return story_stage.StoryStage(
-        topic=None,
-        stories=StoryStore({}),
-        alerts={},
-        docfreq={},
-        params=StoryParams.from_settings(settings),
-        escalate_at=settings.story_escalate_sources,
-        max_live=settings.story_max_live,
-        prune_every=prune_every,
+    settings = Settings(story_prune_seconds=prune_every)
+    return story_stage.StoryStage.of(
+        settings, topic=None, stories=StoryStore({}), alerts={}, docfreq={}
     )
 
 
