@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import gc
 import pickle
 import sys
@@ -67,7 +66,7 @@ from streams.classify import topic_model
 from streams.settings import Settings
 from streams.stories.cluster import Centroid
 from streams.text.memo import WordMemo
-from streams.worker import story_stage
+from streams.worker import memory, story_stage
 from streams.worker.emitted import EmittedIds
 from streams.worker.pipeline import Pipeline
 from streams.worker.story_store import StoryStore
@@ -147,9 +146,7 @@ def memo_sizes() -> str:
 def trimmed_rss() -> float:
     """RSS after a full collection and glibc's malloc_trim(0) (0 when glibc is absent)."""
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
+    if memory.trim() is None:
         return 0.0
     return rss_mb()
 
