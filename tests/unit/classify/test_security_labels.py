@@ -20,7 +20,7 @@ def _doc(path: Path) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.parametrize("path", eval_classify.SECURITY_LABELS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", eval_classify.TITLE_LABELS, ids=lambda p: p.name)
 def test_a_label_file_holds_ids_and_topics_only(path: Path) -> None:
     doc = _doc(path)
     assert set(doc) == {"about", "labels"}
@@ -35,6 +35,11 @@ def test_a_label_file_holds_ids_and_topics_only(path: Path) -> None:
 def test_the_fresh_block_shares_no_id_with_the_first() -> None:
     first, fresh = (set(_doc(p)["labels"]) for p in eval_classify.SECURITY_LABELS)
     assert not first & fresh
+
+
+def test_the_third_block_shares_no_id_with_the_others() -> None:
+    first, fresh, third = (set(_doc(p)["labels"]) for p in eval_classify.TITLE_LABELS)
+    assert not third & (first | fresh)
 
 
 def _jsonl(path: Path, rows: list[dict[str, str]]) -> Path:
