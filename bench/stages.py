@@ -13,6 +13,15 @@ enrich, match and alerts (the core), the hot stage's own hand-off (enriched arti
 story candidate built, encoded and packed) and the story stage's decode and check of the
 packed candidates. Every article is run once untimed first, so the figures are warm (memos and
 caches filled, as in a running worker); the best of --passes passes is kept per stage.
+
+With --paired BASE (issue 13, round nine), one process instead: the core of this tree against
+another tree's `decode_raw` (streams/validation.py) and topic code (streams/classify/topics.py
+and topic_model.py, loaded beside this tree's under other module names, as
+bench/topics_speed.py --paired does; everything else is this tree's), each article through
+both in turn, in alternating order, parse, enrich, match and alerts timed per side: on a
+loaded machine the fairest comparison of those files' share of the core (both sides see the
+same load and caches at the same moment). The enriched articles are compared too (a
+difference is printed).
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ def main() -> int:
         "--with-short", action="store_true", help="the articles, then as many ASND short posts"
     )
     parser.add_argument("--passes", type=int, default=3, help="timed passes (best kept)")
+    parser.add_argument("--paired", type=Path, help="a tree to compare with, in one process")
     parser.add_argument(
         "--generated",
         help="also time the core with generated packs of these sizes, e.g. 10,10000 "
@@ -59,8 +69,97 @@ def main() -> int:
     pipe = Pipeline.load(Settings())  # one worker: with --with-short, it sees both in turn
     for short in runs:
         data = args.data if args.data and not (short and args.with_short) else None
-        measure(pipe, args, data or (DEFAULT_SHORT if short else DEFAULT_DATA), short)
+        data = data or (DEFAULT_SHORT if short else DEFAULT_DATA)
+        if args.paired:
+            paired(pipe, args, data, short)
+        else:
+            measure(pipe, args, data, short)
     return 0
+
+
+def _swaps(base: Path) -> dict[str, tuple[object, object]]:
+    """(module attribute → (base's function, this tree's)) for the parts `--paired` swaps."""
+    import streams.classify.enrich as enrich_module
+    import streams.worker.pipeline as pipeline_module
+    from bench.topics_speed import _load
+
+    where = base / "streams"
+    model = where / "classify" / "topic_model.py"
+    _load("streams.classify._base_topic_model", model, model.read_text("utf-8"))
+    source = (where / "classify" / "topics.py").read_text("utf-8")
+    source = source.replace(
+        "from streams.classify.topic_model import", "from streams.classify._base_topic_model import"
+    )
+    topics = _load("streams.classify._base_topics", where / "classify" / "topics.py", source)
+    validation = where / "validation.py"
+    checks = _load("streams._base_validation", validation, validation.read_text("utf-8"))
+    return {
+        "enrich.classify_topics": (topics.classify_topics, enrich_module.classify_topics),
+        "pipeline.decode_raw": (checks.decode_raw, pipeline_module.decode_raw),
+    }
+
+
+def paired(pipe: Pipeline, args: argparse.Namespace, data: Path, short: bool) -> None:
+    """`measure` of this tree against `args.paired`'s swapped parts, article by article."""
+    import streams.classify.enrich as enrich_module
+    import streams.worker.pipeline as pipeline_module
+
+    if not data.exists():
+        print(f"skipped: {data} not found")
+        return
+    swaps = _swaps(args.paired)
+    modules = {"enrich": enrich_module, "pipeline": pipeline_module}
+
+    def use(side: int) -> None:
+        for name, functions in swaps.items():
+            module, attribute = name.split(".")
+            setattr(modules[module], attribute, functions[side])
+
+    articles = read_short(data, args.limit) if short else read_articles(data, args.limit)
+    now = utcnow()
+    values = [orjson.dumps(a) for a in articles]
+    values = [v for v in values if _parses(pipe, v, now)]
+    for side in (0, 1):  # warm both sides' memos
+        use(side)
+        for value in values:
+            pipe.match(pipe.enrich(*pipe.parse(value, now), now))
+    clock = time.thread_time
+    names = ("base", "this tree")
+    best: list[dict[str, float]] = [{}, {}]
+    differ = 0
+    for n in range(args.passes):
+        spent = [dict.fromkeys(CORE, 0.0), dict.fromkeys(CORE, 0.0)]
+        for k, value in enumerate(values):
+            out = []
+            for side in (0, 1) if k % 2 else (1, 0):
+                use(side)
+                t0 = clock()
+                raw, parsed = pipe.parse(value, now)
+                t1 = clock()
+                enriched = pipe.enrich(raw, parsed, now)
+                t2 = clock()
+                hits = pipe.match(enriched)
+                t3 = clock()
+                pipe.alerts(enriched, hits, now)
+                t4 = clock()
+                for stage, secs in zip(CORE, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                    spent[side][stage] += secs
+                out.append(enriched)
+            differ += n == 0 and out[0] != out[1]
+        for side in (0, 1):
+            for stage, secs in spent[side].items():
+                best[side][stage] = min(best[side].get(stage, secs), secs)
+        use(1)
+        per = 1000 / max(1, len(values))
+        line = "; ".join(
+            f"{names[side]}: core {sum(spent[side].values()) * per:.3f} ms ("
+            + ", ".join(f"{stage} {secs * per:.3f}" for stage, secs in spent[side].items())
+            + ")"
+            for side in (0, 1)
+        )
+        kind = "short posts" if short else "articles"
+        print(f"  {len(values)} {kind}, pass {n + 1}, CPU per article: {line}", flush=True)
+    print(f"  enriched articles that differ: {differ} of {len(values)}")
 
 
 def measure(pipe: Pipeline, args: argparse.Namespace, data: Path, short: bool) -> None:

@@ -180,6 +180,8 @@ def paired(base: str, ant: Path, asnd: Path, warmup: int, limit: int, passes: in
 
 _PIECES = (
     "lexicon_scores",
+    "_fields",  # round nine: the fields cleaned and tokenised once, then scored (`_scores`)
+    "_scores",
     "first_topic",
     "_evidence",
     "_word_evidence",

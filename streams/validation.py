@@ -125,12 +125,15 @@ def decode_raw(value: bytes | None, *, max_bytes: int) -> dict[str, Any]:
     if len(value) > max_bytes:
         raise BadInput(DeadLetterReason.TOO_LARGE, f"{len(value)} bytes > limit {max_bytes}")
     try:
-        value.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadInput(DeadLetterReason.INVALID_UTF8, str(exc)) from None
-    try:
+        # orjson checks the whole input is UTF-8 before it parses (it accepts no invalid
+        # UTF-8), so the bytes are decoded by Python only to name a failure's reason: bad
+        # UTF-8 anywhere is INVALID_UTF8 with the codec's message, as when it was checked first
         message = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise BadInput(DeadLetterReason.INVALID_UTF8, str(bad)) from None
         raise BadInput(DeadLetterReason.INVALID_JSON, str(exc)) from None
     if not isinstance(message, dict):
         raise BadInput(

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.errors import BadInput, DeadLetterReason
 from streams.validation import decode_raw, schema_errors
@@ -122,3 +124,49 @@ def test_duplicated_keys_last_one_wins() -> None:
 )
 def test_raw_article_revisions(message: dict[str, object], ok: bool) -> None:
     assert (schema_errors("raw-article", message) == []) is ok
+
+
+def _reason_decoding_first(value: bytes) -> tuple[DeadLetterReason, str] | None:
+    """What decode_raw said before issue 13, round nine (UTF-8 checked before orjson): the
+    reason and detail for undecodable or unparsable bytes, None for a parsed message."""
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return DeadLetterReason.INVALID_UTF8, str(exc)
+    try:
+        orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        return DeadLetterReason.INVALID_JSON, str(exc)
+    return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.binary(max_size=8),
+    st.sampled_from(
+        [
+            (b'{"source": "x", "body": "', b'"}'),  # inside a string of a valid message
+            (b'{"source": "x", "body": "t"}', b""),  # after a complete object
+            (b"", b'{"source": "x", "body": "t"}'),  # before it
+            (b'{"source": "x", "body": ', b'"t"}'),  # where a value should be
+            (b"[", b"]"),
+        ]
+    ),
+)
+def test_bad_bytes_name_the_same_reason_as_a_utf8_check_first(
+    junk: bytes, around: tuple[bytes, bytes]
+) -> None:
+    """decode_raw lets orjson reject invalid UTF-8 and decodes only after a failure: for any
+    bytes the reason and the detail are what decoding first would have said (bad UTF-8
+    anywhere, even after a JSON error, is INVALID_UTF8 with the codec's message)."""
+    value = around[0] + junk + around[1]
+    expected = _reason_decoding_first(value)
+    try:
+        decode_raw(value, max_bytes=10_000)
+    except BadInput as exc:
+        if expected is not None:
+            assert (exc.reason, exc.detail) == expected
+        else:  # parsed: a later check (schema, empty body) rejected it
+            assert exc.reason not in {DeadLetterReason.INVALID_UTF8, DeadLetterReason.INVALID_JSON}
+    else:
+        assert expected is None
