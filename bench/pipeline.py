@@ -41,7 +41,9 @@ the broker, and one `rasid worker` process (default rule pack) runs the pipeline
   so that they hold as many articles as in a real feed of --feed-per-day articles a day (see
   `Clock`); stories then close as fast as they open, and the corpus coming round again meets
   closed stories. Each mark prints the live stories and the stories closed (the worker's
-  /metrics) and, when paced, the pace kept and the articles the window held at it.
+  /metrics), the worker's CPU per article since the previous mark (all threads) and, when
+  paced, the pace kept and the articles the window held at it; a paced run also prints the
+  fresh worker's RSS before any article and how long it took from launch to ready.
 
 It prints figures; it asserts nothing. Corpus data is only read.
 """
@@ -180,6 +182,7 @@ class Deployment:
             self.env.update(clock.env())
         self.procs: list[subprocess.Popen[bytes]] = []
         self.web_ports: list[int] = []
+        self.ready_seconds: list[float] = []  # each worker: launch to /readyz 200
 
     def cli(self, *args: str) -> None:
         subprocess.run(
@@ -202,7 +205,8 @@ class Deployment:
             self.procs.append(proc)
             urls.append(f"http://127.0.0.1:{port}/readyz")
             self.web_ports.append(port)
-        deadline = time.monotonic() + 120
+        launched = time.monotonic()
+        deadline = launched + 120
         while urls and time.monotonic() < deadline:
             if any(p.poll() is not None for p in self.procs):
                 raise SystemExit(f"a worker exited; see {self.tmp.name}/worker-*/worker.log")
@@ -210,6 +214,7 @@ class Deployment:
                 with urllib.request.urlopen(urls[0], timeout=2) as resp:
                     if resp.status == 200:
                         urls.pop(0)
+                        self.ready_seconds.append(time.monotonic() - launched)
                         continue
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
@@ -717,7 +722,13 @@ async def memory(
     `clock`, at its pace (else all at once), and the pace kept is printed with each mark."""
     done, began = 0, time.perf_counter()
     after = "" if clock else " (+ the runs above)"
+    if clock:  # a fresh worker: its size before any article, and how long it took to start
+        rss = ", ".join(f"{m:.0f}" for m in dep.rss_mb())
+        ready = ", ".join(f"{s:.1f}" for s in dep.ready_seconds)
+        print(f"worker RSS at start: {rss} MB (ready {ready} s after launch)", flush=True)
+    cpu = worker_cpu(dep)
     for mark in sorted(marks):
+        first = done
         while done < mark:
             # paced: to the mark in one go (a pause only at the marks, to read them)
             chunk = mark - done if clock else min(5000, mark - done)
@@ -728,6 +739,13 @@ async def memory(
         rss = ", ".join(f"{m:.0f}" for m in dep.rss_mb())
         stories = await asyncio.to_thread(dep.stories)
         print(f"worker RSS after {done} articles{after}: {rss} MB; {stories}", flush=True)
+        spent, cpu = -cpu, worker_cpu(dep)
+        spent += cpu
+        print(
+            f"  worker CPU from {first} to {done} articles: {spent / (done - first) * 1000:.3f} ms"
+            " per article (all threads, the scrapes included)",
+            flush=True,
+        )
         window = ""
         if clock:
             held = clock.window_hours * 3600 / clock.scale * kept
