@@ -31,6 +31,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -123,7 +124,6 @@ def paired(pipe: Pipeline, args: argparse.Namespace, data: Path, short: bool) ->
         use(side)
         for value in values:
             pipe.match(pipe.enrich(*pipe.parse(value, now), now))
-    clock = time.thread_time
     names = ("base", "this tree")
     best: list[dict[str, float]] = [{}, {}]
     differ = 0
@@ -133,17 +133,7 @@ def paired(pipe: Pipeline, args: argparse.Namespace, data: Path, short: bool) ->
             out = []
             for side in (0, 1) if k % 2 else (1, 0):
                 use(side)
-                t0 = clock()
-                raw, parsed = pipe.parse(value, now)
-                t1 = clock()
-                enriched = pipe.enrich(raw, parsed, now)
-                t2 = clock()
-                hits = pipe.match(enriched)
-                t3 = clock()
-                pipe.alerts(enriched, hits, now)
-                t4 = clock()
-                for stage, secs in zip(CORE, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
-                    spent[side][stage] += secs
+                enriched, _ = timed_core(pipe, value, now, spent[side])
                 out.append(enriched)
             differ += n == 0 and out[0] != out[1]
         for side in (0, 1):
@@ -208,6 +198,26 @@ def measure(pipe: Pipeline, args: argparse.Namespace, data: Path, short: bool) -
 CORE = ("parse", "enrich", "match", "alerts")
 
 
+def timed_core(
+    pipe: Pipeline, value: bytes, now: datetime, spent: dict[str, float]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One article through parse → enrich → match → alerts, each stage's thread time added to
+    `spent`; returns the enriched article and its alerts."""
+    clock = time.thread_time
+    t0 = clock()
+    raw, parsed = pipe.parse(value, now)
+    t1 = clock()
+    enriched = pipe.enrich(raw, parsed, now)
+    t2 = clock()
+    hits = pipe.match(enriched)
+    t3 = clock()
+    found = pipe.alerts(enriched, hits, now)
+    t4 = clock()
+    for stage, secs in zip(CORE, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+        spent[stage] += secs
+    return enriched, found
+
+
 def one_pass(
     pipe: Pipeline, values: list[bytes], now: datetime
 ) -> tuple[dict[str, float], int, float]:
@@ -220,21 +230,12 @@ def one_pass(
     items: list[tuple[int, tuple[bytes, bytes]]] = []
     started = clock()
     for value in values:
-        t0 = clock()
-        raw, parsed = pipe.parse(value, now)
-        t1 = clock()
-        enriched = pipe.enrich(raw, parsed, now)
-        t2 = clock()
-        hits = pipe.match(enriched)
-        t3 = clock()
-        found = pipe.alerts(enriched, hits, now)
+        enriched, found = timed_core(pipe, value, now, spent)
         t4 = clock()
         orjson.dumps(enriched)
         items.append((len(items), story_stage.candidate(enriched, found)))
-        t5 = clock()
+        spent["hand-off"] += clock() - t4
         alerts += len(found)
-        for stage, secs in zip(spent, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=False):
-            spent[stage] += secs
     t0 = clock()
     packer = Packer(None, story_stage.BATCH_HEAD, story_stage.BATCH_TAIL, 20, 512 * 1024)
     for i in range(0, len(items), 20):  # batches of 20 raw articles, as the worker takes them
