@@ -66,7 +66,7 @@ from streams.classify import topic_model
 from streams.settings import Settings
 from streams.stories.cluster import Centroid
 from streams.text.memo import WordMemo
-from streams.worker import memory, story_stage
+from streams.worker import heap, story_stage
 from streams.worker.emitted import EmittedIds
 from streams.worker.pipeline import Pipeline
 from streams.worker.story_store import StoryStore
@@ -146,7 +146,7 @@ def memo_sizes() -> str:
 def trimmed_rss() -> float:
     """RSS after a full collection and glibc's malloc_trim(0) (0 when glibc is absent)."""
     gc.collect()
-    if memory.trim() is None:
+    if heap.trim() is None:
         return 0.0
     return rss_mb()
 

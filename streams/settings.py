@@ -154,7 +154,7 @@ class Settings(BaseSettings):
     # Live stories held (~10 KB each); beyond it the least recently reported close early.
     story_max_live: int = Field(20_000, ge=100, le=1_000_000)
     # Seconds between the story stage's window sweeps (closing stories, forgetting old alerts,
-    # then handing freed heap pages back: streams/worker/memory.py).
+    # then handing freed heap pages back: streams/worker/heap.py).
     story_prune_seconds: float = Field(600.0, gt=0, le=86_400)
     # forwarded hit ids are remembered this long: the horizon within which a replayed or
     # re-published article raises nothing again (streams/worker/emitted.py)

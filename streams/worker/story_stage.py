@@ -44,7 +44,7 @@ from streams.stories.docfreq import DocFreq
 from streams.stories.features import StoryFeatures, places_of, story_features
 from streams.times import utcnow
 from streams.validation import check_outgoing, check_valid, decode_valid, is_valid
-from streams.worker import memory, observe, trend_stage
+from streams.worker import heap, observe, trend_stage
 from streams.worker.batches import Outgoing, deliver, failure_step
 from streams.worker.emitted import EmittedIds
 from streams.worker.story_store import StoryStore
@@ -566,7 +566,7 @@ def prune(stage: StoryStage, now: float) -> int:
     """Forget stories and alerts older than the window, and the index's postings of closed
     stories; the tables' tombstones keep their changelogs small. Run from the agent (faust
     only lets a stream's event modify a table), at most every `prune_every` seconds (then, if
-    stories closed, freed heap pages go back to the OS: `memory.trim`); and, as
+    stories closed, freed heap pages go back to the OS: `heap.trim`); and, as
     soon as more than `max_live` + 10% stories are live, close the least recently reported
     ones down to `max_live` - 10% (memory stays bounded whatever the rate; closing in chunks
     keeps the sort rare). Returns how many alerts, stories and postings were forgotten."""
@@ -578,7 +578,7 @@ def prune(stage: StoryStage, now: float) -> int:
         swept = _close(stage, horizon, "window")
         deleted += swept
         if swept:
-            memory.trim()
+            heap.trim()
     slack = stage.max_live // 10
     if len(stage.index.seen) > stage.max_live + slack:
         # the last_seen of the (max_live - slack)-th most recent story: older ones close
