@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -277,6 +278,17 @@ class Deployment:
         spy = Path(sys.executable).with_name("py-spy")
         cmd = [str(spy), "record", "--pid", str(self.procs[0].pid), "--rate", "200"]
         return subprocess.Popen([*cmd, "--format", "raw", "--output", str(out)])
+
+    @contextlib.contextmanager
+    def running(self, workers: int) -> Iterator[Deployment]:
+        """This deployment with its topics created and `workers` worker processes started;
+        stopped (processes and their directory) on the way out, also when the run fails."""
+        try:
+            self.cli("topics")
+            self.start_workers(workers)
+            yield self
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -537,10 +549,9 @@ async def main_async(args: argparse.Namespace) -> None:
     marks = [int(x) for x in args.rss.split(",")] if args.rss else []
     rate = 0.0
     if not args.rss_only or args.rss_clock != "paced":
-        dep = Deployment(args.bootstrap, args.partitions, args.worker_root)
-        try:
-            dep.cli("topics")
-            dep.start_workers(args.workers)
+        with Deployment(args.bootstrap, args.partitions, args.worker_root).running(
+            args.workers
+        ) as dep:
             if not args.rss_only:
                 rate = await measure(dep, args, articles, until)
             if marks and args.rss_clock != "paced":
@@ -551,27 +562,18 @@ async def main_async(args: argparse.Namespace) -> None:
                     flush=True,
                 )
                 await memory(dep, read_articles(args.data, max(marks)), marks, until)
-        finally:
-            dep.stop()
     if marks and args.rss_clock != "wall":
         from streams.settings import Settings
 
         clock = Clock.of(args.feed_per_day, args.rss_pace, Settings())
         paced = Deployment(args.bootstrap, args.partitions, args.worker_root, clock)
-        try:
-            paced.cli("topics")
-            paced.start_workers(args.workers)
+        with paced.running(args.workers):
             print(clock.describe(), flush=True)
             corpus = read_articles(args.data, max(marks))
             await memory(paced, corpus, marks, until, clock)
-        finally:
-            paced.stop()
     if args.scaling and args.workers == 1 and rate:
         # The same throughput run with two worker processes in one group, fresh topics.
-        two = Deployment(args.bootstrap, args.partitions, args.worker_root)
-        try:
-            two.cli("topics")
-            two.start_workers(2)
+        with Deployment(args.bootstrap, args.partitions, args.worker_root).running(2) as two:
             await throughput(two, articles, min(200, args.limit), until)
             machine = MachineCpu(two)
             rate2, _ = await throughput(two, articles, args.limit, until)
@@ -579,8 +581,6 @@ async def main_async(args: argparse.Namespace) -> None:
                 f"scaling: 2 workers {rate2:.0f} articles/s against 1 worker {rate:.0f}: "
                 f"{rate2 / rate:.2f}x\n  {machine.report(args.limit)}"
             )
-        finally:
-            two.stop()
 
 
 async def measure(

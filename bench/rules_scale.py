@@ -163,12 +163,8 @@ async def reload_only(args: argparse.Namespace) -> None:
         for _ in range(args.repeats):
             dep = pipeline.Deployment(args.bootstrap, 6, args.worker_root)
             dep.env["RASID_RULES_PATH"] = str(small)
-            try:
-                dep.cli("topics")
-                dep.start_workers(1)
+            with dep.running(1):
                 await reloads(dep, Path(tmp), large, articles, args.limit, vocab)
-            finally:
-                dep.stop()
 
 
 class Scraped(pipeline.Deployment):

@@ -65,7 +65,7 @@ class StoryStage:
     params: StoryParams
     escalate_at: int
     max_live: int  # live stories held; beyond it the least recently reported close early
-    prune_every: float = 600.0  # seconds between window sweeps (RASID_STORY_PRUNE_SECONDS)
+    prune_every: float  # seconds between window sweeps (RASID_STORY_PRUNE_SECONDS)
     last_prune: float = 0.0
     last_snapshot: float = 0.0
     # In memory, rebuilt from the tables whenever partitions were assigned (the tables may have
