@@ -12,9 +12,10 @@ With ANT, the titles of bench/data/security_labels.json and security_labels_2.js
 news titles labelled by reading, Rasid's definitions; ids and labels only; the second a fresh
 block) and topic_labels_3.json (held-out titles of every section, the first topic over all
 topics) are scored too, each read alone as a short post: security precision and recall and the
-first topic on data that is ours. With ASND, its own labels are
-compared on the posts it holds twice or more with the same text (both splits): how far the
-annotation agrees with itself, the ceiling of any classifier scored against it.
+first topic on data that is ours; topic_labels_4.json (round ten, every section, labelled from
+title and lead) both on the title alone and on the title with its lead. With ASND, its own
+labels are compared on the posts it holds twice or more with the same text (both splits): how
+far the annotation agrees with itself, the ceiling of any classifier scored against it.
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ SECURITY_LABELS = tuple(
 # … and a third block over every section, labelled for the first topic over all topics (round
 # nine: drawn and labelled after that round's changes were chosen; nothing chosen on it).
 TITLE_LABELS = (*SECURITY_LABELS, Path(__file__).resolve().parent / "data" / "topic_labels_3.json")
+# … and a fourth (round ten: drawn by bench/draw_topic_block.py, every section), labelled by
+# reading each title with its lead (the body's first sentence): scored on the title alone, as
+# the others, and on the title with its lead as the body.
+LEAD_LABELS = (Path(__file__).resolve().parent / "data" / "topic_labels_4.json",)
 MENA = frozenset((
     "IQ", "SY", "LB", "JO", "PS", "IL", "SA", "YE", "OM", "AE", "QA", "BH", "KW",
     "EG", "LY", "TN", "DZ", "MA", "SD", "MR", "SO", "DJ", "KM", "IR", "TR",
@@ -196,33 +201,39 @@ def eval_ant(path: Path, limit: int | None) -> None:
     )
 
 
-def eval_security_labels(path: Path, labels_path: Path) -> None:
-    """Score the titles of `labels_path` (ANT ids → topics read by a person), each alone."""
+def eval_security_labels(path: Path, labels_path: Path, lead: bool = False) -> None:
+    """Score the titles of `labels_path` (ANT ids → topics read by a person), each alone, or
+    with `lead` each with its body's first sentence as the body (`train_topics.lead_sentence`)."""
     if not labels_path.exists():
         print(f"skip: {labels_path} not found")
         return
+    if lead:
+        from bench.train_topics import lead_sentence  # (train_topics imports this module)
     labels: dict[str, str] = json.loads(labels_path.read_text("utf-8"))["labels"]
-    titles: dict[str, str] = {}
+    titles: dict[str, tuple[str, str]] = {}
     for row in read_jsonl(path):
         if row["id"] in labels and row["id"] not in titles:
-            titles[row["id"]] = row.get("title") or ""
+            body = lead_sentence(row.get("text") or "") if lead else ""
+            titles[row["id"]] = (row.get("title") or "", body)
     gold: list[str | None] = []
     pred: list[str | None] = []
     multi: list[set[str]] = []
     for article_id, topic in labels.items():
         if article_id not in titles:
             continue
-        found = classify_topics(titles[article_id], "")
+        found = classify_topics(*titles[article_id])
         gold.append(topic)
         pred.append(found[0].code if found else None)
         multi.append({lb.code for lb in found})
-    report(f"ANT titles read alone, labelled by reading ({labels_path.name})", gold, pred, multi)
+    read = "with their leads" if lead else "read alone"
+    report(f"ANT titles {read}, labelled by reading ({labels_path.name})", gold, pred, multi)
     tp = sum(1 for g, p in zip(gold, pred, strict=True) if g == p == "security")
     called = sum(1 for p in pred if p == "security")
     real = sum(1 for g in gold if g == "security")
     right = sum(1 for g, p in zip(gold, pred, strict=True) if g == p) / max(1, len(gold))
     print(
-        f"security on {len(gold)} ANT titles (ours): P {tp / max(1, called):.3f}"
+        f"security on {len(gold)} ANT titles{' with leads' if lead else ''} (ours):"
+        f" P {tp / max(1, called):.3f}"
         f" R {tp / max(1, real):.3f} F1 {f1_of(gold, pred, 'security'):.3f};"
         f" first topic right {right:.1%}"
     )
@@ -302,8 +313,10 @@ def main() -> int:
             asnd_agreement(path)
         else:
             eval_ant(path, args.limit)
-            for labels_path in TITLE_LABELS:
+            for labels_path in TITLE_LABELS + LEAD_LABELS:
                 eval_security_labels(path, labels_path)
+            for labels_path in LEAD_LABELS:
+                eval_security_labels(path, labels_path, lead=True)
     return 0
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bench import eval_classify
+from bench import draw_topic_block, eval_classify
 from streams.classify.topics import TOPICS
 
 
@@ -20,7 +20,9 @@ def _doc(path: Path) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.parametrize("path", eval_classify.TITLE_LABELS, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", eval_classify.TITLE_LABELS + eval_classify.LEAD_LABELS, ids=lambda p: p.name
+)
 def test_a_label_file_holds_ids_and_topics_only(path: Path) -> None:
     doc = _doc(path)
     assert set(doc) == {"about", "labels"}
@@ -40,6 +42,13 @@ def test_the_fresh_block_shares_no_id_with_the_first() -> None:
 def test_the_third_block_shares_no_id_with_the_others() -> None:
     first, fresh, third = (set(_doc(p)["labels"]) for p in eval_classify.TITLE_LABELS)
     assert not third & (first | fresh)
+
+
+def test_the_fourth_block_shares_no_id_with_any_other_file() -> None:
+    (fourth,) = (set(_doc(p)["labels"]) for p in eval_classify.LEAD_LABELS)
+    others = draw_topic_block.labelled_ids()  # every ANT id of bench/data/ but the block's own
+    assert others and not fourth & others
+    assert fourth <= draw_topic_block.labelled_ids(skip="")  # the pattern finds its ids too
 
 
 def _jsonl(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -94,3 +103,30 @@ def test_a_missing_label_file_is_skipped(
 ) -> None:
     eval_classify.eval_security_labels(tmp_path / "ant.jsonl", tmp_path / "none.json")
     assert "skip:" in capsys.readouterr().out
+
+
+def test_the_fourth_block_is_also_scored_with_its_leads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # titles that name no topic; their leads (first sentences of at least six words) do
+    rows = [
+        {
+            "id": "b1",
+            "title": "ماذا حدث هناك صباح اليوم؟",
+            "text": "قتل عشرة أشخاص في قصف مدفعي وهجوم مسلح على قرية حدودية. وقال شهود إن…",
+        },
+        {
+            "id": "b2",
+            "title": "ماذا حدث هناك مساء اليوم؟",
+            "text": "سجل المهاجم هدفين في مباراة الدوري وفاز فريقه بالبطولة والكأس. وقال المدرب…",
+        },
+    ]
+    ant = _jsonl(tmp_path / "ant.jsonl", rows)
+    labels = tmp_path / "labels.json"
+    doc = {"about": "test", "labels": {"b1": "security", "b2": "sports"}}
+    labels.write_text(json.dumps(doc, ensure_ascii=False), "utf-8")
+    eval_classify.eval_security_labels(ant, labels, lead=True)
+    out = capsys.readouterr().out
+    assert "ANT titles with their leads, labelled by reading (labels.json): 2 items" in out
+    assert "security on 2 ANT titles with leads (ours): P 1.000 R 1.000 F1 1.000" in out
+    assert "first topic right 100.0%" in out
