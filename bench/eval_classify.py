@@ -31,10 +31,13 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from streams.classify import topics
 from streams.classify.places import classify_regions
-from streams.classify.topic_model import heldout
+from streams.classify.topic_model import TopicModel, heldout
 from streams.classify.topics import classify_topics
 
 # ANT category -> coarse class; our topic -> the same coarse classes.
@@ -292,6 +295,13 @@ def asnd_agreement(path: Path) -> None:
     )
 
 
+def use_model(path: Path) -> None:
+    """Make `classify_topics` score with the model in `path` instead of the shipped one (a
+    candidate from `train_topics.py --out`, measured before it is written into the package)."""
+    model = TopicModel.from_doc(orjson.loads(path.read_bytes()))
+    topics.default_model = lambda: model
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("data", nargs="+", type=Path)
@@ -302,7 +312,15 @@ def main() -> int:
         choices=("dev", "train"),
         help="ASND split to score (train: where the decision's constants are chosen)",
     )
+    ap.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="score a topic model file (bench/train_topics.py --out) instead of the shipped one",
+    )
     args = ap.parse_args()
+    if args.model is not None:
+        use_model(args.model)
     print(TARGETS)
     for path in args.data:
         if not path.exists():

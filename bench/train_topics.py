@@ -13,6 +13,10 @@ if any, scores under CLEAR_LEAD of it); other news articles are left out. Every 
 trained on three times: whole, its title alone and its body's first sentence alone (one-line
 breaking news and posts look like a title or a lead; the lead copies since issue 15, round five:
 `lead_sentence`, off with --no-leads).
+With --read-labels FILE (bench/data/topic_train_labels.json: ANT ids of the training fifths and
+the first topic a person read from the title and lead; issue 15, round eleven) those articles
+take the read topic instead of the weak one and add two short examples of weight --read-weight:
+the title alone and the title with its lead (`read_examples`), as a post or breaking line reads.
 With --science-fields, technology-section articles the lexicons clearly call health or
 environment get that label instead (measured for issue 15, off by default: SCIENCE_FIELDS).
 A fifth of ANT (topic_model.heldout) is never trained on: it is scored here and by
@@ -97,6 +101,8 @@ EPOCHS, LEARNING_RATE, CLASS_WEIGHT_CAP, PRUNE = 3, 0.5, 5.0, 0.164
 # topics.py supply the prior either way.
 BALANCE = False
 HAND_WEIGHT = 3.0  # a label read by a person counts as much as three weak ones
+READ_LABELS = ROOT / "bench" / "data" / "topic_train_labels.json"
+READ_WEIGHT = 3.0  # --read-weight's default: as HAND_WEIGHT
 SKIP = 0.01  # gradients smaller than this are not applied (the topic is already right)
 GRID_MIX = (0.0, 0.1, 0.3)
 GRID_MARGIN = (0.0, 0.25, 0.5)
@@ -134,19 +140,54 @@ def fields(title: str, body: str) -> list[tuple[str, Any]]:
     return [(f, tokenize(clean(t))) for f, t in (("title", title), ("body", body)) if t]
 
 
+def load_read_labels(path: Path) -> dict[str, str]:
+    """A file of labels read by a person ({"labels": {ANT id: topic}}) for training: every id
+    of ANT's training fifths, every topic one of TOPICS (else ValueError: a held-out id would
+    leak the evaluation into training)."""
+    labels = {str(k): str(v) for k, v in json.loads(path.read_text("utf-8"))["labels"].items()}
+    bad = sorted(i for i, t in labels.items() if heldout(i) or t not in TOPICS)
+    if bad:
+        raise ValueError(f"{path}: held-out ids or unknown topics: {bad[:5]}")
+    return labels
+
+
+def read_examples(title: str, body: str, topic: int, weight: float) -> list[Example]:
+    """The short examples of an article whose topic a person read from its title and lead: the
+    title alone, and the title with the body's first sentence as its body (how a post, a
+    breaking line or a title block is scored); none without a title."""
+    if not title.strip():
+        return []
+    texts = [(title, ""), (title, lead_sentence(body))]
+    return [
+        (array("I", text_buckets(fields(t, b))), topic, weight)
+        for t, b in dict.fromkeys(texts)  # no lead: the title once
+    ]
+
+
 def load_ant(
-    path: Path, hand: dict[str, str], titles: bool, science: bool = False, leads: bool = False
+    path: Path,
+    hand: dict[str, str],
+    titles: bool,
+    science: bool = False,
+    leads: bool = False,
+    read: Mapping[str, str] | None = None,
+    read_weight: float = READ_WEIGHT,
 ) -> tuple[list[Example], Counter[str], list[tuple[str, str, str]]]:
     examples: list[Example] = []
     counts: Counter[str] = Counter()
     held: list[tuple[str, str, str]] = []  # (title, body, coarse gold) of the held-out fifth
     index = {t: i for i, t in enumerate(TOPICS)}
+    read = read or {}
     for record in read_jsonl(path):
         title, body = record.get("title") or "", record.get("text") or ""
         if heldout(record["id"]):
             held.append((title, body, ANT_GOLD[record["category"]]))
             continue
-        topic = hand.get(record["id"]) or weak_label(record, title, body, science)
+        topic = (
+            read.get(record["id"])
+            or hand.get(record["id"])
+            or weak_label(record, title, body, science)
+        )
         if topic is None:
             continue
         counts[topic] += 1
@@ -157,6 +198,8 @@ def load_ant(
         first = lead_sentence(body) if leads else ""
         if first:
             examples.append((array("I", text_buckets(fields(first, ""))), index[topic], weight))
+        if record["id"] in read:
+            examples.extend(read_examples(title, body, index[topic], read_weight))
     return examples, counts, held
 
 
@@ -219,7 +262,10 @@ def train(
 
 
 def export(
-    weights: list[array[float]], bias: list[float], examples: list[Example]
+    weights: list[array[float]],
+    bias: list[float],
+    examples: list[Example],
+    labels: Sequence[Path] = (HAND_LABELS,),
 ) -> dict[str, Any]:
     k = len(TOPICS)
     touched = sorted({f for feats, _, _ in examples for f in feats})
@@ -240,8 +286,8 @@ def export(
     print(f"{len(touched)} buckets touched, {len(kept)} kept (|centred weight| >= {PRUNE})")
     return {
         "about": "Topic model weights, written by bench/train_topics.py; do not edit.",
-        "trained_on": "ANT (Apache-2.0; Chouigui et al., AICCSA 2017), heldout fifth excluded;"
-        " bench/data/topic_labels.json",
+        "trained_on": "ANT (Apache-2.0; Chouigui et al., AICCSA 2017), heldout fifth excluded; "
+        + ", ".join(f"bench/data/{p.name}" for p in labels),
         "topics": list(TOPICS),
         "buckets": BUCKETS,
         "scale": scale,
@@ -346,6 +392,13 @@ def main() -> int:
     ap.add_argument(
         "--no-leads", action="store_true", help="no first-sentence-only training copies"
     )
+    ap.add_argument(
+        "--read-labels",
+        type=Path,
+        default=None,
+        help=f"labels read by a person on ANT training titles (e.g. {READ_LABELS.name})",
+    )
+    ap.add_argument("--read-weight", type=float, default=READ_WEIGHT)
     ap.add_argument("--no-grid", action="store_true", help="skip the ASND train grid")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "streams" / "data" / MODEL_FILE)
@@ -362,13 +415,23 @@ def main() -> int:
     hand: dict[str, str] = {}
     if HAND_LABELS.exists():
         hand = {str(k): str(v) for k, v in json.loads(HAND_LABELS.read_text())["labels"].items()}
+    read = load_read_labels(args.read_labels) if args.read_labels else {}
     examples, counts, held = load_ant(
-        args.ant, hand, not args.no_titles, args.science_fields, not args.no_leads
+        args.ant,
+        hand,
+        not args.no_titles,
+        args.science_fields,
+        not args.no_leads,
+        read,
+        args.read_weight,
     )
     print(f"{len(examples)} examples from {sum(counts.values())} ANT articles: {dict(counts)}")
-    print(f"({len(hand)} hand labels; {time.perf_counter() - started:.0f} s)")
+    print(
+        f"({len(hand)} hand labels, {len(read)} read labels at weight {args.read_weight};"
+        f" {time.perf_counter() - started:.0f} s)"
+    )
     weights, bias = train(examples, args.seed, args.epochs)
-    doc = export(weights, bias, examples)
+    doc = export(weights, bias, examples, (HAND_LABELS, *filter(None, [args.read_labels])))
     del weights
     size = len(orjson.dumps(doc))
     print(f"model: {size / 1e6:.2f} MB; {time.perf_counter() - started:.0f} s")

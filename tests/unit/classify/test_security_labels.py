@@ -130,3 +130,24 @@ def test_the_fourth_block_is_also_scored_with_its_leads(
     assert "ANT titles with their leads, labelled by reading (labels.json): 2 items" in out
     assert "security on 2 ANT titles with leads (ours): P 1.000 R 1.000 F1 1.000" in out
     assert "first topic right 100.0%" in out
+
+
+def test_a_candidate_model_file_is_what_the_evaluation_scores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`eval_classify.py --model FILE` scores a model before it is shipped: `classify_topics`
+    then reads that file's model (here the shipped one with another bias), not the package's."""
+    from streams.classify import topics
+
+    monkeypatch.setattr(topics, "default_model", topics.default_model)  # undone after the test
+    shipped = topics.default_model()
+    assert shipped is not None
+    path = Path(topics.__file__).resolve().parent.parent / "data" / "topic_model.json"
+    doc = json.loads(path.read_text("utf-8"))
+    doc["bias"] = [b + 1.0 for b in doc["bias"]]
+    candidate = tmp_path / "m.json"
+    candidate.write_text(json.dumps(doc), "utf-8")
+    eval_classify.use_model(candidate)
+    used = topics.default_model()
+    assert used is not None and used is not shipped
+    assert used.bias == tuple(b + 1.0 for b in shipped.bias)
