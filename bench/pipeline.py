@@ -4,7 +4,7 @@
 
 Usage:
     .venv/bin/python bench/pipeline.py [--bootstrap HOST:PORT] [--limit N] [--rates 50,500,max]
-        [--seconds S] [DATA]
+        [--seconds S] [--min-alerts N] [--max-windows W] [DATA]
 
 DATA defaults to ../shared/data/ant/ant_multisource.jsonl.gz (skipped cleanly if absent).
 Real ANT articles are published to a fresh set of topics (own prefix, own consumer group) on
@@ -18,10 +18,18 @@ the broker, and one `rasid worker` process (default rule pack) runs the pipeline
   same broker; the ratio pipeline/baseline;
 - the single-stage faust floor of the same run (bench/faust_floor.py --hops 1) side by side
   with the pipeline, and their ratio (`--no-floor` skips it);
-- latency at fixed offered loads: articles sent at R/s for S seconds ("half": half the
-  throughput just measured); for every article the time from its send to its enriched message
-  and to its first alert on the alerts topic (p50/p95/p99), and the rate the pipeline kept up
-  with;
+- latency at fixed offered loads: articles sent at R/s for S seconds (`--seconds`, one
+  window; "half": half the throughput just measured); for every article the time from its send
+  to its enriched message and to its first alert on the alerts topic (p50/p95/p99), and the
+  rate the pipeline kept up with. Only ~2.4% of the articles raise an alert (37 in a 10-s
+  window at 155/s, so a p99 there was their maximum), so the windows are repeated at each rate
+  until about `--min-alerts` (300) alert samples are pooled (at most `--max-windows`; each
+  window goes on through the articles): the percentiles are of the pooled samples, printed
+  with their number, a 95% bootstrap interval of each p99 and each window's alert p99; and
+  where the alerted articles' time went, step by step (`STEPS`: the worker's `ingested_at`
+  and the records' Kafka timestamps), as medians over all of them and over the slowest 5%;
+  and the worker's CPU per article in each window (its system part, the hot stage's mean
+  batch). `--profile-latency PATH`: py-spy of the worker during each rate's windows;
 - `--scaling`: the throughput run again with two worker processes (fresh topics), and 2 vs 1;
 - with each throughput run, the CPU it took per article: the workers, the broker (when it runs
   on this machine) and this benchmark's own producer and watcher. They share the cores, so
@@ -64,8 +72,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +83,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpora import ANT, ant_raw
+from latency_stats import bootstrap_interval, pct, tail_steps, windows_needed
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ANT
@@ -337,13 +347,20 @@ async def make_producer(bootstrap: str) -> AIOKafkaProducer:
 
 
 class Watcher:
-    """Reads the enriched, alerts and dead-letter topics from the end, recording arrival times
-    by article id."""
+    """Reads the enriched, story-candidate, alerts and dead-letter topics from the end,
+    recording arrival times by article id: `enriched` and `alerted` on the bench's
+    perf_counter; `steps` the wall-clock times (time.time(), seconds) each article passed on
+    its way, for `latency`'s breakdown: "ingested" (the worker's `ingested_at`, stamped when the
+    hot stage takes the article up), "enriched_out" (the enriched record's Kafka CreateTime:
+    the hot stage handing its batch's output to the producer), "candidate_seen" (its batch's
+    story-candidate message read here: broker acknowledged and readable), "alert_out" (the
+    alert record's CreateTime: the story stage sending it), "alert_seen"."""
 
     def __init__(self, dep: Deployment) -> None:
         self.dep = dep
         self.enriched: dict[str, float] = {}
         self.alerted: dict[str, float] = {}
+        self.steps: dict[str, dict[str, float]] = {}
         self.dead = 0
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
@@ -357,8 +374,7 @@ class Watcher:
         )
         await c.start()
         tps: list[TopicPartition] = []
-        for kind in ("enriched", "alerts", "deadletter"):
-            topic = self.dep.topics[kind]
+        for topic in (*self._topics().values(), self.dep.topics["deadletter"]):
             await c._client.force_metadata_update()
             tps += [TopicPartition(topic, p) for p in c.partitions_for_topic(topic) or ()]
         c.assign(tps)
@@ -368,22 +384,42 @@ class Watcher:
         self._consumer = c
         self._task = asyncio.create_task(self._run())
 
+    def _topics(self) -> dict[str, str]:
+        t = self.dep.topics
+        # the worker's default name for its story-candidate topic (streams/kafka/names.py)
+        return {
+            "enriched": t["enriched"],
+            "candidates": f"{t['alerts']}.stories",
+            "alerts": t["alerts"],
+        }
+
     async def _run(self) -> None:
         assert self._consumer is not None
-        t = self.dep.topics
+        topics = self._topics()
         while True:
             batch = await self._consumer.getmany(timeout_ms=100, max_records=5000)
-            now = time.perf_counter()
+            now, wall = time.perf_counter(), time.time()
             for tp, records in batch.items():
                 for r in records:
-                    if tp.topic == t["deadletter"]:
-                        self.dead += 1
-                        continue
-                    doc = orjson.loads(r.value)
-                    if tp.topic == t["enriched"]:
-                        self.enriched.setdefault(doc["id"], now)
+                    if tp.topic == topics["enriched"]:
+                        doc = orjson.loads(r.value)
+                        if doc["id"] not in self.enriched:
+                            self.enriched[doc["id"]] = now
+                            ingested = datetime.fromisoformat(doc["ingested_at"]).timestamp()
+                            steps = self.steps.setdefault(doc["id"], {})
+                            steps.update(ingested=ingested, enriched_out=r.timestamp / 1000)
+                    elif tp.topic == topics["candidates"]:
+                        for cand in orjson.loads(r.value).get("candidates", ()):
+                            steps = self.steps.setdefault(cand["article_id"], {})
+                            steps.setdefault("candidate_seen", wall)
+                    elif tp.topic == topics["alerts"]:
+                        article = orjson.loads(r.value)["article"]["id"]
+                        if article not in self.alerted:
+                            self.alerted[article] = now
+                            steps = self.steps.setdefault(article, {})
+                            steps.update(alert_out=r.timestamp / 1000, alert_seen=wall)
                     else:
-                        self.alerted.setdefault(doc["article"]["id"], now)
+                        self.dead += 1
 
     def done(self) -> int:
         return len(self.enriched) + self.dead
@@ -413,13 +449,6 @@ async def wait_until(cond: Any, timeout: float) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))]
 
 
 async def baseline(dep: Deployment, n: int) -> float:
@@ -490,34 +519,71 @@ async def throughput(
         await watcher.stop()
 
 
+# The steps of an article's way to its alert, from the Watcher's times (see Watcher): each the
+# time from the previous point. "picked up" includes the bench producer's linger, the broker's
+# append, the worker's fetch and the hot stage's take (RASID_BATCH_WITHIN_SECONDS) and the
+# articles before it in its batch; "hot batch" this article and the rest of its batch;
+# "candidate" the produce request (linger, acks=all) and this bench's own fetch; "story stage"
+# the story agent's fetch, take, and its candidates before this one; "alert out" the alert's
+# produce request and this bench's fetch.
+STEPS = (
+    ("picked up", "sent", "ingested"),
+    ("hot batch", "ingested", "enriched_out"),
+    ("candidate", "enriched_out", "candidate_seen"),
+    ("story stage", "candidate_seen", "alert_out"),
+    ("alert out", "alert_out", "alert_seen"),
+)
+
+
+def step_rows(sent: dict[str, float], steps: dict[str, dict[str, float]]) -> list[dict[str, float]]:
+    """Per alerted article with every point seen: each step's ms, and "total" (send → alert
+    read here, wall clock)."""
+    rows = []
+    for key, t in sent.items():
+        points = {"sent": t, **steps.get(key, {})}
+        if all(p in points for _, p, _ in STEPS) and "alert_seen" in points:
+            row = {name: (points[b] - points[a]) * 1000 for name, a, b in STEPS}
+            row["total"] = (points["alert_seen"] - t) * 1000
+            rows.append(row)
+    return rows
+
+
 async def latency(
     dep: Deployment,
     articles: list[dict[str, Any]],
     rate: float | None,
     seconds: float,
     limit: int,
+    start: int = 0,
 ) -> dict[str, Any]:
-    """Send at `rate` articles/s for `seconds` (rate None: `limit` articles at once)."""
+    """Send at `rate` articles/s for `seconds` (rate None: `limit` articles at once), from
+    article `start` on; the samples (ms) and each alerted article's steps (`step_rows`)."""
     watcher = Watcher(dep)
     await watcher.start()
     producer = await make_producer(dep.bootstrap)
     sent: dict[str, float] = {}
+    sent_wall: dict[str, float] = {}
     tag = f"r{int(rate) if rate else 'max'}-{uuid.uuid4().hex[:4]}"
     n = int(rate * seconds) if rate else limit
+    cpu, sys_cpu = worker_cpu(dep), worker_sys(dep)
+    batches = await asyncio.to_thread(hot_batches, dep)
     try:
         started = time.perf_counter()
-        for i, (key, value) in enumerate(messages(articles, tag, n)):
+        for i, (key, value) in enumerate(messages(articles, tag, n, start)):
             if rate:
                 due = started + i / rate
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            sent[key] = time.perf_counter()
+            sent[key], sent_wall[key] = time.perf_counter(), time.time()
             await producer.send(dep.topics["raw"], value, key=key.encode())
         await producer.flush()
         send_secs = time.perf_counter() - started
         await wait_until(lambda: watcher.done() >= len(sent), timeout=max(120.0, len(sent) / 5))
         await settle(lambda: len(watcher.alerted))
+        cpu, sys_cpu = worker_cpu(dep) - cpu, worker_sys(dep) - sys_cpu
+        after = await asyncio.to_thread(hot_batches, dep)
+        took = (after[0] - batches[0], after[1] - batches[1])
         out_secs = max(watcher.enriched.values(), default=started) - started
         to_enriched = [
             (watcher.enriched[k] - t) * 1000 for k, t in sent.items() if k in watcher.enriched
@@ -530,12 +596,78 @@ async def latency(
             "kept_up": len(watcher.enriched) / max(out_secs, 1e-9),
             "sent": len(sent),
             "alerts": len(to_alert),
-            "enriched_ms": [pct(to_enriched, q) for q in (50, 95, 99)],
-            "alert_ms": [pct(to_alert, q) for q in (50, 95, 99)],
+            "to_enriched": to_enriched,
+            "to_alert": to_alert,
+            "steps": step_rows(sent_wall, watcher.steps),
+            "cpu_ms": cpu / max(len(sent), 1) * 1000,
+            "sys_ms": sys_cpu / max(len(sent), 1) * 1000,
+            "batch": took[1] / max(took[0], 1),
         }
     finally:
         await producer.stop()
         await watcher.stop()
+
+
+async def latency_windows(
+    dep: Deployment,
+    articles: list[dict[str, Any]],
+    rate: float | None,
+    args: argparse.Namespace,
+) -> list[dict[str, Any]]:
+    """`latency` windows of --seconds at `rate`, one after the other, until about
+    --min-alerts alert samples are pooled (at most --max-windows windows): one window of
+    10 s at 155 articles/s holds ~37 alerts, too few for a p99. Each window goes on through
+    the articles where the last one stopped."""
+    runs = [await latency(dep, articles, rate, args.seconds, args.limit)]
+    want = windows_needed(args.min_alerts, runs[0]["alerts"], args.max_windows)
+    start = runs[0]["sent"]
+    while len(runs) < want:
+        runs.append(await latency(dep, articles, rate, args.seconds, args.limit, start))
+        start += runs[-1]["sent"]
+    return runs
+
+
+def report_latency(spec: str, runs: list[dict[str, Any]]) -> None:
+    """The pooled percentiles of the windows (the table's lines), then how firm the p99s
+    are: the samples, a 95% bootstrap interval, each window's p99; and the steps' medians,
+    over all alerted articles and over the slowest 5% (the tail)."""
+    enriched = [v for r in runs for v in r["to_enriched"]]
+    alerted = [v for r in runs for v in r["to_alert"]]
+    e = [pct(enriched, q) for q in (50, 95, 99)]
+    a = [pct(alerted, q) for q in (50, 95, 99)]
+    offered = sum(r["offered"] for r in runs) / len(runs)
+    kept = sum(r["kept_up"] for r in runs) / len(runs)
+    print(
+        f"  {spec:>4} art/s  enriched {e[0]:7.0f} {e[1]:7.0f} {e[2]:7.0f}"
+        f"  {offered:7.1f}  {kept:7.1f}\n"
+        f"              alert    {a[0]:7.0f} {a[1]:7.0f} {a[2]:7.0f}"
+        f"  {'':7}  {'':7}  {len(alerted):6d}"
+    )
+    e_lo, e_hi = bootstrap_interval(enriched, 99)
+    a_lo, a_hi = bootstrap_interval(alerted, 99)
+    print(
+        f"        {len(runs)} window(s), {len(enriched)} enriched / {len(alerted)} alert samples;"
+        f" p99 95% bootstrap interval: enriched {e_lo:.0f}–{e_hi:.0f} ms,"
+        f" alert {a_lo:.0f}–{a_hi:.0f} ms"
+    )
+    if len(runs) > 1:
+        per = ", ".join(f"{pct(r['to_alert'], 99):.0f} ({r['alerts']})" for r in runs)
+        print(f"        p99 alert per window (alerts): {per}")
+    cpus = ", ".join(f"{r['cpu_ms']:.2f} ({r['sys_ms']:.2f}; {r['batch']:.1f})" for r in runs)
+    print(
+        f"        worker CPU per article, each window (all threads, its ~3 s of settling"
+        f" included; in brackets the system part, and the hot stage's mean batch): {cpus} ms"
+    )
+    rows = [row for r in runs for row in r["steps"]]
+    if rows:
+        split = tail_steps(rows, "total", 95)
+        print(
+            f"        where it goes, ms (median over {len(rows)} alerted articles / over the"
+            " slowest 5%): "
+            + ", ".join(f"{k} {m:.1f} / {t:.1f}" for k, (m, t) in split.items())
+            + f"; total {pct([r['total'] for r in rows], 50):.1f}"
+            f" / {pct([r['total'] for r in rows], 95):.1f}+"
+        )
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -636,15 +768,31 @@ async def measure(
     for spec in args.rates.split(","):
         # "half": half the capacity just measured (issue 13: p99 ingest → alert there)
         r = None if spec == "max" else rate / 2 if spec == "half" else float(spec)
-        res = await latency(dep, articles, r, args.seconds, args.limit)
-        e, a = res["enriched_ms"], res["alert_ms"]
-        print(
-            f"  {spec:>4} art/s  enriched {e[0]:7.0f} {e[1]:7.0f} {e[2]:7.0f}"
-            f"  {res['offered']:7.1f}  {res['kept_up']:7.1f}\n"
-            f"              alert    {a[0]:7.0f} {a[1]:7.0f} {a[2]:7.0f}"
-            f"  {'':7}  {'':7}  {res['alerts']:6d}"
-        )
+        spy = None
+        if args.profile_latency:
+            out = args.profile_latency.with_name(f"{args.profile_latency.name}.{spec}")
+            spy = dep.profile(out)
+        try:
+            runs = await latency_windows(dep, articles, r, args)
+        finally:
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
+                print(f"profile of the worker during the {spec} art/s windows: {out}")
+        report_latency(spec, runs)
     return rate
+
+
+def hot_batches(dep: Deployment) -> tuple[float, float]:
+    """(batches, messages) the hot stage has taken so far, from the workers' /metrics: their
+    ratio over a window is its mean batch, what the per-batch costs are spread over."""
+    got = dep.metric_lines(HOT_BATCHES)  # a histogram's samples are asked for by their names
+    count = sum(v for k, v in got.items() if k.startswith(HOT_BATCHES[0]))
+    total = sum(v for k, v in got.items() if k.startswith(HOT_BATCHES[1]))
+    return count, total
+
+
+HOT_BATCHES = ("rasid_agent_batch_messages_count", "rasid_agent_batch_messages_sum")
 
 
 def worker_cpu(dep: Deployment) -> float:
@@ -654,8 +802,20 @@ def worker_cpu(dep: Deployment) -> float:
 
 def process_cpu(pid: int) -> float:
     """CPU seconds (user + system, all threads) process `pid` has used so far."""
+    return sum(process_cpu_split(pid))
+
+
+def process_cpu_split(pid: int) -> tuple[float, float]:
+    """CPU seconds in user and in system mode (all threads) process `pid` has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick  # utime, stime
+
+
+def worker_sys(dep: Deployment) -> float:
+    """CPU seconds in system mode the worker processes have used so far (socket writes to
+    the local broker run its loopback TCP path in the worker's time)."""
+    return sum(process_cpu_split(proc.pid)[1] for proc in dep.procs)
 
 
 def broker_pid(bootstrap: str) -> int | None:
@@ -807,7 +967,17 @@ def main() -> int:
         default="50,half,max",
         help="offered loads, articles/s ('half': half the throughput just measured)",
     )
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each latency run")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each latency window")
+    parser.add_argument(
+        "--min-alerts",
+        type=int,
+        default=300,
+        help="latency windows are repeated at each rate until about this many alert samples"
+        " are pooled (0: one window, the old run)",
+    )
+    parser.add_argument(
+        "--max-windows", type=int, default=30, help="at most this many windows per rate"
+    )
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--workers", type=int, default=1, help="worker processes, one group")
     parser.add_argument(
@@ -875,6 +1045,11 @@ def main() -> int:
         "--profile",
         type=Path,
         help="record the worker with py-spy during the throughput run (collapsed stacks)",
+    )
+    parser.add_argument(
+        "--profile-latency",
+        type=Path,
+        help="record the worker with py-spy during each rate's latency windows (to PATH.RATE)",
     )
     args = parser.parse_args()
     if corpus_missing(args.data):

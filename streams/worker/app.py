@@ -68,7 +68,7 @@ def create_app(
         producer_acks=-1,
         # Articles are 1-20 KB: the 16 KB default batch would send most of them alone.
         producer_max_batch_size=1_048_576,
-        producer_linger_ms=5,
+        producer_linger=settings.producer_linger_seconds,
         producer_request_timeout=settings.producer_request_timeout_seconds,
         agent_supervisor="mode.OneForOneSupervisor",
     )

@@ -58,3 +58,14 @@ async def test_every_table_changelog_is_compacted_hourly(tmp_path: Path) -> None
         assert table.extra_topic_configs == CHANGELOG
         names.add(table.changelog_topic.get_topic_name())
     assert names == set(changelogs(settings))
+
+
+@pytest.mark.parametrize(("seconds", "linger_ms"), [(0.005, 5), (0.0, 0), (0.02, 20)])
+async def test_producer_linger_reaches_the_producer(
+    tmp_path: Path, seconds: float, linger_ms: int
+) -> None:
+    """The agents await their sends' acks, so the producer's linger is waiting on every hop:
+    RASID_PRODUCER_LINGER_SECONDS sets it (docs/performance.md, "Latency: round ten")."""
+    ctx = create_app(Settings(data_dir=tmp_path, web_port=16078, producer_linger_seconds=seconds))
+    assert ctx.app.producer.linger_ms == linger_ms
+    assert ctx.app.producer._settings_default()["linger_ms"] == linger_ms
