@@ -2,7 +2,8 @@
 ids) driven offline, with no broker, the way the worker drives them.
 
     .venv/bin/python bench/state_growth.py [--marks 10000,40000,100000] [--base N]
-        [--rate 200] [--tracemalloc] [--deep] [--pipeline] [--trim]
+        [--rate 200] [--tracemalloc [--frames N] [--since-mark] [--trace-from N]] [--deep]
+        [--pipeline] [--trim] [--pools] [--dups]
 
 ANT articles (the whole corpus unless --base N) are parsed, enriched and matched once by the
 worker's pipeline (default rule pack; cached in .cache/bench), then fed like bench/pipeline.py's
@@ -37,6 +38,15 @@ and matched, so the memos of the hot stage (topic model, gazetteer, matcher, sto
 as they do in the worker; its table then lists them (entries per memo). `--trim` also prints
 the RSS after `gc.collect()` and glibc's `malloc_trim(0)` at each mark: what the allocator
 holds free but has not given back.
+
+`--pools` prints at each mark, and as the change since the previous one, where the memory is
+(bench/pools.py): glibc's heap (`mallinfo2`: in use, free), CPython's small-object pools per
+size class (`sys._debugmallocstats()`: pools, live and free blocks, utilisation) and the
+GC-tracked objects by type; not with --tracemalloc (pymalloc's statistics are off while it
+traces). `--dups` counts the long-lived strings (memo keys and values, the document
+frequencies' terms, the index's, the centroids') held as two objects of one value.
+`--tracemalloc --since-mark --trace-from 10000 --frames 3` lists the allocation sites of what
+was allocated after a mark and is still live at the next (tracing slows the run ~10x).
 """
 
 from __future__ import annotations
@@ -59,6 +69,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import pools
 from corpora import ANT, ant_raw
 
 from streams import metrics
@@ -141,6 +152,25 @@ def memo_sizes() -> str:
     model = topic_model.default_model()
     rows = f"; topic model weights {deep_mb(model.rows):.1f} MB" if model is not None else ""
     return f"{each}; together {deep_mb(alive):.1f} MB{rows}"
+
+
+def string_holders(stage: story_stage.StoryStage) -> dict[str, Any]:
+    """The long-lived strings by holder: every memo's keys (and str values), the document
+    frequencies' terms, the index's terms, the live stories' centroid terms."""
+    from streams.text.memo import Memo
+
+    out: dict[str, Any] = {}
+    for n, memo in enumerate(obj for obj in gc.get_objects() if isinstance(obj, Memo)):
+        name = f"{type(memo).__name__}({memo.cap})#{n}"
+        out[f"{name} keys"] = list(memo)
+        out[f"{name} values"] = [v for v in memo.values() if type(v) is str]
+    out["docfreq terms"] = list(stage.df.counts)
+    out["index terms"] = list(stage.index.postings)
+    out["story centroid terms"] = [
+        t for story in stage.stories.live.values() for name in ("title", "lead", "body")
+        for t in story[name]
+    ]  # fmt: skip
+    return out
 
 
 def trimmed_rss() -> float:
@@ -243,10 +273,16 @@ async def run(args: argparse.Namespace) -> None:
     settings = Settings()
     pipe = Pipeline.load(settings)
     started = time.perf_counter()
-    raws: list[dict[str, Any]] = []
+    # The raw articles as JSON bytes, decoded again for each article as the worker decodes each
+    # message: orjson.dumps keeps a UTF-8 copy in every non-ASCII str it encodes, so dumping
+    # the same decoded bodies again would grow this process by the corpus's UTF-8 (56 MB from
+    # article 10,000 to 31,525) as the first cycle goes by: a bench artifact, not the worker's.
+    # Copied to their exact size: orjson's output keeps the capacity it grew to (~16 KB of
+    # heap for a 2 KB message), harmless for the worker's short-lived messages, 1 GB here.
+    raws: list[bytes] = []
     base: list[tuple[dict[str, Any], list[Any]]] = []
     if args.pipeline:
-        raws = ant_raw(ANT, args.base)
+        raws = [bytes(memoryview(orjson.dumps(raw))) for raw in ant_raw(ANT, args.base)]
         print(f"{len(raws)} ANT articles read; each runs the whole pipeline")
     else:
         base = prepared(pipe, args.base)
@@ -277,9 +313,13 @@ async def run(args: argparse.Namespace) -> None:
         f" articles; the corpus comes round every {cycled:,} articles"
     )
     t0 = datetime.now(UTC).timestamp()
-    if args.tracemalloc:
-        tracemalloc.start()
+    first: tracemalloc.Snapshot | None = None
+    if args.tracemalloc and not args.trace_from:
+        tracemalloc.start(args.frames)
         first = tracemalloc.take_snapshot()
+    pools_before: pools.Pools | None = None
+    types_before: Any = None
+    heap_before: dict[str, float] | None = None
     print(f"{'articles':>9} {'RSS MB':>7}  structure: items / orjson MB")
     spent, agent_gc, done, gc_spent, gc_began = 0.0, 0.0, 0, [0.0], [0.0]
 
@@ -296,7 +336,7 @@ async def run(args: argparse.Namespace) -> None:
             now = t0 + i / args.rate
             stamp = datetime.fromtimestamp(now, UTC)
             if args.pipeline:  # the hot stage's work too, on the message the worker would get
-                raw = renamed(raws[i % cycled], i, cycle)
+                raw = renamed(orjson.loads(raws[i % cycled]), i, cycle)
                 try:
                     art = pipe.enriched(orjson.dumps(raw), stamp)
                 except Exception:  # what the worker dead-letters
@@ -351,16 +391,48 @@ async def run(args: argparse.Namespace) -> None:
                     print(
                         "          of the stories: " + "  ".join(f"{k} {v:.1f}" for k, v in fields)
                     )
-                if args.tracemalloc:
+                if args.pools:  # after a collection: what is live, not garbage cycles
+                    gc.collect()
+                    now_pools, now_types = pools.read(), pools.types()
+                    since = "since the previous mark" if pools_before else "at the first mark"
+                    now_heap = pools.glibc_heap()
+                    print(f"          {pools.heap_line(now_heap, heap_before)}")
+                    heap_before = now_heap
+                    print(f"          pymalloc {since}:")
+                    for line in pools.summary(now_pools, pools_before)[: args.top + 2]:
+                        print(f"            {line}")
+                    print(f"          GC-tracked objects by type ({since}):")
+                    for line in pools.type_lines(now_types, types_before, args.top):
+                        print(f"            {line}")
+                    pools_before, types_before = now_pools, now_types
+                if args.dups:
+                    print("          word strings held twice (equal values, distinct objects):")
+                    for line in pools.duplicates(string_holders(stage)):
+                        print(f"            {line}")
+                if args.tracemalloc and first is not None:
+                    gc.collect()
                     now_snap = tracemalloc.take_snapshot()
-                    for group in ("filename", "lineno"):
+                    for group in ("filename", "lineno", "traceback"):
+                        if group == "traceback" and args.frames < 2:
+                            continue
                         for s in now_snap.compare_to(first, group)[: args.top]:
                             where = s.traceback[0]
-                            at = f":{where.lineno}" if group == "lineno" else ""
+                            at = f":{where.lineno}" if group != "filename" else ""
+                            via = ""
+                            if group == "traceback":  # the callers, innermost first
+                                via = " < " + " < ".join(
+                                    f"{Path(f.filename).name}:{f.lineno}" for f in s.traceback[1:]
+                                )
                             print(
                                 f"          {s.size_diff / 1e6:8.1f} MB {s.count_diff:>9} blocks"
-                                f"  {where.filename}{at}"
+                                f"  {where.filename}{at}{via}"
                             )
+                    if args.since_mark:
+                        first = now_snap
+                if args.tracemalloc and args.trace_from == i + 1:  # traced from this mark on
+                    gc.collect()
+                    tracemalloc.start(args.frames)
+                    first = tracemalloc.take_snapshot()
 
 
 def main() -> None:
@@ -385,6 +457,29 @@ def main() -> None:
     )
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--top", type=int, default=12, help="--tracemalloc: lines per grouping")
+    parser.add_argument("--frames", type=int, default=1, help="--tracemalloc: frames kept")
+    parser.add_argument(
+        "--trace-from",
+        type=int,
+        default=0,
+        help="--tracemalloc: start tracing at this mark (10x faster before it), not at the start",
+    )
+    parser.add_argument(
+        "--since-mark",
+        action="store_true",
+        help="--tracemalloc: what was allocated and is still live since the previous mark",
+    )
+    parser.add_argument(
+        "--dups",
+        action="store_true",
+        help="and the long-lived strings held as two objects of one value (memos, terms)",
+    )
+    parser.add_argument(
+        "--pools",
+        action="store_true",
+        help="and pymalloc's arenas, pools and blocks per size class, and the GC-tracked"
+        " objects by type, with their change since the previous mark (bench/pools.py)",
+    )
     parser.add_argument(
         "--pipeline", action="store_true", help="parse, enrich and match every article too"
     )

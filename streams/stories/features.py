@@ -56,7 +56,11 @@ class _TermMemo(WordMemo[str]):
     for every word seen before (most of them: news vocabulary is Zipfian)."""
 
     def __missing__(self, word: str) -> str:
-        return self.remember(word, _term_of(word))
+        # The term interned: the story stage interns the terms it decodes (`from_message`),
+        # which then returns this object, so its document frequencies, centroids and index
+        # hold the memo's string instead of a decoded copy of every term (58,000 copies at
+        # 10,000 ANT articles; docs/performance.md, "Memory: round ten").
+        return self.remember(word, intern(_term_of(word)))
 
 
 _terms = _TermMemo()
@@ -178,7 +182,8 @@ def _place_name(place: str) -> str:
     names repeat)."""
     name = _places.get(place)
     if name is None:
-        name = " ".join(filter(None, map(term, normalize(place).split())))
+        # interned: the story stage's entities (`from_message`) share it
+        name = intern(" ".join(filter(None, map(term, normalize(place).split()))))
         _places.remember(place, name)
     return name
 
