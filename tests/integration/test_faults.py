@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams import ids
 from tests.integration.conftest import Env, Worker, assign_from_beginning, free_port
@@ -220,11 +220,37 @@ async def test_two_workers_share_partitions_and_one_takes_over(env: Env, tmp_pat
             w1.stop()
             w2.stop()
     assert_same_alerts(expected, alerts.seen)
-    # Table writes queue in faust's producer buffer; above 100 pending, faust stalls the streams
-    # and logs this. 64 band entries per story candidate in a changelog table did that for
-    # every batch of candidates (the band index now lives in memory: story_agent.py).
-    for w in (w1, w2):
-        assert "producer buffer full" not in w.log_path.read_text(errors="replace")
+    # Table writes stay few per article: 64 band entries per story candidate in a changelog
+    # table once flooded faust's producer buffer on every batch (the band index now lives in
+    # memory: story_stage.py). Counted as the changelogs' records, not as faust's "producer
+    # buffer full" warnings: one large backlog batch on a loaded machine logs those too (CI,
+    # 2026-12-04: sizes 209 and 116 after the takeover).
+    # Measured: 3,674 records for these 2,000 articles (stories 2,000, trends 951, story-alerts
+    # 687); the band entries alone had been 64 per article.
+    writes = await table_writes(first)
+    assert sum(writes.values()) <= 4 * N, writes
+
+
+async def table_writes(env: Env) -> dict[str, int]:
+    """Records written to each of this deployment's changelog topics (their end offsets; a
+    compaction does not lower them)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=env.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        names = [t for t in await consumer.topics() if t.startswith(f"{env.prefix}-")]
+        names = [t for t in names if t.endswith("-changelog")]
+        await consumer._client.force_metadata_update()  # as assign_from_beginning (conftest)
+        parts = [
+            TopicPartition(t, p) for t in names for p in consumer.partitions_for_topic(t) or ()
+        ]
+        ends = await consumer.end_offsets(parts) if parts else {}
+    finally:
+        await consumer.stop()
+    out: dict[str, int] = {}
+    for tp, end in ends.items():
+        name = tp.topic.removeprefix(f"{env.prefix}-").removesuffix("-changelog")
+        out[name] = out.get(name, 0) + end
+    return out
 
 
 def parsed(env: Env) -> int:
