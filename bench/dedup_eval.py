@@ -1,7 +1,8 @@
 """Quality of story grouping (streams/stories) on hand-labelled ANT articles.
 
     .venv/bin/python bench/dedup_eval.py [../shared/data/ant/ant_multisource.jsonl.gz]
-        [--threshold P] [--sweep]
+        [--threshold P] [--sweep] [--candidates K...]
+        [--thresholds P... [--outlet-thresholds P...] [--anchors A...]]
 
 The whole corpus is clustered in publication order with the worker's code (parse, enrich, story
 features, assign_story), so document frequencies and the number of live stories are those of a
@@ -206,6 +207,28 @@ def main() -> int:
         default=[],
         help="also try these numbers of candidate stories compared per article",
     )
+    ap.add_argument(
+        "--thresholds",
+        type=float,
+        nargs="+",
+        default=[],
+        help="also try these join thresholds (with each --outlet-thresholds value, if any)",
+    )
+    ap.add_argument(
+        "--outlet-thresholds",
+        type=float,
+        nargs="+",
+        default=[],
+        help="also try these thresholds for joining a story the article's outlet reported"
+        " (StoryParams.outlet_threshold; 0: the join threshold)",
+    )
+    ap.add_argument(
+        "--anchors",
+        type=float,
+        nargs="+",
+        default=[],
+        help="with --thresholds/--outlet-thresholds: also try these anchors",
+    )
     args = ap.parse_args()
     corpus = Path(args.corpus)
     if not corpus.exists():
@@ -229,6 +252,13 @@ def main() -> int:
             StoryParams(threshold=t, anchor=a) for a in (0.0, 0.2, 0.5) for t in (0.6, 0.73, 0.85)
         ]
     grid += [dataclasses.replace(chosen, max_candidates=k) for k in args.candidates]
+    grid += [
+        dataclasses.replace(chosen, threshold=t, outlet_threshold=o, anchor=a)
+        for a in args.anchors or [chosen.anchor]
+        for t in args.thresholds or [chosen.threshold]
+        for o in args.outlet_thresholds or [chosen.outlet_threshold]
+        if args.thresholds or args.outlet_thresholds
+    ]
     for params in grid:
         started = time.perf_counter()
         results = list(cluster_in_order(inputs, params))
@@ -240,6 +270,7 @@ def main() -> int:
         setting = {
             "threshold": params.threshold,
             "anchor": params.anchor,
+            "outlet_threshold": params.outlet_threshold,
             "candidates": params.max_candidates,
             "ms_per_article": round(1000 * elapsed / max(1, len(results)), 3),
             "stories": len(set(story_of.values())),

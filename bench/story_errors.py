@@ -12,6 +12,8 @@ assigned, looks at the story the earlier one is in at that moment:
   (no scoring can help: candidate recall);
 - `gated`: compared, but skipped by the gate (shares almost nothing of the lead and rare terms);
 - `below_threshold`: its probability is below the join threshold;
+- `own_outlet`: above it, but below `StoryParams.outlet_threshold` for a story the article's
+  own outlet has already reported;
 - `anchor`: above it, but not a plausible report of the story's first article;
 - `another_story`: it passed, but the article joined a story scoring higher.
 
@@ -47,6 +49,7 @@ from streams.stories.cluster import (
     article_vectors,
     compare,
     new_story,
+    reported_by,
     scored,
 )
 from streams.stories.docfreq import DocFreq
@@ -96,12 +99,13 @@ def _why(
         age_hours=round((item.at - story["first_seen"]) / 3600, 1),
         p=round(p_full, 3),
         gated=p is None,
+        own_outlet=reported_by(story, item.source),
         anchored=anchored(p_full, vectors, item.features, story, item.at, params, query),
     )
     return out
 
 
-def _category(why: dict[str, Any], threshold: float) -> str:
+def _category(why: dict[str, Any], threshold: float, outlet_threshold: float = 0.0) -> str:
     if not why["candidate"]:
         return "not_a_candidate"
     if why.get("state") == "closed":
@@ -110,6 +114,8 @@ def _category(why: dict[str, Any], threshold: float) -> str:
         return "gated"
     if why["p"] < threshold:
         return "below_threshold"
+    if why["p"] < outlet_threshold and why["own_outlet"]:
+        return "own_outlet"
     if not why["anchored"]:
         return "anchor"
     return "another_story"
@@ -149,7 +155,7 @@ def analyse(inputs: list[StoryInput], sets: dict[str, list[dict[str, Any]]]) -> 
                     **why,
                 }
             )
-    threshold = clusterer.params.threshold
+    threshold, outlet_threshold = clusterer.params.threshold, clusterer.params.outlet_threshold
     out: dict[str, Any] = {}
     for name, rows in results.items():
         positive = [r for r in rows if r["label"] == POSITIVE]
@@ -158,7 +164,9 @@ def analyse(inputs: list[StoryInput], sets: dict[str, list[dict[str, Any]]]) -> 
         out[name] = {
             "same_event": len(positive),
             "grouped": len(positive) - len(missed),
-            "missed": dict(Counter(_category(r, threshold) for r in missed).most_common()),
+            "missed": dict(
+                Counter(_category(r, threshold, outlet_threshold) for r in missed).most_common()
+            ),
             "candidate_recall": round(sum(r["candidate"] for r in positive) / len(positive), 3)
             if positive
             else 1.0,

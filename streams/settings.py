@@ -21,17 +21,12 @@ from streams import resources
 STATE_DIR = Path(".cache")
 
 
-def _story_threshold() -> float:
-    """The packaged story model's threshold (bench/train_story_model.py chose it)."""
-    from streams.stories.cluster import packaged_model
+def _story_join(name: str) -> float:
+    """The packaged story model's join setting `name` (bench/train_story_model.py and
+    bench/dedup_eval.py chose them)."""
+    from streams.stories.cluster import packaged_join
 
-    return packaged_model()[1]
-
-
-def _story_anchor() -> float:
-    from streams.stories.cluster import packaged_model
-
-    return packaged_model()[2]
+    return packaged_join()[name]
 
 
 @lru_cache(maxsize=64)  # per article (tz_for_source): a few distinct settings values
@@ -166,9 +161,13 @@ class Settings(BaseSettings):
     # re-published article raises nothing again (streams/worker/emitted.py)
     alert_dedup_days: float = Field(30.0, gt=0)
     # min. probability (streams/data/story_model.json) that an article reports a story's event
-    story_threshold: float = Field(default_factory=lambda: _story_threshold(), gt=0, lt=1)
+    story_threshold: float = Field(default_factory=lambda: _story_join("threshold"), gt=0, lt=1)
     # ... and against the story's first article (0: not checked)
-    story_anchor: float = Field(default_factory=lambda: _story_anchor(), ge=0, lt=1)
+    story_anchor: float = Field(default_factory=lambda: _story_join("anchor"), ge=0, lt=1)
+    # ... to join a story the article's own outlet has reported already (0: story_threshold)
+    story_outlet_threshold: float = Field(
+        default_factory=lambda: _story_join("outlet_threshold"), ge=0, lt=1
+    )
     story_escalate_sources: int = Field(3, ge=0)  # distinct sources that raise severity; 0: off
     # Derived from topic_alerts' prefix when unset: <prefix>.alerts.stories, <prefix>.apikeys, …
     topic_story_candidates: str | None = None
