@@ -25,6 +25,8 @@ pack. Printed:
   (`--gil`: sampling only the thread that holds the GIL, which shares out CPU time);
   `--env NAME=VALUE`: a worker setting (e.g. RASID_TRENDS_ENABLED=false, to see a stage's
   share); `--worker-root`: the tree the workers run (a same-sitting before/after);
+  `--changelogs`: the records the worker wrote to each table's changelog in the timed run,
+  per article, and the trends table's by kind (`changelog_kinds`);
 - live reload: on the worker of the smallest pack, idle, the largest pack is pushed the way
   `rasid rules push` does it (validate: rules, schema, rule tests; read the topic, publish
   the changed rules), from a process of its own; printed: the push, and the time from its start until the worker's
@@ -52,6 +54,8 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench import match, pipeline
 from streams.settings import Settings
@@ -217,6 +221,86 @@ def spy_on(dep: pipeline.Deployment, out: Path, *, gil: bool) -> subprocess.Pope
     return subprocess.Popen([*cmd, "--format", "raw", "--output", str(out)])
 
 
+async def changelog_ends(dep: pipeline.Deployment) -> dict[TopicPartition, int]:
+    """The end offsets of the deployment's table changelogs (`<app id>-<table>-changelog`)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=dep.bootstrap)
+    await consumer.start()
+    try:
+        # (what consumer.topics() fetches; its cluster keeps only the subscribed topics')
+        cluster = await consumer._client.fetch_all_metadata()
+        parts = [
+            TopicPartition(t, p)
+            for t in cluster.topics()
+            if t.startswith(f"{dep.prefix}-") and t.endswith("-changelog")
+            for p in cluster.partitions_for_topic(t) or ()
+        ]
+        return dict(await consumer.end_offsets(parts)) if parts else {}
+    finally:
+        await consumer.stop()
+
+
+def changelog_kind(key: bytes, value: bytes | None) -> list[str]:
+    """What one record of the trends changelog holds: per state entry its kind (`rule`,
+    `region/topic`, `global`; `tombstone` for a deleted key). A journal segment (`~seg:`, the
+    layout of round eleven) is one record of several entries: `segment`, then its entries'
+    kinds prefixed `in segment:`."""
+    name = key.decode("utf-8", "replace").strip('"')
+    if value is None:
+        return ["segment deleted" if name.startswith("~seg:") else "tombstone"]
+    if name.startswith("~seg:"):
+        from streams.trends import journal  # a tree without it writes no segments
+
+        kinds = ["segment"]
+        for entry, state in journal.decode(value):
+            kinds += [f"in segment: {changelog_kind(entry.encode(), state)[0]}"]
+        return kinds
+    if name.startswith("rule:"):
+        return ["rule"]
+    return ["global"] if name == "~global" else ["region/topic"]
+
+
+async def changelog_kinds(
+    dep: pipeline.Deployment, before: dict[TopicPartition, int], articles: int
+) -> str:
+    """Records per article written to each changelog since `before`, and the trends
+    changelog's by kind, with its bytes per article."""
+    await asyncio.sleep(1.0)  # the last flush's sends
+    after = await changelog_ends(dep)
+    per_topic: dict[str, int] = {}
+    for tp, end in after.items():
+        table = tp.topic[len(dep.prefix) + 1 : -len("-changelog")]
+        per_topic[table] = per_topic.get(table, 0) + end - before.get(tp, 0)
+    kinds: dict[str, int] = {}
+    size = 0
+    trends = [tp for tp in after if tp.topic.endswith("-trends-changelog")]
+    if trends:
+        consumer = AIOKafkaConsumer(bootstrap_servers=dep.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            consumer.assign(trends)
+            for tp in trends:
+                consumer.seek(tp, before.get(tp, 0))
+            left = sum(after[tp] - before.get(tp, 0) for tp in trends)
+            while left > 0:
+                batch = await consumer.getmany(timeout_ms=2000)
+                if not batch:
+                    break
+                for records in batch.values():
+                    for r in records:
+                        left -= 1
+                        size += len(r.value or b"")
+                        for kind in changelog_kind(r.key or b"", r.value):
+                            kinds[kind] = kinds.get(kind, 0) + 1
+        finally:
+            await consumer.stop()
+    tables = ", ".join(f"{t} {n / articles:.2f}" for t, n in sorted(per_topic.items()))
+    trend = ", ".join(f"{k} {n / articles:.2f}" for k, n in sorted(kinds.items()))
+    return (
+        f"changelog records per article: {tables}; trends by kind: {trend}; "
+        f"trends bytes {size / articles / 1024:.1f} KB per article"
+    )
+
+
 async def loaded(dep: pipeline.Deployment, line: str) -> int | None:
     """The value of a /metrics line of the worker; None while its /metrics does not answer (a
     worker that compiles on its event loop does not)."""
@@ -255,9 +339,12 @@ async def run(args: argparse.Namespace) -> None:
                 profiled = bool(args.profile)
                 out = Path(f"{args.profile}-{n}.txt")
                 spy = spy_on(dep, out, gil=args.gil) if profiled else None
+                ends = await changelog_ends(dep) if args.changelogs else None
                 cpu0, dep.scrapes, dep.interval = pipeline.worker_cpu(dep), 0, args.poll
                 rate, alerts = await pipeline.throughput(dep, articles, limit)
                 cost[n] = (pipeline.worker_cpu(dep) - cpu0) / limit * 1000
+                if ends is not None:
+                    print(f"{n:>6} rules: {await changelog_kinds(dep, ends, limit)}", flush=True)
                 scrapes, dep.interval = dep.scrapes, 0.0
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
@@ -312,6 +399,11 @@ def main() -> int:
         "--reload-only", action="store_true", help="the live reloads only, no throughput run"
     )
     parser.add_argument("--repeats", type=int, default=1, help="reload runs (--reload-only)")
+    parser.add_argument(
+        "--changelogs",
+        action="store_true",
+        help="count the records the timed run wrote to the tables' changelogs, by kind",
+    )
     parser.add_argument("--profile", help="py-spy each throughput run into PROFILE-<size>.txt")
     parser.add_argument(
         "--gil", action="store_true", help="--profile samples only the thread holding the GIL"

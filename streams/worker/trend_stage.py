@@ -10,7 +10,9 @@ the detector's changed state is written to the changelog-backed table "trends" (
 per candidate message): a crash in between re-sends the same ids (at-least-once; a record id is
 a function of key, window, window start and level). The table has one partition, like the story
 tables, so that one detector sees every article; after a partition assignment the detector is
-rebuilt from it (`from_state` continues exactly), never re-warmed.
+rebuilt from it (`from_state` continues exactly), never re-warmed. A flush's changed keys go
+into one table record, a journal segment (streams/trends/journal.py), not one record per key:
+with a large rule pack that was ~8 changelog messages per article.
 
 A replayed candidate (re-delivered after a crash, its story state already written) must count
 nothing: its story assignment says "joined", so whether its outlet is new to the story is read
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,7 @@ from streams.settings import Settings
 from streams.stories.cluster import Assignment
 from streams.stories.features import StoryFeatures
 from streams.trends.detector import TrendDetector, TrendEvent, TrendParams, Window
+from streams.trends.journal import Journal
 from streams.trends.offline import article_events, terms_of
 from streams.validation import check_outgoing
 from streams.worker.batches import Outgoing, deliver
@@ -82,9 +85,10 @@ def trend_params(settings: Settings) -> TrendParams:
 @dataclass
 class TrendStage:
     topic: Any  # <prefix>.trends (faust topic, raw bytes)
-    table: Any  # faust Table "trends": detector key → its state record (bytes)
+    table: Any  # faust Table "trends": journal segments (bytes; see streams/trends/journal.py)
     params: TrendParams
     detector: TrendDetector
+    journal: Journal = field(default_factory=Journal)  # what the table's segments hold
     stale: bool = True  # rebuild the detector from the table before the next article
     late: int = 0  # the detector's late events already counted in the metric
 
@@ -135,7 +139,8 @@ def refresh(stage: TrendStage) -> None:
     if not stage.stale:
         return
     started = time.perf_counter()
-    state = {k: v for k, v in stage.table.items() if v is not None}
+    stage.journal = Journal()
+    state = stage.journal.restore(stage.table.items())
     stage.detector = TrendDetector.from_state(state, stage.params)
     stage.late = stage.detector.stats()["late"]
     stage.stale = False
@@ -145,6 +150,7 @@ def refresh(stage: TrendStage) -> None:
         extra={
             "keys": len(state),
             "watermark": stage.detector.watermark,
+            **stage.journal.stats(),
             "seconds": round(time.perf_counter() - started, 3),
         },
     )
@@ -345,17 +351,18 @@ async def observe_pending(
 
 def flush(ctx: WorkerContext) -> int:
     """Write the detector's changed keys to the table (from the agent, the event current),
-    after the records of the message's candidates were acknowledged. Returns the keys written."""
+    after the records of the message's candidates were acknowledged: one journal segment
+    (more past 512 KB), and the segments it makes obsolete deleted. Returns the keys written."""
     stage = ctx.trends
     if stage is None or stage.stale:
         return 0
     table = stage.table
     changes = stage.detector.take_changes()
-    for key, value in changes:
+    for key, value in stage.journal.write(changes):
         if value is not None:
             table[key] = value
         elif table.get(key) is not None:
-            del table[key]  # evicted: a tombstone
+            del table[key]  # a tombstone
     stats = stage.detector.stats()
     metrics.TREND_KEYS.set(stats["keys"])
     if stats["late"] > stage.late:

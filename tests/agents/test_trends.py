@@ -17,6 +17,7 @@ from streams.rules import RuleSet
 from streams.settings import Settings
 from streams.stories.features import story_features
 from streams.trends.detector import GLOBAL, LEVELS
+from streams.trends.journal import Journal
 from streams.validation import schema_errors
 from streams.worker.app import create_app
 from streams.worker.context import WorkerContext
@@ -166,7 +167,7 @@ async def test_a_new_owner_continues_from_the_table(rasid: WorkerContext) -> Non
     with capture.install(rasid):
         await _feed(rasid, capture, BASELINE)
         state = stage.detector.to_state()
-        assert dict(stage.table.items()) == state  # every change written, evictions none
+        assert Journal().restore(stage.table.items()) == state  # every change written
         await rasid.app.on_partitions_assigned.send(set())
         assert stage.stale and stage.detector.watermark is None  # what a new owner starts with
         await _feed(rasid, capture, BURST)
@@ -191,3 +192,56 @@ async def test_trends_can_be_turned_off(tmp_path: Path) -> None:
     with capture.install(rasid):
         await _feed(rasid, capture, [candidate(1, 0)])
     assert _trends(capture) == []
+
+
+async def _records_uninterrupted(rasid: WorkerContext, port: int) -> tuple[list[Any], Any]:
+    """The records and final state of a worker that saw BASELINE + BURST with no restart."""
+    other = app_for(quick(stage_dir(rasid), web_port=port, app_id=f"rasid-other-{port}"))
+    capture = Capture()
+    with capture.install(other):
+        await _feed(other, capture, BASELINE + BURST)
+    assert other.trends is not None
+    return _trends(capture), other.trends.detector.to_state()
+
+
+async def test_rebuilt_from_the_journal_after_every_message_the_same_records(
+    rasid: WorkerContext,
+) -> None:
+    """The table's journal segments hold exactly the detector's state: rebuilt from them
+    before every candidate, the worker sends the same records and ends in the same state as
+    one never interrupted."""
+    capture = Capture()
+    stage = rasid.trends
+    assert stage is not None
+    with capture.install(rasid):
+        for cand in BASELINE + BURST:
+            await rasid.app.on_partitions_assigned.send(set())
+            await _feed(rasid, capture, [cand])
+    assert all(k.startswith("~seg:") for k in stage.table)
+    records, state = await _records_uninterrupted(rasid, 16070)
+    assert records and _trends(capture) == records
+    assert stage.detector.to_state() == state
+
+
+async def test_a_table_of_the_per_key_layout_is_read_back_and_converted(
+    rasid: WorkerContext,
+) -> None:
+    """The release before wrote one table record per key: a worker of this one restores the
+    detector from them (continuing exactly) and moves them into a journal segment."""
+    capture = Capture()
+    stage = rasid.trends
+    assert stage is not None
+    with capture.install(rasid):
+        await _feed(rasid, capture, BASELINE)
+        state = stage.detector.to_state()
+        for key in list(stage.table.keys()):  # the table as the release before left it
+            del stage.table.data[key]
+        for key, value in state.items():
+            stage.table.data[key] = value
+        await rasid.app.on_partitions_assigned.send(set())
+        await _feed(rasid, capture, BURST[:1])
+        assert all(k.startswith("~seg:") for k in stage.table)  # converted
+        await _feed(rasid, capture, BURST[1:])
+    records, final = await _records_uninterrupted(rasid, 16071)
+    assert records and _trends(capture) == records
+    assert stage.detector.to_state() == final

@@ -259,7 +259,8 @@ async def _run(ctx: SimpleNamespace, monkeypatch: pytest.MonkeyPatch) -> list[st
         with contextlib.suppress(RuntimeError):  # the story agent dead-letters it, goes on
             await trend_stage.observe(ctx, c, NO_FEATURES, Assignment(f"s{i}", True, 1.0), [])
         trend_stage.flush(ctx)
-        stage.detector = TrendDetector.from_state(stage.table, stage.params)
+        stage.stale = True  # as after a partition assignment: rebuilt from the table
+        trend_stage.refresh(stage)
     return sent
 
 
