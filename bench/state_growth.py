@@ -3,7 +3,7 @@ ids) driven offline, with no broker, the way the worker drives them.
 
     .venv/bin/python bench/state_growth.py [--marks 10000,40000,100000] [--base N]
         [--rate 200] [--tracemalloc [--frames N] [--since-mark] [--trace-from N]] [--deep]
-        [--pipeline] [--trim] [--pools] [--dups]
+        [--pipeline] [--trim] [--pools] [--dups] [--structures]
 
 ANT articles (the whole corpus unless --base N) are parsed, enriched and matched once by the
 worker's pipeline (default rule pack; cached in .cache/bench), then fed like bench/pipeline.py's
@@ -45,6 +45,9 @@ size class (`sys._debugmallocstats()`: pools, live and free blocks, utilisation)
 GC-tracked objects by type; not with --tracemalloc (pymalloc's statistics are off while it
 traces). `--dups` counts the long-lived strings (memo keys and values, the document
 frequencies' terms, the index's, the centroids') held as two objects of one value.
+`--structures` prints one row per bounded or unbounded structure of the state and the hot
+stage's memos (entries, their cap, MB of Python objects, and both as the change since the
+previous mark): which still grow after a mark, and by how much.
 `--tracemalloc --since-mark --trace-from 10000 --frames 3` lists the allocation sites of what
 was allocated after a mark and is still live at the next (tracing slows the run ~10x).
 """
@@ -171,6 +174,67 @@ def string_holders(stage: story_stage.StoryStage) -> dict[str, Any]:
         for t in story[name]
     ]  # fmt: skip
     return out
+
+
+def _lru(fn: Any) -> tuple[int, int]:
+    info = fn.cache_info()
+    return info.currsize, info.maxsize or 0
+
+
+def structures(stage: story_stage.StoryStage) -> dict[str, tuple[int, int, float]]:
+    """name → (entries, cap (0: none), MB of Python objects reachable from it, each object
+    once per structure; an lru_cache's bytes are not reachable, so 0 there)."""
+    import importlib
+
+    from streams.classify import places
+    from streams.rules import spec
+    from streams.stories import features
+    from streams.text import arabic
+    from streams.text.memo import Memo
+
+    stems = importlib.import_module("streams.rules.stems")
+    model = topic_model.default_model()
+    known = {
+        id(features._terms): "story terms (features._terms)",
+        id(features._places): "story places (features._places)",
+        id(spec._PHRASES): "rule phrases (spec._PHRASES)",
+    }
+    if model is not None:
+        known[id(model._words)] = "topic words (TopicModel._words)"
+        known[id(model._forms)] = "topic forms (TopicModel._forms)"
+    out: dict[str, tuple[int, int, float]] = {}
+    for n, memo in enumerate(obj for obj in gc.get_objects() if isinstance(obj, Memo)):
+        name = known.get(id(memo), f"{type(memo).__name__}#{n} (phrase starts)")
+        out[name] = (len(memo), memo.cap, deep_mb(memo))
+    for name, fn in (
+        ("lru topic_model.feature", topic_model.feature),
+        ("lru topic_model.word_buckets", topic_model.word_buckets),
+        ("lru topic_model.pair_bucket", topic_model.pair_bucket),
+        ("lru places.word_variants", places.word_variants),
+        ("lru rules.stems", stems.stems),
+        ("lru arabic._fold_char", arabic._fold_char),
+    ):
+        size, cap = _lru(fn)
+        out[name] = (size, cap, 0.0)
+    df = stage.df
+    out["DocFreq.counts"] = (len(df.counts), df.max_terms, deep_mb(df.counts))
+    postings = stage.index.postings
+    out["index postings (terms)"] = (len(postings), 0, deep_mb(postings))
+    out["index seen"] = (len(stage.index.seen), 0, deep_mb(stage.index.seen))
+    out["live stories"] = (len(stage.stories.live), stage.max_live, deep_mb(stage.stories.live))
+    return out
+
+
+def structure_lines(
+    now: dict[str, tuple[int, int, float]], before: dict[str, tuple[int, int, float]] | None
+) -> list[str]:
+    lines = [f"{'structure':<32} {'entries':>9} {'cap':>9} {'MB':>7} {'Δ entries':>10} {'Δ MB':>7}"]
+    for name, (n, cap, mb) in now.items():
+        n0, _, mb0 = (before or {}).get(name, (0, 0, 0.0))
+        lines.append(
+            f"{name:<32} {n:>9,} {cap or '-':>9} {mb:>7.1f} {n - n0:>+10,} {mb - mb0:>+7.1f}"
+        )
+    return lines
 
 
 def trimmed_rss() -> float:
@@ -320,6 +384,7 @@ async def run(args: argparse.Namespace) -> None:
     pools_before: pools.Pools | None = None
     types_before: Any = None
     heap_before: dict[str, float] | None = None
+    structures_before: dict[str, tuple[int, int, float]] | None = None
     print(f"{'articles':>9} {'RSS MB':>7}  structure: items / orjson MB")
     spent, agent_gc, done, gc_spent, gc_began = 0.0, 0.0, 0, [0.0], [0.0]
 
@@ -405,6 +470,13 @@ async def run(args: argparse.Namespace) -> None:
                     for line in pools.type_lines(now_types, types_before, args.top):
                         print(f"            {line}")
                     pools_before, types_before = now_pools, now_types
+                if args.structures:
+                    now_structures = structures(stage)
+                    since = "since the previous mark" if structures_before else "at the first mark"
+                    print(f"          structures (Δ {since}):")
+                    for line in structure_lines(now_structures, structures_before):
+                        print(f"            {line}")
+                    structures_before = now_structures
                 if args.dups:
                     print("          word strings held twice (equal values, distinct objects):")
                     for line in pools.duplicates(string_holders(stage)):
@@ -479,6 +551,12 @@ def main() -> None:
         action="store_true",
         help="and pymalloc's arenas, pools and blocks per size class, and the GC-tracked"
         " objects by type, with their change since the previous mark (bench/pools.py)",
+    )
+    parser.add_argument(
+        "--structures",
+        action="store_true",
+        help="and every memo, cache and story structure: entries, cap, MB, change since the"
+        " previous mark",
     )
     parser.add_argument(
         "--pipeline", action="store_true", help="parse, enrich and match every article too"

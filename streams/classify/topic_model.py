@@ -63,13 +63,17 @@ BODY_WORDS = 60  # the lead says what an article is about; more words cost time,
 BUCKETS = 1 << 20
 NGRAMS = (3, 4, 5)
 EXPLAIN = 5  # words given as evidence
-# The memos' caps (bounded memory in a long-running worker): both above ANT's whole vocabulary
-# (103,585 words of 65,606 model forms), since a memo smaller than the vocabulary a feed keeps
-# using is paid on every article (100,000 / 50,000 on ANT cycled: guess ~1.6x its CPU); words
-# at 1.6 forms each (ANT's ratio), so the words' memo does not keep alive more entries than
-# the forms' cap allows. At the caps, ~20 + ~30 MB (docs/performance.md, round six).
-_CACHE_MAX = 160_000  # memoised words
-_FORMS_MAX = 100_000  # memoised model forms
+# The memos' caps (bounded memory in a long-running worker), reached by ~9,000 articles of a
+# feed (ANT's first 10,000 bring 63,880 words of 41,972 model forms, all 31,525 bring 103,585
+# of 65,606), so that a worker's memory is flat from there (issue 13): a feed's vocabulary
+# keeps arriving for weeks, and caps above it grew the worker by ~17 MB of memo objects from
+# 10,000 to 40,000 articles. A memo below the vocabulary a feed keeps using is paid in misses
+# (~2.5 µs a new word of a known form, ~10 µs a new form): measured in docs/performance.md,
+# "Memory: round eleven" (and round six). Words at 1.5 per form (ANT's ratio), so the words'
+# memo does not keep alive more entries than the forms' cap allows. At the caps ~22 MB of
+# objects together (~50 MB at the former 160,000 / 100,000).
+_CACHE_MAX = 60_000  # memoised words
+_FORMS_MAX = 40_000  # memoised model forms
 _MASK = BUCKETS - 1
 
 

@@ -4,7 +4,9 @@ Pure code, no faust. The story stage counts every article's distinct terms; the 
 document frequency of a term follows what the outlets actually write this month, not a corpus
 frozen at build time. Memory is bounded twice: once `docs` passes `horizon` every count is
 halved (and the ones reaching zero dropped), so old news fades at a fixed rate and the counts
-stay those of roughly the last `horizon` articles; and past `max_terms` the rarest terms go.
+stay those of roughly the last `horizon` articles; and past `max_terms` the terms seen once go,
+the longest-ago seen first (`_drop_rarest`), so that the counts stop growing once a feed's
+common vocabulary is in (MAX_TERMS) while a new story's rare names are kept.
 
 The worker keeps the counts in memory and writes them to a changelog-backed table in
 `SHARDS` pieces every few seconds (`shards`), so they survive a restart or a move to another
@@ -21,6 +23,13 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 SHARDS = 16
+# Terms counted at most (then trimmed to 3/4 of it). ANT brings 68,217 distinct terms in its
+# first 10,000 articles and 107,989 in all 31,525: a cap of 60,000 is reached by ~8,000
+# articles of a feed of 5,000 a day, so from there the counts are flat (issue 13: worker RSS
+# flat from 10,000 articles; docs/performance.md, "Memory: round eleven"). What goes is terms
+# seen in one article long ago: a term seen once weighs within ln 2 of an unseen one.
+MAX_TERMS = 60_000
+HORIZON = 200_000  # articles, then every count is halved
 # ln(count + 1) for the counts most terms have: a list index instead of a call (the same
 # doubles `math.log` returns)
 _LOG1 = [math.log(c + 1) for c in range(4096)]
@@ -29,7 +38,7 @@ _LOG1 = [math.log(c + 1) for c in range(4096)]
 class DocFreq:
     __slots__ = ("counts", "docs", "horizon", "max_terms")
 
-    def __init__(self, horizon: int = 200_000, max_terms: int = 400_000) -> None:
+    def __init__(self, horizon: int = HORIZON, max_terms: int = MAX_TERMS) -> None:
         self.counts: dict[str, int] = {}
         self.docs = 0
         self.horizon = horizon
@@ -74,10 +83,23 @@ class DocFreq:
         self.docs //= 2
 
     def _drop_rarest(self) -> None:
-        self.counts = {t: c for t, c in self.counts.items() if c >= 2}
-        if len(self.counts) > self.max_terms:  # still too many: keep the commonest
-            kept = sorted(self.counts.items(), key=lambda kv: -kv[1])[: self.max_terms * 3 // 4]
-            self.counts = dict(kept)
+        """Down to 3/4 of `max_terms` (so this runs once per ~max_terms/4 new terms, not per
+        article): the terms seen once go first, in the order they were first seen (a dict
+        keeps it), so a term seen once weeks ago goes before one seen once an hour ago, which
+        may be the first report of a story whose next report is on its way; then, if too few
+        were seen once, the rarest of the rest (the commonest kept, ties by first sight)."""
+        counts, keep = self.counts, self.max_terms * 3 // 4
+        excess = len(counts) - keep
+        if excess <= 0:
+            return
+        once = [t for t, c in counts.items() if c == 1][:excess]
+        if len(once) < excess:  # not enough seen once: keep the commonest `keep`
+            ranked = sorted(counts, key=counts.__getitem__, reverse=True)  # stable: ties in order
+            kept = set(ranked[:keep])
+            self.counts = {t: c for t, c in counts.items() if t in kept}
+            return
+        gone = set(once)
+        self.counts = {t: c for t, c in counts.items() if t not in gone}
 
     # ------------------------------------------------------------ snapshots
     def shards(self) -> dict[str, dict[str, Any]]:
@@ -95,7 +117,7 @@ class DocFreq:
 
     @classmethod
     def load(
-        cls, shards: Mapping[str, Any], horizon: int = 200_000, max_terms: int = 400_000
+        cls, shards: Mapping[str, Any], horizon: int = HORIZON, max_terms: int = MAX_TERMS
     ) -> DocFreq:
         """Counts back from `shards` (missing shards: those terms start again from zero)."""
         df = cls(horizon, max_terms)

@@ -63,7 +63,12 @@ class _TermMemo(WordMemo[str]):
         return self.remember(word, intern(_term_of(word)))
 
 
-_terms = _TermMemo()
+# 64,000 words (~10 MB of objects when full): ANT's first 10,000 articles bring 77,351 body
+# words, so this fills by ~7,500 articles and the memo stays flat from there (issue 13; the
+# former 100,000 filled at ~14,000 and its table doubled to 2^18 slots on the way). A miss
+# costs ~1-2 µs (`_term_of`); docs/performance.md, "Memory: round eleven".
+TERMS_CAP = 64_000
+_terms = _TermMemo(TERMS_CAP)
 _term_lookup = _terms.__getitem__
 
 
