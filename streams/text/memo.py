@@ -2,8 +2,13 @@
 
 News vocabulary is Zipfian: a few thousand words make most of every article, so remembering
 what a word can start turns the matchers' per-word work into one dict lookup. Hostile or
-merely long-running input brings new words forever, so the memo is bounded: when full, the
-oldest half goes (dicts keep insertion order), and the common words come back at once.
+merely long-running input brings new words forever, so the memo is bounded. When full, the
+first half of the cap stays (the words remembered first: most of them the feed's common words,
+which come first under Zipf's law) and the older half of the rest goes (dicts keep insertion
+order), so new words turn over while the common ones are not computed again. Dropping the
+oldest half instead, the common words were computed again after every overflow: with caps
+below a feed's vocabulary (docs/performance.md, "Memory: round eleven") that doubled the
+misses per article on a corpus seen before.
 `Memo` is the same for other keys (the topic model's forms, by their UTF-8 bytes).
 """
 
@@ -30,7 +35,9 @@ class Memo(dict[K, V], Generic[K, V]):
 
     def remember(self, key: K, value: V) -> V:
         if len(self) >= self.cap:
-            for old in list(islice(self, len(self) // 2 or 1)):
+            kept = self.cap // 2  # the first remembered, kept
+            turnover = len(self) - kept
+            for old in list(islice(self, kept, kept + (turnover // 2 or 1))):
                 del self[old]
         self[key] = value
         return value
