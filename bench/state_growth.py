@@ -127,6 +127,14 @@ def renamed(article: dict[str, Any], i: int, cycle: int) -> dict[str, Any]:
     return out
 
 
+# the topic model's lru_caches (the worker's path leaves them empty: `structures`)
+TOPIC_LRUS = (
+    ("feature", topic_model.feature),
+    ("word_buckets", topic_model.word_buckets),
+    ("pair_bucket", topic_model.pair_bucket),
+)
+
+
 def memos() -> dict[str, int]:
     """Entries of the hot stage's per-word memos (every WordMemo alive, by cap; each bounded
     by its cap) and of the topic model's lru_caches."""
@@ -135,12 +143,8 @@ def memos() -> dict[str, int]:
         if isinstance(obj, WordMemo):
             name = f"{type(obj).__name__}({obj.cap})"
             out[name] = out.get(name, 0) + len(obj)
-    for name, fn in (
-        ("feature()", topic_model.feature),
-        ("word_buckets()", topic_model.word_buckets),
-        ("pair_bucket()", topic_model.pair_bucket),
-    ):
-        out[name] = fn.cache_info().currsize
+    for name, fn in TOPIC_LRUS:
+        out[f"{name}()"] = fn.cache_info().currsize
     return out
 
 
@@ -207,9 +211,7 @@ def structures(stage: story_stage.StoryStage) -> dict[str, tuple[int, int, float
         name = known.get(id(memo), f"{type(memo).__name__}#{n} (phrase starts)")
         out[name] = (len(memo), memo.cap, deep_mb(memo))
     for name, fn in (
-        ("lru topic_model.feature", topic_model.feature),
-        ("lru topic_model.word_buckets", topic_model.word_buckets),
-        ("lru topic_model.pair_bucket", topic_model.pair_bucket),
+        *((f"lru topic_model.{name}", fn) for name, fn in TOPIC_LRUS),
         ("lru places.word_variants", places.word_variants),
         ("lru rules.stems", stems.stems),
         ("lru arabic._fold_char", arabic._fold_char),

@@ -964,7 +964,7 @@ def assign_story(
                 del index.members[gone]
         listed = listed[-MAX_LISTED_ARTICLES:]
     story["articles"] = listed
-    if source not in story["sources"]:
+    if not reported_by(story, source):
         _add_outlet(story, source)
     story["copies"] = [*story["copies"], key][-MAX_COPIES:]
     stories[sid] = story  # re-assigned, not mutated: a changelog table sees the change
@@ -976,8 +976,11 @@ def assign_story(
 
 def reported_by(story: Mapping[str, Any], source: str) -> bool:
     """Whether the outlet has an article in the story already: among its listed `sources`, or,
-    past MAX_STORY_SOURCES of them, among its copy pairs (its last MAX_COPIES articles; what
-    `_add_outlet` counts by)."""
+    past MAX_STORY_SOURCES of them, among its copy pairs (its last MAX_COPIES articles). The
+    rule both the outlet threshold and the outlet count (`_add_outlet`) follow, the trend
+    stage's "new outlet" too. So the count is exact up to the cap, and past it may count an
+    outlet twice only if more than MAX_COPIES articles came between two of its reports (an
+    upper bound, never lower than the true count)."""
     listed = story["sources"]
     if source in listed:
         return True
@@ -991,16 +994,13 @@ def outlets(story: Mapping[str, Any]) -> int:
 
 
 def _add_outlet(story: dict[str, Any], source: str) -> None:
-    """An outlet not among the story's listed `sources` reported it (before its copy pair is
-    added): listed while fewer than MAX_STORY_SOURCES are; past that, counted in `outlets` if
-    none of the story's copy pairs (its last MAX_COPIES articles) is of this outlet either,
-    the rule the trend stage's "new outlet" follows. So the count is exact up to the cap, and
-    past it may count an outlet twice only if more than MAX_COPIES articles came between two
-    of its reports (an upper bound, never lower than the true count)."""
+    """An outlet that had not reported the story (`reported_by`, before its copy pair is
+    added) did: listed while fewer than MAX_STORY_SOURCES are; past that, counted in
+    `outlets`."""
     listed = story["sources"]
     if len(listed) < MAX_STORY_SOURCES:
         story["sources"] = [*listed, source]
-    elif all(s != source for s, _ in story["copies"]):
+    else:
         story["outlets"] = outlets(story) + 1
 
 

@@ -134,9 +134,10 @@ class Journal:
             blob = segments[n]
             seg = self._segments[n] = _Segment(blob, 0, 0)
             for key, value in decode(blob):
-                self._place(key, n, entry_size(key, value))
-                seg.size += self._where[key][1]
-                self._size += self._where[key][1]
+                size = entry_size(key, value)
+                self._place(key, n, size)
+                seg.size += size
+                self._size += size
                 if value is None:
                     state.pop(key, None)
                 else:
