@@ -3,6 +3,7 @@
     .venv/bin/python bench/dedup_eval.py [../shared/data/ant/ant_multisource.jsonl.gz]
         [--threshold P] [--sweep] [--candidates K...]
         [--thresholds P... [--outlet-thresholds P...] [--anchors A...]]
+        [--lookup heaviest|listed]
 
 The whole corpus is clustered in publication order with the worker's code (parse, enrich, story
 features, assign_story), so document frequencies and the number of live stories are those of a
@@ -229,6 +230,12 @@ def main() -> int:
         default=[],
         help="with --thresholds/--outlet-thresholds: also try these anchors",
     )
+    ap.add_argument(
+        "--lookup",
+        choices=("heaviest", "listed"),
+        default=StoryParams().lookup,
+        help="how the index finds and ranks candidates (StoryParams.lookup), for every setting",
+    )
     args = ap.parse_args()
     corpus = Path(args.corpus)
     if not corpus.exists():
@@ -245,11 +252,16 @@ def main() -> int:
         flush=True,
     )
     base = StoryParams()
-    chosen = StoryParams(threshold=base.threshold if args.threshold is None else args.threshold)
+    chosen = StoryParams(
+        threshold=base.threshold if args.threshold is None else args.threshold,
+        lookup=args.lookup,
+    )
     grid = [chosen]
     if args.sweep:
         grid += [
-            StoryParams(threshold=t, anchor=a) for a in (0.0, 0.2, 0.5) for t in (0.6, 0.73, 0.85)
+            dataclasses.replace(chosen, threshold=t, anchor=a)
+            for a in (0.0, 0.2, 0.5)
+            for t in (0.6, 0.73, 0.85)
         ]
     grid += [dataclasses.replace(chosen, max_candidates=k) for k in args.candidates]
     grid += [
@@ -272,6 +284,7 @@ def main() -> int:
             "anchor": params.anchor,
             "outlet_threshold": params.outlet_threshold,
             "candidates": params.max_candidates,
+            "lookup": params.lookup,
             "ms_per_article": round(1000 * elapsed / max(1, len(results)), 3),
             "stories": len(set(story_of.values())),
         }

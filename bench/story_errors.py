@@ -1,7 +1,7 @@
 """Why labelled story pairs are missed or wrongly merged (error analysis for bench/dedup_eval.py).
 
     .venv/bin/python bench/story_errors.py [../shared/data/ant/ant_multisource.jsonl.gz]
-        [--list]
+        [--list] [--lookup heaviest|listed]
 
 Clusters the whole corpus in publication order with the worker's code (`assign_story`, the
 packaged model and join settings), as bench/dedup_eval.py does, and, just before the later
@@ -43,6 +43,7 @@ from dedup_eval import DEFAULT_CORPUS, HERE, NEGATIVE, POSITIVE, cached_inputs
 from streams.stories.cluster import (
     Clusterer,
     Query,
+    StoryParams,
     Vectors,
     add_member,
     anchored,
@@ -121,7 +122,11 @@ def _category(why: dict[str, Any], threshold: float, outlet_threshold: float = 0
     return "another_story"
 
 
-def analyse(inputs: list[StoryInput], sets: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def analyse(
+    inputs: list[StoryInput],
+    sets: dict[str, list[dict[str, Any]]],
+    params: StoryParams | None = None,
+) -> dict[str, Any]:
     by_id = {i.article_id: i for i in inputs}
     ordered = sorted(enumerate(inputs), key=lambda item: (item[1].at, item[0]))
     position = {item.article_id: k for k, (_, item) in enumerate(ordered)}
@@ -132,7 +137,7 @@ def analyse(inputs: list[StoryInput], sets: dict[str, list[dict[str, Any]]]) -> 
                 continue
             first, second = sorted((pair["a"], pair["b"]), key=position.__getitem__)
             later.setdefault(second, []).append((name, first, pair))
-    clusterer = Clusterer()
+    clusterer = Clusterer(params or StoryParams())
     story_of: dict[str, str] = {}
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in sets}
     for _, item in ordered:
@@ -182,6 +187,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("corpus", nargs="?", default=str(DEFAULT_CORPUS))
     ap.add_argument("--list", action="store_true", help="also print the pairs, ids and figures")
+    ap.add_argument(
+        "--lookup",
+        choices=("heaviest", "listed"),
+        default=StoryParams().lookup,
+        help="how the index finds and ranks candidates (StoryParams.lookup)",
+    )
     args = ap.parse_args()
     corpus = Path(args.corpus)
     if not corpus.exists():
@@ -192,7 +203,7 @@ def main() -> int:
         path = HERE / "data" / file
         if path.exists():
             sets[name] = orjson.loads(path.read_bytes())["pairs"]
-    report = analyse(cached_inputs(corpus), sets)
+    report = analyse(cached_inputs(corpus), sets, StoryParams(lookup=args.lookup))
     for name, figures in report.items():
         rows = figures.pop("rows")
         print(orjson.dumps({"set": name, **figures}).decode())

@@ -10,11 +10,12 @@ age; a logistic model (streams/data/story_model.json, trained on labelled pairs 
 bench/train_story_model.py) turns these into the probability that the article reports the
 story's event. It joins the most probable story if that reaches the threshold, or opens one.
 
-Candidates come from an inverted index (a story's heaviest terms → the story), ranked by how
-many of the article's heaviest terms list them (counted in C), then by recency; only the first
-few are compared, so the work per article depends on neither how many stories are live nor how
-many share a common term; a candidate sharing almost nothing of the article's lead and rarest
-terms is skipped before the full comparison.
+Candidates come from an inverted index (a story's heaviest terms → the story): the article
+looks up its heaviest terms that some live story is listed under and ranks the stories by its
+weight of the terms that list them, then by recency; only the first few are compared, so the
+work per article depends on neither how many stories are live nor how many share a common
+term; a candidate sharing almost nothing of the article's lead and rarest terms is skipped
+before the full comparison.
 The worker keeps story → state in a changelog-backed table and the index in memory (rebuilt
 from the stories with `StoryIndex.build`), and passes both in; `Clusterer` bundles dicts.
 """
@@ -30,7 +31,7 @@ from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain, compress, islice, repeat
-from operator import itemgetter, mul, or_, truediv
+from operator import add, itemgetter, mul, or_, truediv
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
@@ -137,6 +138,12 @@ class StoryParams:
     # one event, its second article on a story is more often a reaction, a side story or a
     # follow-up (bench/story_errors.py: 18 of the 22 wrongly merged labelled pairs)
     outlet_threshold: float = field(default_factory=lambda: packaged_join()["outlet_threshold"])
+    # which stories `StoryIndex.candidates` returns: "listed" looks up the article's heaviest
+    # terms some live story is listed under and ranks the stories by the article's weight of
+    # them (`StoryIndex.lookup`); "heaviest", the release before: the stories listed under its
+    # heaviest terms, listed or not, by how many of them list each (round twelve: 11 of the 12
+    # labelled pairs the index missed are grouped now; bench/dedup_eval.py --lookup)
+    lookup: str = "listed"
 
     @classmethod
     def from_settings(cls, settings: Settings, threshold: float | None = None) -> StoryParams:
@@ -612,11 +619,18 @@ def add_member(story: dict[str, Any], vectors: Vectors, features: StoryFeatures,
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """What an article looks up in the index: its heaviest body terms and half as many title
-    terms, with their weights."""
+    """An article's heaviest body terms and half as many title terms, with their weights: what a
+    new story is listed under in the index, what the `rare` feature and the gate weigh, what
+    the "heaviest" lookup reads; and all its terms in that order, which the "listed" lookup
+    walks for the heaviest ones a live story is listed under."""
 
     body: list[tuple[str, float]]
     title: list[tuple[str, float]]
+    # every body and title term, heaviest first (`_heaviest`'s order): what the index walks
+    # for the heaviest terms some live story is listed under (`StoryIndex.lookup`); empty: only
+    # `body` and `title`
+    ranked_body: list[tuple[str, float]] = field(default_factory=list, repr=False, compare=False)
+    ranked_title: list[tuple[str, float]] = field(default_factory=list, repr=False, compare=False)
     # the body's terms and weights apart, and the weights' sum: what `_rare` reads for every
     # compared story, made once per article
     body_terms: list[str] = field(init=False, repr=False, compare=False)
@@ -631,7 +645,10 @@ class Query:
 
     @classmethod
     def of(cls, vectors: Vectors, n: int) -> Query:
-        return cls(_heaviest(vectors["body"], n), _heaviest(vectors["title"], max(1, n // 2)))
+        # one sort per field (an article vector has at most ARTICLE_TERMS terms), sliced twice
+        body = _heaviest(vectors["body"], len(vectors["body"]))
+        title = _heaviest(vectors["title"], len(vectors["title"]))
+        return cls(body[:n], title[: max(1, n // 2)], body, title)
 
     def terms(self) -> list[str]:
         """The terms looked up, each once: the body's, then the title's others."""
@@ -655,12 +672,12 @@ def story_id_for(article_id: str) -> str:
 
 def _ranked(
     sids: list[str],
-    shared: Mapping[str, int],
+    shared: Mapping[str, float],
     seen: Mapping[str, float],
     horizon: float,
     limit: int,
 ) -> list[str]:
-    """The first `limit` live stories of `sids` by terms shared, then the most recently
+    """The first `limit` live stories of `sids` by score (`shared`), then the most recently
     active, then the larger id: the closed ones dropped first (offline, where nothing calls
     `forget`, they are most of the postings), then three stable sorts; all in C."""
     live = list(compress(sids, map(horizon.__le__, map(seen.__getitem__, sids))))
@@ -701,12 +718,41 @@ class StoryIndex:
             if len(posting) > MAX_POSTINGS:
                 del posting[next(iter(posting))]
 
+    def lookup(self, query: Query, horizon: float, n: int) -> list[tuple[str, float]]:
+        """The terms the article looks up, with its weights: its `n` heaviest body terms and
+        `n // 2` heaviest title terms that a live story is listed under (a term's most
+        recently listed story is live), a term of both once at its larger weight. An article's
+        heaviest terms are its rarest, often in no earlier article at all (a name spelt its own
+        way, an inflected verb): looking those up finds nothing, and two rewrites' heaviest
+        terms seldom meet, while the names they share are a little further down (round
+        twelve: 10 of the 12 labelled pairs the index missed shared no looked-up term with
+        their story)."""
+        postings, seen = self.postings, self.seen
+        out: dict[str, float] = {}
+        for ranked, limit in (
+            (query.ranked_body or query.body, n),
+            (query.ranked_title or query.title, max(1, n // 2)),
+        ):
+            found = 0
+            for t, w in ranked:
+                posting = postings.get(t)
+                if posting is None or seen[next(reversed(posting))] < horizon:
+                    continue
+                if w > out.get(t, 0.0):
+                    out[t] = w
+                found += 1
+                if found == limit:
+                    break
+        return list(out.items())
+
     def candidates(
         self, vectors: Vectors, horizon: float, params: StoryParams, query: Query | None = None
     ) -> list[str]:
-        """The live stories sharing the most of the article's heaviest terms (its query), at
-        most `params.max_candidates`: ranked by how many query terms list them, then the most
-        recently active, then by id (so replays and a rebuilt index agree).
+        """The live stories the article most likely reports, at most `params.max_candidates`:
+        `listed_candidates` (`params.lookup` "listed", the default), or, with "heaviest" (the
+        release before), those sharing the most of the article's heaviest terms (its query),
+        ranked by how many query terms list them, then the most recently active, then by id
+        (so replays and a rebuilt index agree).
 
         The shared terms are counted in C (`Counter` over the postings' keys) and ranked by
         three stable sorts in C: counting ~150 postings costs a quarter of the weighted Python
@@ -714,6 +760,8 @@ class StoryIndex:
         first more often than the weighted dot product did (ANT articles 14,001-17,000 on a
         ~10,000-story index: 60% against 48%)."""
         query = query or Query.of(vectors, params.index_terms)
+        if params.lookup == "listed":
+            return self.listed_candidates(query, horizon, params)
         postings, seen = self.postings, self.seen
         found = [postings[t] for t in query.terms() if t in postings]
         if not found or params.max_candidates < 1:
@@ -731,6 +779,37 @@ class StoryIndex:
             if len(out) == limit:
                 return out
         return _ranked(list(shared), shared, seen, horizon, limit)
+
+    def listed_candidates(self, query: Query, horizon: float, params: StoryParams) -> list[str]:
+        """`candidates` with `params.lookup` "listed": the live stories that hold the most of
+        the article's weight over its looked-up terms (`lookup`), ranked by the sum of the
+        article's weights of the terms that list them, then the most recently active, then by
+        id. Each story's sum is added up in the terms' order, whatever the postings' order, so
+        replays and a rebuilt index agree. By weight, not by how many terms a story shares:
+        the looked-up terms are no longer the rarest alone, and a common term should not
+        count as much as a shared name (counted instead, the labelled days' B-cubed F1 fell
+        0.8 points below the release before; round twelve, bench/dedup_eval.py)."""
+        postings = self.postings
+        terms = self.lookup(query, horizon, params.index_terms)
+        limit = params.max_candidates
+        if not terms or limit < 1:
+            return []
+        scores: dict[str, float] = {}
+        get = scores.get
+        for t, w in terms:
+            posting = postings[t]
+            # scores[sid] += w for each story listed under t, in C (a story is listed once)
+            scores.update(
+                zip(posting, map(add, map(get, posting, repeat(0.0)), repeat(w)), strict=True)
+            )
+        if len(scores) > limit:  # only those scoring at least the limit-th best are sorted
+            least = sorted(scores.values(), reverse=True)[limit - 1]
+            out = _ranked(
+                [s for s, x in scores.items() if x >= least], scores, self.seen, horizon, limit
+            )
+            if len(out) == limit:
+                return out
+        return _ranked(list(scores), scores, self.seen, horizon, limit)
 
     def forget(self, horizon: float) -> int:
         """Drop postings of stories quiet since before `horizon`; returns how many went."""

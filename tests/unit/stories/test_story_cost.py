@@ -4,7 +4,6 @@ words, prefixes, numbers, weights the model zeroes)."""
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import json
 import math
@@ -411,7 +410,7 @@ def test_candidates_are_the_plain_ranking(seed: int) -> None:
             "body": {t: rng.random() for t in rng.sample(vocab, 10)},
         }
         horizon, limit = float(rng.randint(0, 15)), rng.choice([1, 2, 6, 12])
-        params = dataclasses.replace(StoryParams(), max_candidates=limit)
+        params = StoryParams(max_candidates=limit, lookup="heaviest")
         assert index.candidates(vectors, horizon, params) == _ref_candidates(
             index, vectors, horizon, limit
         )
