@@ -3,7 +3,7 @@
 
 Usage:
     .venv/bin/python bench/train_topics.py [--ant ANT] [--asnd ASND] [--write] [--seed N]
-        [--out FILE] [--science-fields] [--no-grid]
+        [--out FILE] [--raw-out FILE] [--science-fields] [--no-grid]
 
 ANT defaults to ../shared/data/ant/ant_multisource.jsonl.gz (skipped, exit 0, when absent).
 Labels: hand labels from bench/data/topic_labels.json (ANT ids, read by a person) first; then
@@ -30,13 +30,16 @@ buckets whose centred weights move some topic by PRUNE or more, as int8.
 ASND (../shared/data/asnd/asnd_train_dev.jsonl, no licence) is never trained on: its *train*
 split only prints, for a grid of topics.MIX and topics.MIN_MARGIN, the figures the constants in
 streams/classify/topics.py were chosen by. `--write` writes streams/data/topic_model.json;
-without it the figures are printed only.
+without it the figures are printed only. `--raw-out FILE` also writes the weights unpruned (every
+bucket touched that int8 does not round to zero) with the training options (`training`), for
+bench/average_topic_models.py to average several seeds before pruning (issue 15, round twelve).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import math
 import random
@@ -101,6 +104,7 @@ EPOCHS, LEARNING_RATE, CLASS_WEIGHT_CAP, PRUNE = 3, 0.5, 5.0, 0.164
 # topics.py supply the prior either way.
 BALANCE = False
 HAND_WEIGHT = 3.0  # a label read by a person counts as much as three weak ones
+LEXICONS = ROOT / "streams" / "data" / "topic_lexicons.yaml"
 READ_LABELS = ROOT / "bench" / "data" / "topic_train_labels.json"
 READ_WEIGHT = 3.0  # --read-weight's default: as HAND_WEIGHT
 SKIP = 0.01  # gradients smaller than this are not applied (the topic is already right)
@@ -266,28 +270,55 @@ def export(
     bias: list[float],
     examples: list[Example],
     labels: Sequence[Path] = (HAND_LABELS,),
+    prune: float = PRUNE,
+    training: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     k = len(TOPICS)
     touched = sorted({f for feats, _, _ in examples for f in feats})
+    rows = {b: [weights[j][b] for j in range(k)] for b in touched}
+    print(f"{len(touched)} buckets touched", end=", ")
+    return weights_doc(rows, bias, trained_on(labels), prune, training)
+
+
+def trained_on(labels: Sequence[Path]) -> str:
+    return "ANT (Apache-2.0; Chouigui et al., AICCSA 2017), heldout fifth excluded; " + ", ".join(
+        f"bench/data/{p.name}" for p in labels
+    )
+
+
+def weights_doc(
+    rows: Mapping[int, Sequence[float]],
+    bias: Sequence[float],
+    trained: str,
+    prune: float = PRUNE,
+    training: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The weight file (`TopicModel.from_doc`'s format) of per-bucket weights: each bucket's
+    weights centred (a softmax ignores a shift shared by all topics), the buckets whose centred
+    weight moves some topic by `prune` or more kept, as int8 over one scale. `training` (the
+    options it was trained with; the worker ignores it) lets bench/average_topic_models.py
+    refuse to average files of different options."""
+    k = len(TOPICS)
     kept: list[tuple[int, list[float]]] = []
-    for b in touched:
-        vector = [weights[j][b] for j in range(k)]
+    for b in sorted(rows):
+        vector = rows[b]
         m = sum(vector) / k
         centred = [x - m for x in vector]
-        if max(map(abs, centred)) >= PRUNE:
+        if centred and max(map(abs, centred)) >= prune:
             kept.append((b, centred))
     top = max(max(map(abs, v)) for _, v in kept)
     scale = 127.0 / top
+    # A row that rounds to zeros weighs nothing (only below half a step: with --raw-out's prune 0).
+    kept = [(b, v) for b, v in kept if max(map(abs, v)) * scale >= 0.5]
     ids = array("I", (b for b, _ in kept))
     values = array("b", (max(-127, min(127, round(x * scale))) for _, v in kept for x in v))
     if sys.byteorder == "big":
         ids.byteswap()
     m = sum(bias) / k
-    print(f"{len(touched)} buckets touched, {len(kept)} kept (|centred weight| >= {PRUNE})")
-    return {
+    print(f"{len(kept)} kept (|centred weight| >= {prune})")
+    doc: dict[str, Any] = {
         "about": "Topic model weights, written by bench/train_topics.py; do not edit.",
-        "trained_on": "ANT (Apache-2.0; Chouigui et al., AICCSA 2017), heldout fifth excluded; "
-        + ", ".join(f"bench/data/{p.name}" for p in labels),
+        "trained_on": trained,
         "topics": list(TOPICS),
         "buckets": BUCKETS,
         "scale": scale,
@@ -295,6 +326,9 @@ def export(
         "ids": base64.b64encode(ids.tobytes()).decode(),
         "weights": base64.b64encode(values.tobytes()).decode(),
     }
+    if training is not None:
+        doc["training"] = dict(training)
+    return doc
 
 
 def f1_table(gold: Sequence[str], pred: Sequence[str | None]) -> dict[str, tuple[float, ...]]:
@@ -377,6 +411,26 @@ def grid(ant: list[Item], asnd: list[Item]) -> None:
             print(line)
 
 
+def training_options(args: argparse.Namespace) -> dict[str, Any]:
+    """What a weight file was trained with: files that differ in anything but the seed are not
+    samples of one model and are not averaged (bench/average_topic_models.py)."""
+    return {
+        "seeds": [args.seed],
+        "epochs": args.epochs,
+        "titles": not args.no_titles,
+        "leads": not args.no_leads,
+        "science_fields": args.science_fields,
+        "read_labels": args.read_labels.name if args.read_labels else None,
+        "read_weight": args.read_weight if args.read_labels else None,
+        "prune": PRUNE,
+        "learning_rate": LEARNING_RATE,
+        "balance": BALANCE,
+        "hand_weight": HAND_WEIGHT,
+        # The weak labels come from the lexicons: another lexicon file, another training set.
+        "lexicons": hashlib.sha256(LEXICONS.read_bytes()).hexdigest()[:16],
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ant", type=Path, default=DEFAULT_ANT)
@@ -402,6 +456,13 @@ def main() -> int:
     ap.add_argument("--no-grid", action="store_true", help="skip the ASND train grid")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "streams" / "data" / MODEL_FILE)
+    ap.add_argument(
+        "--raw-out",
+        type=Path,
+        default=None,
+        help="also write the weights unpruned (every bucket touched), for"
+        " bench/average_topic_models.py to average before pruning",
+    )
     args = ap.parse_args()
     if not args.ant.exists():
         print(f"skipped: {args.ant} not found")
@@ -431,7 +492,14 @@ def main() -> int:
         f" {time.perf_counter() - started:.0f} s)"
     )
     weights, bias = train(examples, args.seed, args.epochs)
-    doc = export(weights, bias, examples, (HAND_LABELS, *filter(None, [args.read_labels])))
+    labels = (HAND_LABELS, *filter(None, [args.read_labels]))
+    options = training_options(args)
+    doc = export(weights, bias, examples, labels, PRUNE, options)
+    if args.raw_out:
+        raw = export(weights, bias, examples, labels, 0.0, {**options, "prune": 0.0})
+        args.raw_out.write_bytes(orjson.dumps(raw) + b"\n")
+        print(f"wrote {args.raw_out} ({args.raw_out.stat().st_size / 1e6:.2f} MB)")
+        del raw
     del weights
     size = len(orjson.dumps(doc))
     print(f"model: {size / 1e6:.2f} MB; {time.perf_counter() - started:.0f} s")
