@@ -12,6 +12,9 @@ whole `RuleSet.match` (normalise, tokenise, stem, automaton walk, rule evaluatio
 Times are CPU time of the benchmark's thread (best of --repeat passes), so a busy machine
 inflates them less than wall time. Target: 10,000 rules cost at most 2x the time of 10 rules
 (the matcher alone here; `bench/stages.py --generated 10,10000` gives the whole core).
+It then prints, per pack and for the packaged default pack, how many of the timed articles'
+tokens are ambiguous for the rules' automaton over token symbols (streams/rules/automaton.py:
+their stems stand for phrase words no one symbol covers, so they are looked up in Python).
 """
 
 from __future__ import annotations
@@ -32,8 +35,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from streams.resources import rule_pack
 from streams.rules import RuleSet, parse_document
 from streams.text.arabic import tokenize
+
+try:
+    from streams.rules.automaton import ambiguity
+except ImportError:  # a tree before the automaton over tokens (a before/after run)
+    ambiguity = None  # type: ignore[assignment]
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "ant" / "ant_multisource.jsonl.gz"
@@ -141,9 +150,31 @@ def timed_pass(ruleset: RuleSet, articles: list[dict[str, str]]) -> tuple[float,
     return scan_s, clock() - started, hits
 
 
+def ambiguity_rows(
+    rulesets: list[tuple[str, RuleSet]], articles: list[dict[str, str]]
+) -> list[str]:
+    """How often a token is ambiguous for a rule set's automaton (its stems stand for phrase
+    words no one symbol covers: streams.rules.automaton), per pack, over the timed articles."""
+    out = []
+    for name, ruleset in rulesets:
+        automaton = getattr(ruleset, "_automaton", None)
+        if automaton is None or ambiguity is None:  # a tree before the automaton over tokens
+            continue
+        tokens = ambiguous = touched = 0
+        for a in articles:
+            n, k = ambiguity(automaton, (tokenize(text) for text in a.values() if text))
+            tokens, ambiguous, touched = tokens + n, ambiguous + k, touched + (k > 0)
+        out.append(
+            f"{name}: {automaton.classes} symbol classes, {automaton.spellings} spellings; "
+            f"{ambiguous} of {tokens} tokens ambiguous ({1e6 * ambiguous / max(tokens, 1):.0f} "
+            f"per million), in {touched} of {len(articles)} articles"
+        )
+    return out
+
+
 def run_all(
     sizes: list[int], docs: list[dict[str, Any]], articles: list[dict[str, str]], repeat: int
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[RuleSet]]:
     """Passes are interleaved (10, 1000, 10000, 10, …) and the best of each size is kept, so
     a load spike from other processes on the machine does not favour one size."""
     compiled = [compile_set(n, doc) for n, doc in zip(sizes, docs, strict=True)]
@@ -167,7 +198,7 @@ def run_all(
                 "hits_per_article": round(hits / n, 2),
             }
         )
-    return out
+    return out, [ruleset for ruleset, _ in compiled]
 
 
 def main() -> int:
@@ -193,7 +224,8 @@ def main() -> int:
         f"{len(timed)} ANT articles timed ({sum(len(a['body']) for a in timed) // len(timed)} "
         f"chars avg); vocabulary from {len(rest)} others: {len(unigrams)} words, {len(bigrams)} bigrams"
     )
-    results = run_all(sizes, [generate(n, unigrams, bigrams) for n in sizes], timed, args.repeat)
+    docs = [generate(n, unigrams, bigrams) for n in sizes]
+    results, rulesets = run_all(sizes, docs, timed, args.repeat)
     base = results[0]["ms_per_article"]
     for r in results:
         r["time_vs_smallest"] = round(r["ms_per_article"] / base, 2)
@@ -204,6 +236,10 @@ def main() -> int:
         print("  ".join(f"{c:>17}" for c in cols))
         for r in results:
             print("  ".join(f"{r[c]!s:>17}" for c in cols))
+    packs = [(f"{n} rules", r) for n, r in zip(sizes, rulesets, strict=True)]
+    packs.append(("default pack", RuleSet.from_yaml(rule_pack())))
+    for row in ambiguity_rows(packs, timed):
+        print(row)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the process: {rss:.0f} MB")
     return 0

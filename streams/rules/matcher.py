@@ -26,11 +26,14 @@ Matching works on *tokens*, not characters:
 * Each phrase word is normalised the same way; a phrase word written with the article
   («الخط») also accepts the bare form («خط»).
 * Every distinct phrase of every enabled rule — positive or negative context — is a *term*.
-  All terms of all rules are compiled into ONE automaton: a trie over phrase-word keys.
-  The trie is walked only from the tokens that can start a term: the first keys (less a
-  final «ه», which stems() may add) are part of the shared Aho-Corasick automaton
-  (``streams.text.scan``), which finds in one C scan of the field the tokens containing one;
-  from each, the walk follows every candidate stem and finds every occurrence of every term.
+  All terms of all rules are compiled into ONE Aho-Corasick automaton over tokens
+  (``streams.rules.automaton``): each token becomes one symbol (memoised per word: which
+  phrase words its stems can stand for), every spelling of every term a string of symbols,
+  and one C scan of the field's symbol string finds every occurrence of every term; Python
+  runs only for the hits and for the tokens whose stems stand for words no one symbol covers
+  (looked up exactly through the automaton's keys). A small pack's first keys are part of the
+  shared Aho-Corasick automaton (``streams.text.scan``), so only the tokens that can start a
+  term, and those after them, are looked up.
   The cost depends on the text and on how many terms actually occur, not on the number of
   rules. No regular expression is built. A rule set is compiled once (per rule-set version)
   and is immutable: the live store swaps whole rule sets.
@@ -52,6 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streams.rules.automaton import TermAutomaton
 from streams.rules.explain import snippet
 from streams.rules.model import Match, Problem, RuleError, RuleHit
 from streams.rules.spec import (
@@ -66,12 +70,15 @@ from streams.rules.spec import (
     load_rule_file,
     parse_document,
 )
-from streams.rules.stems import is_break, phrase_keys, word_stems
+from streams.rules.stems import phrase_keys
 from streams.text.arabic import Tokens, tokenize
-from streams.text.memo import UNSEEN, WordMemo
 from streams.text.scan import Prefilter, candidates, register
 
 MAX_MATCHES = 20  # matches reported per rule hit (title first): enough to explain an alert
+# A pack with at most this many phrase keys puts its first words' keys in the shared automaton
+# as a prefilter (the default pack has 258 keys; bench/match.py's generated 1,000-rule pack
+# 5,856, its 10,000-rule pack 19,991).
+PREFILTER_KEYS = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,20 +89,6 @@ class _Term:
     words: tuple[str, ...]  # normalised words as written
 
 
-class _Node:
-    """A state of the token automaton: the next word's keys, and the terms ending here."""
-
-    __slots__ = ("children", "terms")
-
-    def __init__(self) -> None:
-        self.children: dict[str, _Node] = {}
-        self.terms: list[int] = []
-
-
-# What a word starts: (its one-word terms, the trie nodes with children it reaches, its stems).
-# The stems are kept so that a walk reads a known word's stems from the memo (a C lookup)
-# instead of calling `word_stems` for the word after each step.
-_Start = tuple[tuple[int, ...], tuple[_Node, ...], frozenset[str]]
 PhraseRef = tuple[int, int]  # (term id, index of the phrase as written in the rule)
 
 
@@ -195,18 +188,21 @@ class _Scan:
         return bisect_right(self._sentences, self.tokens.span(token, token + 1)[0])
 
 
-def _start(root: dict[str, _Node], stems: frozenset[str]) -> _Start:
-    """What a word starts: the one-word terms it is (each once), the trie nodes a longer
-    term goes on from, and the word's stems."""
-    nodes = [root[s] for s in sorted(root.keys() & stems)]
-    first = tuple(dict.fromkeys(tid for node in nodes for tid in node.terms))
-    return first, tuple(node for node in nodes if node.children), stems
-
-
-def _broken(text: str, tokens: Tokens, first: int, last: int) -> bool:
-    """Whether sentence punctuation or a line break separates two adjacent tokens of
-    first … last: one look at the text between them (no break character is part of a token)."""
-    return is_break(text, tokens.span(first, first + 1)[1], tokens.span(last, last + 1)[0])
+def _substrings(keys: Iterable[str]) -> set[str]:
+    """Strings one of which a token contains if it has one of `keys` among its stems. stems()
+    only strips, but for a final «ه» it may add: for «ت» (خطتهم → خطت → خطه, خطتان → خطه) or
+    «ات» (عبوات → عبوه). So a key, less such an «ه» when two letters are left (they are in the
+    token), else the key with its «ه», «ت» or «ات»: «له» from «الله» (a one-letter key would
+    let every token through)."""
+    out: set[str] = set()
+    for key in keys:
+        if not key.endswith("ه"):
+            out.add(key)
+        elif len(key) > 2:
+            out.add(key[:-1])
+        else:
+            out.update((key, key[:-1] + "ت", key[:-1] + "ات"))
+    return out
 
 
 def _gap(a: Span, b: Span) -> int:
@@ -219,13 +215,12 @@ class RuleSet:
 
     __slots__ = (
         "__weakref__",
+        "_automaton",
         "_prefilter",
         "_requires",
-        "_root",
         "_rules",
         "_rules_by_term",
         "_specs",
-        "_starts",
         "_term_ids",
         "_terms",
     )
@@ -233,8 +228,6 @@ class RuleSet:
     def __init__(self, specs: Sequence[RuleSpec]) -> None:
         self._specs = tuple(specs)
         self._terms: list[_Term] = []
-        self._root = _Node()
-        self._starts: WordMemo[_Start] = WordMemo()  # word -> what it starts (_start)
         self._rules: list[_CompiledRule] = []
         self._rules_by_term: dict[int, list[int]] = {}
         self._requires: dict[int, tuple[frozenset[int], ...]] = {}  # rule → its other groups
@@ -244,34 +237,28 @@ class RuleSet:
             if spec.enabled:
                 self._add_rule(spec)
         del self._term_ids  # only needed while compiling
-        # Tokens worth a look (see streams.text.scan): a token that has a first key among its
-        # stems contains the key, less a final «ه» (stems() may add one: خطتهم → خطه).
-        self._prefilter = Prefilter(
-            substrings=(k[:-1] if k.endswith("ه") else k for k in self._root.children)
-        )
-        register(self, self._prefilter)
+        # Every term in one automaton over tokens (streams.rules.automaton).
+        self._automaton = TermAutomaton([term.words for term in self._terms])
+        # A small pack's first keys join the shared automaton (streams.text.scan), whose one
+        # scan of the field (for the classifiers too) gives the few tokens that can start a
+        # term (`_substrings`); the automaton then reads those and the tokens after them only.
+        # A large pack's are left out: nearly every token would pass, and its keys made the
+        # classifiers' scan dearer.
+        self._prefilter: Prefilter | None = None
+        if len(self._automaton.keys) <= PREFILTER_KEYS:
+            first = {k for term in self._terms for k in phrase_keys(term.words[0])}
+            prefilter = Prefilter(substrings=_substrings(first))
+            if not prefilter.everywhere:
+                self._prefilter = prefilter
+                register(self, prefilter)
 
     def _intern(self, phrase: PhraseSpec) -> int:
-        """The term id of a phrase; a new term is added to the automaton."""
+        """The term id of a phrase (a new term for a new token sequence)."""
         tid = self._term_ids.get(phrase.words)
         if tid is None:
             tid = len(self._terms)
             self._term_ids[phrase.words] = tid
             self._terms.append(_Term(tid, phrase.words))
-            nodes = [self._root]
-            for word in phrase.words:
-                keys = phrase_keys(word)
-                following: list[_Node] = []
-                for node in nodes:
-                    children = node.children
-                    for key in keys:
-                        child = children.get(key)
-                        if child is None:  # a node only when new (10,000 rules: 63,000 made)
-                            child = children[key] = _Node()
-                        following.append(child)
-                nodes = following
-            for node in nodes:
-                node.terms.append(tid)
         return tid
 
     def _add_rule(self, spec: RuleSpec) -> None:
@@ -429,52 +416,8 @@ class RuleSet:
 
     def _scan(self, text: str) -> _Scan:
         tokens = tokenize(text)  # shared with the classifiers (the same title and body)
-        # The same words with «ة» kept: stems() must not strip a «ه» that was a «ة» (خطة ≠ خط+ه).
-        words = tokens.words_keeping_ta_marbuta
-        occurrences: dict[int, list[Span]] = {}
-        root = self._root.children
-        memo = self._starts
-        n = len(words)
-        # Only the tokens the shared automaton hit can start a term: the rest is skipped.
-        for i in candidates(tokens, self._prefilter):
-            entry = memo.get(words[i], UNSEEN)
-            if entry is UNSEEN:
-                entry = memo.remember(words[i], _start(root, word_stems(words[i])))
-            first, nodes, _ = entry
-            for tid in first:  # one-word terms: no walk, no break to check
-                occurrences.setdefault(tid, []).append((i, i + 1))
-            if not nodes:
-                continue
-            k = i + 1
-            clear = i  # no sentence break between tokens i … clear (checked lazily)
-            # The trie is a tree and a token's stems are distinct keys, so a node is never
-            # reached twice from one start; a term may end at several nodes (it is stored under
-            # each spelling of its words), so its occurrence is recorded once.
-            while nodes and k < n:
-                # the next word's stems: from the memo if it is known (it usually is: it is
-                # looked up as a start next), else computed
-                known = memo.get(words[k], UNSEEN)
-                following = word_stems(words[k]) if known is UNSEEN else known[2]
-                if len(nodes) == 1 and nodes[0].children.keys().isdisjoint(following):
-                    break  # most walks end here: one node, none of its words follows
-                nodes = [
-                    child
-                    for node in nodes
-                    for s in following
-                    if (child := node.children.get(s)) is not None
-                ]
-                k += 1
-                found = [tid for node in nodes for tid in node.terms]
-                if found:
-                    # A phrase never spans a break: checked only when a longer term is found
-                    # (most walks end without one), from the last token checked on.
-                    if _broken(text, tokens, clear, k - 1):
-                        break
-                    clear = k - 1
-                    for tid in dict.fromkeys(found) if len(nodes) > 1 else found:
-                        occurrences.setdefault(tid, []).append((i, k))
-                nodes = [node for node in nodes if node.children]
-        return _Scan(text, tokens, occurrences)
+        among = None if self._prefilter is None else candidates(tokens, self._prefilter)
+        return _Scan(text, tokens, self._automaton.scan(text, tokens, among))
 
     # -- evaluation --------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
-"""A phrase walk reads the next word's stems from the matcher's memo of words when the word is
-known there (its start entry keeps them), else computes them: what it finds must not depend on
-which words the memo has seen, nor on the stems cache."""
+"""The matcher reads a word's symbol from its memo of words when the word is known there, else
+computes it from the word's stems: what it finds must not depend on which words the memo has
+seen, nor on the stems cache."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from streams.rules import RuleSet
-from streams.rules.stems import stems, word_stems
+from streams.rules import RuleSet, matcher
+from streams.rules.stems import stems
 
 
 def _rules(*phrases: str) -> RuleSet:
@@ -62,9 +62,14 @@ def test_the_phrases_are_found_and_a_break_stops_a_walk() -> None:
     assert _found(rules, TEXTS[2]) == []
 
 
-def test_a_memo_entry_keeps_the_word_stems() -> None:
+def test_a_memo_entry_is_the_words_symbol(monkeypatch: pytest.MonkeyPatch) -> None:
     rules = _rules(*PHRASES)
     rules.match({"body": TEXTS[1]})
-    assert "الامن" not in rules._starts  # a following word only: not remembered
-    assert rules._starts["خطة"][2] == word_stems("خطة")
-    assert rules._starts["ووقف"][2] == word_stems("ووقف")
+    automaton = rules._automaton
+    assert automaton.memo["خطة"] == automaton._symbol_of[automaton._key_class["خطه"]]
+    assert len(automaton.memo["ووقف"]) == automaton.width  # one symbol, whatever its stems
+    assert "قال" not in automaton.memo  # it cannot start a term, none before it reaches it
+    monkeypatch.setattr(matcher, "PREFILTER_KEYS", 0)  # as a large pack: every word looked up
+    large = _rules(*PHRASES)
+    large.match({"body": TEXTS[1]})
+    assert large._automaton.memo["ماتت"] == large._automaton._filler

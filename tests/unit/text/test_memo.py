@@ -64,9 +64,9 @@ def test_phrase_index_and_rules_memos_are_bounded() -> None:
 
 def test_rule_memo_is_bounded_and_matching_survives_eviction() -> None:
     ruleset = rules()
-    ruleset._starts.cap = 50
+    ruleset._automaton.memo.cap = 50
     text = " ".join(f"كلمة{i}" for i in range(500))
     for _ in range(2):  # the second pass runs after evictions
         hits = ruleset.match({"body": text + " تجاوز الخط الأحمر"})
         assert [h.rule_id for h in hits] == ["red-line"]
-        assert len(ruleset._starts) <= 50
+        assert len(ruleset._automaton.memo) <= 50
