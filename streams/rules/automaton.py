@@ -191,15 +191,19 @@ class TermAutomaton:
         try:
             return "".join(map(self.memo.get, words))  # type: ignore[arg-type]
         except TypeError:  # a word not seen (or evicted): its symbol computed once
+            self._make_room(len(words))
             memo = self.memo
-            if len(self._sets) + len(words) > _AMBIGUOUS_END - _AMBIGUOUS_FIRST:
-                # the ambiguous symbols could run out in this field (hostile input): start
-                # over, with the words that hold them
-                self._sets.clear()
-                self._choices.clear()
-                self._next.clear()
-                memo.clear()
             return "".join([memo.get(word) or self._remember(word) for word in words])
+
+    def _make_room(self, words: int) -> None:
+        """Before `words` words may be remembered: if the ambiguous symbols could run out
+        among them (hostile input), start over, with the words that hold them; a symbol past
+        the last would be taken for a filler or a class's digit."""
+        if len(self._sets) + words > _AMBIGUOUS_END - _AMBIGUOUS_FIRST:
+            self._sets.clear()
+            self._choices.clear()
+            self._next.clear()
+            self.memo.clear()
 
     def scan(
         self, text: str, tokens: Tokens, among: Sequence[int] | None = None
@@ -222,6 +226,7 @@ class TermAutomaton:
             # the tokens from each start on, as far as the longest term reaches, in runs with
             # a filler between them (a word with no stems but itself: "")
             n = len(words)
+            self._make_room(n)  # the candidates are remembered before `string` runs
             longest = self._longest
             memo = self.memo
             starters = self._starters

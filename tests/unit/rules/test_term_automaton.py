@@ -260,3 +260,19 @@ def test_a_large_pack_stays_out_of_the_shared_automaton() -> None:
 
 def test_a_rule_set_without_terms_finds_nothing() -> None:
     assert RuleSet([])._scan("أي نص").occurrences == {}
+
+
+def test_ambiguous_symbols_never_reach_the_filler_plane() -> None:
+    # Two ambiguous symbols left before the filler: one is taken by the first field, and the
+    # second field's candidates bring two more. The scan must make room before it remembers
+    # them, else the second is the filler itself, taken for a word that starts nothing, and
+    # its phrase is missed.
+    rules = _rules("بعد الظهر", "عد تنازلي", "لعد يوم", "بلعد يوم")
+    assert len({rules._automaton.choices(w) for w in ("بعد", "ولعد", "بلعد")}) == 3
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(automaton_module, "_AMBIGUOUS_FIRST", ord(automaton_module.FILLER) - 2)
+        m.setattr(automaton_module, "_AMBIGUOUS_END", ord(automaton_module.FILLER))
+        for text in ("بعد الظهر", "ولعد يوم بلعد يوم"):
+            got, want = _both(rules, text)
+            assert got == want
+            assert all(ord(c) < ord(automaton_module.FILLER) for c in rules._automaton._choices)
