@@ -627,10 +627,9 @@ class Query:
     body: list[tuple[str, float]]
     title: list[tuple[str, float]]
     # every body and title term, heaviest first (`_heaviest`'s order): what the index walks
-    # for the heaviest terms some live story is listed under (`StoryIndex.lookup`); empty: only
-    # `body` and `title`
-    ranked_body: list[tuple[str, float]] = field(default_factory=list, repr=False, compare=False)
-    ranked_title: list[tuple[str, float]] = field(default_factory=list, repr=False, compare=False)
+    # for the heaviest terms some live story is listed under (`StoryIndex.lookup`)
+    ranked_body: list[tuple[str, float]] = field(repr=False, compare=False)
+    ranked_title: list[tuple[str, float]] = field(repr=False, compare=False)
     # the body's terms and weights apart, and the weights' sum: what `_rare` reads for every
     # compared story, made once per article
     body_terms: list[str] = field(init=False, repr=False, compare=False)
@@ -730,8 +729,8 @@ class StoryIndex:
         postings, seen = self.postings, self.seen
         out: dict[str, float] = {}
         for ranked, limit in (
-            (query.ranked_body or query.body, n),
-            (query.ranked_title or query.title, max(1, n // 2)),
+            (query.ranked_body, n),
+            (query.ranked_title, max(1, n // 2)),
         ):
             found = 0
             for t, w in ranked:
