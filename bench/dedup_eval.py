@@ -3,7 +3,7 @@
     .venv/bin/python bench/dedup_eval.py [../shared/data/ant/ant_multisource.jsonl.gz]
         [--threshold P] [--sweep] [--candidates K...]
         [--thresholds P... [--outlet-thresholds P...] [--anchors A...]]
-        [--lookup heaviest|listed]
+        [--lookup heaviest|listed] [--model FILE]
 
 The whole corpus is clustered in publication order with the worker's code (parse, enrich, story
 features, assign_story), so document frequencies and the number of live stories are those of a
@@ -46,7 +46,7 @@ from streams.resources import data_file
 from streams.settings import Settings
 from streams.stories import features as features_module
 from streams.stories import offline as offline_module
-from streams.stories.cluster import StoryParams
+from streams.stories.cluster import StoryModel, StoryParams
 from streams.stories.offline import StoryInput, cluster_in_order, story_input
 from streams.times import utcnow
 from streams.worker.pipeline import Pipeline
@@ -55,6 +55,11 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE.parents[1] / "shared" / "data" / "ant" / "ant_multisource.jsonl.gz"
 POSITIVE = "same_event"
 NEGATIVE = ("same_topic_different_event", "unrelated")
+
+
+def model_of(path: Path) -> StoryModel:
+    """The weights of another model file (`--model`; bench/train_story_model.py --out)."""
+    return StoryModel.from_mapping(orjson.loads(path.read_bytes()))
 
 
 def load_inputs(corpus: Path) -> list[StoryInput]:
@@ -236,6 +241,12 @@ def main() -> int:
         default=StoryParams().lookup,
         help="how the index finds and ranks candidates (StoryParams.lookup), for every setting",
     )
+    ap.add_argument(
+        "--model",
+        type=Path,
+        help="another model file's weights (bench/train_story_model.py --write --out FILE),"
+        " for every setting; the join settings stay the packaged ones",
+    )
     args = ap.parse_args()
     corpus = Path(args.corpus)
     if not corpus.exists():
@@ -256,6 +267,8 @@ def main() -> int:
         threshold=base.threshold if args.threshold is None else args.threshold,
         lookup=args.lookup,
     )
+    if args.model:
+        chosen = dataclasses.replace(chosen, model=model_of(args.model))
     grid = [chosen]
     if args.sweep:
         grid += [

@@ -1,7 +1,7 @@
 """Why labelled story pairs are missed or wrongly merged (error analysis for bench/dedup_eval.py).
 
     .venv/bin/python bench/story_errors.py [../shared/data/ant/ant_multisource.jsonl.gz]
-        [--list] [--lookup heaviest|listed]
+        [--list] [--lookup heaviest|listed] [--model FILE]
 
 Clusters the whole corpus in publication order with the worker's code (`assign_story`, the
 packaged model and join settings), as bench/dedup_eval.py does, and, just before the later
@@ -27,6 +27,7 @@ Skips cleanly when the corpus is absent.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from collections import Counter
@@ -38,7 +39,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dedup_eval import DEFAULT_CORPUS, HERE, NEGATIVE, POSITIVE, cached_inputs
+from dedup_eval import DEFAULT_CORPUS, HERE, NEGATIVE, POSITIVE, cached_inputs, model_of
 
 from streams.stories.cluster import (
     Clusterer,
@@ -193,6 +194,7 @@ def main() -> int:
         default=StoryParams().lookup,
         help="how the index finds and ranks candidates (StoryParams.lookup)",
     )
+    ap.add_argument("--model", type=Path, help="another model file's weights (dedup_eval --model)")
     args = ap.parse_args()
     corpus = Path(args.corpus)
     if not corpus.exists():
@@ -203,7 +205,10 @@ def main() -> int:
         path = HERE / "data" / file
         if path.exists():
             sets[name] = orjson.loads(path.read_bytes())["pairs"]
-    report = analyse(cached_inputs(corpus), sets, StoryParams(lookup=args.lookup))
+    params = StoryParams(lookup=args.lookup)
+    if args.model:
+        params = dataclasses.replace(params, model=model_of(args.model))
+    report = analyse(cached_inputs(corpus), sets, params)
     for name, figures in report.items():
         rows = figures.pop("rows")
         print(orjson.dumps({"set": name, **figures}).decode())

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/story_folds.py [../shared/data/ant/ant_multisource.jsonl.gz]
         [--thresholds P...] [--outlet-thresholds P...] [--folds 5] [--lookup heaviest|listed]
+        [--model FILE]
         [--jobs 2]
 
 The whole corpus is clustered in publication order with the worker's code once per setting
@@ -30,7 +31,16 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dedup_eval import DEFAULT_CORPUS, HERE, NEGATIVE, POSITIVE, cached_inputs, pair_figures, score
+from dedup_eval import (
+    DEFAULT_CORPUS,
+    HERE,
+    NEGATIVE,
+    POSITIVE,
+    cached_inputs,
+    model_of,
+    pair_figures,
+    score,
+)
 
 from streams.stories.cluster import StoryParams
 from streams.stories.offline import cluster_in_order
@@ -86,6 +96,7 @@ def main() -> int:
     )
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--lookup", choices=("heaviest", "listed"), default=StoryParams().lookup)
+    ap.add_argument("--model", type=Path, help="another model file's weights (dedup_eval --model)")
     ap.add_argument("--jobs", type=int, default=1, help="settings clustered at once")
     args = ap.parse_args()
     corpus = Path(args.corpus)
@@ -97,6 +108,8 @@ def main() -> int:
     labelled_days = orjson.loads((HERE / "data" / "dedup_labels.json").read_bytes())
     cached_inputs(corpus)  # parsed once here, read from the cache by the jobs
     base = StoryParams(lookup=args.lookup)
+    if args.model:
+        base = dataclasses.replace(base, model=model_of(args.model))
     grid = [
         dataclasses.replace(base, threshold=t, outlet_threshold=o)
         for t in args.thresholds

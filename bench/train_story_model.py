@@ -140,6 +140,7 @@ def main() -> int:
         "--features", default=",".join(NAMES), help="the features to fit (the others weigh 0)"
     )
     ap.add_argument("--write", action="store_true", help=f"store the model in {MODEL}")
+    ap.add_argument("--out", type=Path, help="with --write: store it here instead")
     args = ap.parse_args()
     corpus = Path(args.corpus)
     if not corpus.exists():
@@ -187,8 +188,9 @@ def main() -> int:
     }
     print(orjson.dumps(model, option=orjson.OPT_INDENT_2).decode())
     if args.write:
-        MODEL.write_bytes(orjson.dumps(model, option=orjson.OPT_INDENT_2) + b"\n")
-        print(f"written: {MODEL}")
+        out = args.out or MODEL
+        out.write_bytes(orjson.dumps(model, option=orjson.OPT_INDENT_2) + b"\n")
+        print(f"written: {out}")
     return 0
 
 
