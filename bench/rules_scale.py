@@ -34,7 +34,9 @@ pack. Printed:
   `--limit` articles are flowing, the large pack again with every rule changed (each at
   version 2): until the worker reports the last rule at its new version. `--reload-only`
   skips the throughput runs: per `--repeats`, a fresh worker on the smallest pack takes both
-  reloads.
+  reloads (with `--env`'s settings), and with `--env RASID_LOG_LEVEL=INFO` the worker's
+  "rules loaded" log lines are printed after them: where each load's time went in the
+  worker (INFO logs every alert too: a little more CPU while articles flow).
 
 It prints figures; it asserts nothing. Corpus data is only read.
 """
@@ -166,9 +168,32 @@ async def reload_only(args: argparse.Namespace) -> None:
         large = write_pack(Path(tmp), sizes[-1], *vocab)
         for _ in range(args.repeats):
             dep = pipeline.Deployment(args.bootstrap, 6, args.worker_root)
+            dep.env.update(item.split("=", 1) for item in args.env)
             dep.env["RASID_RULES_PATH"] = str(small)
             with dep.running(1):
                 await reloads(dep, Path(tmp), large, articles, args.limit, vocab)
+                for proc in dep.procs:  # stopped first: its log is written out whole
+                    proc.terminate()
+                    proc.wait(timeout=30)
+                print_loads(Path(dep.tmp.name) / "worker-0" / "worker.log")
+
+
+LOAD_FIELDS = ("rules", "records", "catch_up_ms", "fold_ms", "compile_ms", "swap_ms")
+
+
+def print_loads(log: Path) -> None:
+    """The worker's "rules loaded" log lines (with `--env RASID_LOG_LEVEL=INFO`; a tree that
+    logs them): where each load's time went, from the worker's side (`catch_up_ms`: reading
+    on after the first fetch of a change; `fold_ms`: checking and parsing the records, on a
+    thread; `compile_ms`: building the RuleSet, on a thread; `swap_ms`: on the event loop)."""
+    if not log.exists():
+        return
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if '"rules loaded"' not in line:
+            continue
+        entry = orjson.loads(line)
+        fields = ", ".join(f"{k} {entry[k]}" for k in LOAD_FIELDS if k in entry)
+        print(f"  worker log {entry.get('time', '?')[11:23]}: rules loaded: {fields}", flush=True)
 
 
 class Scraped(pipeline.Deployment):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 from functools import lru_cache
 from typing import Any
 
@@ -25,6 +26,20 @@ from streams.worker.pipeline import Pipeline
 # candidate is ~2-8 KB, so a default batch of 20 articles is one message of ~100 KB.
 CANDIDATES_PER_MESSAGE = 500
 CANDIDATE_MESSAGE_BYTES = 512 * 1024
+
+# The cyclic collector's youngest generation, in net allocations. CPython's 700 is a fraction
+# of one article: the objects of a batch in flight (a story message's decoded candidates, its
+# alerts awaiting their acks) outlive two young collections, reach the oldest generation and
+# trigger full collections of the whole heap. A 10,000-rule worker made 16 of ~0.25 s each in
+# a 2,000-article run (bench/rules_scale.py, ~1 ms of CPU per article; docs/performance.md
+# "Rules at scale: round thirteen"); with 10,000 they die young: one.
+GC_YOUNG = 10_000
+
+
+def tune_gc() -> None:
+    """The worker process's collector thresholds (GC_YOUNG; a larger one is kept)."""
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(max(young, GC_YOUNG), middle, old)
 
 
 def _topic(app: faust.App, name: str, settings: Settings) -> Any:
@@ -104,6 +119,7 @@ def create_app(
     )
     if live_rules:  # the worker: rules come from the rules topic, readiness waits for them
         rules_topic.attach(ctx)
+        tune_gc()  # the worker process (`rasid worker`) only
     else:  # tests, offline use: the rules file given to the pipeline
         readiness.rules_arrived()
     # The hot stage hands every article and its new hits to the story stage through these

@@ -177,3 +177,25 @@ async def test_rule_versions_are_published_for_the_changed_and_removed_rules() -
     )
     await live._swap(state)
     assert [version(f"r-{i}") for i in range(3)] == [None, 2, 1]
+
+
+async def test_a_reload_logs_where_its_time_went(caplog: Any) -> None:
+    """The "rules loaded" line says how many records the fetches folded since the last load
+    and the time of each step (a reload while articles flow: which step waits)."""
+    topic = _Topic([None, *(list(b) for b in _chunks(_records(30), 10))])
+    live = LiveRules(Settings(), lambda ruleset, _state: None)
+    live.reader = _reader(topic)
+    caplog.set_level("INFO", logger="rasid.rules")
+    follower = asyncio.create_task(live.follow())
+    try:
+        for _ in range(500):
+            if any(r.getMessage() == "rules loaded" for r in caplog.records):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        follower.cancel()
+    (loaded,) = [r for r in caplog.records if r.getMessage() == "rules loaded"]
+    assert loaded.records == 30  # type: ignore[attr-defined]
+    for field in ("catch_up_ms", "fold_ms", "compile_ms", "swap_ms"):
+        assert getattr(loaded, field) >= 0
+    assert live.reader.took() == {"records": 0, "fold_ms": 0.0}  # counted once
