@@ -3,7 +3,7 @@ ids) driven offline, with no broker, the way the worker drives them.
 
     .venv/bin/python bench/state_growth.py [--marks 10000,40000,100000] [--base N]
         [--rate 200] [--tracemalloc [--frames N] [--since-mark] [--trace-from N]] [--deep]
-        [--pipeline] [--trim] [--pools] [--dups] [--structures]
+        [--pipeline] [--trim] [--pools] [--dups] [--structures] [--worker-pace 100]
 
 ANT articles (the whole corpus unless --base N) are parsed, enriched and matched once by the
 worker's pipeline (default rule pack; cached in .cache/bench), then fed like bench/pipeline.py's
@@ -50,6 +50,24 @@ stage's memos (entries, their cap, MB of Python objects, and both as the change 
 previous mark): which still grow after a mark, and by how much.
 `--tracemalloc --since-mark --trace-from 10000 --frames 3` lists the allocation sites of what
 was allocated after a mark and is still live at the next (tracing slows the run ~10x).
+
+`--worker-pace 100` stands for the worker of `bench/pipeline.py --rss-only` (its paced feed at
+--rss-pace 100, --feed-per-day 5,000): the same `Clock` (imported from bench/pipeline.py) puts
+the scaled story window (100 s), sweep (0.347 s) and emitted ids' horizon (1,500 s) into the
+environment, and the one settings object reads them, as the worker's does; the clock advances
+1/100 s per article (the worker's ingest stamps and wall clock at that pace, the document-
+frequency snapshot every 30 s of it, unscaled, as in the worker); each article is the message
+`messages()` sends (its id and outlet carry the tag of the `throughput` call, one per mark of
+--feed-marks, and the cycle) and goes to the partition of its key (aiokafka's partitioner,
+RASID_TOPIC_PARTITIONS), whose emitted-id shards it joins; the story agent's loop runs as
+before, and then the trend stage (its detector and its table's journal, `trend_stage.flush`
+after each candidate, on the clock's event times). `--structures` then also lists the faust
+tables' dicts (the worker's memory store is a dict per table), the emitted ids, the trend keys
+(and their parts encoded for the next dump) and the journal, and per structure the slack of
+its hash table (CPython never shrinks one). What still differs from the worker: one article
+per hot-stage batch and per story-candidate message (the paced worker's batches hold 1–3),
+no faust, aiokafka or metrics objects, the process holds the corpus (~100 MB) and a warm
+heap, so its RSS is not the worker's: compare the structures, and RSS changes between marks.
 """
 
 from __future__ import annotations
@@ -57,6 +75,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import pickle
 import sys
 import time
@@ -68,6 +87,7 @@ from typing import Any
 from unittest.mock import patch
 
 import orjson
+from aiokafka.partitioner import DefaultPartitioner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -80,7 +100,8 @@ from streams.classify import topic_model
 from streams.settings import Settings
 from streams.stories.cluster import Centroid
 from streams.text.memo import WordMemo
-from streams.worker import heap, story_stage
+from streams.trends.detector import TrendDetector
+from streams.worker import heap, story_stage, trend_stage
 from streams.worker.emitted import EmittedIds
 from streams.worker.pipeline import Pipeline
 from streams.worker.story_store import StoryStore
@@ -185,9 +206,16 @@ def _lru(fn: Any) -> tuple[int, int]:
     return info.currsize, info.maxsize or 0
 
 
-def structures(stage: story_stage.StoryStage) -> dict[str, tuple[int, int, float]]:
+Row = tuple[int, int, float, float]  # entries, cap (0: none), MB of objects, MB of table slack
+
+
+def structures(
+    stage: story_stage.StoryStage, emitted: EmittedIds | None = None, trends: Any = None
+) -> dict[str, Row]:
     """name → (entries, cap (0: none), MB of Python objects reachable from it, each object
-    once per structure; an lru_cache's bytes are not reachable, so 0 there)."""
+    once per structure (an lru_cache's bytes are not reachable, so 0 there), MB of its hash
+    table's slack: `slack_mb`). With `emitted` and `trends` (the worker mode) also the hot
+    stage's emitted ids, the faust tables' dicts and the trend detector."""
     import importlib
 
     from streams.classify import places
@@ -206,10 +234,10 @@ def structures(stage: story_stage.StoryStage) -> dict[str, tuple[int, int, float
     if model is not None:
         known[id(model._words)] = "topic words (TopicModel._words)"
         known[id(model._forms)] = "topic forms (TopicModel._forms)"
-    out: dict[str, tuple[int, int, float]] = {}
+    out: dict[str, Row] = {}
     for n, memo in enumerate(obj for obj in gc.get_objects() if isinstance(obj, Memo)):
         name = known.get(id(memo), f"{type(memo).__name__}#{n} (phrase starts)")
-        out[name] = (len(memo), memo.cap, deep_mb(memo))
+        out[name] = (len(memo), memo.cap, deep_mb(memo), slack_mb(memo))
     for name, fn in (
         *((f"lru topic_model.{name}", fn) for name, fn in TOPIC_LRUS),
         ("lru places.word_variants", places.word_variants),
@@ -217,24 +245,68 @@ def structures(stage: story_stage.StoryStage) -> dict[str, tuple[int, int, float
         ("lru arabic._fold_char", arabic._fold_char),
     ):
         size, cap = _lru(fn)
-        out[name] = (size, cap, 0.0)
+        out[name] = (size, cap, 0.0, 0.0)
     df = stage.df
-    out["DocFreq.counts"] = (len(df.counts), df.max_terms, deep_mb(df.counts))
-    postings = stage.index.postings
-    out["index postings (terms)"] = (len(postings), 0, deep_mb(postings))
-    out["index seen"] = (len(stage.index.seen), 0, deep_mb(stage.index.seen))
-    out["live stories"] = (len(stage.stories.live), stage.max_live, deep_mb(stage.stories.live))
+    out["DocFreq.counts"] = (len(df.counts), df.max_terms, deep_mb(df.counts), slack_mb(df.counts))
+    idx = stage.index
+    for name, held in (("postings (terms)", idx.postings), ("seen", idx.seen)):
+        out[f"index {name}"] = (len(held), 0, deep_mb(held), slack_mb(held))
+    live = stage.stories.live
+    out["live stories"] = (len(live), stage.max_live, deep_mb(live), slack_mb(live))
+    if emitted is None:
+        return out
+    members = idx.members
+    out["index members"] = (len(members), 0, deep_mb(members), slack_mb(members))
+    listed = sum(len(s.get("articles", ())) for s in live.values())
+    out["  articles the live stories list"] = (listed, 0, 0.0, 0.0)
+    tables = (
+        ("stories", stage.stories.table),
+        ("story-alerts", stage.alerts),
+        ("story-docfreq", stage.docfreq),
+        ("emitted-ids", emitted.table),
+    )
+    for name, table in tables:  # the faust tables' memory stores are dicts
+        out[f"table {name}"] = (len(table), 0, deep_mb(table), slack_mb(table))
+    kept = stage.stories.kept
+    out["stories kept (alerted)"] = (len(kept), 0, deep_mb(kept), slack_mb(kept))
+    alerts = sum(len(story_stage.alerts_of(r)) for r in stage.alerts.values())
+    out["  alerts in story-alerts"] = (alerts, 0, 0.0, 0.0)
+    out["emitted ids (hash set)"] = (
+        len(emitted),
+        0,
+        deep_mb(emitted.hashes),
+        slack_mb(emitted.hashes),
+    )
+    out["emitted shards"] = (len(emitted.shards), 0, deep_mb(emitted.shards), 0.0)
+    if trends is not None:
+        det = trends.detector
+        keys = det._keys
+        out["trend keys (detector)"] = (
+            len(keys),
+            det.params.max_keys,
+            deep_mb(det),
+            slack_mb(keys),
+        )
+        # of which the keys' encoded parts kept for their next dump (`_Key.dump`)
+        cached = [
+            (k.season_blob, k.story_blobs, k.term_frags, k.term_blocks) for k in keys.values()
+        ]
+        slots = sum(len(k.stories) for k in keys.values())
+        out["  of which dump caches (slots)"] = (slots, 0, deep_mb(cached), 0.0)
+        out["trend journal"] = (len(trends.journal._where), 0, deep_mb(trends.journal), 0.0)
+        table = trends.table
+        out["table trends"] = (len(table), 0, deep_mb(table), slack_mb(table))
     return out
 
 
-def structure_lines(
-    now: dict[str, tuple[int, int, float]], before: dict[str, tuple[int, int, float]] | None
-) -> list[str]:
-    lines = [f"{'structure':<32} {'entries':>9} {'cap':>9} {'MB':>7} {'Δ entries':>10} {'Δ MB':>7}"]
-    for name, (n, cap, mb) in now.items():
-        n0, _, mb0 = (before or {}).get(name, (0, 0, 0.0))
+def structure_lines(now: dict[str, Row], before: dict[str, Row] | None) -> list[str]:
+    head = f"{'structure':<34} {'entries':>9} {'cap':>9} {'MB':>7} {'slack':>6}"
+    lines = [f"{head} {'Δ entries':>10} {'Δ MB':>7} {'Δ slack':>7}"]
+    for name, (n, cap, mb, slack) in now.items():
+        n0, _, mb0, slack0 = (before or {}).get(name, (0, 0, 0.0, 0.0))
         lines.append(
-            f"{name:<32} {n:>9,} {cap or '-':>9} {mb:>7.1f} {n - n0:>+10,} {mb - mb0:>+7.1f}"
+            f"{name:<34} {n:>9,} {cap or '-':>9} {mb:>7.1f} {slack:>6.1f} {n - n0:>+10,}"
+            f" {mb - mb0:>+7.1f} {slack - slack0:>+7.1f}"
         )
     return lines
 
@@ -248,8 +320,9 @@ def trimmed_rss() -> float:
 
 
 def deep_mb(root: Any) -> float:
-    """Bytes of the Python objects reachable from `root` through dicts, lists and tuples, each
-    object counted once (a string shared by two stories counts once)."""
+    """Bytes of the Python objects reachable from `root` through dicts, lists, tuples, sets and
+    the attributes of streams' own objects (slots or __dict__: a Centroid, a trend key, a
+    journal), each object counted once (a string shared by two stories counts once)."""
     seen: set[int] = set()
     total, stack = 0, [root]
     while stack:
@@ -261,11 +334,22 @@ def deep_mb(root: Any) -> float:
         if isinstance(x, dict):
             stack.extend(x.keys())
             stack.extend(x.values())
-        elif isinstance(x, list | tuple):
+        elif isinstance(x, list | tuple | set | frozenset):
             stack.extend(x)
-        elif isinstance(x, Centroid):  # its term → position dict and its weights' array
-            stack.extend((x.slots, x.weights))
+        elif type(x).__module__.startswith("streams."):  # its attributes, whatever holds them
+            if hasattr(x, "__dict__"):
+                stack.append(vars(x))
+            for cls in type(x).__mro__:
+                stack.extend(getattr(x, n) for n in getattr(cls, "__slots__", ()) if hasattr(x, n))
     return total / 1e6
+
+
+def slack_mb(table: Any) -> float:
+    """How much larger a dict's (or set's) hash table is than a copy of it: CPython never
+    shrinks one on delete, so a dict that held more keys keeps the table of its peak."""
+    if not isinstance(table, dict | set):
+        return 0.0
+    return (sys.getsizeof(table) - sys.getsizeof(table.copy())) / 1e6
 
 
 def story_fields(stories: Any) -> list[tuple[str, float]]:
@@ -335,8 +419,36 @@ def sizes(stage: story_stage.StoryStage, emitted: EmittedIds) -> dict[str, tuple
     }
 
 
+def worker_settings(args: argparse.Namespace) -> Settings:
+    """The settings the paced worker of `bench/pipeline.py --rss-only` runs with: its `Clock`
+    (the story window, the sweep and the emitted ids' horizon divided by the compression) put
+    into the environment, as the bench puts it into the worker's, and read by the one settings
+    object. Prints what the clock scaled."""
+    import pipeline as pipeline_bench  # bench/pipeline.py: its Clock, not a copy of it
+
+    clock = pipeline_bench.Clock.of(args.feed_per_day, args.worker_pace, Settings())
+    os.environ.update(clock.env())
+    print(clock.describe())
+    return Settings()
+
+
+def feed_tags(feed_marks: str) -> list[int]:
+    """Where bench/pipeline.py's paced feed starts a new `throughput` call (one per mark of
+    its --rss), each with its own tag in the articles' ids and outlets."""
+    return sorted(int(m) for m in feed_marks.split(",") if m)
+
+
+def paced_raw(article: dict[str, Any], i: int, cycled: int, tag: str) -> dict[str, Any]:
+    """Article `i` exactly as bench/pipeline.py's `messages()` sends it (its id and outlet
+    carry the tag of the `throughput` call that sent it; the outlet also the cycle)."""
+    out = dict(article)
+    out["id"] = f"{tag}-{i}-{article['id']}"
+    out["source"] = f"{article['source']}-{tag}-{i // cycled}"
+    return out
+
+
 async def run(args: argparse.Namespace) -> None:
-    settings = Settings()
+    settings = worker_settings(args) if args.worker_pace else Settings()
     pipe = Pipeline.load(settings)
     started = time.perf_counter()
     # The raw articles as JSON bytes, decoded again for each article as the worker decodes each
@@ -363,9 +475,20 @@ async def run(args: argparse.Namespace) -> None:
         max_live=args.max_live,
     )
     emitted = EmittedIds({}, horizon_seconds=settings.alert_dedup_days * 86400)
-    emitted.reassigned([0])
+    partitions = list(range(settings.topic_partitions))
+    emitted.reassigned(partitions if args.worker_pace else [0])
     emitted.stale = False
-    ctx = SimpleNamespace(topics=SimpleNamespace(alerts="alerts"), stories=stage, trends=None)
+    trends = None
+    if args.worker_pace:  # the worker's trend stage too, on a dict for its table
+        trends = trend_stage.TrendStage(
+            topic="trends",
+            table={},
+            params=trend_stage.trend_params(settings),
+            detector=TrendDetector(trend_stage.trend_params(settings)),
+        )
+    ctx = SimpleNamespace(topics=SimpleNamespace(alerts="alerts"), stories=stage, trends=trends)
+    partitioner = DefaultPartitioner()
+    tags = feed_tags(args.feed_marks)
 
     async def delivered(messages: Any) -> list[Any]:
         return []
@@ -386,7 +509,7 @@ async def run(args: argparse.Namespace) -> None:
     pools_before: pools.Pools | None = None
     types_before: Any = None
     heap_before: dict[str, float] | None = None
-    structures_before: dict[str, tuple[int, int, float]] | None = None
+    structures_before: dict[str, Row] | None = None
     print(f"{'articles':>9} {'RSS MB':>7}  structure: items / orjson MB")
     spent, agent_gc, done, gc_spent, gc_began = 0.0, 0.0, 0, [0.0], [0.0]
 
@@ -397,13 +520,22 @@ async def run(args: argparse.Namespace) -> None:
             gc_spent[0] += time.process_time() - gc_began[0]
 
     gc.callbacks.append(collecting)
-    with patch.object(story_stage, "deliver", delivered):
+    with (
+        patch.object(story_stage, "deliver", delivered),
+        patch.object(trend_stage, "deliver", delivered),
+    ):
         for i in range(marks[-1]):
             cycle = i // cycled
             now = t0 + i / args.rate
             stamp = datetime.fromtimestamp(now, UTC)
+            partition = 0
             if args.pipeline:  # the hot stage's work too, on the message the worker would get
-                raw = renamed(orjson.loads(raws[i % cycled]), i, cycle)
+                if args.worker_pace:  # as bench/pipeline.py sends it, to its key's partition
+                    tag = f"tp{sum(m <= i for m in tags):04x}"  # 6 characters, as uuid4().hex[:4]
+                    raw = paced_raw(orjson.loads(raws[i % cycled]), i, cycled, tag)
+                    partition = partitioner(raw["id"].encode(), partitions, partitions)
+                else:
+                    raw = renamed(orjson.loads(raws[i % cycled]), i, cycle)
                 try:
                     art = pipe.enriched(orjson.dumps(raw), stamp)
                 except Exception:  # what the worker dead-letters
@@ -416,12 +548,14 @@ async def run(args: argparse.Namespace) -> None:
             new = [a for a in pipe.alerts(art, hits, stamp) if not emitted.seen(a["id"])]
             _, value = story_stage.candidate(art, new)
             if new:
-                emitted.remember((a["id"] for a in new), 0, now)
-            emitted.flush(0, now)
+                emitted.remember((a["id"] for a in new), partition, now)
+            emitted.flush(partition, now)
             began, collected = time.process_time(), gc_spent[0]
             story_stage.refresh(stage, now)
             story_stage.prune(stage, now)
             await story_stage.process(ctx, stage, value)  # type: ignore[arg-type]
+            if trends is not None:
+                trend_stage.flush(ctx)  # type: ignore[arg-type]
             story_stage.snapshot(stage, now)
             spent += time.process_time() - began
             agent_gc += gc_spent[0] - collected
@@ -473,7 +607,10 @@ async def run(args: argparse.Namespace) -> None:
                         print(f"            {line}")
                     pools_before, types_before = now_pools, now_types
                 if args.structures:
-                    now_structures = structures(stage)
+                    if args.worker_pace:
+                        now_structures = structures(stage, emitted, trends)
+                    else:
+                        now_structures = structures(stage)
                     since = "since the previous mark" if structures_before else "at the first mark"
                     print(f"          structures (Δ {since}):")
                     for line in structure_lines(now_structures, structures_before):
@@ -564,10 +701,32 @@ def main() -> None:
         "--pipeline", action="store_true", help="parse, enrich and match every article too"
     )
     parser.add_argument("--trim", action="store_true", help="and the RSS after malloc_trim(0)")
+    parser.add_argument(
+        "--worker-pace",
+        type=float,
+        default=0.0,
+        help="the worker of `bench/pipeline.py --rss-only` fed at this pace (its --rss-pace,"
+        " e.g. 100): its clock, scaled settings, ids, outlets, partitions, trend stage (implies"
+        " --pipeline; --rate and --per-day are ignored)",
+    )
+    parser.add_argument(
+        "--feed-per-day",
+        type=float,
+        default=5000.0,
+        help="--worker-pace: bench/pipeline.py's --feed-per-day",
+    )
+    parser.add_argument(
+        "--feed-marks",
+        default="10000,40000,100000",
+        help="--worker-pace: bench/pipeline.py's --rss marks (each starts a new tag in the"
+        " articles' ids and outlets)",
+    )
     parser.add_argument("--deep", action="store_true", help="and the Python objects' bytes")
     args = parser.parse_args()
     if args.per_day:
         args.rate = args.per_day / 86400
+    if args.worker_pace:
+        args.rate, args.pipeline = args.worker_pace, True
     story_stage.SNAPSHOT_EVERY = args.snapshot_every
     if not ANT.exists():
         print(f"skipped: {ANT} is absent")

@@ -39,8 +39,20 @@ class Memo(dict[K, V], Generic[K, V]):
             turnover = len(self) - kept
             for old in list(islice(self, kept, kept + (turnover // 2 or 1))):
                 del self[old]
+            self._compact()
         self[key] = value
         return value
+
+    def _compact(self) -> None:
+        """Rebuild the hash table for what the memo holds, same entries in the same order.
+        CPython keeps a deleted entry's slot until the table is full, then resizes for three
+        times the entries left: after its first turnovers a memo at its cap had a table twice
+        the size a copy of it needs (1.9 MB more at 60,000 entries; docs/performance.md,
+        "Memory: round thirteen"). Rebuilt once per turnover (a quarter of the cap's misses),
+        the deleted slots never fill it, so it keeps the table of one full memo."""
+        entries = dict(self)  # presized for its entries
+        self.clear()
+        self.update(entries)  # an empty dict takes a compact dict's table as it is
 
 
 class WordMemo(Memo[str, V]):

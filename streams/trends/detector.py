@@ -223,6 +223,10 @@ _JOINED = 1 << _SHIFT
 _REBASE = 1 << 30
 _TERM_BLOCK = 16  # term pairs joined together in a key's state record
 _MAX_DIRTY = 64  # new stories' terms held for a key's next dump (then: encode all)
+# Keys whose encoded parts are kept after their dump, the most recently written: a key's parts
+# are ~45% of its memory (docs/performance.md, "Memory: round thirteen") and save CPU only
+# when it is written again soon; a key written less recently encodes its whole state again.
+ENCODED_KEYS = 256
 
 
 # A key's state record holds arrays of arrays (its story slots, its term pairs), spliced from
@@ -368,6 +372,17 @@ class _Key:
             )
         )
 
+    def forget_encoded(self) -> None:
+        """Drop the parts kept since the last dump: the next dump encodes the whole state
+        (the same bytes)."""
+        self.season_blob = None
+        self.story_blobs = None
+        self.touched.clear()
+        self.term_pos = None
+        self.term_frags = []
+        self.term_blocks = []
+        self.dirty.clear()
+
     def _terms_json(self) -> list[bytes]:
         """The term counts' JSON pairs (their insides, see _Key.dump), joined by blocks of
         _TERM_BLOCK: a new story changes a few counts, and only their blocks are joined
@@ -504,6 +519,7 @@ class TrendDetector:
         self._keys: OrderedDict[str, _Key] = OrderedDict()
         self._g = _Global()
         self._changed: dict[str, None] = {}
+        self._encoded: dict[str, None] = {}  # keys holding encoded parts, least recent first
         self._per_hour = 3600 // p.bucket_seconds
         self._spans = [w.seconds // p.bucket_seconds for w in p.windows]
         self._longest = max(self._spans)
@@ -702,13 +718,25 @@ class TrendDetector:
         """(key, state) of every key changed since the last call, None for an evicted key, and
         the stream's own record under GLOBAL: what a changelog table should store."""
         out: list[tuple[str, bytes | None]] = []
+        encoded = self._encoded
         for key in self._changed:
             if key == GLOBAL:
                 out.append((key, self._g.dump()))
-            else:
-                ks = self._keys.get(key)
-                out.append((key, ks.dump() if ks is not None else None))
+                continue
+            ks = self._keys.get(key)
+            encoded.pop(key, None)
+            if ks is None:
+                out.append((key, None))
+                continue
+            out.append((key, ks.dump()))
+            encoded[key] = None  # the most recent
         self._changed.clear()
+        while len(encoded) > ENCODED_KEYS:  # bounded: the least recently written forget theirs
+            old = next(iter(encoded))
+            del encoded[old]
+            ks = self._keys.get(old)
+            if ks is not None:
+                ks.forget_encoded()
         return out
 
     def to_state(self) -> dict[str, bytes]:

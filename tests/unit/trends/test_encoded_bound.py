@@ -1,0 +1,113 @@
+"""The trend keys' encoded parts (kept after a dump so that the next dump re-encodes only what
+changed) are kept for the ENCODED_KEYS most recently written keys only, and a key that forgot
+them writes the same bytes (issue 13; docs/performance.md "Memory: round thirteen": the parts
+were ~45% of the detector's memory)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from streams.trends import detector as detector_module
+from streams.trends.detector import TrendDetector, TrendEvent, TrendParams
+
+T0 = 1_520_035_200.0
+KEYS = ["IQ|*", "SY|*", "*|security", "rule:r1", "GULF|*", "EG|*", "*|politics", "rule:r2"]
+PARAMS = TrendParams(
+    max_stories=3,
+    max_terms=4,
+    terms_cap=12.0,
+    max_keys=6,  # evictions too
+    global_warmup_hours=24,
+    global_warmup_events=20,
+    key_warmup_hours=12.0,
+)
+
+
+def _events(seed: int, n: int = 2500) -> list[tuple[TrendEvent, tuple[str, ...]]]:
+    """Random events on a few keys over a week: stories opened and joined, late ones, a small
+    vocabulary, so that story slots are pruned and term counts fade (both drop the parts)."""
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(40)] + ["دوما", "كيماوي", "انتخابات"]
+    out, at, opened = [], T0, 0
+    for _ in range(n):
+        at += rng.expovariate(1 / 200)
+        new = opened == 0 or rng.random() < 0.6
+        story = f"s{opened}" if new else f"s{rng.randrange(opened)}"
+        opened += new
+        event = TrendEvent(
+            at - (3 * 3600 if rng.random() < 0.05 else 0.0),
+            "-",
+            story,
+            new,
+            f"o{rng.randrange(7)}",
+            not new,
+            rng.choice(["", "خبر عاجل", "headline"]),
+            tuple(rng.sample(words, 5)),
+            rng.randrange(1, 9),
+        )
+        out.append((event, tuple(rng.sample(KEYS, rng.randrange(1, 4)))))
+    return out
+
+
+def _holding(detector: TrendDetector) -> int:
+    """Keys that hold encoded parts of their last dump."""
+    return sum(
+        ks.story_blobs is not None or ks.season_blob is not None or ks.term_pos is not None
+        for ks in detector._keys.values()
+    )
+
+
+def _written(
+    events: list[tuple[TrendEvent, tuple[str, ...]]], every: int, bound: int | None = None
+) -> list[list[tuple[str, bytes | None]]]:
+    """What take_changes gives after every `every` events; with `bound`, checked after each."""
+    detector = TrendDetector(PARAMS)
+    out = []
+    for i, (event, keys) in enumerate(events, 1):
+        detector.observe_keys(event, keys)
+        if i % every == 0:
+            out.append(detector.take_changes())
+            if bound is not None:
+                assert _holding(detector) <= bound
+    return out
+
+
+@pytest.mark.parametrize(
+    ("bound", "every", "seed"),
+    [
+        (0, 1, 1),  # every write encodes the whole state
+        (1, 1, 2),
+        (2, 1, 1),
+        (2, 5, 2),  # several events between writes: dirty terms and touched stories pile up
+        (4, 3, 3),
+    ],
+)
+def test_a_key_that_forgot_its_parts_writes_the_same_bytes(
+    bound: int, every: int, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _events(seed)
+    reference = _written(events, every)  # the default bound: above the 6 keys, never forgets
+    monkeypatch.setattr(detector_module, "ENCODED_KEYS", bound)
+    bounded = _written(events, every, bound)
+    assert bounded == reference
+    assert sum(len(w) for w in bounded) > 1000
+
+
+@pytest.mark.parametrize("bound", [0, 1, 3])
+def test_only_the_most_recently_written_keys_keep_their_parts(
+    bound: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(detector_module, "ENCODED_KEYS", bound)
+    detector = TrendDetector(PARAMS)
+    written: list[str] = []
+    for event, keys in _events(4, 400):
+        detector.observe_keys(event, keys)
+        for key, state in detector.take_changes():
+            if state is not None and key in detector._keys:
+                written = [k for k in written if k != key] + [key]
+        recent = set(written[-bound:]) if bound else set()
+        for key, ks in detector._keys.items():
+            holds = ks.story_blobs is not None or ks.term_pos is not None
+            assert holds == (key in recent), key
