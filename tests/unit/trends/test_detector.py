@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -406,11 +406,16 @@ def test_state_per_key_stays_bounded() -> None:
     assert all(len(r["terms"]) <= params.top_terms for r in feed.records)
 
 
-def _busy(seed: int, n: int = 3000) -> list[tuple[TrendEvent, tuple[str, ...]]]:
+BUSY_KEYS = ("IQ|*", "SY|*", "*|security", "rule:r1", "GULF|*")
+
+
+def busy_events(
+    seed: int, n: int = 3000, keys: Sequence[str] = BUSY_KEYS
+) -> list[tuple[TrendEvent, tuple[str, ...]]]:
     """Random events on a few keys over a week: stories opened and joined, late ones, a
-    small vocabulary, so that small caps prune story slots, fade and prune term counts."""
+    small vocabulary, so that small caps prune story slots, fade and prune term counts
+    (also tests/unit/trends/test_encoded_bound.py)."""
     rng = random.Random(seed)
-    keys = ["IQ|*", "SY|*", "*|security", "rule:r1", "GULF|*"]
     words = [f"w{i}" for i in range(40)] + ["دوما", "كيماوي", "انتخابات"]
     out, at, opened = [], T0, 0
     for _ in range(n):
@@ -448,7 +453,7 @@ def test_a_key_state_written_from_its_cached_parts_is_its_whole_json(seed: int) 
         global_warmup_events=20,
         key_warmup_hours=12.0,
     )
-    events = _busy(seed)
+    events = busy_events(seed)
     detectors = [TrendDetector(params) for _ in range(3)]
     every = (1, 7, 0)  # after every event, every 7 events, never (one dump at the end)
     written = 0
@@ -533,7 +538,7 @@ def test_rebased_running_totals_change_nothing(feed: str, monkeypatch: pytest.Mo
         params, events = TrendParams(), [(e, (e.key,)) for e in _scenario()]
     else:
         params = TrendParams(global_warmup_hours=24, global_warmup_events=20)
-        events = _busy(1)
+        events = busy_events(1)
     runs = []
     for rebase in (detector_module._REBASE, 0):
         monkeypatch.setattr(detector_module, "_REBASE", rebase)

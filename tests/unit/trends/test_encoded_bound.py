@@ -5,14 +5,12 @@ were ~45% of the detector's memory)."""
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from streams.trends import detector as detector_module
 from streams.trends.detector import TrendDetector, TrendEvent, TrendParams
+from tests.unit.trends.test_detector import busy_events
 
-T0 = 1_520_035_200.0
 KEYS = ["IQ|*", "SY|*", "*|security", "rule:r1", "GULF|*", "EG|*", "*|politics", "rule:r2"]
 PARAMS = TrendParams(
     max_stories=3,
@@ -23,32 +21,6 @@ PARAMS = TrendParams(
     global_warmup_events=20,
     key_warmup_hours=12.0,
 )
-
-
-def _events(seed: int, n: int = 2500) -> list[tuple[TrendEvent, tuple[str, ...]]]:
-    """Random events on a few keys over a week: stories opened and joined, late ones, a small
-    vocabulary, so that story slots are pruned and term counts fade (both drop the parts)."""
-    rng = random.Random(seed)
-    words = [f"w{i}" for i in range(40)] + ["دوما", "كيماوي", "انتخابات"]
-    out, at, opened = [], T0, 0
-    for _ in range(n):
-        at += rng.expovariate(1 / 200)
-        new = opened == 0 or rng.random() < 0.6
-        story = f"s{opened}" if new else f"s{rng.randrange(opened)}"
-        opened += new
-        event = TrendEvent(
-            at - (3 * 3600 if rng.random() < 0.05 else 0.0),
-            "-",
-            story,
-            new,
-            f"o{rng.randrange(7)}",
-            not new,
-            rng.choice(["", "خبر عاجل", "headline"]),
-            tuple(rng.sample(words, 5)),
-            rng.randrange(1, 9),
-        )
-        out.append((event, tuple(rng.sample(KEYS, rng.randrange(1, 4)))))
-    return out
 
 
 def _holding(detector: TrendDetector) -> int:
@@ -87,7 +59,7 @@ def _written(
 def test_a_key_that_forgot_its_parts_writes_the_same_bytes(
     bound: int, every: int, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    events = _events(seed)
+    events = busy_events(seed, 2500, KEYS)
     reference = _written(events, every)  # the default bound: above the 6 keys, never forgets
     monkeypatch.setattr(detector_module, "ENCODED_KEYS", bound)
     bounded = _written(events, every, bound)
@@ -102,7 +74,7 @@ def test_only_the_most_recently_written_keys_keep_their_parts(
     monkeypatch.setattr(detector_module, "ENCODED_KEYS", bound)
     detector = TrendDetector(PARAMS)
     written: list[str] = []
-    for event, keys in _events(4, 400):
+    for event, keys in busy_events(4, 400, KEYS):
         detector.observe_keys(event, keys)
         for key, state in detector.take_changes():
             if state is not None and key in detector._keys:
