@@ -198,10 +198,14 @@ async def deliver(messages: Sequence[Outgoing]) -> list[Outgoing]:
             except ProducerClosed:
                 raise  # shutting down: the events stay unacknowledged, so they are re-read
             except Exception as exc:
-                _note_retry(exc)
-                transient = True
                 submitted = {id(m) for held, _ in issued[before:] for m in held}
-                retry.extend(m for m in batched if id(m) not in submitted)
+                rest = [m for m in batched if id(m) not in submitted]
+                if isinstance(exc, PERMANENT):  # which message? each goes again on its own
+                    alone.update(id(m) for m in rest)
+                else:
+                    _note_retry(exc)
+                    transient = True
+                retry.extend(rest)
         batches = len(issued)  # issued[:batches] are batches, the rest single messages
         for msg in single:
             try:

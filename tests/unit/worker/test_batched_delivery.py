@@ -141,6 +141,10 @@ async def test_messages_go_in_one_batch_per_partition_in_order(
         ([KafkaConnectionError(), KafkaConnectionError()], None, [], [], [b"v0", b"v3"]),
         # submitting fails (no metadata: the broker is away): retried
         ([("raise", KafkaTimeoutError())], None, [], [], [b"v0", b"v3"]),
+        # submitting refuses for good (a record the builder cannot take): every message not
+        # yet submitted goes one by one, only the one at fault fails (before: the batch was
+        # taken for a transient failure and retried, forever for a real permanent one)
+        ([("raise", RecordTooLargeError())], b"v3", [b"v3"], [b"v0", b"v1", b"v2"], []),
     ],
 )
 async def test_failed_batches(
