@@ -323,7 +323,6 @@ def assign(
     """`assign_story` for an article in no story yet, the passing story chosen by
     `variant.prefer` and the outlet threshold limited by `variant.outlet_hours`."""
     horizon = at - params.window_seconds
-    own = c.story_id_for(article_id)
     vectors = c.article_vectors(features, df, df.add_weighed(features.terms()))
     query = Query.of(vectors, params.index_terms)
     key = c.copy_key(source, features.fingerprint)
@@ -358,31 +357,19 @@ def assign(
         ranked = (joint_score(p, first, variant.prefer, reported), sid)
         if best is None or ranked > best:
             best, score = ranked, p
-    if best is None:
-        sid, score, is_new = own, 1.0, True
-        story = c.new_story(at)
-    else:
-        sid = best[1]
-        story, is_new = dict(stories[sid]), False
-        story["copies"] = c._copies(story["copies"])
-        if key in story["copies"]:
-            return c._joined(story, sid, False, score, True)
-    c.add_member(story, vectors, features, at)
-    listed = [*story["articles"], article_id]
-    if len(listed) > c.MAX_LISTED_ARTICLES:
-        for gone in listed[: -c.MAX_LISTED_ARTICLES]:
-            if index.members.get(gone) == sid:
-                del index.members[gone]
-        listed = listed[-c.MAX_LISTED_ARTICLES :]
-    story["articles"] = listed
-    if not c.reported_by(story, source):
-        c._add_outlet(story, source)
-    story["copies"] = [*story["copies"], key][-c.MAX_COPIES :]
-    stories[sid] = story
-    terms = query.terms() if is_new else c.index_terms(story, params.index_terms)
-    index.add(sid, terms, story["last_seen"])
-    index.joined(sid, article_id, story["last_seen"])
-    return c._joined(story, sid, is_new, score, False)
+    return c.record(
+        None if best is None else (score, best[1]),
+        article_id,
+        source,
+        key,
+        vectors,
+        features,
+        at,
+        query,
+        stories=stories,
+        index=index,
+        params=params,
+    )
 
 
 def own_best(

@@ -1022,11 +1022,44 @@ def assign_story(
         if not anchored(p, vectors, features, story, at, params, query):
             continue
         best = (p, sid)
-    if best is None:
-        sid, score, is_new = own, 1.0, True
+    return record(
+        best,
+        article_id,
+        source,
+        key,
+        vectors,
+        features,
+        at,
+        query,
+        stories=stories,
+        index=index,
+        params=params,
+    )
+
+
+def record(
+    chosen: tuple[float, str] | None,
+    article_id: str,
+    source: str,
+    key: tuple[str, int],
+    vectors: Vectors,
+    features: StoryFeatures,
+    at: float,
+    query: Query,
+    *,
+    stories: MutableMapping[str, Any],
+    index: StoryIndex,
+    params: StoryParams,
+) -> Assignment:
+    """Record the article in the story `assign_story` chose (`chosen`: its similarity and id),
+    or in a story of its own when none passed. A same-outlet copy of a member (`key` among the
+    story's copies) is returned with `copy` set and changes nothing. Shared with the variants
+    of `bench/story_variants.py`, which choose the story differently."""
+    if chosen is None:
+        sid, score, is_new = story_id_for(article_id), 1.0, True
         story = new_story(at)
     else:
-        score, sid = best
+        score, sid = chosen
         story, is_new = dict(stories[sid]), False
         story["copies"] = _copies(story["copies"])
         if key in story["copies"]:
