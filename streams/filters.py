@@ -33,6 +33,31 @@ def time_param(params: Mapping[str, Any], name: str) -> datetime | None:
         raise ValueError(f"{name} must be an RFC 3339 time") from None
 
 
+def scope_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields alert and trend filters share, from query parameters or a subscription
+    record: regions (upper-cased), topics, rules, since, until. ValueError names a bad one."""
+    return {
+        "regions": frozenset(
+            r.upper() for r in split_values(params.get("region") or params.get("regions"))
+        ),
+        "topics": split_values(params.get("topic") or params.get("topics")),
+        "rules": split_values(params.get("rule") or params.get("rules")),
+        "since": time_param(params, "since"),
+        "until": time_param(params, "until"),
+    }
+
+
+def in_range(stamp: str | None, since: datetime | None, until: datetime | None) -> bool:
+    """Whether an RFC 3339 `stamp` lies within since..until (both inclusive, None: open). A
+    record without a stamp is outside any range."""
+    if not (since or until):
+        return True
+    if not stamp:
+        return False
+    at = parse_rfc3339(stamp)
+    return not ((since and at < since) or (until and at > until))
+
+
 @dataclass(frozen=True)
 class AlertFilter:
     """What a subscriber asked for. Empty sets mean "any"; regions and topics match when the
@@ -51,16 +76,7 @@ class AlertFilter:
         severity = params.get("severity") or params.get("min_severity") or None
         if severity is not None and severity not in SEVERITY_RANK:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}")
-        return cls(
-            regions=frozenset(
-                r.upper() for r in split_values(params.get("region") or params.get("regions"))
-            ),
-            topics=split_values(params.get("topic") or params.get("topics")),
-            rules=split_values(params.get("rule") or params.get("rules")),
-            min_severity=severity,
-            since=time_param(params, "since"),
-            until=time_param(params, "until"),
-        )
+        return cls(min_severity=severity, **scope_params(params))
 
     def matches(self, alert: Mapping[str, Any]) -> bool:
         if self.regions and not self.regions & set(alert.get("regions", ())):
@@ -71,14 +87,8 @@ class AlertFilter:
             return False
         if self.min_severity and rank(alert.get("severity")) < rank(self.min_severity):
             return False
-        if self.since or self.until:
-            stamp = alert.get("updated_at") or alert.get("alerted_at")
-            if not stamp:
-                return False
-            at = parse_rfc3339(stamp)
-            if (self.since and at < self.since) or (self.until and at > self.until):
-                return False
-        return True
+        stamp = alert.get("updated_at") or alert.get("alerted_at")
+        return in_range(stamp, self.since, self.until)
 
     def as_dict(self) -> dict[str, Any]:
         return {

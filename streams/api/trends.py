@@ -23,8 +23,7 @@ import orjson
 from streams import metrics
 from streams.api.feed import tail
 from streams.errors import BadInput
-from streams.filters import split_values, time_param
-from streams.times import parse_rfc3339
+from streams.filters import in_range, scope_params
 from streams.trends.detector import LEVELS
 from streams.validation import decode_valid
 
@@ -86,16 +85,7 @@ class TrendFilter:
         level = params.get("level") or params.get("min_level") or None
         if level is not None and level not in LEVEL_RANK:
             raise ValueError(f"level must be one of {', '.join(LEVELS)}")
-        return cls(
-            regions=frozenset(
-                r.upper() for r in split_values(params.get("region") or params.get("regions"))
-            ),
-            topics=split_values(params.get("topic") or params.get("topics")),
-            rules=split_values(params.get("rule") or params.get("rules")),
-            min_level=level,
-            since=time_param(params, "since"),
-            until=time_param(params, "until"),
-        )
+        return cls(min_level=level, **scope_params(params))
 
     def matches(self, trend: Mapping[str, Any]) -> bool:
         if self.regions and not self.regions & {*trend.get("regions", ()), trend.get("region")}:
@@ -109,14 +99,7 @@ class TrendFilter:
             and LEVEL_RANK.get(trend.get("level", ""), -1) < LEVEL_RANK[self.min_level]
         ):
             return False
-        if self.since or self.until:
-            stamp = trend.get("detected_at")
-            if not stamp:
-                return False
-            at = parse_rfc3339(stamp)
-            if (self.since and at < self.since) or (self.until and at > self.until):
-                return False
-        return True
+        return in_range(trend.get("detected_at"), self.since, self.until)
 
 
 class TrendFeed:

@@ -21,7 +21,8 @@ from streams.api.access import (
     token_key_id,
 )
 from streams.api.openapi import render
-from streams.filters import AlertFilter
+from streams.filters import AlertFilter, in_range
+from streams.times import parse_rfc3339
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -72,6 +73,28 @@ def test_filter(params: dict[str, Any], alert: dict[str, Any], expected: bool) -
 def test_filter_rejects_bad_parameters(params: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         AlertFilter.from_params(params)
+
+
+_T = "2024-12-01T10:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("stamp", "since", "until", "expected"),
+    [
+        (_T, None, None, True),
+        (None, None, None, True),  # no range: a record without a stamp still passes
+        (None, _T, None, False),  # a range: without a stamp it is outside
+        ("", None, _T, False),
+        (_T, _T, _T, True),  # both ends inclusive
+        ("2024-12-01T09:59:59Z", _T, None, False),
+        ("2024-12-01T10:00:01Z", None, _T, False),
+        ("2024-12-01T12:59:00+03:00", _T, None, False),  # offsets compared as instants
+        ("2024-12-01T13:00:00+03:00", _T, _T, True),
+    ],
+)
+def test_in_range(stamp: str | None, since: str | None, until: str | None, expected: bool) -> None:
+    bound = [parse_rfc3339(t) if t else None for t in (since, until)]
+    assert in_range(stamp, bound[0], bound[1]) is expected
 
 
 @pytest.mark.parametrize(
