@@ -52,6 +52,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -61,10 +62,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench import match, pipeline
 from streams.settings import Settings
-from streams.worker.live_rules import push_files
 
 LOADED = ("rasid_rules_loaded ",)  # a /metrics line prefix
 SCRAPE_EVERY = 0.2  # s: how often a reload's end is looked for (its resolution)
+LOG_WINDOW = 5.5  # s: longer than the worker's window for repeated log lines
 PUSH_CHILD = "--push-child"  # argv[1] of the process that pushes a pack (`push_child`)
 
 
@@ -88,7 +89,10 @@ async def reload(dep: pipeline.Deployment, pack: Path, line: str, value: int) ->
     a loaded machine the CPU says more than the clock). Times are taken by the pushing
     process and this one on the same clock (time.time), the push's imports left out."""
     cpu = pipeline.worker_cpu(dep)
-    cmd = [sys.executable, __file__, PUSH_CHILD, str(pack), dep.bootstrap]
+    # the push runs the worker's tree (its bench file puts that tree first on sys.path): a
+    # before/after with --worker-root compares the push too, not only the worker
+    script = dep.worker_root / "bench" / Path(__file__).name
+    cmd = [sys.executable, str(script), PUSH_CHILD, str(pack), dep.bootstrap]
     child = await asyncio.create_subprocess_exec(
         *cmd, dep.env["RASID_TOPIC_RULES"], stdout=asyncio.subprocess.PIPE
     )
@@ -107,27 +111,42 @@ async def reload(dep: pipeline.Deployment, pack: Path, line: str, value: int) ->
     out, _ = await child.communicate()
     if child.returncode != 0:
         raise SystemExit(f"the push failed ({child.returncode})")
-    started, pushed, push_cpu = orjson.loads(out)
+    started, pushed, push_cpu, *phases = orjson.loads(out)
+    # (a tree's push child that times its phases: the file's checks, wall and CPU)
+    checks = f"; checks {phases[0]:.2f} s, CPU {phases[1]:.2f} s" if phases else ""
     if seen is None:
-        return f"push {pushed:.2f} s (CPU {push_cpu:.2f} s), not loaded in 120 s"
+        return f"push {pushed:.2f} s (CPU {push_cpu:.2f} s{checks}), not loaded in 120 s"
     return (
-        f"push {pushed:.2f} s (CPU {push_cpu:.2f} s), loaded by the worker {seen - started:.2f} "
-        f"s after the push started (worker CPU meanwhile {cpu:.2f} s)"
+        f"push {pushed:.2f} s (CPU {push_cpu:.2f} s{checks}), loaded by the worker "
+        f"{seen - started:.2f} s after the push started (worker CPU meanwhile {cpu:.2f} s)"
     )
 
 
 def push_child(pack: str, bootstrap: str, topic: str) -> None:
-    """The pushing process, what `rasid rules push` runs: the file's checks (`check_files`:
-    rules, schema, rule tests), then `push_files`; prints [start time, seconds, CPU seconds]."""
-    from streams.cli.rules import check_files
+    """The pushing process, what `rasid rules push` runs: `check_and_push` (the file's checks,
+    `check_files`: rules, schema, rule tests, on a thread while the topic is read; then the
+    plan and the publish); prints [start time, seconds, CPU seconds, and the same two for the
+    checks alone (their thread's CPU)]. The broker check of `rasid rules push` is part of it."""
+    from streams.cli import rules
 
     settings = Settings(kafka_bootstrap=bootstrap, topic_rules=topic)
+    check_files, checks = rules.check_files, [0.0, 0.0]
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        wall, cpu = time.time(), time.thread_time()
+        try:
+            return check_files(*args, **kwargs)
+        finally:
+            checks[:] = [time.time() - wall, time.thread_time() - cpu]
+
+    rules.check_files = timed
     started, cpu = time.time(), time.process_time()
-    docs, problems = check_files([pack])
+    problems, _ = asyncio.run(rules.check_and_push(settings, [pack], updated_by="bench"))
     if problems:
         raise SystemExit(f"{pack}: {problems[0]}")
-    asyncio.run(push_files(settings, docs, updated_by="bench"))
-    print(orjson.dumps([started, time.time() - started, time.process_time() - cpu]).decode())
+    print(
+        orjson.dumps([started, time.time() - started, time.process_time() - cpu, *checks]).decode()
+    )
 
 
 async def reloads(
@@ -142,6 +161,9 @@ async def reloads(
     again with every rule changed while `limit` articles flow; print both times."""
     small = await loaded(dep, LOADED[0])
     big = len(orjson.loads(pack.read_bytes())["rules"])
+    # the worker logs a line repeated within 5 s once (streams.logs.RepeatFilter): a reload
+    # right after the first load would have no "rules loaded" line of its own
+    await asyncio.sleep(LOG_WINDOW)
     took = await reload(dep, pack, LOADED[0], big)
     print(f"live reload, idle worker, {small} → {big} rules: {took}", flush=True)
     # all of them changed (version 2 each), while articles are flowing: done when the worker
@@ -189,7 +211,7 @@ def print_loads(log: Path) -> None:
     if not log.exists():
         return
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        if '"rules loaded"' not in line:
+        if '"rules loaded' not in line:  # (also "rules loaded (repeated N times)")
             continue
         entry = orjson.loads(line)
         fields = ", ".join(f"{k} {entry[k]}" for k in LOAD_FIELDS if k in entry)

@@ -24,7 +24,7 @@ from streams.kafka.admin import create_missing
 from streams.kafka.partitions import wait_for_partitions
 from streams.rules import RuleFile, RuleSet, load_rule_file
 from streams.rules.gcpause import gc_paused
-from streams.rules.messages import RuleState, plan_push
+from streams.rules.messages import LiveMessages, RuleState, plan_push
 from streams.settings import Settings
 from streams.times import utcnow
 
@@ -87,8 +87,8 @@ class RuleReader:
             max_partition_fetch_bytes=FETCH_BYTES,
             fetch_max_bytes=FETCH_BYTES,
         )
+        self.consumer = consumer  # before it starts: `stop` closes one cancelled meanwhile
         await consumer.start()
-        self.consumer = consumer
         topic = self.settings.topic_rules
         self.partitions = await wait_for_partitions(consumer, topic, timeout=30.0)
         if not self.partitions:
@@ -214,15 +214,47 @@ async def publish(
             await producer.stop()
 
 
+class _LiveReader(RuleReader):
+    """Reads the rules topic for a push: the records are kept as they are (`LiveMessages`),
+    and only the ones the plan asks for are decoded and checked."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.live = LiveMessages()
+
+    def _fold(self, records: list[tuple[bytes | None, bytes | None]]) -> bool:
+        return self.live.apply_all(records)
+
+
+async def read_live(settings: Settings) -> LiveMessages:
+    """The rules topic's records as a push plans from them, read once."""
+    reader = _LiveReader(settings)
+    try:  # (cancelled while starting too: `rasid rules push` reads while it checks the file)
+        await reader.start()
+        await reader.read_to_end()
+    finally:
+        await reader.stop()
+    return reader.live
+
+
 async def push_files(
-    settings: Settings, files: list[RuleFile], *, updated_by: str | None = None
+    settings: Settings,
+    files: list[RuleFile],
+    *,
+    updated_by: str | None = None,
+    live: LiveMessages | None = None,
 ) -> list[Any]:
-    """Publish the changed rules of valid files; return the plan (what was done per rule)."""
+    """Publish the changed rules of valid files; return the plan (what was done per rule).
+
+    The topic is read with `read_live` (unless the caller read it: `live`), not `read_rules`:
+    the plan needs each file rule's live version and content hash, not every live rule
+    parsed (see `LiveMessages`)."""
     import orjson
 
-    state = await read_rules(settings)
+    if live is None:
+        live = await read_live(settings)
     with gc_paused():  # 10,000 messages built and kept: see streams.rules.gcpause
-        plan = plan_push(files, state.messages, now=utcnow(), updated_by=updated_by)
+        plan = plan_push(files, live, now=utcnow(), updated_by=updated_by)
         records = [(c.id, orjson.dumps(c.message)) for c in plan if c.message is not None]
     if records:
         await publish(settings, list(records))

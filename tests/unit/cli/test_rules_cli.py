@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -142,3 +143,89 @@ def test_a_problem_only_the_schema_sees_is_still_named(
     assert main(["rules", "validate", str(path)]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err == [f"error: {path}: field 'version': schema: 1 was expected", "1 problem(s)"]
+
+
+GOOD = """\
+rules:
+  - id: ok-rule
+    title: fine
+    severity: low
+    match: اغتيال
+    tests:
+      fires: [اغتيال]
+"""
+
+# (file, broker answers, what `check_and_push` does: "problems", "no broker" or "pushed")
+PUSH_CASES = [
+    (BAD, True, "problems"),
+    (BAD, False, "problems"),  # the file's problems, not the broker's, as before
+    (GOOD, False, "no broker"),
+    (GOOD, True, "pushed"),
+]
+
+
+@pytest.mark.parametrize(("text", "answers", "expected"), PUSH_CASES)
+async def test_push_reads_the_topic_while_it_checks_and_pushes_only_a_valid_file(
+    text: str, answers: bool, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import time
+
+    from streams.cli import broker
+    from streams.cli import rules as cli_rules
+    from streams.errors import CommandFailed
+    from streams.rules.messages import LiveMessages
+    from streams.settings import Settings
+    from streams.worker import live_rules
+
+    path = tmp_path / "rules.yaml"
+    path.write_text(text, encoding="utf-8")
+    events: list[str] = []
+    live = LiveMessages()
+
+    async def check(settings: Settings) -> None:
+        events.append("broker check")
+        if not answers:
+            raise CommandFailed("cannot reach the Kafka broker")
+
+    async def read_live(settings: Settings) -> LiveMessages:
+        events.append("read")
+        await asyncio.sleep(0.05)
+        events.append("read done")
+        return live
+
+    async def push_files(settings: Settings, docs: list[Any], **kwargs: Any) -> list[str]:
+        assert kwargs["live"] is live and kwargs["updated_by"] == "amal"
+        events.append("push")
+        return ["planned"]
+
+    def check_files(paths: list[str], *, run_tests: bool) -> Any:
+        # on its thread while the loop goes to the broker (checked first, in sequence, this
+        # would wait out its 2 s and the order below would fail)
+        waited = time.monotonic()
+        while "broker check" not in events and time.monotonic() - waited < 2:
+            time.sleep(0.01)
+        events.append("checks")
+        return checked(paths, run_tests=run_tests)
+
+    checked = cli_rules.check_files
+    monkeypatch.setattr(broker, "check", check)
+    monkeypatch.setattr(live_rules, "read_live", read_live)
+    monkeypatch.setattr(live_rules, "push_files", push_files)
+    monkeypatch.setattr(cli_rules, "check_files", check_files)
+    try:
+        problems, plan = await cli_rules.check_and_push(Settings(), [str(path)], updated_by="amal")
+    except CommandFailed:
+        outcome = "no broker"
+    else:
+        outcome = "problems" if problems else "pushed"
+        assert bool(plan) is (outcome == "pushed")
+    assert outcome == expected
+    assert events[:2] == ["broker check", "checks"] or events[:3] == [
+        "broker check",
+        "read",
+        "checks",
+    ]
+    assert ("push" in events) is (expected == "pushed")
+    if expected == "pushed":  # the topic was read before the plan
+        assert events.index("read done") < events.index("push")

@@ -8,7 +8,13 @@ from typing import Any
 import orjson
 
 from streams.rules import parse_document
-from streams.rules.messages import RuleState, build_message, content_hash, plan_push
+from streams.rules.messages import (
+    LiveMessages,
+    RuleState,
+    build_message,
+    content_hash,
+    plan_push,
+)
 from streams.validation import schema_errors
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -160,3 +166,146 @@ def test_apply_all_folds_like_apply_one_by_one() -> None:
     assert bulk.messages == one_by_one.messages and bulk.rejected == one_by_one.rejected
     assert bulk.specs == one_by_one.specs and bulk.records == 5
     assert bulk.apply_all([(b"red-line", _value(rule(title="x"), 2))]) is False  # no change
+
+
+def _claiming(r: dict[str, Any], claimed: dict[str, Any], version: int) -> bytes:
+    """A message whose `content_hash` field is `claimed`'s, but whose rule is `r`."""
+    message = build_message(r, LISTS, version=version, now=NOW)
+    message["content_hash"] = content_hash(claimed, LISTS)
+    return orjson.dumps(message)
+
+
+def _bad_rule(version: int) -> bytes:
+    """Valid against the schema, rejected by the rule checks (a worker drops it)."""
+    message = build_message(rule(), LISTS, version=version, now=NOW)
+    message["rule"]["severity"] = "urgent"
+    return orjson.dumps(message)
+
+
+CHANGED = rule(title="Red lines")
+# (case, the topic's records, the file's rule, what a push does: action, version, previous)
+PUSH_CASES: list[tuple[str, list[tuple[bytes, bytes | None]], dict[str, Any], tuple]] = [
+    ("empty topic", [], rule(), ("create", 1, None)),
+    ("same text", [(b"red-line", _value(rule(), 3))], rule(), ("unchanged", 3, 3)),
+    ("changed text", [(b"red-line", _value(rule(), 3))], CHANGED, ("update", 4, 3)),
+    (
+        "only the version differs",
+        [(b"red-line", _value(rule(), 3))],
+        rule(version=2),
+        ("unchanged", 3, 3),
+    ),
+    (
+        "the latest record counts",
+        [(b"red-line", _value(rule(), 1)), (b"red-line", _value(CHANGED, 2))],
+        CHANGED,
+        ("unchanged", 2, 2),
+    ),
+    (
+        "deleted",
+        [(b"red-line", _value(rule(), 3)), (b"red-line", None)],
+        rule(),
+        ("create", 1, None),
+    ),
+    (
+        "deleted, then again",
+        [(b"red-line", _value(rule(), 3)), (b"red-line", None), (b"red-line", _value(rule(), 5))],
+        rule(),
+        ("unchanged", 5, 5),
+    ),
+    (
+        "invalid JSON after a good one",
+        [(b"red-line", _value(rule(), 3)), (b"red-line", b"{not json")],
+        rule(),
+        ("unchanged", 3, 3),
+    ),
+    (
+        "schema violation after a good one",
+        [(b"red-line", _value(rule(), 3)), (b"red-line", orjson.dumps({"schema_version": 1}))],
+        CHANGED,
+        ("update", 4, 3),
+    ),
+    (
+        "key and rule id disagree",
+        [(b"red-line", _value(rule(id="other"), 3))],
+        rule(),
+        ("create", 1, None),
+    ),
+    (
+        "only invalid records",
+        [(b"red-line", b"[]"), (b"red-line", b"{")],
+        rule(),
+        ("create", 1, None),
+    ),
+    (
+        "the hash field lies",
+        [(b"red-line", _claiming(CHANGED, rule(), 3))],
+        rule(),
+        ("update", 4, 3),
+    ),
+    (
+        "other rules on the topic",
+        [(b"other", _value(rule(id="other"), 7))],
+        rule(),
+        ("create", 1, None),
+    ),
+]
+
+
+def _plan_row(plan: list[Any]) -> tuple:
+    (change,) = plan
+    assert (change.message is None) is (change.action == "unchanged")
+    if change.message is not None:
+        assert change.message["version"] == change.version
+        assert change.message["content_hash"] == content_hash(change.message["rule"], LISTS)
+    return change.action, change.version, change.previous_version
+
+
+def test_a_push_plans_from_the_raw_topic_as_from_the_folded_state() -> None:
+    """`LiveMessages` (what `rasid rules push` reads: records kept raw, checked on demand)
+    plans every push as `RuleState` (every rule parsed) does."""
+    for case, records, written, expected in PUSH_CASES:
+        live, state = LiveMessages(), RuleState()
+        assert live.apply_all(records) is bool(records)
+        state.apply_all(records)
+        assert live.records == state.records == len(records)
+        from_raw = _plan_row(plan_push([doc(written)], live, now=NOW))
+        from_state = _plan_row(plan_push([doc(written)], state.messages, now=NOW))
+        assert from_raw == from_state == expected, case
+
+
+def test_live_messages_is_the_folded_states_mapping() -> None:
+    for case, records, _written, _expected in PUSH_CASES:
+        live, state = LiveMessages(), RuleState()
+        live.apply_all(records)
+        state.apply_all(records)
+        assert dict(live) == state.messages, case
+        assert len(live) == len(state.messages) and set(live) == set(state.messages), case
+
+
+def test_a_message_only_the_rule_checks_reject_counts_as_live_for_a_push() -> None:
+    """The one check `LiveMessages` leaves out is the rule's own parse: such a message (a
+    worker rejects it and keeps the rule it had) still yields a push of the file's rule, at a
+    version above it, where the folded state saw the earlier good message."""
+    records: list[tuple[bytes, bytes | None]] = [
+        (b"red-line", _value(rule(), 3)),
+        (b"red-line", _bad_rule(5)),
+    ]
+    live, state = LiveMessages(), RuleState()
+    live.apply_all(records)
+    state.apply_all(records)
+    assert "red-line" in state.rejected
+    assert _plan_row(plan_push([doc(rule())], state.messages, now=NOW)) == ("unchanged", 3, 3)
+    assert _plan_row(plan_push([doc(rule())], live, now=NOW)) == ("update", 6, 5)
+    alone = LiveMessages()
+    alone.apply_all(records[1:])
+    assert _plan_row(plan_push([doc(rule())], alone, now=NOW)) == ("update", 6, 5)
+
+
+def test_the_plan_hashes_each_rule_once() -> None:
+    """The message's hash is the plan's digest, not computed again (`build_message(digest=)`),
+    and equal to what `content_hash` gives."""
+    (change,) = plan_push([doc(CHANGED)], {}, now=NOW)
+    assert change.message is not None
+    assert change.message["content_hash"] == content_hash(CHANGED, LISTS)
+    given = build_message(CHANGED, LISTS, version=1, now=NOW, digest="f" * 32)
+    assert given["content_hash"] == "f" * 32

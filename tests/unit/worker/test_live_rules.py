@@ -199,3 +199,60 @@ async def test_a_reload_logs_where_its_time_went(caplog: Any) -> None:
     for field in ("catch_up_ms", "fold_ms", "compile_ms", "swap_ms"):
         assert getattr(loaded, field) >= 0
     assert live.reader.took() == {"records": 0, "fold_ms": 0.0}  # counted once
+
+
+async def test_a_push_reads_the_topic_raw_and_sends_only_the_changed_rules(
+    monkeypatch: Any,
+) -> None:
+    """`push_files` plans from the topic's raw records (`_LiveReader`: nothing parsed while
+    reading) and publishes, in one call, the rules whose text changed: an unchanged rule is
+    not re-sent, a changed one is at the next version, a deleted one is created anew."""
+    from streams.rules import parse_document
+    from streams.worker import live_rules
+
+    now = utcnow()
+
+    def rule(rule_id: str, title: str) -> dict[str, Any]:
+        return {"id": rule_id, "title": title, "severity": "low", "match": f"كلمة {rule_id}"}
+
+    def value(r: dict[str, Any], version: int) -> bytes:
+        return orjson.dumps(build_message(r, {}, version=version, now=now))
+
+    topic: list[tuple[bytes | None, bytes | None]] = [
+        (b"same", value(rule("same", "same"), 2)),
+        (b"edited", value(rule("edited", "before"), 4)),
+        (b"gone", value(rule("gone", "gone"), 3)),
+        (b"gone", None),
+        (b"untouched", value(rule("untouched", "not in the file"), 1)),
+    ]
+    reader = live_rules._LiveReader(Settings())
+    reader.consumer = _Consumer(topic)  # type: ignore[assignment]
+    reader.partitions = [TopicPartition("rasid.rules", 0)]
+    assert await reader.poll() is True
+    assert reader.state.records == 0 and reader.live.records == len(topic)  # kept raw
+
+    async def read_live(settings: Settings) -> Any:
+        return reader.live
+
+    sent: list[list[tuple[str, bytes | None]]] = []
+
+    async def publish(settings: Settings, records: list[tuple[str, bytes | None]]) -> None:
+        sent.append(records)
+
+    monkeypatch.setattr(live_rules, "read_live", read_live)
+    monkeypatch.setattr(live_rules, "publish", publish)
+    written = [rule("same", "same"), rule("edited", "after"), rule("gone", "gone")]
+    doc = parse_document({"rules": written}, "f.yaml")
+    plan = await live_rules.push_files(Settings(), [doc], updated_by="amal")
+    rows = [(c.id, c.action, c.version, c.previous_version) for c in plan]
+    assert rows == [
+        ("same", "unchanged", 2, 2),
+        ("edited", "update", 5, 4),
+        ("gone", "create", 1, None),
+    ]
+    (batch,) = sent  # one publish for the whole push
+    assert [key for key, _ in batch] == ["edited", "gone"]
+    state = RuleState()  # what the workers fold from what was sent
+    assert state.apply_all([(k.encode(), v) for k, v in batch]) is True
+    assert state.rejected == {}
+    assert {k: m["version"] for k, m in state.messages.items()} == {"edited": 5, "gone": 1}
