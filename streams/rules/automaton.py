@@ -21,10 +21,11 @@ symbol strings that such a token string must equal:
   are both phrase words: a lattice, not a string). It gets a symbol of its own that no
   spelling holds, so the string scan takes it for filler; then, from each ambiguous token,
   its one-word terms come from its classes, and the two-token spans that hold it from what
-  each symbol can be followed by (read off the automaton's keys, memoised per symbol); longer
-  spans are walked through the automaton (`match` is the trie's prefix test), every choice
-  followed. With the generated 10,000-rule pack 14% of ANT's tokens are ambiguous, with the
-  default pack 0.07% (`bench/match.py` prints it).
+  each choice of symbol makes with its neighbour (a lookup in the automaton per pair, when
+  both tokens can be in a two-token spelling at all); longer spans are walked through the
+  automaton (`match` is the trie's prefix test), every choice followed. With the generated
+  10,000-rule pack 14% of ANT's tokens are ambiguous, with the default pack 0.07%
+  (`bench/match.py` prints it).
 
 Python then runs only for the automaton's hits (span, break check) and the ambiguous tokens.
 The occurrences are exactly those of a walk of the phrase-key trie from every token
@@ -42,7 +43,7 @@ import ahocorasick
 
 from streams.rules.stems import is_break, phrase_keys, word_stems
 from streams.text.arabic import Tokens
-from streams.text.memo import Memo, WordMemo
+from streams.text.memo import WordMemo
 
 Span = tuple[int, int]  # [first token, last token + 1)
 
@@ -60,9 +61,6 @@ BASE = 32
 _DIGITS = 0xF0100  # digit j, value v: chr(_DIGITS + BASE * j + v)
 FILLER = "\U000f0000"  # a token with no key: FILLER * width, in no spelling
 _PAD = "\U000f0001"  # pads an ambiguous token's symbol, in no spelling either
-_WILD = "?"  # a wildcard for the automaton's key listing (no symbol holds it)
-# Symbols whose two-token followers are memoised (`_following`).
-FOLLOWING_CAP = 20_000
 # An ambiguous token: one character of plane 14 standing for its classes (`_choices`), then
 # fillers; no spelling holds one, so the string scan takes it for filler and a regex finds it.
 _AMBIGUOUS_FIRST, _AMBIGUOUS_END = 0xE0000, 0xF0000
@@ -91,9 +89,10 @@ class TermAutomaton:
         "_choices",
         "_class_words",
         "_filler",
+        "_firsts",
         "_key_class",
         "_longest",
-        "_next",
+        "_seconds",
         "_sets",
         "_starters",
         "_symbol_of",
@@ -122,13 +121,19 @@ class TermAutomaton:
         self._filler = FILLER * width
         self.memo: WordMemo[str] = WordMemo(SYMBOLS_CAP)  # word → symbol
         self._sets: dict[tuple[str, ...], str] = {}  # an ambiguous token's choices → symbol
-        # a symbol → what can follow it in a two-token spelling (`_following`)
-        self._next: Memo[str, dict[str, list[int]]] = Memo(FOLLOWING_CAP)
-        # its first character → its choices, and the one-word terms they are (all of them)
-        self._choices: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {}
+        # its first character → its choices, the one-word terms they are (all of them), and
+        # whether one of them starts (is second in) a two-token spelling
+        self._choices: dict[str, tuple[tuple[str, ...], tuple[int, ...], bool, bool]] = {}
 
         # Every spelling of every term: one symbol per word, from the classes of its keys.
         spelled: dict[str, list[int]] = {}
+        # The symbols that start, and that are second in, a two-token spelling: the lattice
+        # looks a pair with an ambiguous token up in the automaton (`get`, in C) only when both
+        # tokens can be in one. (It listed what can follow a symbol off the automaton, memoised
+        # per symbol, 20,000: a fresh worker paid ~0.1 ms an article at 10,000 rules for the
+        # listings; a dict of the pairs by first symbol held 6.8 MB for the generated pack.)
+        self._firsts: set[str] = set()
+        self._seconds: set[str] = set()
         self._starters: set[str] = set()  # the symbols a spelling starts with
         self._longest = 0
         word_symbols: dict[str, list[str]] = {}  # phrase word → the symbols of its key classes
@@ -141,6 +146,9 @@ class TermAutomaton:
                     symbols = word_symbols[word] = [self._symbol_of[c] for c in classes]
                 options.append(symbols)
             self._starters.update(options[0])
+            if len(words) == 2:  # (the class symbols themselves: no new strings)
+                self._firsts.update(options[0])
+                self._seconds.update(options[1])
             self._longest = max(self._longest, len(words))
             for spelling in map("".join, product(*options)):
                 owners = spelled.setdefault(spelling, [])
@@ -183,27 +191,46 @@ class TermAutomaton:
             symbol = self._sets[choices] = first + _PAD * (self.width - 1)
             solo = (self._automaton.get(c, (0, ())) for c in choices)
             tids = tuple(dict.fromkeys(tid for length, tids in solo if length == 1 for tid in tids))
-            self._choices[first] = (choices, tids)
+            self._choices[first] = (
+                choices,
+                tids,
+                not self._firsts.isdisjoint(choices),
+                not self._seconds.isdisjoint(choices),
+            )
         return self.memo.remember(word, symbol)
 
     def string(self, words: Sequence[str]) -> str:
         """A field's words (`words_keeping_ta_marbuta`) as symbols, `width` characters each."""
+        get = self.memo.get
+        symbols: list[str | None] = list(map(get, words))
         try:
-            return "".join(map(self.memo.get, words))  # type: ignore[arg-type]
+            return "".join(symbols)  # type: ignore[arg-type]
         except TypeError:  # a word not seen (or evicted): its symbol computed once
-            self._make_room(len(words))
-            memo = self.memo
-            return "".join([memo.get(word) or self._remember(word) for word in words])
+            pass
+        if self._make_room(len(words)):  # started over: every symbol again
+            return "".join([get(word) or self._remember(word) for word in words])
+        # only the words not seen, found in C (`index`): a fresh worker meets ~29 new words an
+        # ANT article at 10,000 rules, in nearly every field, among ~250
+        remember = self._remember
+        i = symbols.index(None)
+        while True:
+            word = words[i]
+            symbols[i] = get(word) or remember(word)  # (the field may hold it twice)
+            try:
+                i = symbols.index(None, i + 1)
+            except ValueError:
+                return "".join(symbols)  # type: ignore[arg-type]
 
-    def _make_room(self, words: int) -> None:
+    def _make_room(self, words: int) -> bool:
         """Before `words` words may be remembered: if the ambiguous symbols could run out
         among them (hostile input), start over, with the words that hold them; a symbol past
         the last would be taken for a filler or a class's digit."""
         if len(self._sets) + words > _AMBIGUOUS_END - _AMBIGUOUS_FIRST:
             self._sets.clear()
             self._choices.clear()
-            self._next.clear()
             self.memo.clear()
+            return True
+        return False
 
     def scan(
         self, text: str, tokens: Tokens, among: Sequence[int] | None = None
@@ -286,42 +313,42 @@ class TermAutomaton:
     ) -> None:
         """Add the occurrences that include an ambiguous token (the string scan took it for
         filler), each span from its first ambiguous token. Its one-word terms are known from
-        its classes; two-token spans are looked up in what each symbol can be followed by
-        (`_following`, memoised per symbol); longer spans are walked, every choice of symbol
-        per token followed and pruned by the automaton's prefix test."""
+        its classes; two-token spans are looked up in the automaton, a pair of symbols per
+        choice (only when the tokens can start and end one); longer spans are walked, every
+        choice of symbol per token followed and pruned by the automaton's prefix test."""
         width = self.width
         longest = self._longest
         options = self._choices
-        following = self._following
+        firsts, seconds = self._firsts, self._seconds
+        get = self._automaton.get
         n = len(string) // width
         found: list[tuple[Iterable[int], int, int]] = []  # (term ids, start, end)
         before = -1  # the ambiguous token before
         for m in _AMBIGUOUS.finditer(string):
             a = m.start() // width
-            choices, solo = options[m.group()]
+            choices, solo, first, second = options[m.group()]
             if solo:
                 found.append((solo, a, a + 1))
-            if a - 1 > before:  # (a-1, a), the token before plain (else found from it)
+            # (a-1, a), the token before plain (else found from it), if it starts a pair and
+            # one of this token's choices is second in one
+            if second and a - 1 > before:
                 symbol = string[(a - 1) * width : a * width]
-                if symbol[0] != FILLER:
-                    after = following(symbol)
-                    if after:
-                        tids = [tid for c in choices for tid in after.get(c, ())]
-                        if tids:
-                            found.append((tids, a - 1, a + 1))
-            if a + 1 < n:  # (a, a+1)
+                if symbol in firsts:
+                    tids = [tid for c in choices if (v := get(symbol + c, None)) for tid in v[1]]
+                    if tids:
+                        found.append((tids, a - 1, a + 1))
+            if first and a + 1 < n:  # (a, a+1), if the token after can be second in a pair
                 symbol = string[(a + 1) * width : (a + 2) * width]
-                if symbol[0] != FILLER:
-                    after = following(string[a * width : (a + 1) * width])
-                    if after:
-                        entry = options.get(symbol[0])
-                        tids = [
-                            tid
-                            for c in (entry[0] if entry else (symbol,))
-                            for tid in after.get(c, ())
-                        ]
-                        if tids:
-                            found.append((tids, a, a + 2))
+                entry = options.get(symbol[0])
+                if entry is None:  # plain (or a filler: no spelling holds one)
+                    after: Sequence[str] = (symbol,) if symbol in seconds else ()
+                else:  # ambiguous too
+                    after = entry[0] if entry[3] else ()
+                tids = [
+                    tid for c in choices for d in after if (v := get(c + d, None)) for tid in v[1]
+                ]
+                if tids:
+                    found.append((tids, a, a + 2))
             if longest > 2:
                 self._walk(string, a, before, found)
             before = a
@@ -336,22 +363,6 @@ class TermAutomaton:
                 changed.add(tid)
         for tid in changed:
             occurrences[tid].sort()
-
-    def _following(self, symbol: str) -> dict[str, list[int]]:
-        """The symbols that can follow `symbol` (a class's, or an ambiguous token's: any of its
-        choices) in a two-token spelling, and the terms each makes."""
-        after = self._next.get(symbol)
-        if after is None:
-            entry = self._choices.get(symbol[0])
-            after = {}
-            pattern = _WILD * self.width
-            for c in entry[0] if entry else (symbol,):
-                for key, (_, tids) in self._automaton.items(
-                    c + pattern, _WILD, ahocorasick.MATCH_EXACT_LENGTH
-                ):
-                    after.setdefault(key[self.width :], []).extend(tids)
-            self._next.remember(symbol, after)
-        return after
 
     def _walk(
         self, string: str, a: int, before: int, found: list[tuple[Iterable[int], int, int]]

@@ -170,13 +170,16 @@ _SENTENCE_END = re.compile("[.!?؟؛;\n\r\u2029\u2028]")
 class _Scan:
     """One field, tokenised once, with every term occurrence found in it."""
 
-    __slots__ = ("_sentences", "occurrences", "text", "tokens")
+    __slots__ = ("_sentences", "occurrences", "shown", "text", "tokens")
 
     def __init__(self, text: str, tokens: Tokens, occurrences: dict[int, list[Span]]) -> None:
         self.text = text
         self.tokens = tokens
         self.occurrences = occurrences
         self._sentences: list[int] | None = None
+        # span → (start, end, its original text, its snippet): the rules of an article that
+        # report the same occurrence (a shared term or list word) map and cut it once
+        self.shown: dict[Span, tuple[int, int, str, str]] = {}
 
     def sentence(self, token: int) -> int:
         """A number that two tokens share iff they are in the same sentence: how many sentence
@@ -505,35 +508,43 @@ class RuleSet:
     def _matches(
         self, rule: _CompiledRule, scans: Mapping[str, _Scan], found: list[_Hit]
     ) -> list[Match]:
-        # (field, span) → (exactness score, -phrase order, phrase as written); best per span
+        # (field, span) → (exactness score, -phrase order, phrase as written); best per span.
+        # An occurrence can make a rule true several times (`near`: once per anchor): scored once.
         best: dict[tuple[str, Span], tuple[int, int, str]] = {}
-        for name, start, end, tid, order in found:
-            scan, words = scans[name], self._terms[tid].words
-            exact = sum(scan.tokens[k].text == words[k - start] for k in range(start, end))
-            choice = (exact, -order, rule.written[order])
+        terms, written = self._terms, rule.written
+        for name, start, end, tid, order in dict.fromkeys(found):
+            # tokens equal to the phrase's words as written (the token words, not `Token`s)
+            exact = sum(map(str.__eq__, scans[name].tokens.words[start:end], terms[tid].words))
             key = (name, (start, end))
-            if key not in best or choice[:2] > best[key][:2]:
-                best[key] = choice
+            kept = best.get(key)
+            if kept is None or (exact, -order) > kept[:2]:
+                best[key] = (exact, -order, written[order])
 
         matches: list[Match] = []
         for name, scan in scans.items():
             last_end = -1
             spans = sorted((s for f, s in best if f == name), key=lambda s: (s[0], -s[1]))
+            shown = scan.shown
             for span in spans:
                 if span[1] <= last_end:
                     continue  # nested inside a longer match already reported
                 if len(matches) >= MAX_MATCHES:
                     return matches
                 last_end = span[1]
-                start, end = scan.tokens.span(*span)
+                where = shown.get(span)
+                if where is None:
+                    start, end = scan.tokens.span(*span)
+                    text = scan.text
+                    where = shown[span] = (start, end, text[start:end], snippet(text, start, end))
+                start, end, matched, context = where
                 matches.append(
                     Match(
                         term=best[(name, span)][2],
-                        text=scan.text[start:end],
+                        text=matched,
                         field=name,
                         start=start,
                         end=end,
-                        snippet=snippet(scan.text, start, end),
+                        snippet=context,
                     )
                 )
         return matches

@@ -72,10 +72,9 @@ def _suffix_variants(word: str, ta_marbuta: bool, out: set[str]) -> None:
         _number_variants(base, out)
 
 
-# 8,192 entries (~4 MB, full after ~4,000 ANT articles): the matcher memoises the words that
-# start a phrase; this cache only saves the words a phrase walk reads next (0.5 more misses an
-# article than at 65,536 over cycled ANT, 2.4 us each; 65,536 held 13 MB and still filled at
-# 40,000 articles). docs/performance.md, "Memory: round seven".
+# 8,192 entries (~4 MB when full). The matcher no longer reads through it (`word_stems`: it
+# memoises its own words); it serves other callers of `stems` (docs/performance.md, "Memory:
+# round seven", for its size).
 STEMS_CACHE = 8192
 
 
@@ -102,11 +101,17 @@ def stems(word: str, ta_marbuta: bool = False) -> frozenset[str]:
     return frozenset(out)
 
 
+_uncached = stems.__wrapped__
+
+
 def word_stems(word: str) -> frozenset[str]:
-    """`stems` of a word from `words_keeping_ta_marbuta` (a final «ة» says: not a pronoun)."""
+    """`stems` of a word from `words_keeping_ta_marbuta` (a final «ة» says: not a pronoun).
+    Not through the cache: the matcher asks once per word it has not memoised itself (its
+    symbol memo holds 60,000 words, the cache 8,192), so the cache missed nearly every time
+    and only cost (~0.9 us a word of ~4.6, measured on ANT's words)."""
     if "ة" not in word:
-        return stems(word)
-    return stems(word.replace("ة", "ه"), word.endswith("ة"))
+        return _uncached(word)
+    return _uncached(word.replace("ة", "ه"), word.endswith("ة"))
 
 
 def phrase_keys(word: str) -> frozenset[str]:
