@@ -75,6 +75,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import hashlib
 import os
 import pickle
 import sys
@@ -99,7 +100,7 @@ from streams import metrics
 from streams.classify import topic_model
 from streams.settings import Settings
 from streams.stories.cluster import Centroid
-from streams.text.memo import WordMemo
+from streams.text.memo import Memo, WordMemo
 from streams.trends.detector import TrendDetector
 from streams.worker import heap, story_stage, trend_stage
 from streams.worker.emitted import EmittedIds
@@ -287,16 +288,112 @@ def structures(
             deep_mb(det),
             slack_mb(keys),
         )
+        # keys held as their state record (bytes: round fourteen), the others as objects
+        ks = [k for k in keys.values() if not isinstance(k, bytes)]
+        frozen = [k for k in keys.values() if isinstance(k, bytes)]
+        out["  of which held as records (bytes)"] = (len(frozen), 0, deep_mb(frozen), 0.0)
         # of which the keys' encoded parts kept for their next dump (`_Key.dump`)
-        cached = [
-            (k.season_blob, k.story_blobs, k.term_frags, k.term_blocks) for k in keys.values()
-        ]
-        slots = sum(len(k.stories) for k in keys.values())
+        cached = [(k.season_blob, k.story_blobs, k.term_frags, k.term_blocks) for k in ks]
+        slots = sum(len(k.stories) for k in ks)
         out["  of which dump caches (slots)"] = (slots, 0, deep_mb(cached), 0.0)
+        # and per field of the keys (an object two keys share counts once per field)
+        out["  of which story slots"] = (slots, 0, deep_mb([k.stories for k in ks]), 0.0)
+        out["  of which term counts"] = (
+            sum(len(k.terms) for k in ks),
+            0,
+            deep_mb([k.terms for k in ks]),
+            sum(slack_mb(k.terms) for k in ks),
+        )
+        out["  of which cells (bks, tot)"] = (
+            sum(len(k.bks) for k in ks),
+            0,
+            deep_mb([(k.bks, k.tot) for k in ks]),
+            0.0,
+        )
+        out["  of which season, rate, exp"] = (
+            len(ks),
+            0,
+            deep_mb([(k.season, k.rate, k.exp) for k in ks]),
+            0.0,
+        )
         out["trend journal"] = (len(trends.journal._where), 0, deep_mb(trends.journal), 0.0)
         table = trends.table
         out["table trends"] = (len(table), 0, deep_mb(table), slack_mb(table))
     return out
+
+
+class CountingTable(dict[str, bytes]):
+    """The trend table as a dict that also counts what was written to it (the changelog's
+    bytes): the journal's compaction copies show as bytes written beyond the keys' own."""
+
+    written = 0
+    writes = 0
+    digest = hashlib.sha256()  # of every write: two trees' states compare by it
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        self.written += len(value)
+        self.writes += 1
+        self.digest.update(key.encode())
+        self.digest.update(value)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.digest.update(b"\0del" + key.encode())
+        super().__delitem__(key)
+
+
+SENT: list[Any] = [0, hashlib.sha256()]  # trend records sent, digest of their keys and values
+
+
+_written_before = [0, 0]  # (articles, bytes) at the previous mark
+
+
+def trend_line(trends: Any, articles: int) -> str:
+    """The journal's bytes against its live entries' and the table bytes written per article
+    since the previous mark."""
+    stats = trends.journal.stats()
+    table = trends.table
+    done, written = _written_before
+    per = (table.written - written) / max(1, articles - done)
+    _written_before[:] = [articles, table.written]
+    return (
+        f"trend records {SENT[0]:,} (sha256 {SENT[1].hexdigest()[:16]}), table writes sha256"
+        f" {table.digest.hexdigest()[:16]}; trend journal: {stats['segments']} segments, {stats['bytes'] / 1e6:.1f} MB of entries"
+        f" of which live {stats['live_bytes'] / 1e6:.1f} MB; table writes {table.writes:,},"
+        f" {per / 1e3:.1f} KB per article since the previous mark"
+    )
+
+
+_misses: dict[int, int] = {}  # id(memo) → remember() calls (misses)
+_misses_before: dict[int, int] = {}
+_misses_at = [0]
+
+
+def count_misses() -> None:
+    """Count every memo's misses (`remember` calls), per memo: a memo's cost is its entries,
+    its benefit the misses it saves."""
+    original = Memo.remember
+
+    def remember(self: Any, key: Any, value: Any) -> Any:
+        _misses[id(self)] = _misses.get(id(self), 0) + 1
+        return original(self, key, value)
+
+    Memo.remember = remember  # type: ignore[method-assign]
+
+
+def miss_line(articles: int) -> str:
+    """Misses per article of each memo since the previous mark (`count_misses`)."""
+    n = max(1, articles - _misses_at[0])
+    _misses_at[0] = articles
+    parts = []
+    for memo in gc.get_objects():
+        if isinstance(memo, Memo) and id(memo) in _misses:
+            k = id(memo)
+            parts.append(
+                f"{type(memo).__name__}({memo.cap}) {(_misses[k] - _misses_before.get(k, 0)) / n:.2f}"
+            )
+            _misses_before[k] = _misses[k]
+    return "memo misses per article since the previous mark: " + "  ".join(parts)
 
 
 def structure_lines(now: dict[str, Row], before: dict[str, Row] | None) -> list[str]:
@@ -482,7 +579,7 @@ async def run(args: argparse.Namespace) -> None:
     if args.worker_pace:  # the worker's trend stage too, on a dict for its table
         trends = trend_stage.TrendStage(
             topic="trends",
-            table={},
+            table=CountingTable(),
             params=trend_stage.trend_params(settings),
             detector=TrendDetector(trend_stage.trend_params(settings)),
         )
@@ -491,6 +588,11 @@ async def run(args: argparse.Namespace) -> None:
     tags = feed_tags(args.feed_marks)
 
     async def delivered(messages: Any) -> list[Any]:
+        for m in messages:  # the trend records (and alerts): their digest, to compare trees
+            if m.topic == "trends":
+                SENT[0] += 1
+                SENT[1].update(m.key)
+                SENT[1].update(m.value)
         return []
 
     marks = sorted(int(m) for m in args.marks.split(","))
@@ -501,7 +603,7 @@ async def run(args: argparse.Namespace) -> None:
         f" prune sweep every {stage.prune_every:g} s = {stage.prune_every * args.rate:,.0f}"
         f" articles; the corpus comes round every {cycled:,} articles"
     )
-    t0 = datetime.now(UTC).timestamp()
+    t0 = args.t0 or datetime.now(UTC).timestamp()
     first: tracemalloc.Snapshot | None = None
     if args.tracemalloc and not args.trace_from:
         tracemalloc.start(args.frames)
@@ -578,8 +680,11 @@ async def run(args: argparse.Namespace) -> None:
                     flush=True,
                 )
                 print(f"          {rewrites(stage.stories.live.values(), cycled, cycle)}")
+                if trends is not None:
+                    print(f"          {trend_line(trends, i + 1)}")
                 if args.pipeline:
                     print("          memos: " + "  ".join(f"{k} {v}" for k, v in memos().items()))
+                    print(f"          {miss_line(i + 1)}")
                     print(f"          memo entries / MB: {memo_sizes()}")
                 if args.trim:
                     print(
@@ -722,12 +827,21 @@ def main() -> None:
         " articles' ids and outlets)",
     )
     parser.add_argument("--deep", action="store_true", help="and the Python objects' bytes")
+    parser.add_argument(
+        "--t0",
+        type=float,
+        default=0.0,
+        help="the simulated clock's start, seconds since the epoch (default: now); two trees"
+        " given the same one write the same trend table bytes (its digest) if they agree",
+    )
     args = parser.parse_args()
     if args.per_day:
         args.rate = args.per_day / 86400
     if args.worker_pace:
         args.rate, args.pipeline = args.worker_pace, True
     story_stage.SNAPSHOT_EVERY = args.snapshot_every
+    if args.pipeline or args.worker_pace:
+        count_misses()
     if not ANT.exists():
         print(f"skipped: {ANT} is absent")
         return

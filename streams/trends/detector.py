@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import accumulate, chain, compress, islice, repeat
 from operator import and_, rshift, sub
+from sys import intern
 from typing import Any
 
 import orjson
@@ -228,6 +229,23 @@ _MAX_DIRTY = 64  # new stories' terms held for a key's next dump (then: encode a
 # when it is written again soon; a key written less recently encodes its whole state again.
 ENCODED_KEYS = 256
 
+# One float object per value of the term counts and story reports (sums of 1 and 0.5 and their
+# halves: few values), where each count held a float of its own (32 bytes with its pool: 72,000
+# counts at 40,000 articles; docs/performance.md, "Memory: round fourteen"). The same values, so
+# the same records and states; bounded, and a value past the bound is kept as it is.
+FLOATS_CAP = 4096
+_FLOATS: dict[float, float] = {}
+
+
+def _shared(x: float) -> float:
+    """The one object kept for value `x` (the counts are positive: -0.0 never meets 0.0)."""
+    v = _FLOATS.get(x)
+    if v is None:
+        if len(_FLOATS) >= FLOATS_CAP:
+            return x
+        v = _FLOATS[x] = x
+    return v
+
 
 # A key's state record holds arrays of arrays (its story slots, its term pairs), spliced from
 # their insides (`"a",1.0`) as cached since the last dump (`_Key.dump`). Cached parts are kept
@@ -241,8 +259,10 @@ class _Story:
 
     headline: str
     size: int
-    sources: list[str]
-    reports: float  # weighted count of its events under this key
+    # its outlets, interned (few names: every article's candidate decoded its own copy); a
+    # tuple, 32 bytes less than a list of one (most stories have one outlet under a key)
+    sources: tuple[str, ...]
+    reports: float  # weighted count of its events under this key (a `_shared` float)
     first: float
     last: float
     terms: Sequence[str]  # the article's cleaned terms (one tuple shared by its keys)
@@ -415,8 +435,18 @@ class _Key:
         return self.term_blocks
 
     @classmethod
-    def load(cls, data: bytes, spans: Sequence[int]) -> _Key:
+    def load(cls, data: bytes, spans: Sequence[int], shared: dict[Any, Any] | None = None) -> _Key:
+        """A key from its state record. `shared` (one dict for all the keys of a restore)
+        makes equal strings and term tuples one object, as the running detector held them: a
+        story's id, headline and terms are in the record of every key that counted it. (Not
+        `sys.intern`: interning every article's headline and story id left CPython's table of
+        interned strings at its peak size, +3 MB after 200,000 of them.) Outlets' names,
+        few, are interned."""
         d = orjson.loads(data)
+
+        def share(x: Any) -> Any:
+            return x if shared is None else shared.setdefault(x, x)
+
         if d.get("v") != _STATE_VERSION:
             raise ValueError(f"unknown trend key state version {d.get('v')!r}")
         width = max(spans)
@@ -433,10 +463,18 @@ class _Key:
             season=[float(x) for x in d["season"]],
             season_total=float(d["season_total"]),
             stories={
-                str(sid): _Story(str(h), int(n), list(src), float(r), float(f), float(la), list(t))
+                share(str(sid)): _Story(
+                    share(str(h)),
+                    int(n),
+                    tuple(map(intern, map(str, src))),
+                    _shared(float(r)),
+                    float(f),
+                    float(la),
+                    share(tuple(map(share, map(str, t)))),
+                )
                 for sid, h, n, src, r, f, la, t in d["stories"]
             },
-            terms={str(t): float(c) for t, c in d["terms"]},
+            terms={share(str(t)): _shared(float(c)) for t, c in d["terms"]},
             terms_total=float(d["terms_total"]),
             level=int(d["level"]),
             since=None if d["since"] is None else float(d["since"]),
@@ -587,7 +625,7 @@ class TrendDetector:
         new = event.is_new_story
         if not (new or event.new_outlet) or not keys:
             return []  # the same outlet again, or a copy: not news
-        weight = 1.0 if new else p.outlet_weight
+        weight = _shared(1.0 if new else p.outlet_weight)  # a new story's reports
         g = self._g
         wm = g.watermark
         assert wm is not None
@@ -607,7 +645,7 @@ class TrendDetector:
         ow, warm = p.outlet_weight, p.key_warmup_hours
         day, hod = int(wm // 86400), int(wm // 3600) % DAY_HOURS
         sid, source = event.story_id, event.source
-        cut, keep = source[: p.max_key_chars], p.max_sources > 0
+        cut, keep = intern(source[: p.max_key_chars]), p.max_sources > 0
         size = int(event.story_size) if event.story_size > 1 else 1
         full = 2 * p.max_stories
         headline = event.headline[: p.max_headline_chars]
@@ -644,19 +682,19 @@ class TrendDetector:
                 if len(ks.stories) >= full:
                     self._prune_stories(ks, wm)
                 ks.stories[sid] = _Story(
-                    headline, size, [cut] if keep else [], weight, at, at, terms
+                    headline, size, (cut,) if keep else (), weight, at, at, terms
                 )
             else:
                 if event.story_size > story.size:
                     story.size = int(event.story_size)
-                story.reports += weight
+                story.reports = _shared(story.reports + weight)
                 if at < story.first:
                     story.first = at
                 if at > story.last:
                     story.last = at
                 sources = story.sources
                 if source not in sources and len(sources) < p.max_sources:
-                    sources.append(cut)
+                    story.sources = (*sources, cut)
                 if not story.headline and headline:
                     story.headline = headline
             ks.touched[sid] = None
@@ -754,7 +792,9 @@ class TrendDetector:
         detector = cls(params)
         if GLOBAL in state:
             detector._g = _Global.load(state[GLOBAL])
-        keys = [(k, _Key.load(v, detector._spans)) for k, v in state.items() if k != GLOBAL]
+        shared: dict[Any, Any] = {}  # equal strings and tuples of the records: one object
+        keys = [(k, _Key.load(v, detector._spans, shared)) for k, v in state.items() if k != GLOBAL]
+        del shared
         for key, ks in sorted(keys, key=lambda kv: kv[1].seq):
             detector._keys[key] = ks
         while len(detector._keys) > detector.params.max_keys:
@@ -900,9 +940,10 @@ class TrendDetector:
         """A bounded, fading count of the terms of the key's new stories: its usual
         vocabulary."""
         p = self.params
-        counts = ks.terms
+        counts, shared = ks.terms, _FLOATS.get
         for t in terms:
-            counts[t] = counts.get(t, 0.0) + 1.0
+            c = counts.get(t, 0.0) + 1.0
+            counts[t] = shared(c) or _shared(c)  # (c ≥ 1: never falsy)
         ks.terms_total += 1.0
         if len(ks.dirty) < _MAX_DIRTY:
             ks.dirty.append(terms)
@@ -910,7 +951,7 @@ class TrendDetector:
             ks.term_pos = None
             ks.dirty.clear()
         if ks.terms_total > p.terms_cap:
-            counts = ks.terms = {t: c / 2 for t, c in counts.items() if c >= 1.0}
+            counts = ks.terms = {t: _shared(c / 2) for t, c in counts.items() if c >= 1.0}
             ks.terms_total /= 2
             ks.term_pos = None
         if len(counts) > 4 * p.max_terms:
