@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 
 from streams import metrics
 from streams.kafka.names import CHANGELOG
+from streams.rules import RuleSet
 from streams.settings import Settings
 from streams.worker import agents, faust_fixes, observe, story_stage, trend_stage, web
 from streams.worker import live_rules as rules_topic
@@ -87,7 +88,10 @@ def create_app(
         producer_request_timeout=settings.producer_request_timeout_seconds,
         agent_supervisor="mode.OneForOneSupervisor",
     )
-    pipe = pipeline or Pipeline.load(settings)
+    # A worker's rules come from the rules topic: compiling the rule file here as well would
+    # cost seconds for a large pack, and its count on rasid_rules_loaded would hide a worker
+    # that never gets its live rules (RasidNoRulesLoaded). It starts empty, matching nothing.
+    pipe = pipeline or Pipeline.load(settings, RuleSet([]) if live_rules else None)
     metrics.RULES_LOADED.set(len(pipe.rules))
     readiness = Readiness()
     if len(pipe.rules) > 0:

@@ -208,7 +208,8 @@ def register(ctx: WorkerContext) -> None:
     """Per-source gauges, the rule set's version, and the periodic consumer-lag timer."""
     settings = ctx.settings
     OBSERVER.configure(settings)
-    metrics.set_ruleset(len(ctx.pipeline.rules), ruleset_version(settings.rules_file))
+    if ctx.readiness.rules_loaded:  # rules from the file; live rules publish their own
+        metrics.set_ruleset(len(ctx.pipeline.rules), ruleset_version(settings.rules_file))
     app = ctx.app
     # What this worker's group consumes: raw articles (the hot stage) and story candidates.
     topics = (settings.topic_raw, names.story_candidates(settings))

@@ -32,8 +32,11 @@ class Pipeline:
     gazetteer: Gazetteer
 
     @classmethod
-    def load(cls, settings: Settings) -> Pipeline:
-        pipe = cls(settings, RuleSet.from_yaml(settings.rules_file), Gazetteer.load())
+    def load(cls, settings: Settings, rules: RuleSet | None = None) -> Pipeline:
+        """The stages with `rules`, or the settings' rule file compiled when none are given."""
+        if rules is None:
+            rules = RuleSet.from_yaml(settings.rules_file)
+        pipe = cls(settings, rules, Gazetteer.load())
         pipe.warm_up()
         return pipe
 

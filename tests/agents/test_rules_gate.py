@@ -43,3 +43,31 @@ async def test_offline_app_is_ready_at_once(tmp_path: Path) -> None:
     rasid = create_app(Settings(data_dir=tmp_path, web_port=16068))
     assert rasid.readiness.rules_ready.is_set()
     assert rasid.readiness.rules_loaded is True
+
+
+def _gauge(name: str, **labels: str) -> float | None:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels)
+
+
+async def test_live_worker_starts_with_no_rules_and_does_not_read_the_rule_file(
+    tmp_path: Path,
+) -> None:
+    # The rule file is never compiled nor read by a live worker: its rules come from the topic.
+    # Until they do, rasid_rules_loaded is 0 (RasidNoRulesLoaded fires if they never come) and
+    # rasid_ruleset_info names no version of the file.
+    missing = tmp_path / "no-such-pack.yaml"
+    offline = create_app(Settings(data_dir=tmp_path, web_port=16069))
+    assert len(offline.pipeline.rules) > 0
+    assert _gauge("rasid_rules_loaded") == len(offline.pipeline.rules)
+    from streams import metrics
+
+    metrics.RULESET_INFO.clear()
+    rasid = create_app(
+        Settings(data_dir=tmp_path, web_port=16070, rules_path=missing), live_rules=True
+    )
+    assert len(rasid.pipeline.rules) == 0
+    assert _gauge("rasid_rules_loaded") == 0
+    assert list(metrics.RULESET_INFO.collect()[0].samples) == []
+    assert rasid.readiness.rules_loaded is False
