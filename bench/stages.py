@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """CPU cost of each pipeline stage per article, offline (no Kafka): what bounds one worker.
 
-Usage: .venv/bin/python bench/stages.py [--limit N] [--short | --with-short] [DATA]
+Usage: .venv/bin/python bench/stages.py [--limit N] [--short | --with-short] [--paired TREE |
+       --stage-major N] [DATA]
 Profile it:  .venv/bin/pyinstrument -r text bench/stages.py --limit 1000
 
 DATA defaults to ../shared/data/ant/ant_multisource.jsonl.gz (skipped cleanly if absent);
@@ -14,14 +15,20 @@ story candidate built, encoded and packed) and the story stage's decode and chec
 packed candidates. Every article is run once untimed first, so the figures are warm (memos and
 caches filled, as in a running worker); the best of --passes passes is kept per stage.
 
-With --paired BASE (issue 13, round nine), one process instead: the core of this tree against
-another tree's `decode_raw` (streams/validation.py) and topic code (streams/classify/topics.py
-and topic_model.py, loaded beside this tree's under other module names, as
-bench/topics_speed.py --paired does; everything else is this tree's), each article through
-both in turn, in alternating order, parse, enrich, match and alerts timed per side: on a
-loaded machine the fairest comparison of those files' share of the core (both sides see the
-same load and caches at the same moment). The enriched articles are compared too (a
-difference is printed).
+With --paired BASE, one process instead: the core of this tree against another tree's whole
+core (BASE/streams, loaded beside this tree's under another package name: its own memos,
+automaton and patterns; issue 13, round fifteen: before, only BASE's `decode_raw` and topic
+code were swapped in), each article through both in turn, in alternating order, parse,
+enrich, match and alerts timed per side: on a loaded machine the fairest comparison of two
+trees' cores (both sides see the same load at the same moment). The enriched articles and
+alerts are compared too (the count that differ is printed: 0 for a change that keeps the
+outputs).
+
+With --stage-major N (round fifteen), the core and the hand-off article by article against
+stage by stage over chunks of N articles, as the worker's hot agent runs a batch of N
+(`RASID_BATCH_MAX_MESSAGES`, 20): `Pipeline.core_many` (parse all, then `enrich_many`, then
+match each, the chunk's tokens held by `streams.text.arabic.holding_tokens`), then alerts and
+the hand-off per article; passes alternating in one process; outputs compared.
 """
 
 from __future__ import annotations
@@ -61,6 +68,13 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=3, help="timed passes (best kept)")
     parser.add_argument("--paired", type=Path, help="a tree to compare with, in one process")
     parser.add_argument(
+        "--stage-major",
+        type=int,
+        metavar="N",
+        help="also time the core stage by stage over chunks of N articles (parse N, enrich N, "
+        "match N, …), alternating with article by article",
+    )
+    parser.add_argument(
         "--generated",
         help="also time the core with generated packs of these sizes, e.g. 10,10000 "
         "(bench/match.py), in place of the default pack",
@@ -73,57 +87,58 @@ def main() -> int:
         data = data or (DEFAULT_SHORT if short else DEFAULT_DATA)
         if args.paired:
             paired(pipe, args, data, short)
+        elif args.stage_major:
+            stage_major(pipe, args, data, short)
         else:
             measure(pipe, args, data, short)
     return 0
 
 
-def _swaps(base: Path) -> dict[str, tuple[object, object]]:
-    """(module attribute → (base's function, this tree's)) for the parts `--paired` swaps."""
-    import streams.classify.enrich as enrich_module
-    import streams.worker.pipeline as pipeline_module
-    from bench.topics_speed import _load
+_BASE_PACKAGE = "_base_streams"
 
-    where = base / "streams"
-    model = where / "classify" / "topic_model.py"
-    _load("streams.classify._base_topic_model", model, model.read_text("utf-8"))
-    source = (where / "classify" / "topics.py").read_text("utf-8")
-    source = source.replace(
-        "from streams.classify.topic_model import", "from streams.classify._base_topic_model import"
-    )
-    topics = _load("streams.classify._base_topics", where / "classify" / "topics.py", source)
-    validation = where / "validation.py"
-    checks = _load("streams._base_validation", validation, validation.read_text("utf-8"))
-    return {
-        "enrich.classify_topics": (topics.classify_topics, enrich_module.classify_topics),
-        "pipeline.decode_raw": (checks.decode_raw, pipeline_module.decode_raw),
-    }
+
+def base_pipeline(base: Path) -> Any:
+    """A `Pipeline` of another tree's whole `streams` package, loaded beside this tree's in
+    this process: the package is copied (symlinks followed, so its data and schemas come
+    along) to a temporary directory as `_base_streams`, its imports of `streams` rewritten.
+    Its memos, automaton registry and compiled patterns are its own."""
+    import atexit
+    import importlib
+    import re
+    import shutil
+    import tempfile
+
+    where = Path(tempfile.mkdtemp(prefix="rasid-paired-"))
+    atexit.register(shutil.rmtree, where, True)  # ~4 MB a run: not left behind in /tmp
+    package = where / _BASE_PACKAGE
+    shutil.copytree(base / "streams", package, ignore=shutil.ignore_patterns("__pycache__"))
+    own = re.compile(r"(?<![\w.])streams(?=[.\s]|\"\))")  # streams.x, import streams, ("streams")
+    for path in package.rglob("*.py"):
+        text = path.read_text("utf-8")
+        path.write_text(own.sub(_BASE_PACKAGE, text), "utf-8")
+    sys.path.insert(0, str(where))
+    pipeline = importlib.import_module(f"{_BASE_PACKAGE}.worker.pipeline")
+    settings = importlib.import_module(f"{_BASE_PACKAGE}.settings")
+    return pipeline.Pipeline.load(settings.Settings())
 
 
 def paired(pipe: Pipeline, args: argparse.Namespace, data: Path, short: bool) -> None:
-    """`measure` of this tree against `args.paired`'s swapped parts, article by article."""
-    import streams.classify.enrich as enrich_module
-    import streams.worker.pipeline as pipeline_module
-
+    """`measure` of this tree against `args.paired`'s, article by article (module docstring)."""
     if not data.exists():
         print(f"skipped: {data} not found")
         return
-    swaps = _swaps(args.paired)
-    modules = {"enrich": enrich_module, "pipeline": pipeline_module}
-
-    def use(side: int) -> None:
-        for name, functions in swaps.items():
-            module, attribute = name.split(".")
-            setattr(modules[module], attribute, functions[side])
-
+    global _BASE
+    if _BASE is None:
+        _BASE = base_pipeline(args.paired)
+    pipes = (_BASE, pipe)
     articles = read_short(data, args.limit) if short else read_articles(data, args.limit)
     now = utcnow()
     values = [orjson.dumps(a) for a in articles]
-    values = [v for v in values if _parses(pipe, v, now)]
+    values = [v for v in values if _parses(pipe, v, now) and _base_parses(_BASE, v, now)]
     for side in (0, 1):  # warm both sides' memos
-        use(side)
         for value in values:
-            pipe.match(pipe.enrich(*pipe.parse(value, now), now))
+            side_pipe = pipes[side]
+            side_pipe.match(side_pipe.enrich(*side_pipe.parse(value, now), now))
     names = ("base", "this tree")
     best: list[dict[str, float]] = [{}, {}]
     differ = 0
@@ -132,14 +147,12 @@ def paired(pipe: Pipeline, args: argparse.Namespace, data: Path, short: bool) ->
         for k, value in enumerate(values):
             out = []
             for side in (0, 1) if k % 2 else (1, 0):
-                use(side)
-                enriched, _ = timed_core(pipe, value, now, spent[side])
-                out.append(enriched)
+                enriched, found = timed_core(pipes[side], value, now, spent[side])
+                out.append((enriched, found))
             differ += n == 0 and out[0] != out[1]
         for side in (0, 1):
             for stage, secs in spent[side].items():
                 best[side][stage] = min(best[side].get(stage, secs), secs)
-        use(1)
         per = 1000 / max(1, len(values))
         line = "; ".join(
             f"{names[side]}: core {sum(spent[side].values()) * per:.3f} ms ("
@@ -149,7 +162,18 @@ def paired(pipe: Pipeline, args: argparse.Namespace, data: Path, short: bool) ->
         )
         kind = "short posts" if short else "articles"
         print(f"  {len(values)} {kind}, pass {n + 1}, CPU per article: {line}", flush=True)
-    print(f"  enriched articles that differ: {differ} of {len(values)}")
+    per = 1000 / max(1, len(values))
+    line = "; ".join(
+        f"{names[side]}: core {sum(best[side].values()) * per:.3f} ms ("
+        + ", ".join(f"{stage} {secs * per:.3f}" for stage, secs in best[side].items())
+        + ")"
+        for side in (0, 1)
+    )
+    print(f"  best of {args.passes} passes, per stage: {line}")
+    print(f"  enriched articles (and alerts) that differ: {differ} of {len(values)}")
+
+
+_BASE: Any = None
 
 
 def measure(pipe: Pipeline, args: argparse.Namespace, data: Path, short: bool) -> None:
@@ -196,6 +220,77 @@ def measure(pipe: Pipeline, args: argparse.Namespace, data: Path, short: bool) -
 
 
 CORE = ("parse", "enrich", "match", "alerts")
+
+
+def stage_major(pipe: Pipeline, args: argparse.Namespace, data: Path, short: bool) -> None:
+    """The core and the hand-off article by article (as the worker runs them) against stage by
+    stage over chunks of `args.stage_major` articles (parse every article of the chunk, then
+    `Pipeline.enrich_many`: the regions of all, then their topics; then match, alerts and the
+    hand-off), the chunk's tokens held (`streams.text.arabic.holding_tokens`: each field
+    tokenised once in both orders). Passes alternate, the best pass is kept per stage; the
+    outputs of both orders are compared (issue 13, round fifteen: each stage's code and tables
+    stay in the CPU caches for a chunk instead of pushing each other out per article)."""
+    from streams.text.arabic import holding_tokens
+
+    if not data.exists():
+        print(f"skipped: {data} not found")
+        return
+    chunk = args.stage_major
+    articles = read_short(data, args.limit) if short else read_articles(data, args.limit)
+    now = utcnow()
+    values = [v for v in (orjson.dumps(a) for a in articles) if _parses(pipe, v, now)]
+    clock = time.thread_time
+    stages = (*CORE, "hand-off")
+
+    def by_article() -> tuple[dict[str, float], list[Any]]:
+        spent = dict.fromkeys(stages, 0.0)
+        out = []
+        for value in values:
+            enriched, found = timed_core(pipe, value, now, spent)
+            t0 = clock()
+            out.append((orjson.dumps(enriched), story_stage.candidate(enriched, found)))
+            spent["hand-off"] += clock() - t0
+        return spent, out
+
+    def by_stage() -> tuple[dict[str, float], list[Any]]:
+        # As the worker's hot agent runs a batch: `Pipeline.core_many` (parse all, enrich all,
+        # match each, the tokens held), then alerts and the hand-off per article.
+        spent = dict.fromkeys(stages, 0.0)
+        out = []
+        for i in range(0, len(values), chunk):
+            with holding_tokens():  # the agent holds them over the batch, hand-off included
+                cores = pipe.core_many(values[i : i + chunk], now, float("inf"))
+                for core in cores:
+                    assert core is not None  # every value parses (`_parses`), no deadline
+                    for stage, secs in zip(CORE, core.seconds, strict=False):
+                        spent[stage] += secs
+                    t0 = clock()
+                    found = pipe.alerts(core.enriched, core.hits, now)
+                    t1 = clock()
+                    out.append(
+                        (orjson.dumps(core.enriched), story_stage.candidate(core.enriched, found))
+                    )
+                    spent["alerts"] += t1 - t0
+                    spent["hand-off"] += clock() - t1
+        return spent, out
+
+    modes = {"article by article": by_article, f"stage by stage ({chunk})": by_stage}
+    outputs = {name: run()[1] for name, run in modes.items()}  # (and warm)
+    first, second = outputs.values()
+    differ = sum(a != b for a, b in zip(first, second, strict=True))
+    best: dict[str, dict[str, float]] = {name: {} for name in modes}
+    for n in range(2 * args.passes):
+        for name, run in list(modes.items())[:: 1 if n % 2 else -1]:
+            spent, _ = run()
+            best[name] = {k: min(v, best[name].get(k, v)) for k, v in spent.items()}
+    kind = "short posts" if short else "articles"
+    print(f"{len(values)} {kind}, CPU per article, best of {2 * args.passes} passes each:")
+    per = 1000 / max(1, len(values))
+    for name, spent in best.items():
+        core = sum(spent[k] for k in CORE) * per
+        detail = ", ".join(f"{k} {v * per:.3f}" for k, v in spent.items())
+        print(f"  {name}: core {core:.3f} ms ({detail})")
+    print(f"  outputs that differ: {differ} of {len(values)}")
 
 
 def timed_core(
@@ -245,6 +340,17 @@ def one_pass(
                 story_stage._decode(item)
     spent["candidates in"] = clock() - t0
     return spent, alerts, clock() - started
+
+
+def _base_parses(pipe: Any, value: bytes, now: datetime) -> bool:
+    """`_parses` for the base tree's pipeline (its BadInput is its own class)."""
+    try:
+        pipe.parse(value, now)
+    except Exception as exc:  # (its own BadInput class: any other error is raised)
+        if type(exc).__name__ != "BadInput":
+            raise
+        return False
+    return True
 
 
 def _parses(pipe: Pipeline, value: bytes, now: datetime) -> bool:

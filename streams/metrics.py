@@ -215,6 +215,15 @@ def stage(which: Stage) -> Iterator[None]:
     counted_out.inc()
 
 
+def stage_passed(which: Stage, seconds: float) -> None:
+    """Count a message into and out of a stage that a batch ran for it (`Pipeline.core_many`):
+    `seconds` is its part of the batch's CPU time."""
+    counted_in, observed, counted_out = _STAGE_CHILDREN[which]
+    counted_in.inc()
+    observed.observe(seconds)
+    counted_out.inc()
+
+
 # The labelled children, looked up once (`labels()` costs more than the update itself).
 _STAGE_CHILDREN = {
     s: (

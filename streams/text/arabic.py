@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate, islice
@@ -97,18 +99,28 @@ class Normalized:
     tokenising, and most articles only ever map a few spans back.
     """
 
-    __slots__ = ("_origins", "_starts", "kept_ta_marbuta", "original", "text")
+    __slots__ = ("_origins", "_starts", "_text", "kept_ta_marbuta", "original")
 
     def __init__(
-        self, original: str, text: str, starts: list[int], origins: list[int], kept_ta: str
+        self, original: str, text: str | None, starts: list[int], origins: list[int], kept_ta: str
     ) -> None:
         self.original = original
-        self.text = text
+        self._text = text  # None: made from `kept_ta_marbuta` when first asked for (`text`)
         self.kept_ta_marbuta = kept_ta  # `text` with «ة» left as it is
         # Normalised index starts[k] onwards maps to origins[k] onwards, one to one; a later
         # run with the same start overrides an earlier one (a dropped character).
         self._starts = starts
         self._origins = origins
+
+    @property
+    def text(self) -> str:
+        """The normalised text («ة» folded to «ه»). Made on first use: the hot path reads only
+        `kept_ta_marbuta` (`Tokens` folds its words itself), so a field's second full-length
+        copy is neither made nor kept (issue 13, round fifteen)."""
+        text = self._text
+        if text is None:
+            text = self._text = self.kept_ta_marbuta.replace("ة", "ه")
+        return text
 
     @property
     def is_identity(self) -> bool:
@@ -259,8 +271,7 @@ def normalize_with_offsets(text: str) -> Normalized:
         starts.append(i + shift + size)
         origins.append(i + 1)
         shift += size - 1
-    kept = _kept_ta(text)
-    return Normalized(text, kept.replace("ة", "ه"), starts, origins, kept)
+    return Normalized(text, None, starts, origins, _kept_ta(text))
 
 
 # No word of a lexicon, gazetteer or rule is anywhere near this long; a longer token is base64,
@@ -406,12 +417,37 @@ def tokenize(text: str) -> Tokens:
     """
     if len(text) > _CACHE_MAX_CHARS:
         return Tokens(normalize_with_offsets(text))
-    return _tokenize_recent(text)
+    held = _HELD.get()
+    if held is None:
+        return _tokenize_recent(text)
+    tokens = held.get(text)
+    if tokens is None:
+        tokens = held[text] = _tokenize_recent(text)
+    return tokens
 
 
 # A few recent results are kept (short texts only, so memory stays bounded): the fields of
 # the article in hand (title, dateline, body) while it goes through enrich and match.
 _CACHE_MAX_CHARS = 200_000
+# Inside `holding_tokens`: every text tokenised since it began → its tokens.
+_HELD: ContextVar[dict[str, Tokens] | None] = ContextVar("rasid_held_tokens", default=None)
+
+
+@contextmanager
+def holding_tokens() -> Iterator[None]:
+    """Keep the tokens of every text tokenised inside the block (not only the 8 most recent)
+    until it ends: a batch processed stage by stage (the regions of every article, then their
+    topics, then the rules, …) still tokenises each field once, as one article at a time does.
+    What it holds is the batch's fields, let go when the block ends; nested blocks share the
+    outermost one's (issue 13, round fifteen)."""
+    if _HELD.get() is not None:
+        yield
+        return
+    reset = _HELD.set({})
+    try:
+        yield
+    finally:
+        _HELD.reset(reset)
 
 
 @lru_cache(maxsize=8)

@@ -215,8 +215,15 @@ def current() -> Compiled:
 def candidates(tokens: Tokens, prefilter: Prefilter) -> Sequence[int]:
     """Indexes of the tokens of one field that pass `prefilter` (ascending): the field is
     scanned once per automaton, and the hits are kept on `tokens` for the other matchers."""
+    return scan_hits(tokens).tokens_for(prefilter)
+
+
+def scan_hits(tokens: Tokens) -> ScanHits:
+    """The current automaton's hits in one field's tokens, scanned on first use and kept on
+    `tokens` (every matcher reads that one scan). Scanning several fields in a row first
+    (`streams.classify.enrich.enrich_many`) keeps the automaton in the CPU caches."""
     compiled = REGISTRY.compiled
     hits = tokens.scan_hits
     if not isinstance(hits, ScanHits) or hits.compiled is not compiled:
         hits = tokens.scan_hits = compiled.scan(tokens.words, tokens.joined)
-    return hits.tokens_for(prefilter)
+    return hits
