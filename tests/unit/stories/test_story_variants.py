@@ -199,3 +199,191 @@ def test_spelled_features_add_up_the_counts_of_one_key() -> None:
     assert got.lead == {"اتلتك": 3, "كتاب": 1}
     assert got.body == {"اتلتك": 4}
     assert (got.numbers, got.entities, got.fingerprint) == (("12",), ("مدريد",), "fp")
+
+
+# Round fifteen: decisions that can be revised (merges, a second pass, detaching a member).
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(
+    "variant",
+    [
+        sv.Variant("join-never", merge="join", merge_at=1.1),
+        sv.Variant("centroid-never", merge="centroid", merge_at=1.1),
+        sv.Variant("window-never", merge="window", merge_at=1.1, window_hours=6, window_every=5),
+        sv.Variant("detach-never", detach=1e-300),
+        sv.Variant("link-never", merge="centroid", merge_at=1.1, link=True),
+    ],
+)
+def test_a_revision_that_never_fires_assigns_as_the_worker(seed: int, variant: sv.Variant) -> None:
+    """With a merge threshold no probability reaches (and a detach floor none is below), every
+    revising variant clusters as the worker: what they change is the revision alone."""
+    worker = Clusterer(StoryParams())
+    revising = sv.VariantClusterer(StoryParams(), index=sv.MergeIndex(), variant=variant)
+    want = [worker.add(a, s, f, t).story_id for a, s, f, t in _stream(seed)]
+    got = [revising.add(a, s, f, t).story_id for a, s, f, t in _stream(seed)]
+    assert got == want
+    assert (revising.merges, revising.detached) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        sv.Variant("join", merge="join", merge_at=0.5),
+        sv.Variant("centroid", merge="centroid", merge_at=0.5),
+        sv.Variant("window", merge="window", merge_at=0.5, window_hours=48, window_every=5),
+        sv.Variant("detach", detach=0.9),
+        sv.Variant("link", merge="centroid", merge_at=0.5, link=True),
+        sv.Variant("link-small", merge="join", merge_at=0.5, link=True, merge_young_max=2),
+    ],
+)
+def test_revisions_fire_and_the_final_stories_resolve(variant: sv.Variant) -> None:
+    """On a stream of neighbouring events each variant revises something, every article ends
+    in a live story (a merged id resolves to the story it went into), and the result is the
+    same on a second run (deterministic)."""
+    inputs = [sv.StoryInput(a, s, t, f) for a, s, f, t in _stream(1, 120)]
+    story_of, counts = sv.clustered(inputs, variant, StoryParams())
+    again, _ = sv.clustered(inputs, variant, StoryParams())
+    assert story_of == again
+    assert counts["merges"] + counts["detached"] > 0
+    assert len(story_of) == len(inputs)
+
+
+def _two_stories() -> sv.VariantClusterer:
+    """Two one-article stories of the same event (the outlet threshold keeps them apart) and
+    a third article joining the younger one."""
+    params = StoryParams(outlet_threshold=1.0)
+    c = sv.VariantClusterer(
+        params, index=sv.MergeIndex(), variant=sv.Variant("m", merge="join", merge_at=1.1)
+    )
+    c.add("a0", "AL", _same(0), 0.0)
+    c.add("a1", "AL", _same(1), 3600.0)
+    c.add("a2", "BB", _same(2), 7200.0)
+    return c
+
+
+def test_a_merge_keeps_the_older_id_and_aliases_the_younger() -> None:
+    c = _two_stories()
+    older, younger = sv.c.story_id_for("a0"), sv.c.story_id_for("a1")
+    assert {older, younger} <= set(c.stories)
+    sizes = c.stories[older]["size"] + c.stories[younger]["size"]
+    assert c.merge(younger, older) == older  # whichever is named first, the older survives
+    assert younger not in c.stories and c.aliases == {younger: older}
+    story = c.stories[older]
+    assert story["size"] == sizes
+    assert set(story["articles"]) == {"a0", "a1", "a2"}
+    assert story["sources"] == ["AL", "BB"]
+    assert (story["first_seen"], story["last_seen"]) == (0.0, 7200.0)
+    assert all(younger not in posting for posting in c.index.postings.values())
+    assert {c.index.members[a] for a in ("a0", "a1", "a2")} == {older}
+    assert c.resolve(younger) == older and c.merge(older, younger) == older  # no second merge
+    assert c.merges == 1
+
+
+def test_merged_state_adds_the_centroids_and_counts() -> None:
+    older = sv.c.new_story(0.0)
+    sv.c.add_member(
+        older,
+        {"title": {"x": 1.0}, "lead": {"x": 1.0}, "body": {"x": 1.0}},
+        StoryFeatures({}, {}, {}, ("5",), ("بغداد",), "f0"),
+        0.0,
+    )
+    older.update(articles=["a0"], sources=["AL"], copies=[("AL", 1)])
+    younger = sv.c.new_story(60.0)
+    sv.c.add_member(
+        younger,
+        {"title": {"x": 0.6, "y": 0.8}, "lead": {"y": 1.0}, "body": {"x": 0.6, "y": 0.8}},
+        StoryFeatures({}, {}, {}, ("5", "7"), ("بغداد", "بصره"), "f1"),
+        60.0,
+    )
+    younger.update(articles=["a1"], sources=["BB"], copies=[("BB", 2)])
+    got = sv.merged_state(older, younger)
+    assert dict(got["title"]) == {"x": 1.6, "y": 0.8}
+    assert dict(got["body"].items()) == {"x": 1.6, "y": 0.8}
+    assert got["norms"]["lead"] == pytest.approx(math.sqrt(2))
+    assert got["entities"] == {"بغداد": 2, "بصره": 1} and got["numbers"] == {"5": 2, "7": 1}
+    assert got["first"]["title"] == {"x": 1.0}  # the older's first article stays the anchor
+    assert (got["size"], got["articles"], got["sources"]) == (2, ["a0", "a1"], ["AL", "BB"])
+    assert got["copies"] == [("AL", 1), ("BB", 2)]
+    assert older["size"] == 1 and "first" not in older  # the inputs are not changed
+
+
+def test_frozen_docfreq_weighs_without_counting() -> None:
+    live = sv.DocFreq()
+    live.add(["x", "y"])
+    live.add(["x"])
+    frozen = sv.FrozenDocFreq(live)
+    weights = frozen.add_weighed(["x", "z"])
+    assert weights == {"x": 1.0 + math.log(3) - math.log(3), "z": 1.0 + math.log(3)}
+    frozen.add(["x"])
+    assert (live.counts, live.docs) == ({"x": 2, "y": 1}, 2)
+
+
+def test_without_takes_one_member_out() -> None:
+    c = Clusterer(StoryParams())
+    c.add("a0", "AL", _same(0), 0.0)
+    c.add("a1", "BB", _same(1), 60.0)
+    story = c.stories[sv.c.story_id_for("a0")]
+    assert story["size"] == 2
+    vectors = article_vectors(_same(1), c.df)
+    rest = sv.without(story, vectors, _same(1))
+    assert rest["entities"] == {"بيروت": 1}
+    for name in ("title", "lead", "body"):  # about one member's unit vector is left
+        assert rest["norms"][name] == pytest.approx(1.0, abs=0.2)
+
+
+def test_story_vectors_are_unit_length() -> None:
+    c = _two_stories()
+    for story in c.stories.values():
+        for vector in sv.story_vectors(story).values():
+            assert sum(w * w for w in vector.values()) == pytest.approx(1.0)
+
+
+def _sized(size: int, sources: list[str]) -> dict[str, object]:
+    return {"size": size, "sources": sources}
+
+
+@pytest.mark.parametrize(
+    ("variant", "older", "younger", "smaller", "expected"),
+    [
+        (sv.Variant("any"), _sized(9, ["AL"]), _sized(9, ["AL"]), 0, True),
+        (
+            sv.Variant("d", merge_disjoint=True),
+            _sized(2, ["AL"]),
+            _sized(1, ["AL", "BB"]),
+            0,
+            False,
+        ),
+        (sv.Variant("d", merge_disjoint=True), _sized(2, ["AL"]), _sized(1, ["BB"]), 0, True),
+        (sv.Variant("s", merge_young_max=2), _sized(9, ["AL"]), _sized(2, ["BB"]), 0, True),
+        (sv.Variant("s", merge_young_max=2), _sized(2, ["AL"]), _sized(9, ["BB"]), 0, True),
+        (sv.Variant("s", merge_young_max=2), _sized(3, ["AL"]), _sized(9, ["BB"]), 0, False),
+        (sv.Variant("s", merge_young_max=2), _sized(1, ["AL"]), _sized(1, ["BB"]), 5, False),
+    ],
+)
+def test_mergeable(
+    variant: sv.Variant,
+    older: dict[str, object],
+    younger: dict[str, object],
+    smaller: int,
+    expected: bool,
+) -> None:
+    """The guards: no shared outlet; the smaller story (or linked group, `smaller`) small."""
+    assert sv.mergeable(older, younger, variant, smaller) is expected
+
+
+def test_a_link_keeps_both_states_and_resolves_to_the_older() -> None:
+    """A link makes two stories one for subscribers and leaves their states and the index as
+    they were, so later articles join as in the worker."""
+    params = StoryParams(outlet_threshold=1.0)
+    variant = sv.Variant("l", merge="join", merge_at=1.1, link=True)
+    c = sv.VariantClusterer(params, index=sv.MergeIndex(), variant=variant)
+    c.add("a0", "AL", _same(0), 0.0)
+    c.add("a1", "AL", _same(1), 3600.0)
+    older, younger = sv.c.story_id_for("a0"), sv.c.story_id_for("a1")
+    before = {sid: dict(story) for sid, story in c.stories.items()}
+    postings = {t: dict(p) for t, p in c.index.postings.items()}
+    assert c.merge(younger, older) == older
+    assert c.stories == before and c.index.postings == postings
+    assert c.resolve(younger) == older and c.groups == {older: [older, younger]}
+    assert c.merge(older, younger) == older and c.merges == 1
