@@ -102,6 +102,7 @@ from streams.settings import Settings
 from streams.stories.cluster import Centroid
 from streams.text.memo import Memo, WordMemo
 from streams.trends.detector import TrendDetector
+from streams.trends.journal import Journal
 from streams.worker import heap, story_stage, trend_stage
 from streams.worker.emitted import EmittedIds
 from streams.worker.pipeline import Pipeline
@@ -460,6 +461,45 @@ def story_fields(stories: Any) -> list[tuple[str, float]]:
     return sorted(out, key=lambda kv: -kv[1])
 
 
+AGE_BUCKETS = ((1, 1), (2, 2), (3, 4), (5, 9), (10, 10**9))  # articles a live story lists
+
+
+def story_ages(stories: Any) -> list[str]:
+    """Which fields of a live story grow as it ages (lists more articles, round fifteen): per
+    field, KB of Python objects per story in each bucket of articles listed (each story
+    alone, so a term shared by two stories counts in both), and for all live stories the MB of
+    Python objects against the bytes of the field's orjson dump (what a compact form, one
+    bytes object per field, would hold)."""
+    buckets: list[list[Any]] = [[] for _ in AGE_BUCKETS]
+    for story in stories:
+        n = len(story.get("articles", ()))
+        for b, (lo, hi) in enumerate(AGE_BUCKETS):
+            if lo <= n <= hi:
+                buckets[b].append(story)
+    fields = sorted({k for bucket in buckets for story in bucket for k in story})
+    head = "  ".join(
+        f"{lo}{'' if lo == hi else '+' if hi > 99 else f'-{hi}'}" for lo, hi in AGE_BUCKETS
+    )
+    out = [
+        f"live stories by articles listed ({head}): "
+        + " / ".join(f"{len(b):,}" for b in buckets)
+        + "; KB per story per field, then MB of objects -> MB dumped (all live stories):"
+    ]
+    for field in fields:
+        per = []
+        for bucket in buckets:
+            kb = sum(1000 * deep_mb(s[field]) for s in bucket if field in s)
+            per.append(f"{kb / max(1, len(bucket)):.2f}")
+        held = [s[field] for b in buckets for s in b if field in s]
+        dumped = sum(len(orjson.dumps(v, default=_encodable)) for v in held) / 1e6
+        out.append(f"  {field:<16} " + " / ".join(per) + f"   {deep_mb(held):.2f} -> {dumped:.2f}")
+    return out
+
+
+def _encodable(x: Any) -> Any:
+    return x.__json__() if hasattr(x, "__json__") else list(x)
+
+
 def rewrites(stories: Any, cycled: int, cycle: int) -> str:
     """Whether the corpus coming round again meets closed stories (new news) or live ones
     (rewrites): of the live stories, those listing articles of two cycles of the corpus, those
@@ -582,6 +622,8 @@ async def run(args: argparse.Namespace) -> None:
             table=CountingTable(),
             params=trend_stage.trend_params(settings),
             detector=TrendDetector(trend_stage.trend_params(settings)),
+            journal=Journal(ratio=settings.trends_journal_ratio),
+            journal_ratio=settings.trends_journal_ratio,
         )
     ctx = SimpleNamespace(topics=SimpleNamespace(alerts="alerts"), stories=stage, trends=trends)
     partitioner = DefaultPartitioner()
@@ -697,6 +739,8 @@ async def run(args: argparse.Namespace) -> None:
                     print(
                         "          of the stories: " + "  ".join(f"{k} {v:.1f}" for k, v in fields)
                     )
+                    for line in story_ages(stage.stories.live.values()):
+                        print(f"          {line}")
                 if args.pools:  # after a collection: what is live, not garbage cycles
                     gc.collect()
                     now_pools, now_types = pools.read(), pools.types()

@@ -190,6 +190,8 @@ class Settings(BaseSettings):
     trends_warmup_hours: int = Field(168, ge=0)  # the stream's distinct hours before any
     trends_warmup_events: int = Field(200, ge=0)  # and its counted articles
     trends_max_keys: int = Field(4096, ge=1, le=20_000)  # least recently active evicted
+    # the trend journal's segments held per live byte before compaction (streams/trends/journal.py)
+    trends_journal_ratio: float = Field(2.0, ge=1, le=4)
     api_host: str = "127.0.0.1"
     api_port: int = 6068  # rasid api: /alerts, /alerts/stream, the live page
     api_keys_required: bool = True

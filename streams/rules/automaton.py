@@ -50,7 +50,7 @@ Span = tuple[int, int]  # [first token, last token + 1)
 # Words with a memoised symbol. Every word of the feed is looked up (a symbol per token), as
 # the topic model does for its words (60,000 there): ~50 bytes an entry, the key string
 # interned and shared with the other word memos, the value one of the class symbols.
-SYMBOLS_CAP = 60_000
+SYMBOLS_CAP = 30_000  # full by 10,000 articles, +1.2 misses an article (performance.md, round 15)
 
 # A symbol is a few characters, one per base-32 digit of its class id, each digit from its own
 # range (plane 15): pyahocorasick looks a character up among a state's children one by one,

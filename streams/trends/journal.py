@@ -11,8 +11,8 @@ its entry in the latest segment that has one (an entry without a value: the key 
 
 Compaction, our own (Kafka's keeps the latest record per table key, i.e. every segment):
 a segment none of whose entries is the latest of its key any more is deleted (a tombstone);
-while the segments hold more than twice the live entries' bytes (plus `slack_bytes`), the
-oldest segment's live entries are copied into the write (as they are: nothing is encoded
+while the segments hold more than `ratio` times the live entries' bytes (plus `slack_bytes`),
+the oldest segment's live entries are copied into the write (as they are: nothing is encoded
 again) and it is deleted. A deletion entry is dropped when its segment is compacted: that
 segment is then the oldest, so no older one holds the key. Deletions are written after the
 segments that replace them, so a crash in between leaves entries twice, never none.
@@ -34,6 +34,13 @@ _HEAD = struct.Struct("<II")  # an entry: its key's UTF-8 length, its value's (o
 _NONE = 0xFFFFFFFF  # an entry without a value: the key was evicted
 SEGMENT_BYTES = 512 * 1024  # a segment's entries at most (Kafka takes 1 MB a message)
 SLACK_BYTES = 1 << 20  # garbage always allowed before the oldest segment is compacted
+# The segments' bytes allowed per live byte (plus SLACK_BYTES) before compaction copies the
+# oldest segment's live entries forward (RASID_TRENDS_JOURNAL_RATIO). At 2 the garbage may grow
+# as large as the live bytes: 13.8 MB held at 100,000 articles of bench/state_growth.py
+# --worker-pace 100; 1.25 held 9.0 MB, for +11 µs of CPU and ~+50% changelog bytes per article
+# (bench/journal.py; docs/performance.md, "Memory: round fifteen"). The default keeps the
+# broker's bytes: an operator short of memory, not of broker bandwidth, lowers it.
+RATIO = 2.0
 _LEGACY = -1  # where a key's record of the per-key layout is
 
 
@@ -96,9 +103,17 @@ class Journal:
     the detector's changes into table writes (`write`), and the table back into the
     detector's state (`restore`)."""
 
-    def __init__(self, segment_bytes: int = SEGMENT_BYTES, slack_bytes: int = SLACK_BYTES):
+    def __init__(
+        self,
+        segment_bytes: int = SEGMENT_BYTES,
+        slack_bytes: int = SLACK_BYTES,
+        ratio: float = RATIO,
+    ):
+        if ratio < 1:
+            raise ValueError("a journal holds at least its live entries: ratio >= 1")
         self.segment_bytes = segment_bytes
         self.slack_bytes = slack_bytes
+        self.ratio = ratio
         self._segments: dict[int, _Segment] = {}  # oldest first (numbers only grow)
         self._where: dict[str, tuple[int, int]] = {}  # key → (segment or _LEGACY, entry bytes)
         self._legacy: dict[str, bytes] = {}  # the per-key layout's records not yet moved
@@ -168,7 +183,9 @@ class Journal:
         for n, seg in list(self._segments.items()):
             if n >= fresh:
                 break
-            if seg.live and (self._size <= 2 * self._live + self.slack_bytes or copied > budget):
+            if seg.live and (
+                self._size <= self.ratio * self._live + self.slack_bytes or copied > budget
+            ):
                 continue  # the oldest still live: keep it (and look only for dead ones)
             if seg.live:
                 for key, value in decode(seg.blob):

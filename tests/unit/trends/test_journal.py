@@ -124,7 +124,7 @@ def test_a_crash_inside_a_write_leaves_each_key_old_or_new(seed: int) -> None:
 
 def test_evicted_keys_stay_deleted_through_compaction() -> None:
     table: dict[str, bytes] = {}
-    journal = Journal(1000, 0)
+    journal = Journal(1000, 0, 2.0)  # the steps below are sized for this ratio
     apply(table, journal.write([("rule:a", b"x" * 50), ("rule:b", b"y" * 50)]))
     apply(table, journal.write([("rule:a", None), ("rule:never-written", None)]))
     assert Journal().restore(table.items()) == {"rule:b": b"y" * 50}
