@@ -218,15 +218,12 @@ def structures(
     once per structure (an lru_cache's bytes are not reachable, so 0 there), MB of its hash
     table's slack: `slack_mb`). With `emitted` and `trends` (the worker mode) also the hot
     stage's emitted ids, the faust tables' dicts and the trend detector."""
-    import importlib
-
     from streams.classify import places
     from streams.rules import spec
     from streams.stories import features
     from streams.text import arabic
     from streams.text.memo import Memo
 
-    stems = importlib.import_module("streams.rules.stems")
     model = topic_model.default_model()
     known = {
         id(features._terms): "story terms (features._terms)",
@@ -243,7 +240,6 @@ def structures(
     for name, fn in (
         *((f"lru topic_model.{name}", fn) for name, fn in TOPIC_LRUS),
         ("lru places.word_variants", places.word_variants),
-        ("lru rules.stems", stems.stems),
         ("lru arabic._fold_char", arabic._fold_char),
     ):
         size, cap = _lru(fn)

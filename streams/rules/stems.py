@@ -3,8 +3,6 @@ and dual endings, the «ة» handling; and the punctuation that stops a phrase f
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 _MIN_STEM = 2  # never strip a word down to fewer letters than this
 
 
@@ -72,13 +70,6 @@ def _suffix_variants(word: str, ta_marbuta: bool, out: set[str]) -> None:
         _number_variants(base, out)
 
 
-# 8,192 entries (~4 MB when full). The matcher no longer reads through it (`word_stems`: it
-# memoises its own words); it serves other callers of `stems` (docs/performance.md, "Memory:
-# round seven", for its size).
-STEMS_CACHE = 8192
-
-
-@lru_cache(maxsize=STEMS_CACHE)
 def stems(word: str, ta_marbuta: bool = False) -> frozenset[str]:
     """Candidate stems of one NORMALISED token.
 
@@ -89,6 +80,10 @@ def stems(word: str, ta_marbuta: bool = False) -> frozenset[str]:
 
     Over-generation is harmless: a candidate only matters if it equals a rule phrase word
     and the rest of the phrase matches too.
+
+    Not memoised: its one production caller, the rule automaton (`word_stems`), keeps each
+    word's classes in its own memo (round fourteen); an 8,192-word cache here missed nearly
+    every time there and was used by nothing else (issue 13, round fifteen).
     """
     bases = {word}
     n = len(word)
@@ -101,17 +96,11 @@ def stems(word: str, ta_marbuta: bool = False) -> frozenset[str]:
     return frozenset(out)
 
 
-_uncached = stems.__wrapped__
-
-
 def word_stems(word: str) -> frozenset[str]:
-    """`stems` of a word from `words_keeping_ta_marbuta` (a final «ة» says: not a pronoun).
-    Not through the cache: the matcher asks once per word it has not memoised itself (its
-    symbol memo holds 60,000 words, the cache 8,192), so the cache missed nearly every time
-    and only cost (~0.9 us a word of ~4.6, measured on ANT's words)."""
+    """`stems` of a word from `words_keeping_ta_marbuta` (a final «ة» says: not a pronoun)."""
     if "ة" not in word:
-        return _uncached(word)
-    return _uncached(word.replace("ة", "ه"), word.endswith("ة"))
+        return stems(word)
+    return stems(word.replace("ة", "ه"), word.endswith("ة"))
 
 
 def phrase_keys(word: str) -> frozenset[str]:

@@ -151,10 +151,8 @@ def test_matches_reported_alike_whatever_else_fired(
     ("word", "stem"),
     [("والخطوط", "خطوط"), ("خطتهم", "خطه"), ("خطة", "خطه"), ("عبوات", "عبوه"), ("بك", "بك")],
 )
-def test_word_stems_leaves_the_stems_cache_alone(word: str, stem: str) -> None:
-    STEMS.stems.cache_clear()
+def test_word_stems_are_the_folded_words_stems(word: str, stem: str) -> None:
     got = word_stems(word)
     assert stem in got
-    assert STEMS.stems.cache_info().currsize == 0  # the matcher memoises its words itself
     folded = word.replace("ة", "ه")
     assert got == STEMS.stems(folded, word.endswith("ة"))
