@@ -4,7 +4,6 @@ lower ratio holds less and copies more, and every ratio restores the same state.
 
 from __future__ import annotations
 
-import random
 from types import SimpleNamespace
 
 import pytest
@@ -13,22 +12,7 @@ from pydantic import ValidationError
 from streams.settings import Settings
 from streams.trends.journal import RATIO, Journal
 from streams.worker import trend_stage
-
-Changes = list[tuple[str, bytes | None]]
-
-
-def steps_of(seed: int, keys: int, steps: int) -> list[Changes]:
-    """Hot keys rewritten often, cold ones now and then, evictions, values of varying size."""
-    rng = random.Random(seed)
-    out: list[Changes] = []
-    for step in range(steps):
-        changes: Changes = [("~global", f"g{step}".encode())]
-        for _ in range(rng.randint(0, 12)):
-            k = rng.choice([f"IQ|{rng.randint(0, 5)}", f"rule:{rng.randint(0, keys)}"])
-            value = None if rng.random() < 0.05 else bytes([step % 251]) * rng.randint(1, 400)
-            changes.append((k, value))
-        out.append(list(dict(changes).items()))
-    return out
+from tests.unit.trends.test_journal import Changes, random_steps
 
 
 def run(ratio: float, steps: list[Changes], segment_bytes: int, slack: int) -> dict[str, object]:
@@ -74,7 +58,7 @@ CASES = [  # ratio, segment bytes, slack
 def test_the_segments_stay_within_ratio_times_the_live_bytes(
     ratio: float, segment_bytes: int, slack: int, seed: int
 ) -> None:
-    got = run(ratio, steps_of(seed, 300, 400), segment_bytes, slack)
+    got = run(ratio, random_steps(seed, 300, 400), segment_bytes, slack)
     assert got["restored"] == got["state"]
     # over the bound by at most a few writes (≤ 13 entries of ≤ 400 bytes each): the
     # compaction budget of one write, and the newest segments, never compacted
@@ -83,7 +67,7 @@ def test_the_segments_stay_within_ratio_times_the_live_bytes(
 
 @pytest.mark.parametrize("seed", [3, 4])
 def test_a_lower_ratio_holds_less_and_copies_more(seed: int) -> None:
-    steps = steps_of(seed, 300, 400)
+    steps = random_steps(seed, 300, 400)
     runs = [run(ratio, steps, 600, 0) for ratio in (1.0, 1.25, 1.5, 2.0)]
     assert all(r["restored"] == r["state"] == runs[0]["state"] for r in runs)
     means = [r["mean"] for r in runs]
