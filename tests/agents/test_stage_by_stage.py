@@ -11,8 +11,10 @@ from typing import Any
 from unittest.mock import patch
 
 import orjson
+import pytest
 
 from streams.settings import Settings
+from streams.worker import agents
 from streams.worker.app import create_app
 from tests.agents.test_agents import Capture, _raw
 from tests.conftest import SAMPLE
@@ -25,7 +27,9 @@ POSTS = [
 ]
 
 
-async def _run(tmp_path: Path, port: int, *, together: bool, **settings: Any) -> Any:
+async def _run(
+    tmp_path: Path, port: int, *, together: bool, fail: bool = False, **settings: Any
+) -> Any:
     rasid = create_app(Settings(data_dir=tmp_path / str(port), web_port=port, **settings))
     capture = Capture()
     agent = rasid.app.agents["rasid.articles"]
@@ -34,6 +38,8 @@ async def _run(tmp_path: Path, port: int, *, together: bool, **settings: Any) ->
 
     def spy(values: list[bytes], *args: Any) -> Any:
         batches.append(len(values))
+        if fail:
+            raise RuntimeError("boom")
         return real(values, *args)
 
     with capture.install(rasid), patch.object(rasid.pipeline, "core_many", spy):
@@ -112,3 +118,21 @@ async def test_a_slow_article_in_a_batch_is_dead_lettered_alone(tmp_path: Path) 
     (letter,) = capture.on("rasid.deadletter")
     assert letter["reason"] == "too_slow" and letter["stage"] == "enrich"
     assert len(capture.on("rasid.articles.enriched")) == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "most_bytes", "fail"),
+    [
+        ("batch over the byte bound", 1000, False),  # held tokens bounded: one by one
+        ("core_many itself raised", agents.STAGE_BY_STAGE_BYTES, True),
+    ],
+)
+async def test_a_batch_not_run_stage_by_stage_runs_one_by_one(
+    tmp_path: Path, case: str, most_bytes: int, fail: bool
+) -> None:
+    alone, _, results_alone = await _run(tmp_path, 16074, together=False)
+    with patch.object(agents, "STAGE_BY_STAGE_BYTES", most_bytes):
+        got, batches, results = await _run(tmp_path, 16075, together=True, fail=fail)
+    assert batches == ([len(POSTS)] if fail else []), case
+    assert sorted(results.values()) == sorted(results_alone.values()), case
+    assert _enriched(got) == _enriched(alone) and len(_enriched(got)) == 3, case
