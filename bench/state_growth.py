@@ -619,7 +619,6 @@ async def run(args: argparse.Namespace) -> None:
             params=trend_stage.trend_params(settings),
             detector=TrendDetector(trend_stage.trend_params(settings)),
             journal=Journal(ratio=settings.trends_journal_ratio),
-            journal_ratio=settings.trends_journal_ratio,
         )
     ctx = SimpleNamespace(topics=SimpleNamespace(alerts="alerts"), stories=stage, trends=trends)
     partitioner = DefaultPartitioner()

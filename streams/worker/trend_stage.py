@@ -38,7 +38,7 @@ from streams.settings import Settings
 from streams.stories.cluster import Assignment
 from streams.stories.features import StoryFeatures
 from streams.trends.detector import TrendDetector, TrendEvent, TrendParams, Window
-from streams.trends.journal import RATIO, Journal
+from streams.trends.journal import Journal
 from streams.trends.offline import article_events, terms_of
 from streams.validation import check_outgoing
 from streams.worker.batches import Outgoing, deliver
@@ -89,7 +89,6 @@ class TrendStage:
     params: TrendParams
     detector: TrendDetector
     journal: Journal = field(default_factory=Journal)  # what the table's segments hold
-    journal_ratio: float = RATIO  # RASID_TRENDS_JOURNAL_RATIO: its garbage bound
     stale: bool = True  # rebuild the detector from the table before the next article
     late: int = 0  # the detector's late events already counted in the metric
 
@@ -119,8 +118,7 @@ def declare(app: Any, settings: Settings) -> TrendStage | None:
         ),
         params=params,
         detector=TrendDetector(params),
-        journal=Journal(ratio=settings.trends_journal_ratio),
-        journal_ratio=settings.trends_journal_ratio,
+        journal=Journal(ratio=settings.trends_journal_ratio),  # its garbage bound
     )
 
 
@@ -142,7 +140,7 @@ def refresh(stage: TrendStage) -> None:
     if not stage.stale:
         return
     started = time.perf_counter()
-    stage.journal = Journal(ratio=stage.journal_ratio)
+    stage.journal = Journal(ratio=stage.journal.ratio)  # RASID_TRENDS_JOURNAL_RATIO kept
     state = stage.journal.restore(stage.table.items())
     stage.detector = TrendDetector.from_state(state, stage.params)
     stage.late = stage.detector.stats()["late"]
