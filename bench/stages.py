@@ -153,22 +153,10 @@ def paired(pipe: Pipeline, args: argparse.Namespace, data: Path, short: bool) ->
         for side in (0, 1):
             for stage, secs in spent[side].items():
                 best[side][stage] = min(best[side].get(stage, secs), secs)
-        per = 1000 / max(1, len(values))
-        line = "; ".join(
-            f"{names[side]}: core {sum(spent[side].values()) * per:.3f} ms ("
-            + ", ".join(f"{stage} {secs * per:.3f}" for stage, secs in spent[side].items())
-            + ")"
-            for side in (0, 1)
-        )
+        line = "; ".join(per_article(names[side], spent[side], len(values)) for side in (0, 1))
         kind = "short posts" if short else "articles"
         print(f"  {len(values)} {kind}, pass {n + 1}, CPU per article: {line}", flush=True)
-    per = 1000 / max(1, len(values))
-    line = "; ".join(
-        f"{names[side]}: core {sum(best[side].values()) * per:.3f} ms ("
-        + ", ".join(f"{stage} {secs * per:.3f}" for stage, secs in best[side].items())
-        + ")"
-        for side in (0, 1)
-    )
+    line = "; ".join(per_article(names[side], best[side], len(values)) for side in (0, 1))
     print(f"  best of {args.passes} passes, per stage: {line}")
     print(f"  enriched articles (and alerts) that differ: {differ} of {len(values)}")
 
@@ -285,12 +273,18 @@ def stage_major(pipe: Pipeline, args: argparse.Namespace, data: Path, short: boo
             best[name] = {k: min(v, best[name].get(k, v)) for k, v in spent.items()}
     kind = "short posts" if short else "articles"
     print(f"{len(values)} {kind}, CPU per article, best of {2 * args.passes} passes each:")
-    per = 1000 / max(1, len(values))
     for name, spent in best.items():
-        core = sum(spent[k] for k in CORE) * per
-        detail = ", ".join(f"{k} {v * per:.3f}" for k, v in spent.items())
-        print(f"  {name}: core {core:.3f} ms ({detail})")
+        print(f"  {per_article(name, spent, len(values))}")
     print(f"  outputs that differ: {differ} of {len(values)}")
+
+
+def per_article(name: str, spent: dict[str, float], count: int) -> str:
+    """`name: core X ms (stage ms, …)`: CPU ms per article from seconds spent over `count`
+    articles; the core is the CORE stages among them (a hand-off is listed, not added)."""
+    per = 1000 / max(1, count)
+    core = sum(secs for stage, secs in spent.items() if stage in CORE) * per
+    detail = ", ".join(f"{stage} {secs * per:.3f}" for stage, secs in spent.items())
+    return f"{name}: core {core:.3f} ms ({detail})"
 
 
 def timed_core(
