@@ -250,5 +250,34 @@ class RuleState:
         return hashlib.sha256(orjson.dumps(pairs)).hexdigest()[:12]
 
 
+# Every record a push writes carries this header, "<push id> <index> <count>" (ASCII), so that
+# a worker reading a push still arriving waits for its last record before compiling (never a
+# part of the pack; 1-2 s more when a busy machine spaced the push's batches past the settle
+# time) and compiles as soon as it is in (no settle after it). A header, not a marker record:
+# a worker that predates it reads only keys and values, and a record without one (an older
+# push) is read as before.
+PUSH_HEADER = "rasid-push"
+
+
+def push_header(push_id: str, index: int, count: int) -> tuple[str, bytes]:
+    """The header of record `index` (from 0) of the `count` records of push `push_id`."""
+    return PUSH_HEADER, f"{push_id} {index} {count}".encode("ascii")
+
+
+def read_push_header(headers: Iterable[tuple[str, bytes]] | None) -> tuple[str, int, int] | None:
+    """(push id, index, count) from a record's headers; None without one, or for one that does
+    not read as a push's (the record is then read as an older push's: nothing waits on it)."""
+    for name, value in headers or ():
+        if name != PUSH_HEADER:
+            continue
+        try:
+            push_id, index, count = bytes(value).decode("ascii").split(" ")
+            position, total = int(index), int(count)
+        except (TypeError, ValueError):  # (UnicodeDecodeError is a ValueError)
+            return None
+        return (push_id, position, total) if push_id and 0 <= position < total else None
+    return None
+
+
 def problems_text(problems: Iterable[Problem]) -> str:
     return "\n".join(str(p) for p in problems)

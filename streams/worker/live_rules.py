@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,13 @@ from streams.kafka.admin import create_missing
 from streams.kafka.partitions import wait_for_partitions
 from streams.rules import RuleFile, RuleSet, load_rule_file
 from streams.rules.gcpause import gc_paused
-from streams.rules.messages import LiveMessages, RuleState, plan_push
+from streams.rules.messages import (
+    LiveMessages,
+    RuleState,
+    plan_push,
+    push_header,
+    read_push_header,
+)
 from streams.settings import Settings
 from streams.times import utcnow
 
@@ -40,6 +47,10 @@ POLL_MS = 250  # how long one fetch waits for a first record (it returns as soon
 # so its records follow each other far closer than this.
 SETTLE_MS = 200
 MAX_CATCH_UP_S = 30.0  # records arriving for longer than this: compile what is there
+# A push whose last record has not come (its records say how many it has: `push_header`):
+# read on while its records keep coming less than this apart, however long the settle is;
+# after this long without one (the push died), compile what is there.
+PUSH_GAP_S = 5.0
 # One fetch may bring this much of the rules topic (aiokafka's default is 1 MB a partition:
 # a 10,000-rule pack was five fetches, each a round trip after folding the previous one).
 FETCH_BYTES = 16 * 1024 * 1024
@@ -76,6 +87,14 @@ class RuleReader:
         self.end_offsets: dict[TopicPartition, int] = {}
         self.fold_seconds = 0.0  # folding records on a thread, since `took` was last called
         self.fold_records = 0
+        # The last record read, as its push header tells: part of a push whose last record
+        # has not come (`push_open`), or a push's last record (`push_ended`); neither for a
+        # record without one. `last_record_at`: when it was read (monotonic); `last_written`:
+        # its timestamp (epoch s).
+        self.push_open = False
+        self.push_ended = False
+        self.last_record_at = 0.0
+        self.last_written = 0.0
 
     async def start(self) -> None:
         await ensure_rules_topic(self.settings)
@@ -121,16 +140,38 @@ class RuleReader:
 
         The end is the fetches' high watermark, not `end_offsets`: that request waits behind
         the consumer's fetch in flight, which the broker holds up to fetch.max.wait (500 ms)
-        when there is nothing new."""
+        when there is nothing new.
+
+        A push's records say how many it has (`push_header`): after its last one, at the end,
+        reading stops without the settle; while it is not all in, reading goes on however far
+        apart its records come, until none came for PUSH_GAP_S (the push died). Records
+        without the header (an older push's, or a delete's) settle as they always did."""
         assert self.consumer is not None
         deadline = time.monotonic() + MAX_CATCH_UP_S
         changed = False
         while time.monotonic() < deadline:
+            if self.push_ended and await self._at_high_watermark():
+                break  # a whole push is in and nothing follows it: nothing to settle for
             got, more = await self._fetch(settle_ms)
             changed |= more
-            if not got and await self._at_high_watermark():
-                break
+            if got or not await self._at_high_watermark():
+                continue
+            if self.push_open and time.monotonic() - self.last_record_at < PUSH_GAP_S:
+                continue  # a push still arriving: its next batch is late, not missing
+            break
+        if self.push_open:
+            log.warning(
+                "compiling a push that did not arrive whole",
+                extra={"quiet_s": round(time.monotonic() - self.last_record_at, 1)},
+            )
         return changed
+
+    def push_in_flight(self) -> bool:
+        """The last record read is part of a push whose last record has not come, and it was
+        written less than PUSH_GAP_S ago: a push is arriving (at a start, the first load
+        waits for it; a push that died long ago, or records compacted away, do not hold a
+        start up)."""
+        return self.push_open and time.time() - self.last_written < PUSH_GAP_S
 
     async def _at_high_watermark(self) -> bool:
         assert self.consumer is not None
@@ -148,9 +189,11 @@ class RuleReader:
         """One fetch: (whether it brought records, whether the live rules changed)."""
         assert self.consumer is not None
         batch = await self.consumer.getmany(*self.partitions, timeout_ms=timeout_ms)
-        records = [(r.key, r.value) for part in batch.values() for r in part]
-        if not records:
+        got = [r for part in batch.values() for r in part]
+        if not got:
             return False, False
+        self._note_push(got[-1])
+        records = [(r.key, r.value) for r in got]
         # Checking and parsing 10,000 rules takes a good fraction of a second: on the loop it
         # would hold the agents, /metrics and heartbeats. Only this task touches the state, so
         # folding it on a thread is safe.
@@ -160,6 +203,14 @@ class RuleReader:
         finally:
             self.fold_seconds += time.perf_counter() - started
             self.fold_records += len(records)
+
+    def _note_push(self, last: Any) -> None:
+        """Where the last record read stands in its push (its header), and when it came."""
+        mark = read_push_header(last.headers)
+        self.push_open = mark is not None and mark[1] + 1 < mark[2]
+        self.push_ended = mark is not None and mark[1] + 1 == mark[2]
+        self.last_record_at = time.monotonic()
+        self.last_written = last.timestamp / 1000
 
     def _fold(self, records: list[tuple[bytes | None, bytes | None]]) -> bool:
         return self.state.apply_all(records)
@@ -196,17 +247,24 @@ async def publish(
     Every record is handed to the producer first and the acks are awaited together: one
     round trip per batch, not per rule (a 10,000-rule pack one by one took minutes, and the
     workers compiled the half-pushed set on every fetch). One partition, one producer: the
-    records stay in order."""
+    records stay in order. Each carries `push_header` (this push, its place, how many): a
+    worker compiles once the last is in."""
     own = producer is None
     if own:
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap, acks="all", max_batch_size=BATCH_BYTES
         )
         await producer.start()
+    push_id, count = uuid.uuid4().hex[:12], len(records)
     try:
         acks = [
-            await producer.send(settings.topic_rules, value, key=key.encode())
-            for key, value in records
+            await producer.send(
+                settings.topic_rules,
+                value,
+                key=key.encode(),
+                headers=[push_header(push_id, index, count)],
+            )
+            for index, (key, value) in enumerate(records)
         ]
         await asyncio.gather(*acks)
     finally:
@@ -278,6 +336,8 @@ class LiveRules:
         if reader.is_empty():
             await self.push_default_pack()
             await reader.read_to_end()
+        if reader.push_in_flight():  # the end offsets fell inside a push: not a partial set
+            await reader.catch_up()
         await self._swap(reader.state)
 
     async def push_default_pack(self) -> None:

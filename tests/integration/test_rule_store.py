@@ -3,16 +3,19 @@ a later start after deleting everything does not, and a bad message never replac
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from streams.rules import RuleSet, default_rules_path
-from streams.rules.messages import RuleState
+from streams.rules.messages import RuleState, build_message, push_header
 from streams.settings import Settings
-from streams.worker.live_rules import LiveRules, publish, read_rules
+from streams.times import utcnow
+from streams.worker.live_rules import LiveRules, ensure_rules_topic, publish, read_rules
 from tests.integration.conftest import BOOTSTRAP
 
 pytestmark = pytest.mark.integration
@@ -85,3 +88,38 @@ async def test_a_batch_of_records_lands_in_the_order_given() -> None:
     await publish(settings, batch * 50)  # many records in flight at once
     after = await read_rules(settings)
     assert set(after.messages) == {kept}
+
+
+async def test_a_start_inside_a_push_being_written_loads_the_whole_push() -> None:
+    """A worker that starts while a push is being written (its end offsets fall inside the
+    push) waits for the push's last record before its first load: the hot stage never gets
+    a part of a pack. The records' push header is what tells it; keys and values are as a
+    worker that predates the header reads them."""
+    settings = _settings()
+    await ensure_rules_topic(settings)
+    now = utcnow()
+    ids = [f"slow-{i}" for i in range(6)]
+    rules = [{"id": i, "title": i, "severity": "low", "match": f"كلمة {i}"} for i in ids]
+    values = [orjson.dumps(build_message(rule, {}, version=1, now=now)) for rule in rules]
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+
+    async def send(indexes: range) -> None:
+        for index in indexes:
+            header = push_header("slow-push", index, len(ids))
+            sent = await producer.send(
+                settings.topic_rules, values[index], key=ids[index].encode(), headers=[header]
+            )
+            await sent
+
+    try:
+        await send(range(3))
+        loading = asyncio.create_task(_load(settings))
+        await asyncio.sleep(2.0)
+        assert not loading.done()  # waiting for the rest of the push
+        await send(range(3, 6))
+        ruleset, state = await asyncio.wait_for(loading, 30)
+    finally:
+        await producer.stop()
+    assert sorted(ruleset.rule_ids) == ids
+    assert sorted(state.messages) == ids

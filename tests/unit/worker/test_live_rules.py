@@ -57,7 +57,11 @@ class _Consumer:
 
     async def getmany(self, *partitions: Any, timeout_ms: int) -> dict[Any, list[Any]]:
         got, self.records = self.records, []
-        return {partitions[0]: [SimpleNamespace(key=k, value=v) for k, v in got]}
+        return {
+            partitions[0]: [
+                SimpleNamespace(key=k, value=v, headers=(), timestamp=0) for k, v in got
+            ]
+        }
 
 
 async def test_folding_a_large_fetch_lets_the_loop_run() -> None:
@@ -99,7 +103,11 @@ class _Topic:
             await asyncio.sleep(timeout_ms / 1000)
             return {}
         self.pos += len(got)
-        return {partitions[0]: [SimpleNamespace(key=k, value=v) for k, v in got]}
+        return {
+            partitions[0]: [
+                SimpleNamespace(key=k, value=v, headers=(), timestamp=0) for k, v in got
+            ]
+        }
 
     def highwater(self, tp: TopicPartition) -> int:
         return self.high
