@@ -15,10 +15,12 @@ pack. Printed:
 - per pack size: one `rasid worker` (own topics, own rules topic, the pack as its default pack,
   pushed on its first start) runs `bench/pipeline.py`'s throughput run end to end (through the
   story stage): articles/s, worker CPU per article (all threads), the rules it reports loaded,
-  and the cost of the large pack against the small one (target: ≤ 2x). The throughput run
-  scrapes the worker's /metrics every 0.2 s while the story stage catches up; with a series
-  per rule (rasid_rule_version, rasid_alerts_total) a 10,000-rule worker's scrape costs it
-  over 0.1 s of CPU, so the scrapes are counted, one is timed on the idle worker afterwards,
+  and the cost of the large pack against the small one (target: ≤ 2x), and each stage's wall
+  time per article over the run (`rasid_stage_seconds`: which stage a change moves). The
+  throughput run scrapes the worker's /metrics every 0.2 s while the story stage catches
+  up; with a series per rule (rasid_rule_version, rasid_alerts_total) a 10,000-rule
+  worker's scrape costs it over 0.1 s of CPU, so the scrapes are counted, one is timed on
+  the idle worker afterwards,
   and the cost is printed again without them (a Prometheus scraping every 15 s costs it
   ~1% of a core); `--poll 1` scrapes at most once a second (fewer to subtract; articles/s
   then ends up to a second late). `--profile PREFIX`: py-spy each throughput run into PREFIX-<size>.txt
@@ -67,6 +69,20 @@ LOADED = ("rasid_rules_loaded ",)  # a /metrics line prefix
 SCRAPE_EVERY = 0.2  # s: how often a reload's end is looked for (its resolution)
 LOG_WINDOW = 5.5  # s: longer than the worker's window for repeated log lines
 PUSH_CHILD = "--push-child"  # argv[1] of the process that pushes a pack (`push_child`)
+
+
+STAGES = ("rasid_stage_seconds_sum",)  # per stage, wall time (streams.metrics.STAGE_SECONDS)
+
+
+def stage_ms(before: dict[str, float], after: dict[str, float], articles: int) -> str:
+    """Each stage's wall time over a run, ms per article: which stage a pack's cost is in
+    (the match stage is what the matcher's changes move; whole-worker CPU varies by ±0.3 ms
+    between runs of one tree on a shared machine)."""
+    out = []
+    for line, total in sorted(after.items()):
+        stage = line.partition('stage="')[2].partition('"')[0]
+        out.append(f"{stage} {(total - before.get(line, 0.0)) / articles * 1000:.3f}")
+    return ", ".join(out)
 
 
 def write_pack(
@@ -388,8 +404,10 @@ async def run(args: argparse.Namespace) -> None:
                 spy = spy_on(dep, out, gil=args.gil) if profiled else None
                 ends = await changelog_ends(dep) if args.changelogs else None
                 cpu0, dep.scrapes, dep.interval = pipeline.worker_cpu(dep), 0, args.poll
+                stages0 = dep.metric_lines(STAGES)
                 rate, alerts = await pipeline.throughput(dep, articles, limit)
                 cost[n] = (pipeline.worker_cpu(dep) - cpu0) / limit * 1000
+                stages = stage_ms(stages0, dep.metric_lines(STAGES), limit)
                 if ends is not None:
                     print(f"{n:>6} rules: {await changelog_kinds(dep, ends, limit)}", flush=True)
                 scrapes, dep.interval = dep.scrapes, 0.0
@@ -406,6 +424,7 @@ async def run(args: argparse.Namespace) -> None:
                     f"{scrape * 1000:.1f} ms each: {net[n]:.2f} ms per article without them",
                     flush=True,
                 )
+                print(f"{n:>6} rules: stages (wall ms per article) {stages}", flush=True)
                 if n == sizes[0] and len(sizes) > 1 and not args.no_reload:
                     await reloads(dep, Path(tmp), packs[sizes[-1]], articles, limit, vocab)
             finally:

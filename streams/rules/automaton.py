@@ -41,7 +41,7 @@ from itertools import product
 
 import ahocorasick
 
-from streams.rules.stems import is_break, phrase_keys, word_stems
+from streams.rules.stems import is_break, phrase_keys, stems_in
 from streams.text.arabic import Tokens
 from streams.text.memo import WordMemo
 
@@ -122,8 +122,11 @@ class TermAutomaton:
         self.memo: WordMemo[str] = WordMemo(SYMBOLS_CAP)  # word → symbol
         self._sets: dict[tuple[str, ...], str] = {}  # an ambiguous token's choices → symbol
         # its first character → its choices, the one-word terms they are (all of them), and
-        # whether one of them starts (is second in) a two-token spelling
-        self._choices: dict[str, tuple[tuple[str, ...], tuple[int, ...], bool, bool]] = {}
+        # those of its choices that start (are second in) a two-token spelling: the lattice
+        # looks only those up in a pair (no other makes one)
+        self._choices: dict[
+            str, tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...], tuple[str, ...]]
+        ] = {}
 
         # Every spelling of every term: one symbol per word, from the classes of its keys.
         spelled: dict[str, list[int]] = {}
@@ -171,8 +174,9 @@ class TermAutomaton:
     def choices(self, word: str) -> tuple[str, ...]:
         """The symbols a word can stand for: its class's, none (no key), or, when no one of its
         classes holds the words of the others, those of its maximal classes."""
-        key_class = self._key_class
-        classes = {key_class[s] for s in word_stems(word) if s in key_class}
+        return self._choices_of(stems_in(word, self._key_class))
+
+    def _choices_of(self, classes: set[int]) -> tuple[str, ...]:
         if len(classes) > 1:
             # a class whose words another class of the token holds adds nothing
             words = self._class_words
@@ -180,11 +184,17 @@ class TermAutomaton:
         return tuple(self._symbol_of[c] for c in sorted(classes))
 
     def _remember(self, word: str) -> str:
-        choices = self.choices(word)
-        if not choices:
+        classes = stems_in(word, self._key_class)
+        if not classes:
             return self.memo.remember(word, self._filler)
+        if len(classes) == 1:
+            return self.memo.remember(word, self._symbol_of[classes.pop()])
+        return self.memo.remember(word, self._symbol_for(self._choices_of(classes)))
+
+    def _symbol_for(self, choices: tuple[str, ...]) -> str:
+        """The symbol of a token whose maximal classes are `choices` (its class's, if one)."""
         if len(choices) == 1:
-            return self.memo.remember(word, choices[0])
+            return choices[0]
         symbol = self._sets.get(choices)
         if symbol is None:
             first = chr(_AMBIGUOUS_FIRST + len(self._sets))
@@ -194,10 +204,10 @@ class TermAutomaton:
             self._choices[first] = (
                 choices,
                 tids,
-                not self._firsts.isdisjoint(choices),
-                not self._seconds.isdisjoint(choices),
+                tuple(c for c in choices if c in self._firsts),
+                tuple(c for c in choices if c in self._seconds),
             )
-        return self.memo.remember(word, symbol)
+        return symbol
 
     def string(self, words: Sequence[str]) -> str:
         """A field's words (`words_keeping_ta_marbuta`) as symbols, `width` characters each."""
@@ -326,7 +336,7 @@ class TermAutomaton:
         before = -1  # the ambiguous token before
         for m in _AMBIGUOUS.finditer(string):
             a = m.start() // width
-            choices, solo, first, second = options[m.group()]
+            _, solo, first, second = options[m.group()]
             if solo:
                 found.append((solo, a, a + 1))
             # (a-1, a), the token before plain (else found from it), if it starts a pair and
@@ -334,7 +344,7 @@ class TermAutomaton:
             if second and a - 1 > before:
                 symbol = string[(a - 1) * width : a * width]
                 if symbol in firsts:
-                    tids = [tid for c in choices if (v := get(symbol + c, None)) for tid in v[1]]
+                    tids = [tid for c in second if (v := get(symbol + c, None)) for tid in v[1]]
                     if tids:
                         found.append((tids, a - 1, a + 1))
             if first and a + 1 < n:  # (a, a+1), if the token after can be second in a pair
@@ -343,9 +353,9 @@ class TermAutomaton:
                 if entry is None:  # plain (or a filler: no spelling holds one)
                     after: Sequence[str] = (symbol,) if symbol in seconds else ()
                 else:  # ambiguous too
-                    after = entry[0] if entry[3] else ()
+                    after = entry[3]
                 tids = [
-                    tid for c in choices for d in after if (v := get(c + d, None)) for tid in v[1]
+                    tid for c in first for d in after if (v := get(c + d, None)) for tid in v[1]
                 ]
                 if tids:
                     found.append((tids, a, a + 2))

@@ -3,6 +3,11 @@ and dual endings, the «ة» handling; and the punctuation that stops a phrase f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TypeVar
+
+V = TypeVar("V")
+
 _MIN_STEM = 2  # never strip a word down to fewer letters than this
 
 
@@ -37,37 +42,43 @@ _PLAIN_SET = frozenset(_PLAIN_ENDINGS)
 _FEMININE_3 = frozenset(e for e in _FEMININE_ENDINGS if len(e) == 3)
 
 
-def _number_variants(word: str, out: set[str]) -> None:
-    """Add singular candidates for a dual or sound-plural word (and tanween alef)."""
+def _candidates(word: str, ta_marbuta: bool) -> list[str]:
+    """`stems`' candidates of a NORMALISED token, possibly repeated, in one pass: the token and
+    the token without each proclitic; each of those without a possessive pronoun (and «…ت» +
+    pronoun → «…ه»); each of those without tanween alef or a dual/plural ending."""
     n = len(word)
-    if n - 1 >= _MIN_STEM and word[-1] == "ا":  # tanween alef: خطا(ً) → خط
-        out.add(word[:-1])
-    if n - 2 >= _MIN_STEM:
-        end = word[-2:]
-        if end == "ات":  # عبوات → عبوه, and the bare stem
-            out.add(word[:-2] + "ه")
-            out.add(word[:-2])
-        elif end in _PLAIN_SET:  # احمران → احمر, مسلحون → مسلح (and «…تان» → «…ت»)
-            out.add(word[:-2])
-    if n - 3 >= _MIN_STEM and word[-3:] in _FEMININE_3:  # عبوتان → عبوه
-        out.add(word[:-3] + "ه")
-
-
-def _suffix_variants(word: str, ta_marbuta: bool, out: set[str]) -> None:
-    bases = {word}
-    n = len(word)
-    for k in _POSSESSIVE_LENGTHS:
-        if n - k < _MIN_STEM or word[-k:] not in _POSSESSIVE_SET:
-            continue
-        if k == 1 and ta_marbuta and word[-1] == "ه":
-            continue  # «خطة» is not «خط» + «ه»
-        stem = word[:-k]
-        bases.add(stem)
-        if stem[-1] == "ت" and len(stem) - 1 >= _MIN_STEM:
-            bases.add(stem[:-1] + "ه")  # خطتهم → خطت → خطه
-    out.update(bases)
+    bases = [word]
+    for k in _PROCLITIC_LENGTHS:
+        if n - k >= _MIN_STEM and word[:k] in _PROCLITIC_SET:
+            bases.append(word[k:])
+    found: list[str] = []
     for base in bases:
-        _number_variants(base, out)
+        m = len(base)
+        stripped = [base]
+        for k in _POSSESSIVE_LENGTHS:
+            if m - k < _MIN_STEM or base[-k:] not in _POSSESSIVE_SET:
+                continue
+            if k == 1 and ta_marbuta and base[-1] == "ه":
+                continue  # «خطة» is not «خط» + «ه»
+            stem = base[:-k]
+            stripped.append(stem)
+            if stem[-1] == "ت" and len(stem) - 1 >= _MIN_STEM:
+                stripped.append(stem[:-1] + "ه")  # خطتهم → خطت → خطه
+        found += stripped
+        for w in stripped:
+            size = len(w)
+            if size - 1 >= _MIN_STEM and w[-1] == "ا":  # tanween alef: خطا(ً) → خط
+                found.append(w[:-1])
+            if size - 2 >= _MIN_STEM:
+                end = w[-2:]
+                if end == "ات":  # عبوات → عبوه, and the bare stem
+                    found.append(w[:-2] + "ه")
+                    found.append(w[:-2])
+                elif end in _PLAIN_SET:  # احمران → احمر, مسلحون → مسلح (and «…تان» → «…ت»)
+                    found.append(w[:-2])
+            if size - 3 >= _MIN_STEM and w[-3:] in _FEMININE_3:  # عبوتان → عبوه
+                found.append(w[:-3] + "ه")
+    return found
 
 
 def stems(word: str, ta_marbuta: bool = False) -> frozenset[str]:
@@ -81,19 +92,11 @@ def stems(word: str, ta_marbuta: bool = False) -> frozenset[str]:
     Over-generation is harmless: a candidate only matters if it equals a rule phrase word
     and the rest of the phrase matches too.
 
-    Not memoised: its one production caller, the rule automaton (`word_stems`), keeps each
-    word's classes in its own memo (round fourteen); an 8,192-word cache here missed nearly
-    every time there and was used by nothing else (issue 13, round fifteen).
+    Not memoised: its production use, the rule automaton (`stems_in`: the same candidates),
+    keeps each word's classes in its own memo (round fourteen); an 8,192-word cache here
+    missed nearly every time there and was used by nothing else (issue 13, round fifteen).
     """
-    bases = {word}
-    n = len(word)
-    for k in _PROCLITIC_LENGTHS:
-        if n - k >= _MIN_STEM and word[:k] in _PROCLITIC_SET:
-            bases.add(word[k:])
-    out: set[str] = set()
-    for base in bases:
-        _suffix_variants(base, ta_marbuta, out)
-    return frozenset(out)
+    return frozenset(_candidates(word, ta_marbuta))
 
 
 def word_stems(word: str) -> frozenset[str]:
@@ -101,6 +104,17 @@ def word_stems(word: str) -> frozenset[str]:
     if "ة" not in word:
         return stems(word)
     return stems(word.replace("ة", "ه"), word.endswith("ة"))
+
+
+def stems_in(word: str, keys: Mapping[str, V]) -> set[V]:
+    """`{keys[s] for s in word_stems(word) if s in keys}`, without the frozenset of stems: the
+    rule automaton runs this for every word it has not seen (~29 an ANT article in a fresh
+    worker at 10,000 rules; docs/performance.md, "Rules at scale: round sixteen")."""
+    if "ة" in word:
+        found = _candidates(word.replace("ة", "ه"), word.endswith("ة"))
+    else:
+        found = _candidates(word, False)
+    return {keys[s] for s in found if s in keys}
 
 
 def phrase_keys(word: str) -> frozenset[str]:
