@@ -99,7 +99,6 @@ from corpora import ANT, ant_raw
 from streams import metrics
 from streams.classify import topic_model
 from streams.settings import Settings
-from streams.stories.cluster import Centroid
 from streams.text.memo import Memo, WordMemo
 from streams.trends.detector import TrendDetector
 from streams.trends.journal import Journal
@@ -532,7 +531,8 @@ def counted(metric: Any) -> str:
 
 def sizes(stage: story_stage.StoryStage, emitted: EmittedIds) -> dict[str, tuple[int, int]]:
     def encoded(x: Any) -> Any:
-        return x.__json__() if isinstance(x, Centroid) else list(x)
+        # a packed centroid, `first` or copies (streams/stories/cluster.py) as the table has it
+        return x.__json__() if hasattr(x, "__json__") else list(x)
 
     def dumped(x: Any) -> int:
         return len(orjson.dumps(x, default=encoded))

@@ -88,7 +88,10 @@ def _state_bytes(story: Any) -> bytes:
 
 
 def _json(value: Any) -> Any:
-    """A packed centroid of either version (each has its own `Centroid` class) as its dict."""
+    """A packed centroid or `first` of either version (each has its own classes) as its dict
+    (a `First`'s `__json__` is its raw JSON, which OPT_SORT_KEYS would leave unsorted)."""
+    if type(value).__name__ == "First":
+        return value.value()
     as_json = getattr(value, "__json__", None)
     if as_json is None:
         raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
+import struct
 from array import array
 from collections import Counter
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
@@ -263,20 +264,72 @@ class Centroid:
 PACKED = ("body",)
 
 
+@final
+class First:
+    """A story's `first` (its first article, kept for the anchor: `_first_of`) held as its
+    JSON bytes: ~12.5 KB reachable per story of two articles or more (its terms shared with
+    the centroids), ~2.3 KB as bytes (docs/performance.md, "Memory: round sixteen"). It is
+    read only by `opener`, for a candidate that passed the join threshold (`anchored`), which
+    decodes it: orjson gives back the same doubles in the same order, so every feature is bit
+    for bit the dict's. The stories table stores the same JSON as the dict (`__json__` hands
+    faust's orjson codec the bytes as they are), and a state read back from the table is
+    packed again (`compact`)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    @classmethod
+    def of(cls, first: Mapping[str, Any]) -> First:
+        # copied: the bytes orjson.dumps returns keep the whole buffer it wrote into (32 KB
+        # of malloc for ~2.3 KB of JSON), a copy only its own size
+        return cls(bytes(memoryview(orjson.dumps(first))))
+
+    def value(self) -> dict[str, Any]:
+        """The dict it was made of (a new one at every call)."""
+        out: dict[str, Any] = orjson.loads(self.data)
+        return out
+
+    def __json__(self) -> orjson.Fragment:
+        return orjson.Fragment(self.data)
+
+    def __getitem__(self, name: str) -> Any:  # for benches and tests: decodes it all
+        return self.value()[name]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, First):
+            return self.data == other.data
+        return isinstance(other, Mapping) and self.value() == dict(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"First({self.value()!r})"
+
+
 def compact(story: dict[str, Any]) -> dict[str, Any]:
     """A story state read back from the table (or written by an earlier release): its `PACKED`
-    centroids made `Centroid`s, in place (the same JSON; no table write needed). Returns it."""
+    centroids made `Centroid`s and its `first` a `First`, in place (the same JSON; no table
+    write needed). Returns it."""
     for name in PACKED:
         centroid = story.get(name)
         if type(centroid) is dict:
             story[name] = Centroid.of(centroid)
+    first = story.get("first")
+    if type(first) is dict:
+        story["first"] = First.of(first)
     return story
 
 
 def state_json(value: Any) -> Any:
-    """`default` for `orjson.dumps` of a story state outside faust (faust's codec calls
-    `__json__` itself): a centroid as its dict."""
+    """`default` for `orjson.dumps` (or `json.dumps`) of a story state outside faust (faust's
+    codec calls `__json__` itself): a centroid or a `First` as its dict."""
     if isinstance(value, Centroid):
+        return value.__json__()
+    if isinstance(value, First):
+        return value.value()
+    if isinstance(value, Copies):
         return value.__json__()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
@@ -491,7 +544,11 @@ def opener(story: Mapping[str, Any]) -> dict[str, Any]:
     """The story's first article seen as a story (what `compare_first` and the anchor compare
     with): its unit vectors (norms 1.0: a division by 1.0 is exact, so the features are those
     of the plain dot products), its places and numbers counted once, the story's age."""
-    first = story.get("first") or _first_of(story)
+    first = story.get("first")
+    if type(first) is First:
+        first = first.value()
+    elif not first:
+        first = _first_of(story)
     return {
         "title": first["title"],
         "lead": first["lead"],
@@ -598,7 +655,7 @@ def add_member(story: dict[str, Any], vectors: Vectors, features: StoryFeatures,
     A story's first article is only copied aside (`first`, for the anchor) once a second one
     comes: most stories never get one, and until then the centroid is that article."""
     if "first" not in story and story["size"]:
-        story["first"] = _first_of(story)
+        story["first"] = First.of(_first_of(story))
     norms = {}
     for name in FIELDS:
         vector = vectors[name]
@@ -1077,7 +1134,7 @@ def record(
     story["articles"] = listed
     if not reported_by(story, source):
         _add_outlet(story, source)
-    story["copies"] = [*story["copies"], key][-MAX_COPIES:]
+    story["copies"] = _with_copy(_copies(story["copies"]), key)
     stories[sid] = story  # re-assigned, not mutated: a changelog table sees the change
     terms = query.terms() if is_new else index_terms(story, params.index_terms)
     index.add(sid, terms, story["last_seen"])
@@ -1095,7 +1152,12 @@ def reported_by(story: Mapping[str, Any], source: str) -> bool:
     listed = story["sources"]
     if source in listed:
         return True
-    return len(listed) >= MAX_STORY_SOURCES and any(s == source for s, _ in story["copies"])
+    if len(listed) < MAX_STORY_SOURCES:
+        return False
+    copies = story["copies"]
+    if type(copies) is Copies:
+        return source in copies.sources
+    return any(s == source for s, _ in copies)
 
 
 def outlets(story: Mapping[str, Any]) -> int:
@@ -1125,13 +1187,96 @@ def copy_key(source: str, fingerprint: str) -> tuple[str, int]:
     return source, int.from_bytes(digest, "big") >> 1
 
 
-def _copies(copies: Sequence[Any]) -> Sequence[Any]:
+# A story's copies are held as a list of `copy_key` pairs while short, as `Copies` from this
+# many on: ~100 bytes a pair as a tuple and an int, 16 as `Copies`, which costs ~150 bytes
+# more of its own (most stories have one article: their one pair stays a tuple).
+COPIES_PACKED_FROM = 8
+_DIGEST = struct.Struct("=q")
+
+
+@final
+class Copies:
+    """A story's copy pairs (`copy_key`), oldest first, packed: the outlets (interned strings,
+    shared) in a tuple and the digests in one bytes object, 8 bytes each. The same pairs in
+    the same order as the list of tuples it stands for: `in`, iteration, `==` and the table's
+    JSON (`__json__`: a list of [outlet, digest]) are the list's. Read-only: `appended` makes
+    a new one (the table's changelog sees a story re-assigned, never mutated)."""
+
+    __slots__ = ("digests", "sources")
+
+    def __init__(self, sources: tuple[str, ...], digests: bytes) -> None:
+        self.sources = sources
+        self.digests = digests
+
+    @classmethod
+    def of(cls, pairs: Sequence[tuple[str, int]]) -> Copies:
+        return cls(tuple([s for s, _ in pairs]), b"".join([_DIGEST.pack(f) for _, f in pairs]))
+
+    def appended(self, key: tuple[str, int], cap: int = MAX_COPIES) -> Copies:
+        """These pairs and `key` after them, the last `cap` of them."""
+        keep = cap - 1
+        if len(self.sources) > keep:
+            return Copies(
+                (*self.sources[len(self.sources) - keep :], key[0]),
+                self.digests[8 * (len(self.sources) - keep) :] + _DIGEST.pack(key[1]),
+            )
+        return Copies((*self.sources, key[0]), self.digests + _DIGEST.pack(key[1]))
+
+    def __contains__(self, key: object) -> bool:
+        if not (isinstance(key, tuple) and len(key) == 2 and type(key[1]) is int):
+            return False
+        if not -(1 << 63) <= key[1] < 1 << 63:  # no pair holds it (`copy_key`: 63 bits)
+            return False
+        source, digest, data = key[0], _DIGEST.pack(key[1]), self.digests
+        at = data.find(digest)
+        while at >= 0:  # a match at a pair's boundary, of the same outlet
+            if at % 8 == 0 and self.sources[at // 8] == source:
+                return True
+            at = data.find(digest, at + 1)
+        return False
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        return zip(self.sources, memoryview(self.digests).cast("q").tolist(), strict=True)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __getitem__(self, i: int) -> tuple[str, int]:
+        return self.sources[i], _DIGEST.unpack_from(self.digests, 8 * (i % len(self.sources)))[0]
+
+    def __json__(self) -> list[tuple[str, int]]:
+        return list(self)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Copies):
+            return self.sources == other.sources and self.digests == other.digests
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Copies({list(self)!r})"
+
+
+def _copies(copies: Sequence[Any] | Copies) -> Sequence[Any] | Copies:
     """A story's copies as `copy_key` pairs: those of a state read back from the table (JSON
     lists) or written by an earlier release (the fingerprint itself) are converted once, when
-    the story is next updated."""
+    the story is next updated; packed (`Copies`) from COPIES_PACKED_FROM pairs on."""
+    if type(copies) is Copies:
+        return copies
     if copies and type(copies[-1]) is not tuple:
-        return [(s, f) if isinstance(f, int) else copy_key(s, f) for s, f in copies]
+        copies = [(s, f) if isinstance(f, int) else copy_key(s, f) for s, f in copies]
+    if len(copies) >= COPIES_PACKED_FROM:
+        return Copies.of(copies[-MAX_COPIES:])
     return copies
+
+
+def _with_copy(copies: Sequence[Any] | Copies, key: tuple[str, int]) -> Sequence[Any] | Copies:
+    """A story's copies (`_copies`) with the article's pair after them, the last MAX_COPIES."""
+    if type(copies) is Copies:
+        return copies.appended(key)
+    listed = [*copies, key][-MAX_COPIES:]
+    return listed if len(listed) < COPIES_PACKED_FROM else Copies.of(listed)
 
 
 def expired_keys(table: Mapping[K, Any], field: str, horizon: float) -> list[K]:

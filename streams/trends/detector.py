@@ -247,6 +247,29 @@ def _shared(x: float) -> float:
     return v
 
 
+# One tuple object per outlet for the story slots that one outlet reported (most of them:
+# every slot held a 1-tuple of its own, 56 bytes; 15,402 slots at 100,000 articles of
+# bench/state_growth.py, docs/performance.md "Memory: round sixteen"). Equal tuples, so the
+# same records and states; bounded (outlets are few): past it, a tuple of its own.
+OUTLETS_CAP = 4096
+_ONE_OUTLET: dict[str, tuple[str]] = {}
+
+
+def _one_outlet(source: str) -> tuple[str]:
+    """The one `(source,)` tuple kept for an (interned) outlet name."""
+    t = _ONE_OUTLET.get(source)
+    if t is None:
+        t = (source,)
+        if len(_ONE_OUTLET) < OUTLETS_CAP:
+            _ONE_OUTLET[source] = t
+    return t
+
+
+def _outlets(sources: tuple[str, ...]) -> tuple[str, ...]:
+    """A slot's outlets as read back from a state record: a single outlet's tuple shared."""
+    return _one_outlet(sources[0]) if len(sources) == 1 else sources
+
+
 # A key's state record holds arrays of arrays (its story slots, its term pairs), spliced from
 # their insides (`"a",1.0`) as cached since the last dump (`_Key.dump`). Cached parts are kept
 # as slices or joins: a slice is a new bytes object of its own size, while orjson.dumps's
@@ -466,7 +489,7 @@ class _Key:
                 share(str(sid)): _Story(
                     share(str(h)),
                     int(n),
-                    tuple(map(intern, map(str, src))),
+                    _outlets(tuple(map(intern, map(str, src)))),
                     _shared(float(r)),
                     float(f),
                     float(la),
@@ -682,7 +705,7 @@ class TrendDetector:
                 if len(ks.stories) >= full:
                     self._prune_stories(ks, wm)
                 ks.stories[sid] = _Story(
-                    headline, size, (cut,) if keep else (), weight, at, at, terms
+                    headline, size, _one_outlet(cut) if keep else (), weight, at, at, terms
                 )
             else:
                 if event.story_size > story.size:
