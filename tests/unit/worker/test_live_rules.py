@@ -17,7 +17,7 @@ from streams.times import utcnow
 from streams.worker.live_rules import LiveRules, RuleReader
 
 
-def _records(n: int) -> list[tuple[bytes | None, bytes | None]]:
+def rule_records(n: int) -> list[tuple[bytes | None, bytes | None]]:
     now = utcnow()
     out: list[tuple[bytes | None, bytes | None]] = []
     for i in range(n):
@@ -66,7 +66,7 @@ class _Consumer:
 
 async def test_folding_a_large_fetch_lets_the_loop_run() -> None:
     reader = RuleReader(Settings())
-    reader.consumer = _Consumer(_records(2000))  # type: ignore[assignment]
+    reader.consumer = _Consumer(rule_records(2000))  # type: ignore[assignment]
     reader.partitions = [TopicPartition("rasid.rules", 0)]
     ticks = await _ticks_during(reader.poll())
     assert ticks > 0  # the loop ran while 2,000 rule messages were checked and parsed
@@ -76,7 +76,7 @@ async def test_folding_a_large_fetch_lets_the_loop_run() -> None:
 
 async def test_compiling_happens_off_the_loop_and_the_swap_is_one_store() -> None:
     state = RuleState()
-    for key, value in _records(2000):
+    for key, value in rule_records(2000):
         state.apply(key, value)
     swapped: list[RuleSet] = []
     live = LiveRules(Settings(), lambda ruleset, _state: swapped.append(ruleset))
@@ -124,7 +124,7 @@ def _reader(topic: _Topic) -> RuleReader:
 
 
 async def test_catch_up_reads_a_pack_arriving_over_several_fetches_before_compiling() -> None:
-    records = _records(30)
+    records = rule_records(30)
     # the pack comes in pieces; one fetch in the middle finds nothing yet, but the end the
     # broker reported is not reached, so reading goes on
     topic = _Topic([records[:10], records[10:20], None, records[20:]])
@@ -136,27 +136,34 @@ async def test_catch_up_reads_a_pack_arriving_over_several_fetches_before_compil
 
 
 async def test_catch_up_stops_at_the_end_after_one_quiet_fetch() -> None:
-    topic = _Topic([_records(5)])
+    topic = _Topic([rule_records(5)])
     reader = _reader(topic)
     await reader.poll()
     assert await reader.catch_up(settle_ms=1) is False  # nothing more came: nothing changed
     assert topic.fetches == 2
 
 
-async def test_a_pack_in_several_fetches_is_compiled_and_swapped_once() -> None:
-    topic = _Topic([None, *(list(b) for b in _chunks(_records(40), 10))])
+async def swaps_while_following(reader: RuleReader) -> list[RuleSet]:
+    """The rule sets `LiveRules.follow` swaps in from `reader`: until the first, and 0.3 s
+    more (a second compile would have come by then)."""
     swapped: list[RuleSet] = []
     live = LiveRules(Settings(), lambda ruleset, _state: swapped.append(ruleset))
-    live.reader = _reader(topic)
+    live.reader = reader
     follower = asyncio.create_task(live.follow())
     try:
         for _ in range(500):
             if swapped:
                 break
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.3)  # a second compile would have come by now
+        await asyncio.sleep(0.3)
     finally:
         follower.cancel()
+    return swapped
+
+
+async def test_a_pack_in_several_fetches_is_compiled_and_swapped_once() -> None:
+    topic = _Topic([None, *(list(b) for b in _chunks(rule_records(40), 10))])
+    swapped = await swaps_while_following(_reader(topic))
     assert [len(r) for r in swapped] == [40]
 
 
@@ -173,7 +180,7 @@ async def test_rule_versions_are_published_for_the_changed_and_removed_rules() -
         return REGISTRY.get_sample_value("rasid_rule_version", {"rule": rule_id})
 
     state = RuleState()
-    state.apply_all(_records(3))
+    state.apply_all(rule_records(3))
     live = LiveRules(Settings(), lambda _ruleset, _state: None)
     await live._swap(state)
     assert [version(f"r-{i}") for i in range(3)] == [1, 1, 1]
@@ -190,7 +197,7 @@ async def test_rule_versions_are_published_for_the_changed_and_removed_rules() -
 async def test_a_reload_logs_where_its_time_went(caplog: Any) -> None:
     """The "rules loaded" line says how many records the fetches folded since the last load
     and the time of each step (a reload while articles flow: which step waits)."""
-    topic = _Topic([None, *(list(b) for b in _chunks(_records(30), 10))])
+    topic = _Topic([None, *(list(b) for b in _chunks(rule_records(30), 10))])
     live = LiveRules(Settings(), lambda ruleset, _state: None)
     live.reader = _reader(topic)
     caplog.set_level("INFO", logger="rasid.rules")

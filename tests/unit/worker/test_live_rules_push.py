@@ -10,33 +10,21 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-import orjson
 import pytest
 from aiokafka import TopicPartition
 
 from streams.rules import RuleSet
 from streams.rules.messages import (
     PUSH_HEADER,
-    build_message,
     push_header,
     read_push_header,
 )
 from streams.settings import Settings
-from streams.times import utcnow
 from streams.worker import live_rules
 from streams.worker.live_rules import LiveRules, RuleReader
+from tests.unit.worker.test_live_rules import rule_records, swaps_while_following  # shared
 
 Record = tuple[bytes | None, bytes | None]
-
-
-def _records(n: int, prefix: str = "r") -> list[Record]:
-    now = utcnow()
-    out: list[Record] = []
-    for i in range(n):
-        rule = {"id": f"{prefix}-{i}", "title": f"rule {i}", "severity": "low"}
-        rule["match"] = f"كلمة{i} خاصة{i}"
-        out.append((rule["id"].encode(), orjson.dumps(build_message(rule, {}, version=1, now=now))))
-    return out
 
 
 @pytest.mark.parametrize(
@@ -79,7 +67,7 @@ async def test_publish_numbers_a_push_and_leaves_keys_and_values_as_they_were() 
     """Keys and values are what they were without the header: a worker that reads only
     those (one that predates the header) folds the same state."""
     producer = _Producer()
-    records = [(k.decode(), v) for k, v in _records(3)] + [("gone", None)]
+    records = [(k.decode(), v) for k, v in rule_records(3)] + [("gone", None)]
     await live_rules.publish(Settings(), records, producer=producer)
     await live_rules.publish(Settings(), records[:1], producer=producer)
     assert [(key.decode(), value) for _, value, key, _ in producer.sent] == records + records[:1]
@@ -154,7 +142,7 @@ QUIET = None  # a fetch that finds nothing yet
 async def test_catch_up_reads_a_numbered_push_whole_and_stops_at_its_last_record(
     push: str | None, batches: list[list[int] | None], rules: int, fetches: int
 ) -> None:
-    records = _records(30)
+    records = rule_records(30)
     topic = _Arriving([records[b[0] : b[1]] if b else None for b in batches], push)
     reader = _reader(topic)
     assert await reader.poll() is True
@@ -167,7 +155,7 @@ async def test_a_push_that_stops_halfway_is_compiled_after_the_gap(
     monkeypatch: Any, caplog: Any
 ) -> None:
     monkeypatch.setattr(live_rules, "PUSH_GAP_S", 0.2)
-    records = _records(30)
+    records = rule_records(30)
     topic = _Arriving([records[:10], *([QUIET] * 1000)])
     topic.total = 30  # its last 20 records never come
     reader = _reader(topic)
@@ -182,21 +170,10 @@ async def test_a_push_that_stops_halfway_is_compiled_after_the_gap(
 async def test_following_a_slow_push_swaps_the_whole_pack_once() -> None:
     """The guarantee: the pipeline never gets a part of a push (articles matched by half a
     pack), even when the push's batches come further apart than the settle time."""
-    records = _records(40)
+    records = rule_records(40)
     gaps = [QUIET] * 3  # 3 quiet fetches of SETTLE_MS: 600 ms between batches
     topic = _Arriving([QUIET, records[:20], *gaps, records[20:]])
-    swapped: list[RuleSet] = []
-    live = LiveRules(Settings(), lambda ruleset, _state: swapped.append(ruleset))
-    live.reader = _reader(topic)
-    follower = asyncio.create_task(live.follow())
-    try:
-        for _ in range(500):
-            if swapped:
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.3)  # a second compile would have come by now
-    finally:
-        follower.cancel()
+    swapped = await swaps_while_following(_reader(topic))
     assert [len(r) for r in swapped] == [40]
 
 
@@ -210,7 +187,7 @@ async def test_following_a_slow_push_swaps_the_whole_pack_once() -> None:
 async def test_a_start_inside_a_push_loads_the_whole_push(
     monkeypatch: Any, written_ago: float, rules: int
 ) -> None:
-    records = _records(30)
+    records = rule_records(30)
     topic = _Arriving([records[:10], QUIET, QUIET, records[10:]])
     topic.total, topic.written = 30, (time.time() - written_ago) * 1000
     topic.high = 10  # on the broker when the worker starts: the first 10
@@ -230,7 +207,7 @@ async def test_a_start_inside_a_push_loads_the_whole_push(
 async def test_records_with_headers_fold_as_without() -> None:
     """What a push's records carry in headers changes nothing in the fold: a full pack read
     with and without them gives the same rule set."""
-    records = _records(20)
+    records = rule_records(20)
     with_headers, without = _reader(_Arriving([records])), _reader(_Arriving([records], None))
     for reader in (with_headers, without):
         await reader.poll()
