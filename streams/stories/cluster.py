@@ -1298,6 +1298,28 @@ def _union(first: Sequence[str], more: Sequence[str]) -> list[str]:
     return out
 
 
+# An alert's `names` by its (regions, topics): an article's alerts (~5 an article at 10,000
+# rules) mostly carry the same codes, and names_of looks each code up anew. Bounded: cleared
+# when full (the combinations are few; a miss costs one names_of).
+_NAMES: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[str, dict[str, Any]]] = {}
+NAMES_CAP = 4096
+
+
+def _names(regions: Sequence[str], topics: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """`names_of(regions, topics)`, fresh dicts at every level as names_of gives them (a
+    message's owner may change its copy), from a memo."""
+    key = (tuple(regions), tuple(topics))
+    known = _NAMES.get(key)
+    if known is None:
+        if len(_NAMES) >= NAMES_CAP:
+            _NAMES.clear()
+        known = _NAMES[key] = names_of(regions, topics)
+    return {
+        "regions": {code: dict(name) for code, name in known["regions"].items()},
+        "topics": {code: dict(name) for code, name in known["topics"].items()},
+    }
+
+
 def _article_ref(hit: Mapping[str, Any], revision: int) -> dict[str, Any]:
     article = dict(hit["article"])
     if revision > 1:  # absent means 1: first versions look as they did before revisions
@@ -1313,6 +1335,7 @@ def story_alert(
     now: str,
     escalate_at: int,
     revision: int = 1,
+    aid: str | None = None,
 ) -> dict[str, Any] | None:
     """The alert after an article-level hit (schema alert.v1) joins a story.
 
@@ -1320,7 +1343,8 @@ def story_alert(
     source added, or, for a later `revision` of an article the alert already lists, that
     article's entry replaced in place (its new title; `revision` on the entry). None when the
     alert already has this article at this revision or a later one (a re-publish or a replay):
-    that must look like nothing happened, not like a new source.
+    that must look like nothing happened, not like a new source. `aid`: the alert's id if the
+    caller has it already (`alert_id` of the hit's rule, its version and the story).
     """
     article = _article_ref(hit, revision)
     listed = [] if previous is None else previous["articles"]
@@ -1341,11 +1365,14 @@ def story_alert(
         regions = _union(previous["regions"], hit["regions"])
         topics = _union(previous["topics"], hit["topics"])
         created, number, status = previous["created_at"], previous["revision"] + 1, "updated"
-    alert = {k: v for k, v in hit.items() if k not in ("schema_version", "id")}
+    # the hit's fields in its order, less these two (added again below, at the end)
+    alert = dict(hit)
+    alert.pop("schema_version", None)
+    alert.pop("id", None)
     severity = escalate(hit["severity"], len(sources), escalate_at)
     alert.update(
         schema_version=alerts.SCHEMA_VERSION,
-        id=alert_id(hit["rule"], hit["rule_version"], story_id),
+        id=aid if aid is not None else alert_id(hit["rule"], hit["rule_version"], story_id),
         story_id=story_id,
         status=status,
         revision=number,
@@ -1356,7 +1383,7 @@ def story_alert(
         articles=articles,
         regions=regions,
         topics=topics,
-        names=names_of(regions, topics),
+        names=_names(regions, topics),
         created_at=created,
         updated_at=now,
         alerted_at=now,
