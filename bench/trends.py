@@ -17,10 +17,13 @@ Skips cleanly when the corpus is absent.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import hashlib
 import inspect
+import math
 import pickle
+import random
 import statistics
 import sys
 import time
@@ -83,6 +86,22 @@ def cached_inputs(corpus: Path, settings: Settings) -> list[TrendInput]:
     return inputs
 
 
+def with_rules(inputs: list[TrendInput], n: int, per_article: float) -> list[TrendInput]:
+    """Each article with Poisson(`per_article`) more rule hits of `n` ids (seeded): the rule
+    keys' cost without compiling and matching a large pack."""
+    rng = random.Random(17)
+    out = []
+    for item in inputs:
+        hits, k = [], 0
+        limit, product = math.exp(-per_article), rng.random()
+        while product > limit:
+            k += 1
+            product *= rng.random()
+        hits = [f"gen{rng.randrange(n)}" for _ in range(k)]
+        out.append(dataclasses.replace(item, rules=tuple(dict.fromkeys((*item.rules, *hits)))))
+    return out
+
+
 def detector_input(inputs: list[TrendInput], settings: Settings) -> Fed:
     """Cluster in event-time order; what the detector is fed, article by article."""
     clusterer = Clusterer(StoryParams.from_settings(settings))
@@ -132,6 +151,12 @@ def main() -> int:
     ap.add_argument("--shuffle-time", type=int, default=None, metavar="SEED")
     ap.add_argument("--records", metavar="FILE", help="write the records as JSON lines")
     ap.add_argument(
+        "--synthetic-rules",
+        metavar="N:K",
+        help="add K rule hits per article drawn from N rule ids (seeded): the rule keys of a "
+        "large pack (bench/rules_scale.py's 10,000 rules alert ~5.5 an article)",
+    )
+    ap.add_argument(
         "--worker",
         type=int,
         default=0,
@@ -147,6 +172,9 @@ def main() -> int:
     inputs = cached_inputs(corpus, settings)
     if args.shuffle_time is not None:
         inputs = shuffled_times(inputs, args.shuffle_time)
+    if args.synthetic_rules:
+        n, k = (float(x) for x in args.synthetic_rules.split(":"))
+        inputs = with_rules(inputs, int(n), k)
     fed = detector_input(inputs, settings)
     key_events = sum(len(keys) for _, events in fed for _, keys in events)
     times = []

@@ -60,6 +60,7 @@ from sys import intern
 from typing import Any
 
 import orjson
+from orjson import Fragment
 
 from streams.trends.poisson import tail
 
@@ -226,7 +227,8 @@ _TERM_BLOCK = 16  # term pairs joined together in a key's state record
 _MAX_DIRTY = 64  # new stories' terms held for a key's next dump (then: encode all)
 # Keys whose encoded parts are kept after their dump, the most recently written: a key's parts
 # are ~45% of its memory (docs/performance.md, "Memory: round thirteen") and save CPU only
-# when it is written again soon; a key written less recently encodes its whole state again.
+# when it is written again soon; a key written less recently encodes its whole state again,
+# in one orjson.dumps (`_Key.dump_whole`), and keeps parts only if written again soon after.
 ENCODED_KEYS = 256
 
 # One float object per value of the term counts and story reports (sums of 1 and 0.5 and their
@@ -276,11 +278,24 @@ def _outlets(sources: tuple[str, ...]) -> tuple[str, ...]:
 # result keeps the whole buffer it wrote into (about 2 KB for a short pair).
 
 
+# A slot's headline is held as its JSON (`_title`): orjson caches a UTF-8 copy inside every
+# non-ASCII str it encodes (+~200 bytes on a ~100-character Arabic headline, for as long as the
+# str lives), and the slots' headlines were encoded at every dump. The JSON bytes are spliced
+# into the record as they are (orjson.Fragment), the same bytes; a record's few top stories
+# decode theirs. (docs/performance.md, "Memory: round seventeen".)
+_NO_TITLE = b'""'
+
+
+def _title(headline: str) -> bytes:
+    """A headline's JSON, a bytes object of its own size (orjson's result keeps its buffer)."""
+    return bytes(memoryview(orjson.dumps(headline))) if headline else _NO_TITLE
+
+
 @dataclass(slots=True)
 class _Story:
     """What a key remembers of a story it counted: for the top stories and the terms."""
 
-    headline: str
+    title: bytes  # the headline's JSON (one object shared by the keys that counted the story)
     size: int
     # its outlets, interned (few names: every article's candidate decoded its own copy); a
     # tuple, 32 bytes less than a list of one (most stories have one outlet under a key)
@@ -290,12 +305,17 @@ class _Story:
     last: float
     terms: Sequence[str]  # the article's cleaned terms (one tuple shared by its keys)
 
+    @property
+    def headline(self) -> str:
+        out: str = orjson.loads(self.title)
+        return out
+
     def encode(self, sid: str) -> bytes:
         """Its slot in the key's state record, without the brackets (see _Key.dump)."""
         return orjson.dumps(
             [
                 sid,
-                self.headline,
+                Fragment(self.title),
                 self.size,
                 self.sources,
                 self.reports,
@@ -350,13 +370,17 @@ class _Key:
     term_blocks: list[bytes] = field(default_factory=list)  # the pairs, joined by blocks
     dirty: list[Sequence[str]] = field(default_factory=list)  # new stories' terms since
 
-    def dump(self) -> bytes:
-        """The key's state record: the same JSON as one orjson.dumps of the whole, spliced
-        from cached parts (what changed since the last dump is encoded again)."""
+    def _cells(self) -> list[tuple[int, int, int]]:
+        """The non-empty buckets, oldest first: (age, new, joined), at C speed."""
         bks, tot = self.bks, self.tot
-        # the non-empty buckets, oldest first: (age, new, joined), at C speed
+        if len(bks) < 5:  # (most rule keys: a plain loop costs less than the iterators)
+            head = self.head
+            return [
+                (head - bks[i], (tot[i] - tot[i - 1]) & _LOW, (tot[i] - tot[i - 1]) >> _SHIFT)
+                for i in range(1, len(bks))
+            ]
         cells = list(map(sub, islice(tot, 1, None), tot))
-        filled = list(
+        return list(
             zip(
                 map(sub, repeat(self.head), islice(bks, 1, None)),
                 map(and_, cells, repeat(_LOW)),
@@ -364,6 +388,48 @@ class _Key:
                 strict=True,
             )
         )
+
+    def dump_whole(self) -> bytes:
+        """The key's state record (`dump`'s bytes) in one orjson.dumps, keeping no parts: for
+        a key not written recently, which would rarely reuse them (with a large rule pack, a
+        rule key is written once per alert: docs/performance.md, "Memory: round
+        seventeen")."""
+        if self.story_blobs is not None or self.term_pos is not None or self.touched:
+            self.forget_encoded()  # (parts kept would go stale: dropped)
+        else:
+            self.season_blob = None
+            self.dirty.clear()
+        return orjson.dumps(
+            {
+                "v": _STATE_VERSION,
+                "seq": self.seq,
+                "first": self.first,
+                "head": self.head,
+                "cells": self._cells(),
+                "hour": self.hour,
+                "hod": self.hod,
+                "acc": self.acc,
+                "rate": self.rate,
+                "season": self.season,
+                "season_total": self.season_total,
+                "stories": [
+                    [sid, Fragment(s.title), s.size, s.sources, s.reports, s.first, s.last, s.terms]
+                    for sid, s in self.stories.items()
+                ],
+                "terms": list(self.terms.items()),
+                "terms_total": self.terms_total,
+                "level": self.level,
+                "since": self.since,
+                "late": self.late,
+                "day": self.day,
+                "days": self.days,
+            }
+        )
+
+    def dump(self) -> bytes:
+        """The key's state record: the same JSON as one orjson.dumps of the whole, spliced
+        from cached parts (what changed since the last dump is encoded again)."""
+        filled = self._cells()
         if self.season_blob is None:
             self.season_blob = orjson.dumps(
                 {"season": self.season, "season_total": self.season_total}
@@ -470,6 +536,14 @@ class _Key:
         def share(x: Any) -> Any:
             return x if shared is None else shared.setdefault(x, x)
 
+        def title(h: str) -> bytes:  # one JSON object per headline (keyed apart from strings)
+            if shared is None:
+                return _title(h)
+            out: bytes | None = shared.get((_NO_TITLE, h))
+            if out is None:
+                out = shared[(_NO_TITLE, h)] = _title(h)
+            return out
+
         if d.get("v") != _STATE_VERSION:
             raise ValueError(f"unknown trend key state version {d.get('v')!r}")
         width = max(spans)
@@ -487,7 +561,7 @@ class _Key:
             season_total=float(d["season_total"]),
             stories={
                 share(str(sid)): _Story(
-                    share(str(h)),
+                    title(str(h)),
                     int(n),
                     _outlets(tuple(map(intern, map(str, src)))),
                     _shared(float(r)),
@@ -581,6 +655,7 @@ class TrendDetector:
         self._g = _Global()
         self._changed: dict[str, None] = {}
         self._encoded: dict[str, None] = {}  # keys holding encoded parts, least recent first
+        self._whole: dict[str, None] = {}  # keys last written whole (`take_changes`), the same
         self._per_hour = 3600 // p.bucket_seconds
         self._spans = [w.seconds // p.bucket_seconds for w in p.windows]
         self._longest = max(self._spans)
@@ -600,6 +675,7 @@ class TrendDetector:
         self._factor = (-1, 1.0)  # (stream hour, _stream_factor)
         self._terms_in: tuple[str, ...] = ()
         self._terms_out: tuple[str, ...] = ()
+        self._title_in, self._title_out = "", _NO_TITLE
 
     # ------------------------------------------------------------ input
     @property
@@ -671,7 +747,7 @@ class TrendDetector:
         cut, keep = intern(source[: p.max_key_chars]), p.max_sources > 0
         size = int(event.story_size) if event.story_size > 1 else 1
         full = 2 * p.max_stories
-        headline = event.headline[: p.max_headline_chars]
+        title = self._title_of(event.headline)
         records: list[dict[str, Any]] = []
         # The hot path, once per key and article: kept inline (docs/trends.md, cost).
         for key in keys:
@@ -705,7 +781,7 @@ class TrendDetector:
                 if len(ks.stories) >= full:
                     self._prune_stories(ks, wm)
                 ks.stories[sid] = _Story(
-                    headline, size, _one_outlet(cut) if keep else (), weight, at, at, terms
+                    title, size, _one_outlet(cut) if keep else (), weight, at, at, terms
                 )
             else:
                 if event.story_size > story.size:
@@ -718,8 +794,8 @@ class TrendDetector:
                 sources = story.sources
                 if source not in sources and len(sources) < p.max_sources:
                     story.sources = (*sources, cut)
-                if not story.headline and headline:
-                    story.headline = headline
+                if story.title == _NO_TITLE and title != _NO_TITLE:
+                    story.title = title
             ks.touched[sid] = None
             if new:
                 self._learn_terms(ks, terms)
@@ -779,18 +855,27 @@ class TrendDetector:
         """(key, state) of every key changed since the last call, None for an evicted key, and
         the stream's own record under GLOBAL: what a changelog table should store."""
         out: list[tuple[str, bytes | None]] = []
-        encoded = self._encoded
+        encoded, whole = self._encoded, self._whole
         for key in self._changed:
             if key == GLOBAL:
                 out.append((key, self._g.dump()))
                 continue
             ks = self._keys.get(key)
+            # A key keeps its parts while it is among the ENCODED_KEYS most recently written
+            # with them. One not written recently is encoded whole, keeping none (with a large
+            # rule pack most rule keys are written once in a while: they no longer push the
+            # busy keys' parts out); written again soon after (`whole`), it keeps them.
+            again = key in encoded or key in whole
             encoded.pop(key, None)
+            whole.pop(key, None)
             if ks is None:
                 out.append((key, None))
-                continue
-            out.append((key, ks.dump()))
-            encoded[key] = None  # the most recent
+            elif again:
+                out.append((key, ks.dump()))
+                encoded[key] = None  # the most recent
+            else:
+                out.append((key, ks.dump_whole()))
+                whole[key] = None
         self._changed.clear()
         while len(encoded) > ENCODED_KEYS:  # bounded: the least recently written forget theirs
             old = next(iter(encoded))
@@ -798,6 +883,8 @@ class TrendDetector:
             ks = self._keys.get(old)
             if ks is not None:
                 ks.forget_encoded()
+        while len(whole) > ENCODED_KEYS:  # (names only)
+            del whole[next(iter(whole))]
         return out
 
     def to_state(self) -> dict[str, bytes]:
@@ -958,6 +1045,14 @@ class TrendDetector:
             out = tuple(dict.fromkeys(t[: p.max_term_chars] for t in head if t))
         self._terms_in, self._terms_out = event.terms, out
         return out
+
+    def _title_of(self, headline: str) -> bytes:
+        """The headline's JSON, cut to max_headline_chars (`_title`), made once for an
+        article's keys and events (the last headline is remembered by identity)."""
+        if headline is not self._title_in:
+            cut = headline[: self.params.max_headline_chars]
+            self._title_in, self._title_out = headline, _title(cut)
+        return self._title_out
 
     def _learn_terms(self, ks: _Key, terms: tuple[str, ...]) -> None:
         """A bounded, fading count of the terms of the key's new stories: its usual

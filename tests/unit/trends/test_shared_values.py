@@ -98,7 +98,7 @@ def test_a_restored_detector_shares_what_its_records_repeat(params: TrendParams,
     by_value: dict[Any, set[int]] = {}
     for ks in restored._keys.values():
         for sid, s in ks.stories.items():
-            for x in (sid, s.headline, s.terms, *s.terms, *s.sources):
+            for x in (sid, s.title, s.terms, *s.terms, *s.sources):
                 by_value.setdefault(x, set()).add(id(x))
         for t in ks.terms:
             by_value.setdefault(t, set()).add(id(t))
