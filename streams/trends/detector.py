@@ -310,20 +310,22 @@ class _Story:
         out: str = orjson.loads(self.title)
         return out
 
+    def slot(self, sid: str) -> list[Any]:
+        """Its slot in the key's state record (the headline's JSON spliced in as it is)."""
+        return [
+            sid,
+            Fragment(self.title),
+            self.size,
+            self.sources,
+            self.reports,
+            self.first,
+            self.last,
+            self.terms,
+        ]
+
     def encode(self, sid: str) -> bytes:
-        """Its slot in the key's state record, without the brackets (see _Key.dump)."""
-        return orjson.dumps(
-            [
-                sid,
-                Fragment(self.title),
-                self.size,
-                self.sources,
-                self.reports,
-                self.first,
-                self.last,
-                self.terms,
-            ]
-        )[1:-1]
+        """Its slot, encoded without the brackets (see _Key.dump)."""
+        return orjson.dumps(self.slot(sid))[1:-1]
 
 
 @dataclass(slots=True)
@@ -399,37 +401,42 @@ class _Key:
         else:
             self.season_blob = None
             self.dirty.clear()
-        return orjson.dumps(
-            {
-                "v": _STATE_VERSION,
-                "seq": self.seq,
-                "first": self.first,
-                "head": self.head,
-                "cells": self._cells(),
-                "hour": self.hour,
-                "hod": self.hod,
-                "acc": self.acc,
-                "rate": self.rate,
-                "season": self.season,
-                "season_total": self.season_total,
-                "stories": [
-                    [sid, Fragment(s.title), s.size, s.sources, s.reports, s.first, s.last, s.terms]
-                    for sid, s in self.stories.items()
-                ],
-                "terms": list(self.terms.items()),
-                "terms_total": self.terms_total,
-                "level": self.level,
-                "since": self.since,
-                "late": self.late,
-                "day": self.day,
-                "days": self.days,
-            }
-        )
+        record = self._head()
+        record["season"] = self.season
+        record["season_total"] = self.season_total
+        record["stories"] = [s.slot(sid) for sid, s in self.stories.items()]
+        record["terms"] = list(self.terms.items())
+        record.update(self._tail())
+        return orjson.dumps(record)
+
+    def _head(self) -> dict[str, Any]:
+        """The record's fields before the season (in the record's order)."""
+        return {
+            "v": _STATE_VERSION,
+            "seq": self.seq,
+            "first": self.first,
+            "head": self.head,
+            "cells": self._cells(),
+            "hour": self.hour,
+            "hod": self.hod,
+            "acc": self.acc,
+            "rate": self.rate,
+        }
+
+    def _tail(self) -> dict[str, Any]:
+        """The record's fields after the terms."""
+        return {
+            "terms_total": self.terms_total,
+            "level": self.level,
+            "since": self.since,
+            "late": self.late,
+            "day": self.day,
+            "days": self.days,
+        }
 
     def dump(self) -> bytes:
         """The key's state record: the same JSON as one orjson.dumps of the whole, spliced
         from cached parts (what changed since the last dump is encoded again)."""
-        filled = self._cells()
         if self.season_blob is None:
             self.season_blob = orjson.dumps(
                 {"season": self.season, "season_total": self.season_total}
@@ -441,29 +448,8 @@ class _Key:
             for sid in self.touched:
                 blobs[sid] = stories[sid].encode(sid)
         self.touched.clear()
-        start = orjson.dumps(
-            {
-                "v": _STATE_VERSION,
-                "seq": self.seq,
-                "first": self.first,
-                "head": self.head,
-                "cells": filled,
-                "hour": self.hour,
-                "hod": self.hod,
-                "acc": self.acc,
-                "rate": self.rate,
-            }
-        )
-        end = orjson.dumps(
-            {
-                "terms_total": self.terms_total,
-                "level": self.level,
-                "since": self.since,
-                "late": self.late,
-                "day": self.day,
-                "days": self.days,
-            }
-        )
+        start = orjson.dumps(self._head())
+        end = orjson.dumps(self._tail())
         terms = self._terms_json()
         # one join, the stories' and the terms' arrays of arrays spliced inside it
         return b"".join(

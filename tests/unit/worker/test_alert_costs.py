@@ -24,36 +24,18 @@ from streams.validation import all_valid, is_valid
 from streams.worker import story_stage
 from streams.worker.observe import Observer, epoch
 from streams.worker.story_store import StoryStore
+from tests.unit.test_story_alerts_table import _hit as table_hit  # shared
 
 STORY = "st-" + "0" * 24
 NOW = "2030-01-01T00:00:00+00:00"
 
 
 def _hit(rule: str, article: str, source: str, **more: Any) -> dict[str, Any]:
-    hit = {
-        "schema_version": 1,
-        "id": alert_id(rule, 1, article),
-        "rule": rule,
-        "rule_version": 1,
-        "rule_title": rule,
-        "severity": "high",
-        "article": {
-            "id": article,
-            "source": source,
-            "url": None,
-            "title": "t",
-            "published_at": None,
-        },
-        "regions": ["IQ"],
-        "topics": ["security"],
-        "explanation": {"regions": [], "topics": []},
-        "matches": [
-            {"term": "x", "text": "x", "field": "title", "start": 0, "end": 1, "snippet": "x"}
-        ],
-        "published_at": None,
-        "ingested_at": NOW,
-        "alerted_at": NOW,
-    }
+    """test_story_alerts_table's hit, with one match and the given fields changed."""
+    hit = table_hit(rule, article, source)
+    hit.update(
+        matches=[{"term": "x", "text": "x", "field": "title", "start": 0, "end": 1, "snippet": "x"}]
+    )
     hit.update(more)
     return hit
 
