@@ -22,6 +22,7 @@ import asyncio
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,11 +100,34 @@ async def run_tree(
         dep.stop()
 
 
+def ingest_span(records: list[tuple[int, bytes, bytes, list[Any]]]) -> float:
+    """Seconds between the first and the last alerted article's `ingested_at` (the worker's
+    clock when it took the article)."""
+    times = [
+        datetime.fromisoformat(orjson.loads(value)["ingested_at"]).timestamp()
+        for _, _, value, _ in records
+    ]
+    return max(times) - min(times) if times else 0.0
+
+
+PACE_TOLERANCE = 0.03  # relative difference of the two runs' ingest spans worth a warning
+
+
 def compare(
     base: list[tuple[int, bytes, bytes, list[Any]]], new: list[tuple[int, bytes, bytes, list[Any]]]
 ) -> int:
     partitioner = DefaultPartitioner()
     differences = 0
+    # Story assignment weighs an article's age against the stories' (the worker stamps
+    # `ingested_at`), so two runs at a different pace may group a few articles differently
+    # with the same code: say so next to the differences.
+    spans = ingest_span(base), ingest_span(new)
+    print(f"ingest span of the alerted articles: base {spans[0]:.1f} s, new {spans[1]:.1f} s")
+    if max(spans) > 0 and abs(spans[0] - spans[1]) / max(spans) > PACE_TOLERANCE:
+        print(
+            "  warning: the runs went at a different pace; differences in story grouping may "
+            "come from the pace, not the code (run again, or compare a tree with itself)"
+        )
     for name, records in (("base", base), ("new", new)):
         parts = sorted({p for p, _, _, _ in records})
         wrong = sum(
