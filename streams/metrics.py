@@ -235,6 +235,21 @@ _STAGE_CHILDREN = {
 }
 
 
+# Other labelled children, by metric and label values, looked up once too: a counter updated
+# per alert (rule × severity, status) would pay `labels()`' checks and lock on every call. As
+# many as the metrics' own series, which prometheus-client keeps anyway.
+_CHILDREN: dict[tuple[object, ...], Counter] = {}
+
+
+def child(metric: Counter, *values: str) -> Counter:
+    """`metric.labels(*values)`, looked up once per metric and label values."""
+    key: tuple[object, ...] = (metric, *values)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(*values)
+    return found
+
+
 # ---------------------------------------------------------------- operations (docs/metrics.md)
 # Latency buckets resolve 5 ms … 10 min (the end-to-end SLO range); published → ingested also
 # needs hours and days (outlets date pages to the day; archives are replayed).

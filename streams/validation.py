@@ -77,10 +77,8 @@ def is_valid(kind: str, message: Any) -> bool:
 
 
 def all_valid(kind: str, messages: Iterable[Any]) -> bool:
-    """`is_valid` of every message (e.g. a story candidate's hits), the fast validator's
-    method looked up once for all of them."""
-    fast = _fast(kind).is_valid
-    return all(fast(m) or validator(kind).is_valid(m) for m in messages)
+    """`is_valid` of every message (e.g. a story candidate's hits)."""
+    return all(is_valid(kind, m) for m in messages)
 
 
 def decode_valid(

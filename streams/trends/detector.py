@@ -396,11 +396,7 @@ class _Key:
         a key not written recently, which would rarely reuse them (with a large rule pack, a
         rule key is written once per alert: docs/performance.md, "Memory: round
         seventeen")."""
-        if self.story_blobs is not None or self.term_pos is not None or self.touched:
-            self.forget_encoded()  # (parts kept would go stale: dropped)
-        else:
-            self.season_blob = None
-            self.dirty.clear()
+        self.forget_encoded()  # (parts kept would go stale: dropped)
         record = self._head()
         record["season"] = self.season
         record["season_total"] = self.season_total
