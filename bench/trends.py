@@ -1,7 +1,7 @@
 """Cost of burst detection per article (streams/trends/detector.py), detector only.
 
     .venv/bin/python bench/trends.py [../shared/data/ant/ant_multisource.jsonl.gz]
-        [--repeat 5] [--shuffle-time SEED] [--records FILE]
+        [--repeat 5] [--shuffle-time SEED] [--records FILE] [--synthetic-rules N:K] [--worker BATCH]
 
 ANT articles are parsed, enriched and matched by the worker's code (cached in .cache/bench:
 delete it after changing the classifiers), clustered into stories in publication order as
